@@ -1,0 +1,160 @@
+package clientlibrary
+
+import (
+	"context"
+
+	"github.com/hearth-sync/hearth/core/account"
+	"github.com/hearth-sync/hearth/internal/errkind"
+	"github.com/hearth-sync/hearth/pb"
+)
+
+// api implements Handlers over the library's core.
+type api struct{ lib *Library }
+
+var _ Handlers = (*api)(nil)
+
+// apiError maps a core error to the API's error, at this edge only.
+func apiError(err error) *pb.Rpc_Error {
+	if err == nil {
+		return nil
+	}
+	code := pb.Rpc_Error_UNKNOWN_ERROR
+	switch errkind.Of(err) {
+	case errkind.Invalid:
+		code = pb.Rpc_Error_BAD_INPUT
+	case errkind.NotFound:
+		code = pb.Rpc_Error_NOT_FOUND
+	case errkind.Exists:
+		code = pb.Rpc_Error_ALREADY_EXISTS
+	case errkind.Permission:
+		code = pb.Rpc_Error_PERMISSION_DENIED
+	case errkind.Unauthenticated:
+		code = pb.Rpc_Error_UNAUTHENTICATED
+	case errkind.Locked:
+		code = pb.Rpc_Error_DATA_DIR_LOCKED
+	case errkind.Precondition:
+		code = pb.Rpc_Error_NO_ACCOUNT
+	case errkind.Corrupt:
+		code = pb.Rpc_Error_CORRUPT_DATA
+	}
+	return &pb.Rpc_Error{Code: code, Description: errkind.Message(err)}
+}
+
+func badInput(desc string) *pb.Rpc_Error {
+	return &pb.Rpc_Error{Code: pb.Rpc_Error_BAD_INPUT, Description: desc}
+}
+
+func (a *api) modelAccount(info account.Info) *pb.Model_Account {
+	return &pb.Model_Account{Id: string(info.ID), DeviceId: string(info.DeviceID), Name: info.Name, Node: a.lib.app.Node()}
+}
+
+// showAccount tells every session which account is now selected.
+func (a *api) showAccount(m *pb.Model_Account) {
+	a.lib.emit(m.Id, &pb.Event_Message{Value: &pb.Event_Message_AccountShow{
+		AccountShow: &pb.Event_Account_Show{Account: m},
+	}})
+}
+
+func (a *api) AppGetVersion(context.Context, *pb.Rpc_App_GetVersion_Request) *pb.Rpc_App_GetVersion_Response {
+	return &pb.Rpc_App_GetVersion_Response{Version: a.lib.version}
+}
+
+func (a *api) SessionCreate(ctx context.Context, req *pb.Rpc_Session_Create_Request) *pb.Rpc_Session_Create_Response {
+	if !CallerFrom(ctx).Root && !a.lib.IsRootToken(req.Token) {
+		return &pb.Rpc_Session_Create_Response{Error: &pb.Rpc_Error{Code: pb.Rpc_Error_UNAUTHENTICATED, Description: "session create: the root token is missing or wrong"}}
+	}
+	s := a.lib.hub.Create(req.AppName)
+	return &pb.Rpc_Session_Create_Response{Token: s.Token()}
+}
+
+func (a *api) SessionClose(ctx context.Context, req *pb.Rpc_Session_Close_Request) *pb.Rpc_Session_Close_Response {
+	token := req.Token
+	if c := CallerFrom(ctx); token == "" && c.Session != nil {
+		token = c.Session.Token()
+	}
+	if token == "" {
+		return &pb.Rpc_Session_Close_Response{Error: badInput("session close: no session token")}
+	}
+	if c := CallerFrom(ctx); !c.Root && (c.Session == nil || c.Session.Token() != token) {
+		return &pb.Rpc_Session_Close_Response{Error: &pb.Rpc_Error{Code: pb.Rpc_Error_PERMISSION_DENIED, Description: "session close: a session may close only itself"}}
+	}
+	if !a.lib.hub.Close(token) {
+		return &pb.Rpc_Session_Close_Response{Error: &pb.Rpc_Error{Code: pb.Rpc_Error_NOT_FOUND, Description: "session close: no such session"}}
+	}
+	return &pb.Rpc_Session_Close_Response{}
+}
+
+func (a *api) AccountCreate(_ context.Context, req *pb.Rpc_Account_Create_Request) *pb.Rpc_Account_Create_Response {
+	info, mnemonic, err := a.lib.app.Accounts().Create(req.Name)
+	if err != nil {
+		return &pb.Rpc_Account_Create_Response{Error: apiError(err)}
+	}
+	m := a.modelAccount(info)
+	a.showAccount(m)
+	return &pb.Rpc_Account_Create_Response{Account: m, Mnemonic: mnemonic}
+}
+
+func (a *api) AccountRecover(_ context.Context, req *pb.Rpc_Account_Recover_Request) *pb.Rpc_Account_Recover_Response {
+	if req.Mnemonic == "" {
+		return &pb.Rpc_Account_Recover_Response{Error: badInput("account recover: the mnemonic is empty")}
+	}
+	info, err := a.lib.app.Accounts().Recover(req.Mnemonic, req.Name)
+	if err != nil {
+		resp := &pb.Rpc_Account_Recover_Response{Error: apiError(err)}
+		if errkind.Is(err, errkind.Invalid) {
+			resp.Error.Code = pb.Rpc_Error_BAD_MNEMONIC
+		}
+		return resp
+	}
+	m := a.modelAccount(info)
+	a.showAccount(m)
+	return &pb.Rpc_Account_Recover_Response{Account: m}
+}
+
+func (a *api) AccountSelect(_ context.Context, req *pb.Rpc_Account_Select_Request) *pb.Rpc_Account_Select_Response {
+	if req.AccountId == "" {
+		return &pb.Rpc_Account_Select_Response{Error: badInput("account select: no account id")}
+	}
+	info, err := a.lib.app.Accounts().Select(req.AccountId)
+	if err != nil {
+		return &pb.Rpc_Account_Select_Response{Error: apiError(err)}
+	}
+	m := a.modelAccount(info)
+	a.showAccount(m)
+	return &pb.Rpc_Account_Select_Response{Account: m}
+}
+
+func (a *api) AccountShow(context.Context, *pb.Rpc_Account_Show_Request) *pb.Rpc_Account_Show_Response {
+	acc, err := a.lib.app.Accounts().Current()
+	if err != nil {
+		return &pb.Rpc_Account_Show_Response{Error: apiError(err)}
+	}
+	return &pb.Rpc_Account_Show_Response{Account: a.modelAccount(acc.Info())}
+}
+
+func (a *api) AccountList(context.Context, *pb.Rpc_Account_List_Request) *pb.Rpc_Account_List_Response {
+	ids, err := a.lib.app.Accounts().List()
+	if err != nil {
+		return &pb.Rpc_Account_List_Response{Error: apiError(err)}
+	}
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = string(id)
+	}
+	return &pb.Rpc_Account_List_Response{AccountIds: out}
+}
+
+func (a *api) AccountStop(context.Context, *pb.Rpc_Account_Stop_Request) *pb.Rpc_Account_Stop_Response {
+	acc, err := a.lib.app.Accounts().Current()
+	if err != nil {
+		return &pb.Rpc_Account_Stop_Response{Error: apiError(err)}
+	}
+	id := string(acc.Info().ID)
+	if err := a.lib.app.Accounts().Stop(); err != nil {
+		return &pb.Rpc_Account_Stop_Response{Error: apiError(err)}
+	}
+	a.lib.emit(id, &pb.Event_Message{Value: &pb.Event_Message_AccountStopped{
+		AccountStopped: &pb.Event_Account_Stopped{AccountId: id},
+	}})
+	return &pb.Rpc_Account_Stop_Response{}
+}

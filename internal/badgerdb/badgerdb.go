@@ -1,0 +1,58 @@
+// Package badgerdb opens badger databases with options tuned for a phone
+// (DESIGN §6, §12): small memtables, small caches, few compactors, and a
+// logger that forwards to slog at warning level and above.
+//
+// It owns only options and opening; it never decides where a database lives.
+package badgerdb
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// Options returns phone-tuned options for a database at dir. sync makes
+// every commit durable before it returns (use it for sources of truth; a
+// derived index may skip it).
+func Options(dir string, sync bool, log *slog.Logger) badger.Options {
+	return badger.DefaultOptions(dir).
+		WithSyncWrites(sync).
+		WithMemTableSize(1 << 20).
+		WithNumMemtables(1).
+		WithNumLevelZeroTables(2).
+		WithNumLevelZeroTablesStall(4).
+		WithBlockCacheSize(256 << 10).
+		WithIndexCacheSize(256 << 10).
+		WithNumCompactors(2).
+		WithValueLogFileSize(16 << 20).
+		WithValueThreshold(1 << 10).
+		WithLogger(logger{log: log, dir: dir})
+}
+
+// Open opens a database with Options.
+func Open(dir string, sync bool, log *slog.Logger) (*badger.DB, error) {
+	db, err := badger.Open(Options(dir, sync, log))
+	if err != nil {
+		return nil, fmt.Errorf("open database %s: %w", dir, err)
+	}
+	return db, nil
+}
+
+type logger struct {
+	log *slog.Logger
+	dir string
+}
+
+func (l logger) emit(level slog.Level, format string, args ...any) {
+	if l.log == nil || !l.log.Enabled(context.Background(), level) {
+		return
+	}
+	l.log.Log(context.Background(), level, fmt.Sprintf(format, args...), "db", l.dir)
+}
+
+func (l logger) Errorf(format string, args ...any)   { l.emit(slog.LevelError, format, args...) }
+func (l logger) Warningf(format string, args ...any) { l.emit(slog.LevelWarn, format, args...) }
+func (l logger) Infof(string, ...any)                {}
+func (l logger) Debugf(string, ...any)               {}
