@@ -29,63 +29,90 @@ var commands = map[string]command{
 		newRequest:    func() message { return new(pb.Rpc_App_GetVersion_Request) },
 		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_App_GetVersion_Response{Error: e} },
 		call: func(ctx context.Context, h Handlers, req message) message {
-			return h.AppGetVersion(ctx, req.(*pb.Rpc_App_GetVersion_Request))
+			if resp := h.AppGetVersion(ctx, req.(*pb.Rpc_App_GetVersion_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
 		},
 	},
 	"SessionCreate": {
 		newRequest:    func() message { return new(pb.Rpc_Session_Create_Request) },
 		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Session_Create_Response{Error: e} },
 		call: func(ctx context.Context, h Handlers, req message) message {
-			return h.SessionCreate(ctx, req.(*pb.Rpc_Session_Create_Request))
+			if resp := h.SessionCreate(ctx, req.(*pb.Rpc_Session_Create_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
 		},
 	},
 	"SessionClose": {
 		newRequest:    func() message { return new(pb.Rpc_Session_Close_Request) },
 		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Session_Close_Response{Error: e} },
 		call: func(ctx context.Context, h Handlers, req message) message {
-			return h.SessionClose(ctx, req.(*pb.Rpc_Session_Close_Request))
+			if resp := h.SessionClose(ctx, req.(*pb.Rpc_Session_Close_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
 		},
 	},
 	"AccountCreate": {
 		newRequest:    func() message { return new(pb.Rpc_Account_Create_Request) },
 		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Account_Create_Response{Error: e} },
 		call: func(ctx context.Context, h Handlers, req message) message {
-			return h.AccountCreate(ctx, req.(*pb.Rpc_Account_Create_Request))
+			if resp := h.AccountCreate(ctx, req.(*pb.Rpc_Account_Create_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
 		},
 	},
 	"AccountRecover": {
 		newRequest:    func() message { return new(pb.Rpc_Account_Recover_Request) },
 		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Account_Recover_Response{Error: e} },
 		call: func(ctx context.Context, h Handlers, req message) message {
-			return h.AccountRecover(ctx, req.(*pb.Rpc_Account_Recover_Request))
+			if resp := h.AccountRecover(ctx, req.(*pb.Rpc_Account_Recover_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
 		},
 	},
 	"AccountSelect": {
 		newRequest:    func() message { return new(pb.Rpc_Account_Select_Request) },
 		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Account_Select_Response{Error: e} },
 		call: func(ctx context.Context, h Handlers, req message) message {
-			return h.AccountSelect(ctx, req.(*pb.Rpc_Account_Select_Request))
+			if resp := h.AccountSelect(ctx, req.(*pb.Rpc_Account_Select_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
 		},
 	},
 	"AccountShow": {
 		newRequest:    func() message { return new(pb.Rpc_Account_Show_Request) },
 		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Account_Show_Response{Error: e} },
 		call: func(ctx context.Context, h Handlers, req message) message {
-			return h.AccountShow(ctx, req.(*pb.Rpc_Account_Show_Request))
+			if resp := h.AccountShow(ctx, req.(*pb.Rpc_Account_Show_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
 		},
 	},
 	"AccountList": {
 		newRequest:    func() message { return new(pb.Rpc_Account_List_Request) },
 		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Account_List_Response{Error: e} },
 		call: func(ctx context.Context, h Handlers, req message) message {
-			return h.AccountList(ctx, req.(*pb.Rpc_Account_List_Request))
+			if resp := h.AccountList(ctx, req.(*pb.Rpc_Account_List_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
 		},
 	},
 	"AccountStop": {
 		newRequest:    func() message { return new(pb.Rpc_Account_Stop_Request) },
 		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Account_Stop_Response{Error: e} },
 		call: func(ctx context.Context, h Handlers, req message) message {
-			return h.AccountStop(ctx, req.(*pb.Rpc_Account_Stop_Request))
+			if resp := h.AccountStop(ctx, req.(*pb.Rpc_Account_Stop_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
 		},
 	},
 }

@@ -141,7 +141,10 @@ var commands = map[string]command{
 		newRequest:    func() message { return new(pb.{{.Request}}) },
 		errorResponse: func(e *pb.Rpc_Error) message { return &pb.{{.Response}}{Error: e} },
 		call: func(ctx context.Context, h Handlers, req message) message {
-			return h.{{.Name}}(ctx, req.(*pb.{{.Request}}))
+			if resp := h.{{.Name}}(ctx, req.(*pb.{{.Request}})); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
 		},
 	},
 {{- end}}

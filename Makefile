@@ -1,0 +1,39 @@
+# Hearth. `make run` starts the daemon; `make test` runs the whole suite.
+GO        ?= go
+PKGS      ?= ./...
+DATA      ?= $(HOME)/.hearth
+GOBIN     := $(shell $(GO) env GOPATH)/bin
+PROTO_GEN := $(GOBIN)/protoc-gen-gogofaster
+
+.PHONY: build run test bench proto lint fuzz-smoke
+
+build:
+	$(GO) build -o bin/hearth ./cmd/hearth
+
+## run: the daemon on the default data dir (local-only until the sync node lands).
+run:
+	$(GO) run ./cmd/hearth serve --data "$(DATA)" --local-only
+
+## test: vet and the race-enabled suite (fuzz seed corpora included).
+test:
+	$(GO) vet $(PKGS)
+	$(GO) test -race -timeout 30m $(PKGS)
+
+## bench: every benchmark, with the SQLite baselines compiled in.
+bench:
+	$(GO) test -tags sqlitebench -run '^$$' -bench . -benchmem -timeout 60m $(PKGS)
+
+## proto: regenerate pb/ and the dispatch code (needs protoc; installs it if missing).
+proto:
+	@command -v protoc >/dev/null || { apt-get update -qq && apt-get install -y -qq protobuf-compiler; }
+	@test -x "$(PROTO_GEN)" || $(GO) install github.com/gogo/protobuf/protoc-gen-gogofaster@v1.3.2
+	PATH="$(GOBIN):$$PATH" protoc -I pb --gogofaster_out=plugins=grpc,paths=source_relative:pb pb/*.proto
+	@if ls pb/syncpb/*.proto >/dev/null 2>&1; then \
+		PATH="$(GOBIN):$$PATH" protoc -I pb/syncpb --gogofaster_out=plugins=grpc,paths=source_relative:pb/syncpb pb/syncpb/*.proto; fi
+	$(GO) run ./internal/gendispatch
+
+## lint: formatting and vet.
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "not gofmt-formatted:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) vet -tags sqlitebench $(PKGS)
