@@ -84,7 +84,9 @@ func TestServeAccountCLI(t *testing.T) {
 	assert.NotEqual(t, 0, code)
 	assert.True(t, strings.HasPrefix(errOut, "hearth: account recover: "), errOut)
 	assert.Equal(t, 1, strings.Count(errOut, "\n"))
-	var jerr struct{ Error struct{ Code, Message string } }
+	var jerr struct {
+		Error struct{ Code, Message string }
+	}
 	require.NoError(t, json.Unmarshal([]byte(out), &jerr), out)
 	assert.Equal(t, "bad_mnemonic", jerr.Error.Code)
 

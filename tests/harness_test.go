@@ -160,4 +160,3 @@ func cliJSON(t *testing.T, data string, args ...string) map[string]any {
 	require.NoErrorf(t, json.Unmarshal([]byte(strings.TrimSpace(out)), &v), "stdout of %v: %q", args, out)
 	return v
 }
-
