@@ -88,3 +88,75 @@ func (s *commandServer) AccountStop(ctx context.Context, req *pb.Rpc_Account_Sto
 	}
 	return resp.(*pb.Rpc_Account_Stop_Response), nil
 }
+
+// SpaceCreate forwards to the library's dispatcher.
+func (s *commandServer) SpaceCreate(ctx context.Context, req *pb.Rpc_Space_Create_Request) (*pb.Rpc_Space_Create_Response, error) {
+	resp, err := s.invoke(ctx, "SpaceCreate", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_Space_Create_Response), nil
+}
+
+// SpaceList forwards to the library's dispatcher.
+func (s *commandServer) SpaceList(ctx context.Context, req *pb.Rpc_Space_List_Request) (*pb.Rpc_Space_List_Response, error) {
+	resp, err := s.invoke(ctx, "SpaceList", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_Space_List_Response), nil
+}
+
+// ObjectCreate forwards to the library's dispatcher.
+func (s *commandServer) ObjectCreate(ctx context.Context, req *pb.Rpc_Object_Create_Request) (*pb.Rpc_Object_Create_Response, error) {
+	resp, err := s.invoke(ctx, "ObjectCreate", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_Object_Create_Response), nil
+}
+
+// ObjectSet forwards to the library's dispatcher.
+func (s *commandServer) ObjectSet(ctx context.Context, req *pb.Rpc_Object_Set_Request) (*pb.Rpc_Object_Set_Response, error) {
+	resp, err := s.invoke(ctx, "ObjectSet", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_Object_Set_Response), nil
+}
+
+// ObjectUnset forwards to the library's dispatcher.
+func (s *commandServer) ObjectUnset(ctx context.Context, req *pb.Rpc_Object_Unset_Request) (*pb.Rpc_Object_Unset_Response, error) {
+	resp, err := s.invoke(ctx, "ObjectUnset", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_Object_Unset_Response), nil
+}
+
+// ObjectGet forwards to the library's dispatcher.
+func (s *commandServer) ObjectGet(ctx context.Context, req *pb.Rpc_Object_Get_Request) (*pb.Rpc_Object_Get_Response, error) {
+	resp, err := s.invoke(ctx, "ObjectGet", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_Object_Get_Response), nil
+}
+
+// ObjectDelete forwards to the library's dispatcher.
+func (s *commandServer) ObjectDelete(ctx context.Context, req *pb.Rpc_Object_Delete_Request) (*pb.Rpc_Object_Delete_Response, error) {
+	resp, err := s.invoke(ctx, "ObjectDelete", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_Object_Delete_Response), nil
+}
+
+// ObjectQuery forwards to the library's dispatcher.
+func (s *commandServer) ObjectQuery(ctx context.Context, req *pb.Rpc_Object_Query_Request) (*pb.Rpc_Object_Query_Response, error) {
+	resp, err := s.invoke(ctx, "ObjectQuery", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_Object_Query_Response), nil
+}

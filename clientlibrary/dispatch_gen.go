@@ -21,6 +21,14 @@ type Handlers interface {
 	AccountShow(ctx context.Context, req *pb.Rpc_Account_Show_Request) *pb.Rpc_Account_Show_Response
 	AccountList(ctx context.Context, req *pb.Rpc_Account_List_Request) *pb.Rpc_Account_List_Response
 	AccountStop(ctx context.Context, req *pb.Rpc_Account_Stop_Request) *pb.Rpc_Account_Stop_Response
+	SpaceCreate(ctx context.Context, req *pb.Rpc_Space_Create_Request) *pb.Rpc_Space_Create_Response
+	SpaceList(ctx context.Context, req *pb.Rpc_Space_List_Request) *pb.Rpc_Space_List_Response
+	ObjectCreate(ctx context.Context, req *pb.Rpc_Object_Create_Request) *pb.Rpc_Object_Create_Response
+	ObjectSet(ctx context.Context, req *pb.Rpc_Object_Set_Request) *pb.Rpc_Object_Set_Response
+	ObjectUnset(ctx context.Context, req *pb.Rpc_Object_Unset_Request) *pb.Rpc_Object_Unset_Response
+	ObjectGet(ctx context.Context, req *pb.Rpc_Object_Get_Request) *pb.Rpc_Object_Get_Response
+	ObjectDelete(ctx context.Context, req *pb.Rpc_Object_Delete_Request) *pb.Rpc_Object_Delete_Response
+	ObjectQuery(ctx context.Context, req *pb.Rpc_Object_Query_Request) *pb.Rpc_Object_Query_Response
 }
 
 // commands is the dispatch table: method name → decoder and handler.
@@ -110,6 +118,86 @@ var commands = map[string]command{
 		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Account_Stop_Response{Error: e} },
 		call: func(ctx context.Context, h Handlers, req message) message {
 			if resp := h.AccountStop(ctx, req.(*pb.Rpc_Account_Stop_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"SpaceCreate": {
+		newRequest:    func() message { return new(pb.Rpc_Space_Create_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Space_Create_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.SpaceCreate(ctx, req.(*pb.Rpc_Space_Create_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"SpaceList": {
+		newRequest:    func() message { return new(pb.Rpc_Space_List_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Space_List_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.SpaceList(ctx, req.(*pb.Rpc_Space_List_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"ObjectCreate": {
+		newRequest:    func() message { return new(pb.Rpc_Object_Create_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Object_Create_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.ObjectCreate(ctx, req.(*pb.Rpc_Object_Create_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"ObjectSet": {
+		newRequest:    func() message { return new(pb.Rpc_Object_Set_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Object_Set_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.ObjectSet(ctx, req.(*pb.Rpc_Object_Set_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"ObjectUnset": {
+		newRequest:    func() message { return new(pb.Rpc_Object_Unset_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Object_Unset_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.ObjectUnset(ctx, req.(*pb.Rpc_Object_Unset_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"ObjectGet": {
+		newRequest:    func() message { return new(pb.Rpc_Object_Get_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Object_Get_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.ObjectGet(ctx, req.(*pb.Rpc_Object_Get_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"ObjectDelete": {
+		newRequest:    func() message { return new(pb.Rpc_Object_Delete_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Object_Delete_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.ObjectDelete(ctx, req.(*pb.Rpc_Object_Delete_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"ObjectQuery": {
+		newRequest:    func() message { return new(pb.Rpc_Object_Query_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Object_Query_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.ObjectQuery(ctx, req.(*pb.Rpc_Object_Query_Request)); resp != nil {
 				return resp
 			}
 			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR

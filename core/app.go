@@ -2,11 +2,13 @@ package core
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"time"
 
 	"github.com/hearth-sync/hearth/core/account"
 	"github.com/hearth-sync/hearth/core/datadir"
+	"github.com/hearth-sync/hearth/core/space"
 )
 
 // Config configures an App.
@@ -45,6 +47,7 @@ func Open(cfg Config) (*App, error) {
 		return nil, err
 	}
 	a := &App{cfg: cfg, lock: lock, accounts: account.NewService(cfg.DataDir, cfg.Logger, cfg.Now)}
+	a.accounts.SetOpenHook(a.openAccount)
 	if cfg.SelectLast {
 		if _, _, err := a.accounts.SelectLast(); err != nil {
 			cfg.Logger.Warn("could not select the last account", "err", err)
@@ -55,6 +58,38 @@ func Open(cfg Config) (*App, error) {
 
 // Accounts manages the data dir's accounts.
 func (a *App) Accounts() *account.Service { return a.accounts }
+
+// accountServices are the services of one open account.
+type accountServices struct {
+	spaces *space.Service
+}
+
+func (s *accountServices) Close() error { return s.spaces.Close() }
+
+// openAccount starts an account's services (the account hook).
+func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
+	keys := acc.Keys()
+	layout := datadir.Layout{Root: a.cfg.DataDir}
+	spaces := space.New(space.Config{
+		Account:   keys.Account,
+		Device:    keys.Device,
+		DB:        acc.DB(),
+		SpacesDir: layout.Spaces(string(acc.Info().ID)),
+		Log:       a.cfg.Logger,
+		Now:       a.cfg.Now,
+	})
+	return &accountServices{spaces: spaces}, nil
+}
+
+// Spaces returns the selected account's spaces, or an error of kind
+// Precondition when no account is selected.
+func (a *App) Spaces() (*space.Service, error) {
+	acc, err := a.accounts.Current()
+	if err != nil {
+		return nil, err
+	}
+	return acc.Attached().(*accountServices).spaces, nil
+}
 
 // Node is the configured sync node ("" when local-only).
 func (a *App) Node() string { return a.cfg.Node }

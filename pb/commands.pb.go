@@ -33,16 +33,21 @@ const (
 	Rpc_Error_UNKNOWN_ERROR Rpc_Error_Code = 1
 	Rpc_Error_BAD_INPUT     Rpc_Error_Code = 2
 	// Domain codes start at 100.
-	Rpc_Error_NOT_FOUND         Rpc_Error_Code = 100
-	Rpc_Error_ALREADY_EXISTS    Rpc_Error_Code = 101
-	Rpc_Error_NO_ACCOUNT        Rpc_Error_Code = 102
-	Rpc_Error_ACCOUNT_SELECTED  Rpc_Error_Code = 103
-	Rpc_Error_DATA_DIR_LOCKED   Rpc_Error_Code = 104
-	Rpc_Error_UNAUTHENTICATED   Rpc_Error_Code = 105
-	Rpc_Error_PERMISSION_DENIED Rpc_Error_Code = 106
-	Rpc_Error_UNKNOWN_COMMAND   Rpc_Error_Code = 107
-	Rpc_Error_BAD_MNEMONIC      Rpc_Error_Code = 108
-	Rpc_Error_CORRUPT_DATA      Rpc_Error_Code = 109
+	Rpc_Error_NOT_FOUND           Rpc_Error_Code = 100
+	Rpc_Error_ALREADY_EXISTS      Rpc_Error_Code = 101
+	Rpc_Error_NO_ACCOUNT          Rpc_Error_Code = 102
+	Rpc_Error_ACCOUNT_SELECTED    Rpc_Error_Code = 103
+	Rpc_Error_DATA_DIR_LOCKED     Rpc_Error_Code = 104
+	Rpc_Error_UNAUTHENTICATED     Rpc_Error_Code = 105
+	Rpc_Error_PERMISSION_DENIED   Rpc_Error_Code = 106
+	Rpc_Error_UNKNOWN_COMMAND     Rpc_Error_Code = 107
+	Rpc_Error_BAD_MNEMONIC        Rpc_Error_Code = 108
+	Rpc_Error_CORRUPT_DATA        Rpc_Error_Code = 109
+	Rpc_Error_SPACE_NOT_LOADED    Rpc_Error_Code = 110
+	Rpc_Error_SPACE_REMOVED       Rpc_Error_Code = 111
+	Rpc_Error_NODE_UNAVAILABLE    Rpc_Error_Code = 112
+	Rpc_Error_CONFLICT            Rpc_Error_Code = 113
+	Rpc_Error_OFFLINE_UNSUPPORTED Rpc_Error_Code = 114
 )
 
 var Rpc_Error_Code_name = map[int32]string{
@@ -59,22 +64,32 @@ var Rpc_Error_Code_name = map[int32]string{
 	107: "UNKNOWN_COMMAND",
 	108: "BAD_MNEMONIC",
 	109: "CORRUPT_DATA",
+	110: "SPACE_NOT_LOADED",
+	111: "SPACE_REMOVED",
+	112: "NODE_UNAVAILABLE",
+	113: "CONFLICT",
+	114: "OFFLINE_UNSUPPORTED",
 }
 
 var Rpc_Error_Code_value = map[string]int32{
-	"NULL":              0,
-	"UNKNOWN_ERROR":     1,
-	"BAD_INPUT":         2,
-	"NOT_FOUND":         100,
-	"ALREADY_EXISTS":    101,
-	"NO_ACCOUNT":        102,
-	"ACCOUNT_SELECTED":  103,
-	"DATA_DIR_LOCKED":   104,
-	"UNAUTHENTICATED":   105,
-	"PERMISSION_DENIED": 106,
-	"UNKNOWN_COMMAND":   107,
-	"BAD_MNEMONIC":      108,
-	"CORRUPT_DATA":      109,
+	"NULL":                0,
+	"UNKNOWN_ERROR":       1,
+	"BAD_INPUT":           2,
+	"NOT_FOUND":           100,
+	"ALREADY_EXISTS":      101,
+	"NO_ACCOUNT":          102,
+	"ACCOUNT_SELECTED":    103,
+	"DATA_DIR_LOCKED":     104,
+	"UNAUTHENTICATED":     105,
+	"PERMISSION_DENIED":   106,
+	"UNKNOWN_COMMAND":     107,
+	"BAD_MNEMONIC":        108,
+	"CORRUPT_DATA":        109,
+	"SPACE_NOT_LOADED":    110,
+	"SPACE_REMOVED":       111,
+	"NODE_UNAVAILABLE":    112,
+	"CONFLICT":            113,
+	"OFFLINE_UNSUPPORTED": 114,
 }
 
 func (x Rpc_Error_Code) String() string {
@@ -1456,6 +1471,1223 @@ func (m *Rpc_Account_Stop_Response) GetError() *Rpc_Error {
 	return nil
 }
 
+type Rpc_Space struct {
+}
+
+func (m *Rpc_Space) Reset()         { *m = Rpc_Space{} }
+func (m *Rpc_Space) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space) ProtoMessage()    {}
+func (*Rpc_Space) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4}
+}
+func (m *Rpc_Space) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space.Merge(m, src)
+}
+func (m *Rpc_Space) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space proto.InternalMessageInfo
+
+type Rpc_Space_Create struct {
+}
+
+func (m *Rpc_Space_Create) Reset()         { *m = Rpc_Space_Create{} }
+func (m *Rpc_Space_Create) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Create) ProtoMessage()    {}
+func (*Rpc_Space_Create) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 0}
+}
+func (m *Rpc_Space_Create) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Create) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Create.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Create) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Create.Merge(m, src)
+}
+func (m *Rpc_Space_Create) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Create) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Create.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Create proto.InternalMessageInfo
+
+type Rpc_Space_Create_Request struct {
+	Name string `protobuf:"bytes,1,opt,name=name,proto3" json:"name,omitempty"`
+}
+
+func (m *Rpc_Space_Create_Request) Reset()         { *m = Rpc_Space_Create_Request{} }
+func (m *Rpc_Space_Create_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Create_Request) ProtoMessage()    {}
+func (*Rpc_Space_Create_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 0, 0}
+}
+func (m *Rpc_Space_Create_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Create_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Create_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Create_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Create_Request.Merge(m, src)
+}
+func (m *Rpc_Space_Create_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Create_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Create_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Create_Request proto.InternalMessageInfo
+
+func (m *Rpc_Space_Create_Request) GetName() string {
+	if m != nil {
+		return m.Name
+	}
+	return ""
+}
+
+type Rpc_Space_Create_Response struct {
+	Error   *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	SpaceId string     `protobuf:"bytes,2,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+}
+
+func (m *Rpc_Space_Create_Response) Reset()         { *m = Rpc_Space_Create_Response{} }
+func (m *Rpc_Space_Create_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Create_Response) ProtoMessage()    {}
+func (*Rpc_Space_Create_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 0, 1}
+}
+func (m *Rpc_Space_Create_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Create_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Create_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Create_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Create_Response.Merge(m, src)
+}
+func (m *Rpc_Space_Create_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Create_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Create_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Create_Response proto.InternalMessageInfo
+
+func (m *Rpc_Space_Create_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
+func (m *Rpc_Space_Create_Response) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+// List lists every space the account knows, loaded or not.
+type Rpc_Space_List struct {
+}
+
+func (m *Rpc_Space_List) Reset()         { *m = Rpc_Space_List{} }
+func (m *Rpc_Space_List) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_List) ProtoMessage()    {}
+func (*Rpc_Space_List) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 1}
+}
+func (m *Rpc_Space_List) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_List) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_List.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_List) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_List.Merge(m, src)
+}
+func (m *Rpc_Space_List) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_List) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_List.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_List proto.InternalMessageInfo
+
+type Rpc_Space_List_Request struct {
+}
+
+func (m *Rpc_Space_List_Request) Reset()         { *m = Rpc_Space_List_Request{} }
+func (m *Rpc_Space_List_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_List_Request) ProtoMessage()    {}
+func (*Rpc_Space_List_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 1, 0}
+}
+func (m *Rpc_Space_List_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_List_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_List_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_List_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_List_Request.Merge(m, src)
+}
+func (m *Rpc_Space_List_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_List_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_List_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_List_Request proto.InternalMessageInfo
+
+type Rpc_Space_List_Response struct {
+	Error  *Rpc_Error     `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Spaces []*Model_Space `protobuf:"bytes,2,rep,name=spaces,proto3" json:"spaces,omitempty"`
+}
+
+func (m *Rpc_Space_List_Response) Reset()         { *m = Rpc_Space_List_Response{} }
+func (m *Rpc_Space_List_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_List_Response) ProtoMessage()    {}
+func (*Rpc_Space_List_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 1, 1}
+}
+func (m *Rpc_Space_List_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_List_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_List_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_List_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_List_Response.Merge(m, src)
+}
+func (m *Rpc_Space_List_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_List_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_List_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_List_Response proto.InternalMessageInfo
+
+func (m *Rpc_Space_List_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
+func (m *Rpc_Space_List_Response) GetSpaces() []*Model_Space {
+	if m != nil {
+		return m.Spaces
+	}
+	return nil
+}
+
+type Rpc_Object struct {
+}
+
+func (m *Rpc_Object) Reset()         { *m = Rpc_Object{} }
+func (m *Rpc_Object) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Object) ProtoMessage()    {}
+func (*Rpc_Object) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5}
+}
+func (m *Rpc_Object) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Object) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Object.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Object) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Object.Merge(m, src)
+}
+func (m *Rpc_Object) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Object) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Object.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Object proto.InternalMessageInfo
+
+type Rpc_Object_Create struct {
+}
+
+func (m *Rpc_Object_Create) Reset()         { *m = Rpc_Object_Create{} }
+func (m *Rpc_Object_Create) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Object_Create) ProtoMessage()    {}
+func (*Rpc_Object_Create) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 0}
+}
+func (m *Rpc_Object_Create) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Object_Create) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Object_Create.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Object_Create) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Object_Create.Merge(m, src)
+}
+func (m *Rpc_Object_Create) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Object_Create) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Object_Create.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Object_Create proto.InternalMessageInfo
+
+type Rpc_Object_Create_Request struct {
+	SpaceId string                  `protobuf:"bytes,1,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+	Type    string                  `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	Details map[string]*Model_Value `protobuf:"bytes,3,rep,name=details,proto3" json:"details,omitempty" protobuf_key:"bytes,1,opt,name=key,proto3" protobuf_val:"bytes,2,opt,name=value,proto3"`
+}
+
+func (m *Rpc_Object_Create_Request) Reset()         { *m = Rpc_Object_Create_Request{} }
+func (m *Rpc_Object_Create_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Object_Create_Request) ProtoMessage()    {}
+func (*Rpc_Object_Create_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 0, 0}
+}
+func (m *Rpc_Object_Create_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Object_Create_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Object_Create_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Object_Create_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Object_Create_Request.Merge(m, src)
+}
+func (m *Rpc_Object_Create_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Object_Create_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Object_Create_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Object_Create_Request proto.InternalMessageInfo
+
+func (m *Rpc_Object_Create_Request) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+func (m *Rpc_Object_Create_Request) GetType() string {
+	if m != nil {
+		return m.Type
+	}
+	return ""
+}
+
+func (m *Rpc_Object_Create_Request) GetDetails() map[string]*Model_Value {
+	if m != nil {
+		return m.Details
+	}
+	return nil
+}
+
+type Rpc_Object_Create_Response struct {
+	Error    *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	ObjectId string     `protobuf:"bytes,2,opt,name=objectId,proto3" json:"objectId,omitempty"`
+}
+
+func (m *Rpc_Object_Create_Response) Reset()         { *m = Rpc_Object_Create_Response{} }
+func (m *Rpc_Object_Create_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Object_Create_Response) ProtoMessage()    {}
+func (*Rpc_Object_Create_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 0, 1}
+}
+func (m *Rpc_Object_Create_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Object_Create_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Object_Create_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Object_Create_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Object_Create_Response.Merge(m, src)
+}
+func (m *Rpc_Object_Create_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Object_Create_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Object_Create_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Object_Create_Response proto.InternalMessageInfo
+
+func (m *Rpc_Object_Create_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
+func (m *Rpc_Object_Create_Response) GetObjectId() string {
+	if m != nil {
+		return m.ObjectId
+	}
+	return ""
+}
+
+type Rpc_Object_Set struct {
+}
+
+func (m *Rpc_Object_Set) Reset()         { *m = Rpc_Object_Set{} }
+func (m *Rpc_Object_Set) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Object_Set) ProtoMessage()    {}
+func (*Rpc_Object_Set) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 1}
+}
+func (m *Rpc_Object_Set) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Object_Set) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Object_Set.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Object_Set) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Object_Set.Merge(m, src)
+}
+func (m *Rpc_Object_Set) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Object_Set) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Object_Set.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Object_Set proto.InternalMessageInfo
+
+type Rpc_Object_Set_Request struct {
+	SpaceId  string                  `protobuf:"bytes,1,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+	ObjectId string                  `protobuf:"bytes,2,opt,name=objectId,proto3" json:"objectId,omitempty"`
+	Details  map[string]*Model_Value `protobuf:"bytes,3,rep,name=details,proto3" json:"details,omitempty" protobuf_key:"bytes,1,opt,name=key,proto3" protobuf_val:"bytes,2,opt,name=value,proto3"`
+}
+
+func (m *Rpc_Object_Set_Request) Reset()         { *m = Rpc_Object_Set_Request{} }
+func (m *Rpc_Object_Set_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Object_Set_Request) ProtoMessage()    {}
+func (*Rpc_Object_Set_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 1, 0}
+}
+func (m *Rpc_Object_Set_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Object_Set_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Object_Set_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Object_Set_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Object_Set_Request.Merge(m, src)
+}
+func (m *Rpc_Object_Set_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Object_Set_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Object_Set_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Object_Set_Request proto.InternalMessageInfo
+
+func (m *Rpc_Object_Set_Request) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+func (m *Rpc_Object_Set_Request) GetObjectId() string {
+	if m != nil {
+		return m.ObjectId
+	}
+	return ""
+}
+
+func (m *Rpc_Object_Set_Request) GetDetails() map[string]*Model_Value {
+	if m != nil {
+		return m.Details
+	}
+	return nil
+}
+
+type Rpc_Object_Set_Response struct {
+	Error *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+}
+
+func (m *Rpc_Object_Set_Response) Reset()         { *m = Rpc_Object_Set_Response{} }
+func (m *Rpc_Object_Set_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Object_Set_Response) ProtoMessage()    {}
+func (*Rpc_Object_Set_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 1, 1}
+}
+func (m *Rpc_Object_Set_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Object_Set_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Object_Set_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Object_Set_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Object_Set_Response.Merge(m, src)
+}
+func (m *Rpc_Object_Set_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Object_Set_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Object_Set_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Object_Set_Response proto.InternalMessageInfo
+
+func (m *Rpc_Object_Set_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
+type Rpc_Object_Unset struct {
+}
+
+func (m *Rpc_Object_Unset) Reset()         { *m = Rpc_Object_Unset{} }
+func (m *Rpc_Object_Unset) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Object_Unset) ProtoMessage()    {}
+func (*Rpc_Object_Unset) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 2}
+}
+func (m *Rpc_Object_Unset) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Object_Unset) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Object_Unset.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Object_Unset) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Object_Unset.Merge(m, src)
+}
+func (m *Rpc_Object_Unset) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Object_Unset) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Object_Unset.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Object_Unset proto.InternalMessageInfo
+
+type Rpc_Object_Unset_Request struct {
+	SpaceId  string   `protobuf:"bytes,1,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+	ObjectId string   `protobuf:"bytes,2,opt,name=objectId,proto3" json:"objectId,omitempty"`
+	Keys     []string `protobuf:"bytes,3,rep,name=keys,proto3" json:"keys,omitempty"`
+}
+
+func (m *Rpc_Object_Unset_Request) Reset()         { *m = Rpc_Object_Unset_Request{} }
+func (m *Rpc_Object_Unset_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Object_Unset_Request) ProtoMessage()    {}
+func (*Rpc_Object_Unset_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 2, 0}
+}
+func (m *Rpc_Object_Unset_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Object_Unset_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Object_Unset_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Object_Unset_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Object_Unset_Request.Merge(m, src)
+}
+func (m *Rpc_Object_Unset_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Object_Unset_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Object_Unset_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Object_Unset_Request proto.InternalMessageInfo
+
+func (m *Rpc_Object_Unset_Request) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+func (m *Rpc_Object_Unset_Request) GetObjectId() string {
+	if m != nil {
+		return m.ObjectId
+	}
+	return ""
+}
+
+func (m *Rpc_Object_Unset_Request) GetKeys() []string {
+	if m != nil {
+		return m.Keys
+	}
+	return nil
+}
+
+type Rpc_Object_Unset_Response struct {
+	Error *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+}
+
+func (m *Rpc_Object_Unset_Response) Reset()         { *m = Rpc_Object_Unset_Response{} }
+func (m *Rpc_Object_Unset_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Object_Unset_Response) ProtoMessage()    {}
+func (*Rpc_Object_Unset_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 2, 1}
+}
+func (m *Rpc_Object_Unset_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Object_Unset_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Object_Unset_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Object_Unset_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Object_Unset_Response.Merge(m, src)
+}
+func (m *Rpc_Object_Unset_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Object_Unset_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Object_Unset_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Object_Unset_Response proto.InternalMessageInfo
+
+func (m *Rpc_Object_Unset_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
+type Rpc_Object_Get struct {
+}
+
+func (m *Rpc_Object_Get) Reset()         { *m = Rpc_Object_Get{} }
+func (m *Rpc_Object_Get) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Object_Get) ProtoMessage()    {}
+func (*Rpc_Object_Get) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 3}
+}
+func (m *Rpc_Object_Get) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Object_Get) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Object_Get.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Object_Get) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Object_Get.Merge(m, src)
+}
+func (m *Rpc_Object_Get) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Object_Get) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Object_Get.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Object_Get proto.InternalMessageInfo
+
+type Rpc_Object_Get_Request struct {
+	SpaceId  string `protobuf:"bytes,1,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+	ObjectId string `protobuf:"bytes,2,opt,name=objectId,proto3" json:"objectId,omitempty"`
+}
+
+func (m *Rpc_Object_Get_Request) Reset()         { *m = Rpc_Object_Get_Request{} }
+func (m *Rpc_Object_Get_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Object_Get_Request) ProtoMessage()    {}
+func (*Rpc_Object_Get_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 3, 0}
+}
+func (m *Rpc_Object_Get_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Object_Get_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Object_Get_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Object_Get_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Object_Get_Request.Merge(m, src)
+}
+func (m *Rpc_Object_Get_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Object_Get_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Object_Get_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Object_Get_Request proto.InternalMessageInfo
+
+func (m *Rpc_Object_Get_Request) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+func (m *Rpc_Object_Get_Request) GetObjectId() string {
+	if m != nil {
+		return m.ObjectId
+	}
+	return ""
+}
+
+type Rpc_Object_Get_Response struct {
+	Error  *Rpc_Error    `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Object *Model_Object `protobuf:"bytes,2,opt,name=object,proto3" json:"object,omitempty"`
+}
+
+func (m *Rpc_Object_Get_Response) Reset()         { *m = Rpc_Object_Get_Response{} }
+func (m *Rpc_Object_Get_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Object_Get_Response) ProtoMessage()    {}
+func (*Rpc_Object_Get_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 3, 1}
+}
+func (m *Rpc_Object_Get_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Object_Get_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Object_Get_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Object_Get_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Object_Get_Response.Merge(m, src)
+}
+func (m *Rpc_Object_Get_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Object_Get_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Object_Get_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Object_Get_Response proto.InternalMessageInfo
+
+func (m *Rpc_Object_Get_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
+func (m *Rpc_Object_Get_Response) GetObject() *Model_Object {
+	if m != nil {
+		return m.Object
+	}
+	return nil
+}
+
+type Rpc_Object_Delete struct {
+}
+
+func (m *Rpc_Object_Delete) Reset()         { *m = Rpc_Object_Delete{} }
+func (m *Rpc_Object_Delete) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Object_Delete) ProtoMessage()    {}
+func (*Rpc_Object_Delete) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 4}
+}
+func (m *Rpc_Object_Delete) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Object_Delete) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Object_Delete.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Object_Delete) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Object_Delete.Merge(m, src)
+}
+func (m *Rpc_Object_Delete) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Object_Delete) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Object_Delete.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Object_Delete proto.InternalMessageInfo
+
+type Rpc_Object_Delete_Request struct {
+	SpaceId  string `protobuf:"bytes,1,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+	ObjectId string `protobuf:"bytes,2,opt,name=objectId,proto3" json:"objectId,omitempty"`
+}
+
+func (m *Rpc_Object_Delete_Request) Reset()         { *m = Rpc_Object_Delete_Request{} }
+func (m *Rpc_Object_Delete_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Object_Delete_Request) ProtoMessage()    {}
+func (*Rpc_Object_Delete_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 4, 0}
+}
+func (m *Rpc_Object_Delete_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Object_Delete_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Object_Delete_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Object_Delete_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Object_Delete_Request.Merge(m, src)
+}
+func (m *Rpc_Object_Delete_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Object_Delete_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Object_Delete_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Object_Delete_Request proto.InternalMessageInfo
+
+func (m *Rpc_Object_Delete_Request) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+func (m *Rpc_Object_Delete_Request) GetObjectId() string {
+	if m != nil {
+		return m.ObjectId
+	}
+	return ""
+}
+
+type Rpc_Object_Delete_Response struct {
+	Error *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+}
+
+func (m *Rpc_Object_Delete_Response) Reset()         { *m = Rpc_Object_Delete_Response{} }
+func (m *Rpc_Object_Delete_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Object_Delete_Response) ProtoMessage()    {}
+func (*Rpc_Object_Delete_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 4, 1}
+}
+func (m *Rpc_Object_Delete_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Object_Delete_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Object_Delete_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Object_Delete_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Object_Delete_Response.Merge(m, src)
+}
+func (m *Rpc_Object_Delete_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Object_Delete_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Object_Delete_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Object_Delete_Response proto.InternalMessageInfo
+
+func (m *Rpc_Object_Delete_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
+type Rpc_Object_Query struct {
+}
+
+func (m *Rpc_Object_Query) Reset()         { *m = Rpc_Object_Query{} }
+func (m *Rpc_Object_Query) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Object_Query) ProtoMessage()    {}
+func (*Rpc_Object_Query) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 5}
+}
+func (m *Rpc_Object_Query) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Object_Query) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Object_Query.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Object_Query) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Object_Query.Merge(m, src)
+}
+func (m *Rpc_Object_Query) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Object_Query) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Object_Query.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Object_Query proto.InternalMessageInfo
+
+type Rpc_Object_Query_Request struct {
+	SpaceId string          `protobuf:"bytes,1,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+	Filters []*Model_Filter `protobuf:"bytes,2,rep,name=filters,proto3" json:"filters,omitempty"`
+	Sorts   []*Model_Sort   `protobuf:"bytes,3,rep,name=sorts,proto3" json:"sorts,omitempty"`
+	Limit   int32           `protobuf:"varint,4,opt,name=limit,proto3" json:"limit,omitempty"`
+	Offset  int32           `protobuf:"varint,5,opt,name=offset,proto3" json:"offset,omitempty"`
+	Text    string          `protobuf:"bytes,6,opt,name=text,proto3" json:"text,omitempty"`
+	Keys    []string        `protobuf:"bytes,7,rep,name=keys,proto3" json:"keys,omitempty"`
+}
+
+func (m *Rpc_Object_Query_Request) Reset()         { *m = Rpc_Object_Query_Request{} }
+func (m *Rpc_Object_Query_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Object_Query_Request) ProtoMessage()    {}
+func (*Rpc_Object_Query_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 5, 0}
+}
+func (m *Rpc_Object_Query_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Object_Query_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Object_Query_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Object_Query_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Object_Query_Request.Merge(m, src)
+}
+func (m *Rpc_Object_Query_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Object_Query_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Object_Query_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Object_Query_Request proto.InternalMessageInfo
+
+func (m *Rpc_Object_Query_Request) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+func (m *Rpc_Object_Query_Request) GetFilters() []*Model_Filter {
+	if m != nil {
+		return m.Filters
+	}
+	return nil
+}
+
+func (m *Rpc_Object_Query_Request) GetSorts() []*Model_Sort {
+	if m != nil {
+		return m.Sorts
+	}
+	return nil
+}
+
+func (m *Rpc_Object_Query_Request) GetLimit() int32 {
+	if m != nil {
+		return m.Limit
+	}
+	return 0
+}
+
+func (m *Rpc_Object_Query_Request) GetOffset() int32 {
+	if m != nil {
+		return m.Offset
+	}
+	return 0
+}
+
+func (m *Rpc_Object_Query_Request) GetText() string {
+	if m != nil {
+		return m.Text
+	}
+	return ""
+}
+
+func (m *Rpc_Object_Query_Request) GetKeys() []string {
+	if m != nil {
+		return m.Keys
+	}
+	return nil
+}
+
+type Rpc_Object_Query_Response struct {
+	Error   *Rpc_Error      `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Objects []*Model_Object `protobuf:"bytes,2,rep,name=objects,proto3" json:"objects,omitempty"`
+	Total   int64           `protobuf:"varint,3,opt,name=total,proto3" json:"total,omitempty"`
+}
+
+func (m *Rpc_Object_Query_Response) Reset()         { *m = Rpc_Object_Query_Response{} }
+func (m *Rpc_Object_Query_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Object_Query_Response) ProtoMessage()    {}
+func (*Rpc_Object_Query_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 5, 1}
+}
+func (m *Rpc_Object_Query_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Object_Query_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Object_Query_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Object_Query_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Object_Query_Response.Merge(m, src)
+}
+func (m *Rpc_Object_Query_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Object_Query_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Object_Query_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Object_Query_Response proto.InternalMessageInfo
+
+func (m *Rpc_Object_Query_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
+func (m *Rpc_Object_Query_Response) GetObjects() []*Model_Object {
+	if m != nil {
+		return m.Objects
+	}
+	return nil
+}
+
+func (m *Rpc_Object_Query_Response) GetTotal() int64 {
+	if m != nil {
+		return m.Total
+	}
+	return 0
+}
+
 func init() {
 	proto.RegisterEnum("hearth.Rpc_Error_Code", Rpc_Error_Code_name, Rpc_Error_Code_value)
 	proto.RegisterType((*Rpc)(nil), "hearth.Rpc")
@@ -1490,69 +2722,133 @@ func init() {
 	proto.RegisterType((*Rpc_Account_Stop)(nil), "hearth.Rpc.Account.Stop")
 	proto.RegisterType((*Rpc_Account_Stop_Request)(nil), "hearth.Rpc.Account.Stop.Request")
 	proto.RegisterType((*Rpc_Account_Stop_Response)(nil), "hearth.Rpc.Account.Stop.Response")
+	proto.RegisterType((*Rpc_Space)(nil), "hearth.Rpc.Space")
+	proto.RegisterType((*Rpc_Space_Create)(nil), "hearth.Rpc.Space.Create")
+	proto.RegisterType((*Rpc_Space_Create_Request)(nil), "hearth.Rpc.Space.Create.Request")
+	proto.RegisterType((*Rpc_Space_Create_Response)(nil), "hearth.Rpc.Space.Create.Response")
+	proto.RegisterType((*Rpc_Space_List)(nil), "hearth.Rpc.Space.List")
+	proto.RegisterType((*Rpc_Space_List_Request)(nil), "hearth.Rpc.Space.List.Request")
+	proto.RegisterType((*Rpc_Space_List_Response)(nil), "hearth.Rpc.Space.List.Response")
+	proto.RegisterType((*Rpc_Object)(nil), "hearth.Rpc.Object")
+	proto.RegisterType((*Rpc_Object_Create)(nil), "hearth.Rpc.Object.Create")
+	proto.RegisterType((*Rpc_Object_Create_Request)(nil), "hearth.Rpc.Object.Create.Request")
+	proto.RegisterMapType((map[string]*Model_Value)(nil), "hearth.Rpc.Object.Create.Request.DetailsEntry")
+	proto.RegisterType((*Rpc_Object_Create_Response)(nil), "hearth.Rpc.Object.Create.Response")
+	proto.RegisterType((*Rpc_Object_Set)(nil), "hearth.Rpc.Object.Set")
+	proto.RegisterType((*Rpc_Object_Set_Request)(nil), "hearth.Rpc.Object.Set.Request")
+	proto.RegisterMapType((map[string]*Model_Value)(nil), "hearth.Rpc.Object.Set.Request.DetailsEntry")
+	proto.RegisterType((*Rpc_Object_Set_Response)(nil), "hearth.Rpc.Object.Set.Response")
+	proto.RegisterType((*Rpc_Object_Unset)(nil), "hearth.Rpc.Object.Unset")
+	proto.RegisterType((*Rpc_Object_Unset_Request)(nil), "hearth.Rpc.Object.Unset.Request")
+	proto.RegisterType((*Rpc_Object_Unset_Response)(nil), "hearth.Rpc.Object.Unset.Response")
+	proto.RegisterType((*Rpc_Object_Get)(nil), "hearth.Rpc.Object.Get")
+	proto.RegisterType((*Rpc_Object_Get_Request)(nil), "hearth.Rpc.Object.Get.Request")
+	proto.RegisterType((*Rpc_Object_Get_Response)(nil), "hearth.Rpc.Object.Get.Response")
+	proto.RegisterType((*Rpc_Object_Delete)(nil), "hearth.Rpc.Object.Delete")
+	proto.RegisterType((*Rpc_Object_Delete_Request)(nil), "hearth.Rpc.Object.Delete.Request")
+	proto.RegisterType((*Rpc_Object_Delete_Response)(nil), "hearth.Rpc.Object.Delete.Response")
+	proto.RegisterType((*Rpc_Object_Query)(nil), "hearth.Rpc.Object.Query")
+	proto.RegisterType((*Rpc_Object_Query_Request)(nil), "hearth.Rpc.Object.Query.Request")
+	proto.RegisterType((*Rpc_Object_Query_Response)(nil), "hearth.Rpc.Object.Query.Response")
 }
 
 func init() { proto.RegisterFile("commands.proto", fileDescriptor_0dff099eb2e3dfdb) }
 
 var fileDescriptor_0dff099eb2e3dfdb = []byte{
-	// 901 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xbc, 0x56, 0x41, 0x6f, 0xe3, 0x44,
-	0x14, 0xae, 0xd3, 0x34, 0x69, 0x5e, 0x9a, 0xe0, 0xce, 0xee, 0xa2, 0x68, 0x04, 0x21, 0x5b, 0x90,
-	0xb6, 0x42, 0xc2, 0x45, 0xdd, 0x13, 0x48, 0x1c, 0xbc, 0xb6, 0x17, 0xac, 0x4d, 0xec, 0x6a, 0x6c,
-	0x43, 0x01, 0x21, 0x2b, 0x75, 0xa6, 0x9b, 0xb0, 0xb1, 0xc7, 0xd8, 0x6e, 0x23, 0x6e, 0xfc, 0x02,
-	0xc4, 0x8d, 0x7f, 0xc0, 0x81, 0x5f, 0xc2, 0x05, 0x69, 0x8f, 0x1c, 0x51, 0x7b, 0x40, 0xfc, 0x00,
-	0x0e, 0xdc, 0x90, 0xed, 0xb1, 0xe3, 0x55, 0x42, 0x56, 0xca, 0xa1, 0x37, 0xbf, 0xf7, 0xbe, 0xf7,
-	0x7d, 0xdf, 0x9b, 0xf8, 0x4d, 0x0c, 0x5d, 0x8f, 0xf9, 0xfe, 0x38, 0x98, 0xc4, 0x52, 0x18, 0xb1,
-	0x84, 0xa1, 0xc6, 0x94, 0x8e, 0xa3, 0x64, 0x8a, 0x0f, 0x7c, 0x36, 0xa1, 0x73, 0x9e, 0xc5, 0x07,
-	0xf4, 0x9a, 0x06, 0x09, 0x8f, 0x8e, 0xfe, 0x6e, 0xc3, 0x2e, 0x09, 0x3d, 0xfc, 0x7b, 0x0d, 0xf6,
-	0xb4, 0x28, 0x62, 0x11, 0x7a, 0x1f, 0xea, 0x1e, 0x9b, 0xd0, 0x9e, 0x30, 0x10, 0x8e, 0xbb, 0xa7,
-	0x6f, 0x4a, 0x39, 0x89, 0x44, 0x42, 0x4f, 0xca, 0x00, 0x92, 0xc2, 0x26, 0x94, 0x64, 0x18, 0x34,
-	0x80, 0xf6, 0x84, 0xc6, 0x5e, 0x34, 0x0b, 0x93, 0x19, 0x0b, 0x7a, 0xb5, 0x81, 0x70, 0xdc, 0x22,
-	0xd5, 0xd4, 0xd1, 0x3f, 0x02, 0xd4, 0xd3, 0x06, 0xb4, 0x0f, 0x75, 0xc3, 0x19, 0x0e, 0xc5, 0x1d,
-	0x74, 0x08, 0x1d, 0xc7, 0x78, 0x66, 0x98, 0x5f, 0x18, 0xae, 0x46, 0x88, 0x49, 0x44, 0x01, 0x75,
-	0xa0, 0xf5, 0x44, 0x56, 0x5d, 0xdd, 0x38, 0x73, 0x6c, 0xb1, 0x96, 0x86, 0x86, 0x69, 0xbb, 0x4f,
-	0x4d, 0xc7, 0x50, 0xc5, 0x09, 0x42, 0xd0, 0x95, 0x87, 0x44, 0x93, 0xd5, 0x2f, 0x5d, 0xed, 0x5c,
-	0xb7, 0x6c, 0x4b, 0xa4, 0xa8, 0x0b, 0x60, 0x98, 0xae, 0xac, 0x28, 0xa6, 0x63, 0xd8, 0xe2, 0x25,
-	0xba, 0x0f, 0x22, 0x0f, 0x5c, 0x4b, 0x1b, 0x6a, 0x8a, 0xad, 0xa9, 0xe2, 0x73, 0x74, 0x0f, 0xde,
-	0x50, 0x65, 0x5b, 0x76, 0x55, 0x9d, 0xb8, 0x43, 0x53, 0x79, 0xa6, 0xa9, 0xe2, 0x34, 0x4d, 0x3a,
-	0x86, 0xec, 0xd8, 0x9f, 0x69, 0x86, 0xad, 0x2b, 0x72, 0x8a, 0x9c, 0xa1, 0x07, 0x70, 0x78, 0xa6,
-	0x91, 0x91, 0x6e, 0x59, 0xba, 0x69, 0xb8, 0xaa, 0x66, 0xe8, 0x9a, 0x2a, 0x7e, 0x9b, 0x63, 0x73,
-	0xaf, 0x8a, 0x39, 0x1a, 0xc9, 0x86, 0x2a, 0xbe, 0x40, 0x22, 0x1c, 0xa4, 0x6e, 0x47, 0x86, 0x36,
-	0x32, 0x0d, 0x5d, 0x11, 0xe7, 0x69, 0x46, 0x31, 0x09, 0x71, 0xce, 0x6c, 0x37, 0xd5, 0x13, 0x7d,
-	0xec, 0xc3, 0xae, 0x1c, 0x86, 0xf8, 0x12, 0xe0, 0x53, 0x9a, 0x7c, 0x4e, 0xa3, 0x78, 0xc6, 0x02,
-	0xdc, 0x82, 0x26, 0xa1, 0xdf, 0x5d, 0xd1, 0x38, 0xc1, 0x23, 0xd8, 0x27, 0x34, 0x0e, 0x59, 0x10,
-	0x53, 0xf4, 0x08, 0xf6, 0x68, 0x7a, 0xb2, 0xd9, 0x91, 0xb7, 0x4f, 0x0f, 0x57, 0x8e, 0x9c, 0xe4,
-	0x75, 0xd4, 0x83, 0xe6, 0x75, 0x4e, 0xc5, 0x8f, 0xba, 0x08, 0xf1, 0xbf, 0x02, 0x34, 0x2d, 0x1a,
-	0x67, 0xcf, 0x3f, 0x0a, 0xd0, 0x50, 0x22, 0x3a, 0x4e, 0x28, 0xfe, 0xa8, 0x14, 0x44, 0xf7, 0x61,
-	0x2f, 0x61, 0x2f, 0x68, 0x90, 0x89, 0xb4, 0x48, 0x1e, 0xa4, 0x8c, 0xe3, 0x30, 0x34, 0xc6, 0x3e,
-	0x2d, 0x18, 0x79, 0x88, 0xf5, 0x6d, 0x0c, 0x96, 0x22, 0xb5, 0x8a, 0x08, 0xfe, 0x06, 0xf6, 0x94,
-	0x39, 0x8b, 0x29, 0x7e, 0xe7, 0x35, 0x76, 0xf0, 0xe3, 0x2d, 0x44, 0xf1, 0x2f, 0x0d, 0x68, 0xca,
-	0x9e, 0xc7, 0xae, 0x82, 0x04, 0xff, 0xba, 0x9c, 0xfd, 0xed, 0xa5, 0x18, 0x82, 0x7a, 0x90, 0x8e,
-	0x98, 0x6b, 0x65, 0xcf, 0xf8, 0x07, 0x61, 0x9b, 0x01, 0x4f, 0xa0, 0x39, 0xce, 0xa5, 0xb2, 0x11,
-	0xdb, 0xa7, 0x0f, 0x0a, 0xe8, 0x28, 0xdd, 0x31, 0x89, 0xfb, 0x20, 0x05, 0x0a, 0x61, 0xd8, 0xf7,
-	0x03, 0xea, 0xb3, 0x60, 0xe6, 0xf5, 0x76, 0x33, 0xf9, 0x32, 0x4e, 0xcd, 0x36, 0x09, 0xf5, 0xd8,
-	0x35, 0x8d, 0xaa, 0xbf, 0x54, 0xb5, 0x45, 0x78, 0xb5, 0xa5, 0x9c, 0xa4, 0x56, 0x99, 0x64, 0x72,
-	0x17, 0x83, 0xe0, 0x9f, 0x05, 0x68, 0x58, 0x74, 0x4e, 0xbd, 0x04, 0x3f, 0x5a, 0x7a, 0x7d, 0x0b,
-	0x5a, 0x1c, 0xa0, 0x4f, 0xb8, 0xd9, 0x65, 0xe2, 0x8e, 0x9c, 0x2d, 0xa0, 0x6e, 0x4d, 0xd9, 0xa2,
-	0xba, 0x5d, 0x77, 0x23, 0x7c, 0x09, 0xf5, 0xe1, 0x2c, 0x4e, 0xaa, 0xc2, 0xd6, 0x36, 0xc2, 0x7d,
-	0x80, 0xf2, 0xcc, 0xe2, 0x5e, 0x6d, 0xb0, 0x7b, 0xdc, 0x22, 0x95, 0x0c, 0x7e, 0x0a, 0x75, 0x2b,
-	0x61, 0x61, 0x55, 0x67, 0x9b, 0x45, 0x39, 0xfd, 0xab, 0x01, 0x5d, 0x65, 0x3e, 0xa3, 0x41, 0xa2,
-	0xf0, 0x3f, 0x0a, 0x74, 0x0e, 0x1d, 0x39, 0x0c, 0x97, 0x57, 0x14, 0x3a, 0xaa, 0x76, 0xcb, 0x61,
-	0x28, 0x2d, 0x6b, 0x52, 0x21, 0xfe, 0xee, 0x46, 0x0c, 0x77, 0x75, 0x0e, 0x1d, 0x7e, 0x21, 0xe5,
-	0xfb, 0xf8, 0x2a, 0x33, 0x2f, 0x49, 0x79, 0x6d, 0x3d, 0xf3, 0x0a, 0x86, 0x33, 0x3b, 0x70, 0x50,
-	0x30, 0xa7, 0xb7, 0x0a, 0x7a, 0xb8, 0xb6, 0x29, 0x2d, 0x95, 0xbc, 0x47, 0x9b, 0x20, 0x4b, 0xc3,
-	0xfc, 0x17, 0x5e, 0x67, 0x98, 0x97, 0x36, 0x1a, 0x5e, 0xc1, 0x70, 0xe6, 0xaf, 0xa1, 0x5b, 0xbc,
-	0x3b, 0xf9, 0xb6, 0xa3, 0xb5, 0x6d, 0xbc, 0x58, 0x72, 0xbf, 0xb7, 0x19, 0xb4, 0x62, 0x3b, 0xdf,
-	0xce, 0xf5, 0xb6, 0xf3, 0xda, 0x66, 0xdb, 0x25, 0x86, 0x33, 0x13, 0x68, 0x17, 0xcc, 0x53, 0xb6,
-	0x40, 0x83, 0xb5, 0x3d, 0x53, 0xb6, 0x28, 0x59, 0x1f, 0x6e, 0x40, 0xac, 0x70, 0xa6, 0x9b, 0xb3,
-	0x9e, 0x33, 0xad, 0x6c, 0xe6, 0xe4, 0x88, 0x55, 0x9f, 0x09, 0x0b, 0xff, 0xc7, 0x67, 0xc2, 0xc2,
-	0xd7, 0xf8, 0xcc, 0x11, 0x9c, 0xf3, 0x13, 0xb8, 0x97, 0x8a, 0xd0, 0x80, 0xbf, 0x2c, 0x5a, 0xf6,
-	0xcd, 0x84, 0xca, 0x1b, 0xc1, 0x4a, 0x22, 0x3a, 0xf6, 0x0b, 0xc2, 0x4e, 0x91, 0xce, 0x60, 0x1f,
-	0x0a, 0x4f, 0x3e, 0xfe, 0xed, 0xa6, 0x2f, 0xbc, 0xbc, 0xe9, 0x0b, 0x7f, 0xde, 0xf4, 0x85, 0x9f,
-	0x6e, 0xfb, 0x3b, 0x2f, 0x6f, 0xfb, 0x3b, 0x7f, 0xdc, 0xf6, 0x77, 0xbe, 0x1a, 0x3c, 0x9f, 0x25,
-	0xd3, 0xab, 0x0b, 0xc9, 0x63, 0xfe, 0x49, 0xde, 0xf4, 0x41, 0xfc, 0x7d, 0xe0, 0xf1, 0xe7, 0x93,
-	0xf0, 0xe2, 0xa2, 0x91, 0x7d, 0x98, 0x3d, 0xfe, 0x2f, 0x00, 0x00, 0xff, 0xff, 0x68, 0x8b, 0x06,
-	0x07, 0xce, 0x09, 0x00, 0x00,
+	// 1477 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xbc, 0x58, 0xcd, 0x6f, 0x1b, 0xc7,
+	0x15, 0xd7, 0xf2, 0x53, 0x7c, 0xfa, 0xe8, 0x7a, 0x64, 0xbb, 0xec, 0xa0, 0xa5, 0x25, 0xb5, 0x80,
+	0xd5, 0xba, 0xa5, 0x0b, 0xf9, 0xd2, 0x1a, 0x28, 0x8a, 0xf5, 0xee, 0x4a, 0x26, 0x4c, 0xee, 0xaa,
+	0xb3, 0xa4, 0xea, 0xb6, 0x28, 0x18, 0x8a, 0x1c, 0x59, 0xb4, 0xc8, 0xdd, 0xf5, 0xee, 0x48, 0xb2,
+	0x2e, 0x41, 0xfe, 0x82, 0x20, 0x01, 0x02, 0xe4, 0x3f, 0x08, 0x90, 0x1c, 0x72, 0x49, 0xfe, 0x88,
+	0x1c, 0x8d, 0xe4, 0x10, 0x03, 0xb9, 0x04, 0xf6, 0x31, 0xd7, 0x5c, 0x82, 0x5c, 0x82, 0xd9, 0x99,
+	0x5d, 0x7e, 0x8a, 0x32, 0x68, 0x40, 0xb7, 0x79, 0xf3, 0x7e, 0xf3, 0x7b, 0xbf, 0xf7, 0xe6, 0x63,
+	0x1f, 0x09, 0xab, 0x6d, 0xaf, 0xdf, 0x6f, 0xb9, 0x9d, 0xb0, 0xec, 0x07, 0x1e, 0xf3, 0x50, 0xee,
+	0x88, 0xb6, 0x02, 0x76, 0x84, 0x97, 0xfb, 0x5e, 0x87, 0xf6, 0xe4, 0x2c, 0x5e, 0xa6, 0xa7, 0xd4,
+	0x65, 0xd2, 0xda, 0xfc, 0xf2, 0x37, 0x90, 0x26, 0x7e, 0x1b, 0x7f, 0x91, 0x86, 0xac, 0x19, 0x04,
+	0x5e, 0x80, 0xfe, 0x04, 0x99, 0xb6, 0xd7, 0xa1, 0x45, 0x65, 0x5d, 0xd9, 0x5a, 0xdd, 0xbe, 0x59,
+	0x16, 0x24, 0x65, 0xe2, 0xb7, 0xcb, 0x11, 0xa0, 0xac, 0x7b, 0x1d, 0x4a, 0x22, 0x0c, 0x5a, 0x87,
+	0xa5, 0x0e, 0x0d, 0xdb, 0x41, 0xd7, 0x67, 0x5d, 0xcf, 0x2d, 0xa6, 0xd6, 0x95, 0xad, 0x02, 0x19,
+	0x9e, 0xda, 0xfc, 0x2e, 0x05, 0x19, 0xbe, 0x00, 0x2d, 0x42, 0xc6, 0x6a, 0x54, 0xab, 0xea, 0x02,
+	0xba, 0x06, 0x2b, 0x0d, 0xeb, 0x91, 0x65, 0xff, 0xdb, 0x6a, 0x9a, 0x84, 0xd8, 0x44, 0x55, 0xd0,
+	0x0a, 0x14, 0x1e, 0x68, 0x46, 0xb3, 0x62, 0xed, 0x35, 0xea, 0x6a, 0x8a, 0x9b, 0x96, 0x5d, 0x6f,
+	0xee, 0xd8, 0x0d, 0xcb, 0x50, 0x3b, 0x08, 0xc1, 0xaa, 0x56, 0x25, 0xa6, 0x66, 0xfc, 0xa7, 0x69,
+	0x3e, 0xae, 0x38, 0x75, 0x47, 0xa5, 0x68, 0x15, 0xc0, 0xb2, 0x9b, 0x9a, 0xae, 0xdb, 0x0d, 0xab,
+	0xae, 0x1e, 0xa2, 0xeb, 0xa0, 0x4a, 0xa3, 0xe9, 0x98, 0x55, 0x53, 0xaf, 0x9b, 0x86, 0xfa, 0x04,
+	0xad, 0xc1, 0xaf, 0x0c, 0xad, 0xae, 0x35, 0x8d, 0x0a, 0x69, 0x56, 0x6d, 0xfd, 0x91, 0x69, 0xa8,
+	0x47, 0x7c, 0xb2, 0x61, 0x69, 0x8d, 0xfa, 0x43, 0xd3, 0xaa, 0x57, 0x74, 0x8d, 0x23, 0xbb, 0xe8,
+	0x06, 0x5c, 0xdb, 0x33, 0x49, 0xad, 0xe2, 0x38, 0x15, 0xdb, 0x6a, 0x1a, 0xa6, 0x55, 0x31, 0x0d,
+	0xf5, 0xa9, 0xc0, 0x0a, 0xad, 0xba, 0x5d, 0xab, 0x69, 0x96, 0xa1, 0x1e, 0x23, 0x15, 0x96, 0xb9,
+	0xda, 0x9a, 0x65, 0xd6, 0x6c, 0xab, 0xa2, 0xab, 0x3d, 0x3e, 0xa3, 0xdb, 0x84, 0x34, 0xf6, 0xea,
+	0x4d, 0x1e, 0x4f, 0xed, 0x73, 0x3d, 0xce, 0x9e, 0xa6, 0x9b, 0x4d, 0x9e, 0x48, 0xd5, 0xd6, 0x0c,
+	0xd3, 0x50, 0x5d, 0x9e, 0xba, 0x98, 0x25, 0x66, 0xcd, 0xde, 0x37, 0x0d, 0xd5, 0xe3, 0x40, 0xcb,
+	0x36, 0xcc, 0x66, 0xc3, 0xd2, 0xf6, 0xb5, 0x4a, 0x55, 0x7b, 0x50, 0x35, 0x55, 0x1f, 0x2d, 0xc3,
+	0xa2, 0x6e, 0x5b, 0x3b, 0xd5, 0x8a, 0x5e, 0x57, 0x9f, 0xa1, 0x5f, 0xc3, 0x9a, 0xbd, 0xb3, 0x53,
+	0xad, 0x58, 0x1c, 0xe6, 0x34, 0xf6, 0xf6, 0x6c, 0xc2, 0x55, 0x07, 0xb8, 0x0f, 0x69, 0xcd, 0xf7,
+	0xf1, 0x21, 0xc0, 0x2e, 0x65, 0xfb, 0x34, 0x08, 0xbb, 0x9e, 0x8b, 0x0b, 0x90, 0x27, 0xf4, 0xd9,
+	0x09, 0x0d, 0x19, 0xae, 0xc1, 0x22, 0xa1, 0xa1, 0xef, 0xb9, 0x21, 0x45, 0xb7, 0x21, 0x4b, 0xf9,
+	0xfe, 0x45, 0x1b, 0xbb, 0xb4, 0x7d, 0x6d, 0x62, 0x63, 0x89, 0xf0, 0xa3, 0x22, 0xe4, 0x4f, 0x05,
+	0x95, 0xdc, 0xd0, 0xd8, 0xc4, 0x3f, 0x29, 0x90, 0x77, 0x68, 0x18, 0x8d, 0xdf, 0x57, 0x20, 0xa7,
+	0x07, 0xb4, 0xc5, 0x28, 0xfe, 0x7b, 0x12, 0x10, 0x5d, 0x87, 0x2c, 0xf3, 0x8e, 0xa9, 0x1b, 0x05,
+	0x29, 0x10, 0x61, 0x70, 0xc6, 0x96, 0xef, 0x5b, 0xad, 0x3e, 0x8d, 0x19, 0xa5, 0x89, 0x2b, 0xf3,
+	0x08, 0x4c, 0x82, 0xa4, 0x86, 0x82, 0xe0, 0xff, 0x43, 0x56, 0xef, 0x79, 0x21, 0xc5, 0xb7, 0x2e,
+	0x91, 0x83, 0xef, 0xcd, 0x11, 0x14, 0x7f, 0x92, 0x83, 0xbc, 0xd6, 0x6e, 0x7b, 0x27, 0x2e, 0xc3,
+	0x9f, 0x0d, 0x72, 0xff, 0xdd, 0x20, 0x18, 0x82, 0x8c, 0xcb, 0x53, 0x14, 0xb1, 0xa2, 0x31, 0x7e,
+	0x4f, 0x99, 0x27, 0xc1, 0xbb, 0x90, 0x6f, 0x89, 0x50, 0x51, 0x8a, 0x4b, 0xdb, 0x37, 0x62, 0x68,
+	0x8d, 0xdf, 0xe4, 0xb2, 0xd4, 0x41, 0x62, 0x14, 0xc2, 0xb0, 0xd8, 0x77, 0x69, 0xdf, 0x73, 0xbb,
+	0xed, 0x62, 0x3a, 0x0a, 0x9f, 0xd8, 0x5c, 0x6c, 0x9e, 0xd0, 0xb6, 0x77, 0x4a, 0x83, 0xe1, 0x9d,
+	0x1a, 0x5e, 0xa2, 0x8c, 0x2e, 0x49, 0x32, 0x49, 0x0d, 0x65, 0xd2, 0xb9, 0x8a, 0x44, 0xf0, 0xc7,
+	0x0a, 0xe4, 0x1c, 0xda, 0xa3, 0x6d, 0x86, 0x6f, 0x0f, 0xb4, 0xfe, 0x16, 0x0a, 0x12, 0x50, 0xe9,
+	0x48, 0xb1, 0x83, 0x89, 0x2b, 0x52, 0x76, 0x06, 0x19, 0xe7, 0xc8, 0x3b, 0x1b, 0xbe, 0x5d, 0x57,
+	0x13, 0xf8, 0x10, 0x32, 0xd5, 0x6e, 0xc8, 0x86, 0x03, 0x3b, 0xf3, 0x04, 0x2e, 0x01, 0x24, 0x35,
+	0x0b, 0x8b, 0xa9, 0xf5, 0xf4, 0x56, 0x81, 0x0c, 0xcd, 0xe0, 0x1d, 0xc8, 0x38, 0xcc, 0xf3, 0x87,
+	0xe3, 0xcc, 0x75, 0x51, 0x7e, 0x54, 0x20, 0xeb, 0xf8, 0xad, 0x36, 0xc5, 0xa7, 0x6f, 0x7a, 0x4b,
+	0xe6, 0x7d, 0xa6, 0x42, 0x1e, 0xa6, 0xd2, 0x89, 0x1f, 0x15, 0x69, 0xe2, 0x70, 0xb2, 0x62, 0xef,
+	0xcc, 0x13, 0xe1, 0x0e, 0xe4, 0x22, 0x4a, 0x51, 0xad, 0xa5, 0xed, 0xb5, 0xd1, 0x9d, 0x8a, 0x92,
+	0x24, 0x12, 0x82, 0x7f, 0x00, 0xc8, 0xd9, 0x07, 0x4f, 0xf9, 0xc9, 0xfd, 0x3c, 0x95, 0x24, 0xfe,
+	0xb5, 0x32, 0xc8, 0x7c, 0x48, 0xb0, 0x32, 0x22, 0x98, 0xd7, 0x84, 0x9d, 0xfb, 0xc9, 0x7d, 0xe3,
+	0x63, 0xf4, 0x10, 0xf2, 0x1d, 0xca, 0x5a, 0xdd, 0x5e, 0x58, 0x4c, 0x47, 0xd1, 0xcb, 0xc3, 0x3a,
+	0x45, 0xa4, 0xb2, 0x88, 0x52, 0x96, 0x11, 0xca, 0x86, 0x58, 0x60, 0xba, 0x2c, 0x38, 0x27, 0xf1,
+	0x72, 0x6c, 0xc3, 0xf2, 0xb0, 0x03, 0xa9, 0x90, 0x3e, 0xa6, 0xe7, 0x52, 0x03, 0x1f, 0xa2, 0x3f,
+	0x42, 0xf6, 0xb4, 0xd5, 0x3b, 0xa1, 0xf2, 0x44, 0x8e, 0xe5, 0xb9, 0xcf, 0x5d, 0x44, 0x20, 0xee,
+	0xa7, 0xfe, 0xa6, 0x60, 0x7b, 0x9e, 0x62, 0x62, 0x58, 0xf4, 0x22, 0xd1, 0xc9, 0x7e, 0x25, 0x36,
+	0xfe, 0x28, 0x05, 0x69, 0x87, 0x32, 0xfc, 0xed, 0x1b, 0x55, 0x6b, 0x06, 0x13, 0x32, 0xc7, 0xab,
+	0x76, 0x67, 0x4a, 0xd5, 0x1c, 0xca, 0xae, 0xba, 0x64, 0x73, 0xdd, 0xa4, 0x0f, 0x15, 0xc8, 0x36,
+	0xdc, 0x90, 0xf2, 0x0b, 0xff, 0x96, 0x75, 0x41, 0x90, 0x39, 0xa6, 0xe7, 0xa2, 0x28, 0x05, 0x12,
+	0x8d, 0xe7, 0xd3, 0xf4, 0xa9, 0x02, 0xe9, 0x5d, 0xca, 0xf0, 0x3f, 0xdf, 0x52, 0x11, 0x6e, 0xcd,
+	0x73, 0x88, 0xfe, 0x0c, 0x39, 0x41, 0x20, 0xcb, 0x7e, 0x7d, 0xb4, 0xec, 0x62, 0x7f, 0x89, 0xc4,
+	0xe0, 0x77, 0x21, 0x67, 0xd0, 0x1e, 0x65, 0xf4, 0xed, 0xd5, 0xce, 0x55, 0xab, 0x97, 0x29, 0xc8,
+	0xfe, 0xeb, 0x84, 0x06, 0xe7, 0xf8, 0x9b, 0x37, 0x3a, 0xd8, 0x65, 0xc8, 0x1f, 0x76, 0x7b, 0x8c,
+	0x06, 0xf1, 0x83, 0x33, 0x96, 0xde, 0x4e, 0xe4, 0x24, 0x31, 0x08, 0x6d, 0x41, 0x36, 0xf4, 0x02,
+	0x16, 0x1f, 0x75, 0x34, 0xf6, 0x3c, 0x79, 0x01, 0x23, 0x02, 0xc0, 0xfb, 0xa0, 0x5e, 0xb7, 0xdf,
+	0x65, 0xc5, 0xcc, 0xba, 0xb2, 0x95, 0x25, 0xc2, 0x40, 0x37, 0x21, 0xe7, 0x1d, 0x1e, 0x86, 0x94,
+	0x15, 0xb3, 0xd1, 0xb4, 0xb4, 0xa2, 0xe7, 0x88, 0x3e, 0x67, 0xc5, 0x9c, 0x7c, 0x8e, 0xe8, 0x73,
+	0x96, 0x1c, 0xa0, 0xfc, 0xd0, 0x01, 0x3a, 0x9f, 0x67, 0x0b, 0xcb, 0x90, 0x17, 0x55, 0xbd, 0x20,
+	0x49, 0xb9, 0x87, 0x31, 0x48, 0xb4, 0x70, 0xac, 0xd5, 0x8b, 0xfa, 0x9a, 0x34, 0x11, 0xc6, 0xf6,
+	0xcf, 0x4b, 0xb0, 0xaa, 0xf7, 0xba, 0xd4, 0x65, 0xba, 0xfc, 0xcd, 0x83, 0x1e, 0xc3, 0x8a, 0xe6,
+	0xfb, 0x83, 0x3e, 0x18, 0x6d, 0x0e, 0x6b, 0xd0, 0x7c, 0xbf, 0x3c, 0xf0, 0xc5, 0xd7, 0x1f, 0xff,
+	0x7e, 0x26, 0x46, 0xe6, 0xf6, 0x18, 0x56, 0x64, 0xd7, 0x2b, 0xde, 0xdb, 0x51, 0x66, 0xe9, 0x1a,
+	0x7b, 0x8b, 0x47, 0x99, 0x27, 0x30, 0x92, 0xb9, 0x01, 0xcb, 0x31, 0x33, 0x6f, 0x5d, 0xd1, 0xc6,
+	0xd4, 0x45, 0xdc, 0x95, 0xf0, 0x6e, 0xce, 0x82, 0x0c, 0x04, 0xcb, 0x36, 0x62, 0x9a, 0x60, 0xe9,
+	0x9a, 0x29, 0x78, 0x02, 0x23, 0x99, 0xff, 0x07, 0xab, 0x71, 0x83, 0x22, 0x5a, 0x4a, 0x34, 0x75,
+	0x99, 0x74, 0x26, 0xdc, 0x7f, 0x98, 0x0d, 0x9a, 0x90, 0x2d, 0x5a, 0xc0, 0xe9, 0xb2, 0x85, 0x6f,
+	0xb6, 0xec, 0x04, 0x23, 0x99, 0x09, 0x2c, 0xc5, 0xcc, 0x47, 0xde, 0x19, 0x5a, 0x9f, 0xba, 0xe6,
+	0xc8, 0x3b, 0x4b, 0x58, 0x37, 0x66, 0x20, 0x26, 0x38, 0x79, 0xb3, 0x31, 0x9d, 0x93, 0x7b, 0x66,
+	0x73, 0x4a, 0xc4, 0xa4, 0x4e, 0xe6, 0xf9, 0x17, 0xe8, 0x64, 0x9e, 0x7f, 0x89, 0x4e, 0x81, 0x18,
+	0x70, 0x46, 0x9d, 0x8a, 0x3c, 0x0a, 0x23, 0x9c, 0x91, 0x63, 0xfc, 0x20, 0x6c, 0xcc, 0x40, 0x48,
+	0xce, 0x2a, 0x14, 0x22, 0x47, 0x94, 0x79, 0x69, 0x12, 0x3f, 0x92, 0xf7, 0xad, 0x0b, 0xfd, 0x83,
+	0x5b, 0x20, 0x6e, 0xbd, 0x94, 0xb8, 0x71, 0x69, 0xa7, 0x33, 0x7a, 0x0b, 0xc6, 0x21, 0x03, 0x91,
+	0xc2, 0xe3, 0xd0, 0x31, 0x91, 0x93, 0x7d, 0xc0, 0xa8, 0xc8, 0x11, 0xff, 0xa0, 0x8c, 0x62, 0x3a,
+	0xfa, 0x22, 0x8f, 0x96, 0x51, 0xe2, 0x23, 0xcf, 0xf4, 0x32, 0x8e, 0x21, 0xc6, 0x15, 0xee, 0x5e,
+	0xa0, 0x70, 0xf7, 0x12, 0x85, 0xbb, 0x74, 0x5a, 0x19, 0xc5, 0x47, 0x6f, 0x6a, 0x19, 0x85, 0x6b,
+	0x66, 0x19, 0x13, 0xc8, 0x78, 0xe2, 0xd1, 0xa7, 0x6c, 0x6a, 0xe2, 0x91, 0x67, 0x66, 0xe2, 0x31,
+	0x42, 0x72, 0xfe, 0x03, 0xd6, 0xf8, 0x11, 0xa0, 0xae, 0x7c, 0xc0, 0xcc, 0xe8, 0x2f, 0x29, 0x94,
+	0xfc, 0x14, 0x72, 0x58, 0x40, 0x5b, 0xfd, 0x98, 0x70, 0x25, 0x9e, 0x8e, 0x60, 0x7f, 0x55, 0x1e,
+	0xdc, 0xff, 0xea, 0x55, 0x49, 0x79, 0xf1, 0xaa, 0xa4, 0x7c, 0xff, 0xaa, 0xa4, 0x7c, 0xf0, 0xba,
+	0xb4, 0xf0, 0xe2, 0x75, 0x69, 0xe1, 0xe5, 0xeb, 0xd2, 0xc2, 0x7f, 0xd7, 0x9f, 0x74, 0xd9, 0xd1,
+	0xc9, 0x41, 0xb9, 0xed, 0xf5, 0xef, 0x8a, 0x45, 0x7f, 0x09, 0xcf, 0xdd, 0xb6, 0x1c, 0xdf, 0xf5,
+	0x0f, 0x0e, 0x72, 0xd1, 0xff, 0x5e, 0xf7, 0x7e, 0x09, 0x00, 0x00, 0xff, 0xff, 0xd6, 0x11, 0x38,
+	0x70, 0x2d, 0x13, 0x00, 0x00,
 }
 
 // Reference imports to suppress errors if they are not otherwise used.
@@ -1576,6 +2872,14 @@ type ClientCommandsClient interface {
 	AccountShow(ctx context.Context, in *Rpc_Account_Show_Request, opts ...grpc.CallOption) (*Rpc_Account_Show_Response, error)
 	AccountList(ctx context.Context, in *Rpc_Account_List_Request, opts ...grpc.CallOption) (*Rpc_Account_List_Response, error)
 	AccountStop(ctx context.Context, in *Rpc_Account_Stop_Request, opts ...grpc.CallOption) (*Rpc_Account_Stop_Response, error)
+	SpaceCreate(ctx context.Context, in *Rpc_Space_Create_Request, opts ...grpc.CallOption) (*Rpc_Space_Create_Response, error)
+	SpaceList(ctx context.Context, in *Rpc_Space_List_Request, opts ...grpc.CallOption) (*Rpc_Space_List_Response, error)
+	ObjectCreate(ctx context.Context, in *Rpc_Object_Create_Request, opts ...grpc.CallOption) (*Rpc_Object_Create_Response, error)
+	ObjectSet(ctx context.Context, in *Rpc_Object_Set_Request, opts ...grpc.CallOption) (*Rpc_Object_Set_Response, error)
+	ObjectUnset(ctx context.Context, in *Rpc_Object_Unset_Request, opts ...grpc.CallOption) (*Rpc_Object_Unset_Response, error)
+	ObjectGet(ctx context.Context, in *Rpc_Object_Get_Request, opts ...grpc.CallOption) (*Rpc_Object_Get_Response, error)
+	ObjectDelete(ctx context.Context, in *Rpc_Object_Delete_Request, opts ...grpc.CallOption) (*Rpc_Object_Delete_Response, error)
+	ObjectQuery(ctx context.Context, in *Rpc_Object_Query_Request, opts ...grpc.CallOption) (*Rpc_Object_Query_Response, error)
 	ListenSessionEvents(ctx context.Context, in *StreamRequest, opts ...grpc.CallOption) (ClientCommands_ListenSessionEventsClient, error)
 }
 
@@ -1668,6 +2972,78 @@ func (c *clientCommandsClient) AccountStop(ctx context.Context, in *Rpc_Account_
 	return out, nil
 }
 
+func (c *clientCommandsClient) SpaceCreate(ctx context.Context, in *Rpc_Space_Create_Request, opts ...grpc.CallOption) (*Rpc_Space_Create_Response, error) {
+	out := new(Rpc_Space_Create_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/SpaceCreate", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientCommandsClient) SpaceList(ctx context.Context, in *Rpc_Space_List_Request, opts ...grpc.CallOption) (*Rpc_Space_List_Response, error) {
+	out := new(Rpc_Space_List_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/SpaceList", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientCommandsClient) ObjectCreate(ctx context.Context, in *Rpc_Object_Create_Request, opts ...grpc.CallOption) (*Rpc_Object_Create_Response, error) {
+	out := new(Rpc_Object_Create_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/ObjectCreate", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientCommandsClient) ObjectSet(ctx context.Context, in *Rpc_Object_Set_Request, opts ...grpc.CallOption) (*Rpc_Object_Set_Response, error) {
+	out := new(Rpc_Object_Set_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/ObjectSet", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientCommandsClient) ObjectUnset(ctx context.Context, in *Rpc_Object_Unset_Request, opts ...grpc.CallOption) (*Rpc_Object_Unset_Response, error) {
+	out := new(Rpc_Object_Unset_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/ObjectUnset", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientCommandsClient) ObjectGet(ctx context.Context, in *Rpc_Object_Get_Request, opts ...grpc.CallOption) (*Rpc_Object_Get_Response, error) {
+	out := new(Rpc_Object_Get_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/ObjectGet", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientCommandsClient) ObjectDelete(ctx context.Context, in *Rpc_Object_Delete_Request, opts ...grpc.CallOption) (*Rpc_Object_Delete_Response, error) {
+	out := new(Rpc_Object_Delete_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/ObjectDelete", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientCommandsClient) ObjectQuery(ctx context.Context, in *Rpc_Object_Query_Request, opts ...grpc.CallOption) (*Rpc_Object_Query_Response, error) {
+	out := new(Rpc_Object_Query_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/ObjectQuery", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *clientCommandsClient) ListenSessionEvents(ctx context.Context, in *StreamRequest, opts ...grpc.CallOption) (ClientCommands_ListenSessionEventsClient, error) {
 	stream, err := c.cc.NewStream(ctx, &_ClientCommands_serviceDesc.Streams[0], "/hearth.ClientCommands/ListenSessionEvents", opts...)
 	if err != nil {
@@ -1711,6 +3087,14 @@ type ClientCommandsServer interface {
 	AccountShow(context.Context, *Rpc_Account_Show_Request) (*Rpc_Account_Show_Response, error)
 	AccountList(context.Context, *Rpc_Account_List_Request) (*Rpc_Account_List_Response, error)
 	AccountStop(context.Context, *Rpc_Account_Stop_Request) (*Rpc_Account_Stop_Response, error)
+	SpaceCreate(context.Context, *Rpc_Space_Create_Request) (*Rpc_Space_Create_Response, error)
+	SpaceList(context.Context, *Rpc_Space_List_Request) (*Rpc_Space_List_Response, error)
+	ObjectCreate(context.Context, *Rpc_Object_Create_Request) (*Rpc_Object_Create_Response, error)
+	ObjectSet(context.Context, *Rpc_Object_Set_Request) (*Rpc_Object_Set_Response, error)
+	ObjectUnset(context.Context, *Rpc_Object_Unset_Request) (*Rpc_Object_Unset_Response, error)
+	ObjectGet(context.Context, *Rpc_Object_Get_Request) (*Rpc_Object_Get_Response, error)
+	ObjectDelete(context.Context, *Rpc_Object_Delete_Request) (*Rpc_Object_Delete_Response, error)
+	ObjectQuery(context.Context, *Rpc_Object_Query_Request) (*Rpc_Object_Query_Response, error)
 	ListenSessionEvents(*StreamRequest, ClientCommands_ListenSessionEventsServer) error
 }
 
@@ -1744,6 +3128,30 @@ func (*UnimplementedClientCommandsServer) AccountList(ctx context.Context, req *
 }
 func (*UnimplementedClientCommandsServer) AccountStop(ctx context.Context, req *Rpc_Account_Stop_Request) (*Rpc_Account_Stop_Response, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method AccountStop not implemented")
+}
+func (*UnimplementedClientCommandsServer) SpaceCreate(ctx context.Context, req *Rpc_Space_Create_Request) (*Rpc_Space_Create_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SpaceCreate not implemented")
+}
+func (*UnimplementedClientCommandsServer) SpaceList(ctx context.Context, req *Rpc_Space_List_Request) (*Rpc_Space_List_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SpaceList not implemented")
+}
+func (*UnimplementedClientCommandsServer) ObjectCreate(ctx context.Context, req *Rpc_Object_Create_Request) (*Rpc_Object_Create_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ObjectCreate not implemented")
+}
+func (*UnimplementedClientCommandsServer) ObjectSet(ctx context.Context, req *Rpc_Object_Set_Request) (*Rpc_Object_Set_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ObjectSet not implemented")
+}
+func (*UnimplementedClientCommandsServer) ObjectUnset(ctx context.Context, req *Rpc_Object_Unset_Request) (*Rpc_Object_Unset_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ObjectUnset not implemented")
+}
+func (*UnimplementedClientCommandsServer) ObjectGet(ctx context.Context, req *Rpc_Object_Get_Request) (*Rpc_Object_Get_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ObjectGet not implemented")
+}
+func (*UnimplementedClientCommandsServer) ObjectDelete(ctx context.Context, req *Rpc_Object_Delete_Request) (*Rpc_Object_Delete_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ObjectDelete not implemented")
+}
+func (*UnimplementedClientCommandsServer) ObjectQuery(ctx context.Context, req *Rpc_Object_Query_Request) (*Rpc_Object_Query_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ObjectQuery not implemented")
 }
 func (*UnimplementedClientCommandsServer) ListenSessionEvents(req *StreamRequest, srv ClientCommands_ListenSessionEventsServer) error {
 	return status.Errorf(codes.Unimplemented, "method ListenSessionEvents not implemented")
@@ -1915,6 +3323,150 @@ func _ClientCommands_AccountStop_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ClientCommands_SpaceCreate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_Space_Create_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).SpaceCreate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/SpaceCreate",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).SpaceCreate(ctx, req.(*Rpc_Space_Create_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientCommands_SpaceList_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_Space_List_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).SpaceList(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/SpaceList",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).SpaceList(ctx, req.(*Rpc_Space_List_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientCommands_ObjectCreate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_Object_Create_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).ObjectCreate(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/ObjectCreate",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).ObjectCreate(ctx, req.(*Rpc_Object_Create_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientCommands_ObjectSet_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_Object_Set_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).ObjectSet(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/ObjectSet",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).ObjectSet(ctx, req.(*Rpc_Object_Set_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientCommands_ObjectUnset_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_Object_Unset_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).ObjectUnset(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/ObjectUnset",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).ObjectUnset(ctx, req.(*Rpc_Object_Unset_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientCommands_ObjectGet_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_Object_Get_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).ObjectGet(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/ObjectGet",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).ObjectGet(ctx, req.(*Rpc_Object_Get_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientCommands_ObjectDelete_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_Object_Delete_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).ObjectDelete(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/ObjectDelete",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).ObjectDelete(ctx, req.(*Rpc_Object_Delete_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientCommands_ObjectQuery_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_Object_Query_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).ObjectQuery(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/ObjectQuery",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).ObjectQuery(ctx, req.(*Rpc_Object_Query_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ClientCommands_ListenSessionEvents_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(StreamRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -1975,6 +3527,38 @@ var _ClientCommands_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "AccountStop",
 			Handler:    _ClientCommands_AccountStop_Handler,
+		},
+		{
+			MethodName: "SpaceCreate",
+			Handler:    _ClientCommands_SpaceCreate_Handler,
+		},
+		{
+			MethodName: "SpaceList",
+			Handler:    _ClientCommands_SpaceList_Handler,
+		},
+		{
+			MethodName: "ObjectCreate",
+			Handler:    _ClientCommands_ObjectCreate_Handler,
+		},
+		{
+			MethodName: "ObjectSet",
+			Handler:    _ClientCommands_ObjectSet_Handler,
+		},
+		{
+			MethodName: "ObjectUnset",
+			Handler:    _ClientCommands_ObjectUnset_Handler,
+		},
+		{
+			MethodName: "ObjectGet",
+			Handler:    _ClientCommands_ObjectGet_Handler,
+		},
+		{
+			MethodName: "ObjectDelete",
+			Handler:    _ClientCommands_ObjectDelete_Handler,
+		},
+		{
+			MethodName: "ObjectQuery",
+			Handler:    _ClientCommands_ObjectQuery_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
@@ -2970,6 +4554,958 @@ func (m *Rpc_Account_Stop_Response) MarshalToSizedBuffer(dAtA []byte) (int, erro
 	return len(dAtA) - i, nil
 }
 
+func (m *Rpc_Space) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Create) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Create) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Create) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Create_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Create_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Create_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Name) > 0 {
+		i -= len(m.Name)
+		copy(dAtA[i:], m.Name)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.Name)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Create_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Create_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Create_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_List) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_List) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_List) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_List_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_List_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_List_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_List_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_List_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_List_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Spaces) > 0 {
+		for iNdEx := len(m.Spaces) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Spaces[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintCommands(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x12
+		}
+	}
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Object) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Object) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Object) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Object_Create) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Object_Create) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Object_Create) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Object_Create_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Object_Create_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Object_Create_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Details) > 0 {
+		for k := range m.Details {
+			v := m.Details[k]
+			baseI := i
+			if v != nil {
+				{
+					size, err := v.MarshalToSizedBuffer(dAtA[:i])
+					if err != nil {
+						return 0, err
+					}
+					i -= size
+					i = encodeVarintCommands(dAtA, i, uint64(size))
+				}
+				i--
+				dAtA[i] = 0x12
+			}
+			i -= len(k)
+			copy(dAtA[i:], k)
+			i = encodeVarintCommands(dAtA, i, uint64(len(k)))
+			i--
+			dAtA[i] = 0xa
+			i = encodeVarintCommands(dAtA, i, uint64(baseI-i))
+			i--
+			dAtA[i] = 0x1a
+		}
+	}
+	if len(m.Type) > 0 {
+		i -= len(m.Type)
+		copy(dAtA[i:], m.Type)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.Type)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Object_Create_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Object_Create_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Object_Create_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.ObjectId) > 0 {
+		i -= len(m.ObjectId)
+		copy(dAtA[i:], m.ObjectId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.ObjectId)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Object_Set) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Object_Set) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Object_Set) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Object_Set_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Object_Set_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Object_Set_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Details) > 0 {
+		for k := range m.Details {
+			v := m.Details[k]
+			baseI := i
+			if v != nil {
+				{
+					size, err := v.MarshalToSizedBuffer(dAtA[:i])
+					if err != nil {
+						return 0, err
+					}
+					i -= size
+					i = encodeVarintCommands(dAtA, i, uint64(size))
+				}
+				i--
+				dAtA[i] = 0x12
+			}
+			i -= len(k)
+			copy(dAtA[i:], k)
+			i = encodeVarintCommands(dAtA, i, uint64(len(k)))
+			i--
+			dAtA[i] = 0xa
+			i = encodeVarintCommands(dAtA, i, uint64(baseI-i))
+			i--
+			dAtA[i] = 0x1a
+		}
+	}
+	if len(m.ObjectId) > 0 {
+		i -= len(m.ObjectId)
+		copy(dAtA[i:], m.ObjectId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.ObjectId)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Object_Set_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Object_Set_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Object_Set_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Object_Unset) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Object_Unset) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Object_Unset) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Object_Unset_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Object_Unset_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Object_Unset_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Keys) > 0 {
+		for iNdEx := len(m.Keys) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.Keys[iNdEx])
+			copy(dAtA[i:], m.Keys[iNdEx])
+			i = encodeVarintCommands(dAtA, i, uint64(len(m.Keys[iNdEx])))
+			i--
+			dAtA[i] = 0x1a
+		}
+	}
+	if len(m.ObjectId) > 0 {
+		i -= len(m.ObjectId)
+		copy(dAtA[i:], m.ObjectId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.ObjectId)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Object_Unset_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Object_Unset_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Object_Unset_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Object_Get) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Object_Get) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Object_Get) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Object_Get_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Object_Get_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Object_Get_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.ObjectId) > 0 {
+		i -= len(m.ObjectId)
+		copy(dAtA[i:], m.ObjectId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.ObjectId)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Object_Get_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Object_Get_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Object_Get_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Object != nil {
+		{
+			size, err := m.Object.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x12
+	}
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Object_Delete) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Object_Delete) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Object_Delete) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Object_Delete_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Object_Delete_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Object_Delete_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.ObjectId) > 0 {
+		i -= len(m.ObjectId)
+		copy(dAtA[i:], m.ObjectId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.ObjectId)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Object_Delete_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Object_Delete_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Object_Delete_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Object_Query) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Object_Query) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Object_Query) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Object_Query_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Object_Query_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Object_Query_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Keys) > 0 {
+		for iNdEx := len(m.Keys) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.Keys[iNdEx])
+			copy(dAtA[i:], m.Keys[iNdEx])
+			i = encodeVarintCommands(dAtA, i, uint64(len(m.Keys[iNdEx])))
+			i--
+			dAtA[i] = 0x3a
+		}
+	}
+	if len(m.Text) > 0 {
+		i -= len(m.Text)
+		copy(dAtA[i:], m.Text)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.Text)))
+		i--
+		dAtA[i] = 0x32
+	}
+	if m.Offset != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.Offset))
+		i--
+		dAtA[i] = 0x28
+	}
+	if m.Limit != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.Limit))
+		i--
+		dAtA[i] = 0x20
+	}
+	if len(m.Sorts) > 0 {
+		for iNdEx := len(m.Sorts) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Sorts[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintCommands(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x1a
+		}
+	}
+	if len(m.Filters) > 0 {
+		for iNdEx := len(m.Filters) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Filters[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintCommands(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x12
+		}
+	}
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Object_Query_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Object_Query_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Object_Query_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Total != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.Total))
+		i--
+		dAtA[i] = 0x18
+	}
+	if len(m.Objects) > 0 {
+		for iNdEx := len(m.Objects) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Objects[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintCommands(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x12
+		}
+	}
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
 func encodeVarintCommands(dAtA []byte, offset int, v uint64) int {
 	offset -= sovCommands(v)
 	base := offset
@@ -3370,6 +5906,407 @@ func (m *Rpc_Account_Stop_Response) Size() (n int) {
 	if m.Error != nil {
 		l = m.Error.Size()
 		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_Space) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Space_Create) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Space_Create_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Name)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_Space_Create_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_Space_List) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Space_List_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Space_List_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	if len(m.Spaces) > 0 {
+		for _, e := range m.Spaces {
+			l = e.Size()
+			n += 1 + l + sovCommands(uint64(l))
+		}
+	}
+	return n
+}
+
+func (m *Rpc_Object) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Object_Create) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Object_Create_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	l = len(m.Type)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	if len(m.Details) > 0 {
+		for k, v := range m.Details {
+			_ = k
+			_ = v
+			l = 0
+			if v != nil {
+				l = v.Size()
+				l += 1 + sovCommands(uint64(l))
+			}
+			mapEntrySize := 1 + len(k) + sovCommands(uint64(len(k))) + l
+			n += mapEntrySize + 1 + sovCommands(uint64(mapEntrySize))
+		}
+	}
+	return n
+}
+
+func (m *Rpc_Object_Create_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	l = len(m.ObjectId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_Object_Set) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Object_Set_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	l = len(m.ObjectId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	if len(m.Details) > 0 {
+		for k, v := range m.Details {
+			_ = k
+			_ = v
+			l = 0
+			if v != nil {
+				l = v.Size()
+				l += 1 + sovCommands(uint64(l))
+			}
+			mapEntrySize := 1 + len(k) + sovCommands(uint64(len(k))) + l
+			n += mapEntrySize + 1 + sovCommands(uint64(mapEntrySize))
+		}
+	}
+	return n
+}
+
+func (m *Rpc_Object_Set_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_Object_Unset) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Object_Unset_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	l = len(m.ObjectId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	if len(m.Keys) > 0 {
+		for _, s := range m.Keys {
+			l = len(s)
+			n += 1 + l + sovCommands(uint64(l))
+		}
+	}
+	return n
+}
+
+func (m *Rpc_Object_Unset_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_Object_Get) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Object_Get_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	l = len(m.ObjectId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_Object_Get_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	if m.Object != nil {
+		l = m.Object.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_Object_Delete) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Object_Delete_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	l = len(m.ObjectId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_Object_Delete_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_Object_Query) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Object_Query_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	if len(m.Filters) > 0 {
+		for _, e := range m.Filters {
+			l = e.Size()
+			n += 1 + l + sovCommands(uint64(l))
+		}
+	}
+	if len(m.Sorts) > 0 {
+		for _, e := range m.Sorts {
+			l = e.Size()
+			n += 1 + l + sovCommands(uint64(l))
+		}
+	}
+	if m.Limit != 0 {
+		n += 1 + sovCommands(uint64(m.Limit))
+	}
+	if m.Offset != 0 {
+		n += 1 + sovCommands(uint64(m.Offset))
+	}
+	l = len(m.Text)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	if len(m.Keys) > 0 {
+		for _, s := range m.Keys {
+			l = len(s)
+			n += 1 + l + sovCommands(uint64(l))
+		}
+	}
+	return n
+}
+
+func (m *Rpc_Object_Query_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	if len(m.Objects) > 0 {
+		for _, e := range m.Objects {
+			l = e.Size()
+			n += 1 + l + sovCommands(uint64(l))
+		}
+	}
+	if m.Total != 0 {
+		n += 1 + sovCommands(uint64(m.Total))
 	}
 	return n
 }
@@ -5830,6 +8767,2625 @@ func (m *Rpc_Account_Stop_Response) Unmarshal(dAtA []byte) error {
 				return err
 			}
 			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Space: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Space: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Create) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Create: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Create: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Create_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Name", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Name = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Create_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_List) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: List: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: List: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_List_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_List_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Spaces", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Spaces = append(m.Spaces, &Model_Space{})
+			if err := m.Spaces[len(m.Spaces)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Object) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Object: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Object: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Object_Create) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Create: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Create: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Object_Create_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Type", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Type = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Details", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Details == nil {
+				m.Details = make(map[string]*Model_Value)
+			}
+			var mapkey string
+			var mapvalue *Model_Value
+			for iNdEx < postIndex {
+				entryPreIndex := iNdEx
+				var wire uint64
+				for shift := uint(0); ; shift += 7 {
+					if shift >= 64 {
+						return ErrIntOverflowCommands
+					}
+					if iNdEx >= l {
+						return io.ErrUnexpectedEOF
+					}
+					b := dAtA[iNdEx]
+					iNdEx++
+					wire |= uint64(b&0x7F) << shift
+					if b < 0x80 {
+						break
+					}
+				}
+				fieldNum := int32(wire >> 3)
+				if fieldNum == 1 {
+					var stringLenmapkey uint64
+					for shift := uint(0); ; shift += 7 {
+						if shift >= 64 {
+							return ErrIntOverflowCommands
+						}
+						if iNdEx >= l {
+							return io.ErrUnexpectedEOF
+						}
+						b := dAtA[iNdEx]
+						iNdEx++
+						stringLenmapkey |= uint64(b&0x7F) << shift
+						if b < 0x80 {
+							break
+						}
+					}
+					intStringLenmapkey := int(stringLenmapkey)
+					if intStringLenmapkey < 0 {
+						return ErrInvalidLengthCommands
+					}
+					postStringIndexmapkey := iNdEx + intStringLenmapkey
+					if postStringIndexmapkey < 0 {
+						return ErrInvalidLengthCommands
+					}
+					if postStringIndexmapkey > l {
+						return io.ErrUnexpectedEOF
+					}
+					mapkey = string(dAtA[iNdEx:postStringIndexmapkey])
+					iNdEx = postStringIndexmapkey
+				} else if fieldNum == 2 {
+					var mapmsglen int
+					for shift := uint(0); ; shift += 7 {
+						if shift >= 64 {
+							return ErrIntOverflowCommands
+						}
+						if iNdEx >= l {
+							return io.ErrUnexpectedEOF
+						}
+						b := dAtA[iNdEx]
+						iNdEx++
+						mapmsglen |= int(b&0x7F) << shift
+						if b < 0x80 {
+							break
+						}
+					}
+					if mapmsglen < 0 {
+						return ErrInvalidLengthCommands
+					}
+					postmsgIndex := iNdEx + mapmsglen
+					if postmsgIndex < 0 {
+						return ErrInvalidLengthCommands
+					}
+					if postmsgIndex > l {
+						return io.ErrUnexpectedEOF
+					}
+					mapvalue = &Model_Value{}
+					if err := mapvalue.Unmarshal(dAtA[iNdEx:postmsgIndex]); err != nil {
+						return err
+					}
+					iNdEx = postmsgIndex
+				} else {
+					iNdEx = entryPreIndex
+					skippy, err := skipCommands(dAtA[iNdEx:])
+					if err != nil {
+						return err
+					}
+					if (skippy < 0) || (iNdEx+skippy) < 0 {
+						return ErrInvalidLengthCommands
+					}
+					if (iNdEx + skippy) > postIndex {
+						return io.ErrUnexpectedEOF
+					}
+					iNdEx += skippy
+				}
+			}
+			m.Details[mapkey] = mapvalue
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Object_Create_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ObjectId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.ObjectId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Object_Set) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Set: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Set: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Object_Set_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ObjectId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.ObjectId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Details", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Details == nil {
+				m.Details = make(map[string]*Model_Value)
+			}
+			var mapkey string
+			var mapvalue *Model_Value
+			for iNdEx < postIndex {
+				entryPreIndex := iNdEx
+				var wire uint64
+				for shift := uint(0); ; shift += 7 {
+					if shift >= 64 {
+						return ErrIntOverflowCommands
+					}
+					if iNdEx >= l {
+						return io.ErrUnexpectedEOF
+					}
+					b := dAtA[iNdEx]
+					iNdEx++
+					wire |= uint64(b&0x7F) << shift
+					if b < 0x80 {
+						break
+					}
+				}
+				fieldNum := int32(wire >> 3)
+				if fieldNum == 1 {
+					var stringLenmapkey uint64
+					for shift := uint(0); ; shift += 7 {
+						if shift >= 64 {
+							return ErrIntOverflowCommands
+						}
+						if iNdEx >= l {
+							return io.ErrUnexpectedEOF
+						}
+						b := dAtA[iNdEx]
+						iNdEx++
+						stringLenmapkey |= uint64(b&0x7F) << shift
+						if b < 0x80 {
+							break
+						}
+					}
+					intStringLenmapkey := int(stringLenmapkey)
+					if intStringLenmapkey < 0 {
+						return ErrInvalidLengthCommands
+					}
+					postStringIndexmapkey := iNdEx + intStringLenmapkey
+					if postStringIndexmapkey < 0 {
+						return ErrInvalidLengthCommands
+					}
+					if postStringIndexmapkey > l {
+						return io.ErrUnexpectedEOF
+					}
+					mapkey = string(dAtA[iNdEx:postStringIndexmapkey])
+					iNdEx = postStringIndexmapkey
+				} else if fieldNum == 2 {
+					var mapmsglen int
+					for shift := uint(0); ; shift += 7 {
+						if shift >= 64 {
+							return ErrIntOverflowCommands
+						}
+						if iNdEx >= l {
+							return io.ErrUnexpectedEOF
+						}
+						b := dAtA[iNdEx]
+						iNdEx++
+						mapmsglen |= int(b&0x7F) << shift
+						if b < 0x80 {
+							break
+						}
+					}
+					if mapmsglen < 0 {
+						return ErrInvalidLengthCommands
+					}
+					postmsgIndex := iNdEx + mapmsglen
+					if postmsgIndex < 0 {
+						return ErrInvalidLengthCommands
+					}
+					if postmsgIndex > l {
+						return io.ErrUnexpectedEOF
+					}
+					mapvalue = &Model_Value{}
+					if err := mapvalue.Unmarshal(dAtA[iNdEx:postmsgIndex]); err != nil {
+						return err
+					}
+					iNdEx = postmsgIndex
+				} else {
+					iNdEx = entryPreIndex
+					skippy, err := skipCommands(dAtA[iNdEx:])
+					if err != nil {
+						return err
+					}
+					if (skippy < 0) || (iNdEx+skippy) < 0 {
+						return ErrInvalidLengthCommands
+					}
+					if (iNdEx + skippy) > postIndex {
+						return io.ErrUnexpectedEOF
+					}
+					iNdEx += skippy
+				}
+			}
+			m.Details[mapkey] = mapvalue
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Object_Set_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Object_Unset) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Unset: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Unset: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Object_Unset_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ObjectId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.ObjectId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Keys", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Keys = append(m.Keys, string(dAtA[iNdEx:postIndex]))
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Object_Unset_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Object_Get) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Get: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Get: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Object_Get_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ObjectId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.ObjectId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Object_Get_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Object", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Object == nil {
+				m.Object = &Model_Object{}
+			}
+			if err := m.Object.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Object_Delete) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Delete: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Delete: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Object_Delete_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ObjectId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.ObjectId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Object_Delete_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Object_Query) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Query: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Query: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Object_Query_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Filters", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Filters = append(m.Filters, &Model_Filter{})
+			if err := m.Filters[len(m.Filters)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Sorts", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Sorts = append(m.Sorts, &Model_Sort{})
+			if err := m.Sorts[len(m.Sorts)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Limit", wireType)
+			}
+			m.Limit = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Limit |= int32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 5:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Offset", wireType)
+			}
+			m.Offset = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Offset |= int32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 6:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Text", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Text = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 7:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Keys", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Keys = append(m.Keys, string(dAtA[iNdEx:postIndex]))
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Object_Query_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Objects", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Objects = append(m.Objects, &Model_Object{})
+			if err := m.Objects[len(m.Objects)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Total", wireType)
+			}
+			m.Total = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Total |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
 		default:
 			iNdEx = preIndex
 			skippy, err := skipCommands(dAtA[iNdEx:])

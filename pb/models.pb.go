@@ -4,6 +4,7 @@
 package pb
 
 import (
+	encoding_binary "encoding/binary"
 	fmt "fmt"
 	proto "github.com/gogo/protobuf/proto"
 	io "io"
@@ -21,6 +22,236 @@ var _ = math.Inf
 // A compilation error at this line likely means your copy of the
 // proto package needs to be updated.
 const _ = proto.GoGoProtoPackageIsVersion3 // please upgrade the proto package
+
+type Model_SpaceMode int32
+
+const (
+	Model_SPACE_MODE_UNLOADED   Model_SpaceMode = 0
+	Model_SPACE_MODE_LOADING    Model_SpaceMode = 1
+	Model_SPACE_MODE_LOADED     Model_SpaceMode = 2
+	Model_SPACE_MODE_JOINING    Model_SpaceMode = 3
+	Model_SPACE_MODE_OFFLOADING Model_SpaceMode = 4
+	Model_SPACE_MODE_OFFLOADED  Model_SpaceMode = 5
+)
+
+var Model_SpaceMode_name = map[int32]string{
+	0: "SPACE_MODE_UNLOADED",
+	1: "SPACE_MODE_LOADING",
+	2: "SPACE_MODE_LOADED",
+	3: "SPACE_MODE_JOINING",
+	4: "SPACE_MODE_OFFLOADING",
+	5: "SPACE_MODE_OFFLOADED",
+}
+
+var Model_SpaceMode_value = map[string]int32{
+	"SPACE_MODE_UNLOADED":   0,
+	"SPACE_MODE_LOADING":    1,
+	"SPACE_MODE_LOADED":     2,
+	"SPACE_MODE_JOINING":    3,
+	"SPACE_MODE_OFFLOADING": 4,
+	"SPACE_MODE_OFFLOADED":  5,
+}
+
+func (x Model_SpaceMode) String() string {
+	return proto.EnumName(Model_SpaceMode_name, int32(x))
+}
+
+func (Model_SpaceMode) EnumDescriptor() ([]byte, []int) {
+	return fileDescriptor_0b5431a010549573, []int{0, 0}
+}
+
+type Model_AccountStatus int32
+
+const (
+	Model_ACCOUNT_STATUS_ACTIVE  Model_AccountStatus = 0
+	Model_ACCOUNT_STATUS_JOINING Model_AccountStatus = 1
+	Model_ACCOUNT_STATUS_DELETED Model_AccountStatus = 2
+	Model_ACCOUNT_STATUS_REMOVED Model_AccountStatus = 3
+)
+
+var Model_AccountStatus_name = map[int32]string{
+	0: "ACCOUNT_STATUS_ACTIVE",
+	1: "ACCOUNT_STATUS_JOINING",
+	2: "ACCOUNT_STATUS_DELETED",
+	3: "ACCOUNT_STATUS_REMOVED",
+}
+
+var Model_AccountStatus_value = map[string]int32{
+	"ACCOUNT_STATUS_ACTIVE":  0,
+	"ACCOUNT_STATUS_JOINING": 1,
+	"ACCOUNT_STATUS_DELETED": 2,
+	"ACCOUNT_STATUS_REMOVED": 3,
+}
+
+func (x Model_AccountStatus) String() string {
+	return proto.EnumName(Model_AccountStatus_name, int32(x))
+}
+
+func (Model_AccountStatus) EnumDescriptor() ([]byte, []int) {
+	return fileDescriptor_0b5431a010549573, []int{0, 1}
+}
+
+type Model_LocalStatus int32
+
+const (
+	Model_LOCAL_STATUS_UNKNOWN Model_LocalStatus = 0
+	Model_LOCAL_STATUS_LOADING Model_LocalStatus = 1
+	Model_LOCAL_STATUS_OK      Model_LocalStatus = 2
+	Model_LOCAL_STATUS_MISSING Model_LocalStatus = 3
+	Model_LOCAL_STATUS_ERROR   Model_LocalStatus = 4
+)
+
+var Model_LocalStatus_name = map[int32]string{
+	0: "LOCAL_STATUS_UNKNOWN",
+	1: "LOCAL_STATUS_LOADING",
+	2: "LOCAL_STATUS_OK",
+	3: "LOCAL_STATUS_MISSING",
+	4: "LOCAL_STATUS_ERROR",
+}
+
+var Model_LocalStatus_value = map[string]int32{
+	"LOCAL_STATUS_UNKNOWN": 0,
+	"LOCAL_STATUS_LOADING": 1,
+	"LOCAL_STATUS_OK":      2,
+	"LOCAL_STATUS_MISSING": 3,
+	"LOCAL_STATUS_ERROR":   4,
+}
+
+func (x Model_LocalStatus) String() string {
+	return proto.EnumName(Model_LocalStatus_name, int32(x))
+}
+
+func (Model_LocalStatus) EnumDescriptor() ([]byte, []int) {
+	return fileDescriptor_0b5431a010549573, []int{0, 2}
+}
+
+type Model_RemoteStatus int32
+
+const (
+	Model_REMOTE_STATUS_UNKNOWN          Model_RemoteStatus = 0
+	Model_REMOTE_STATUS_OK               Model_RemoteStatus = 1
+	Model_REMOTE_STATUS_PENDING_DELETION Model_RemoteStatus = 2
+	Model_REMOTE_STATUS_DELETED          Model_RemoteStatus = 3
+)
+
+var Model_RemoteStatus_name = map[int32]string{
+	0: "REMOTE_STATUS_UNKNOWN",
+	1: "REMOTE_STATUS_OK",
+	2: "REMOTE_STATUS_PENDING_DELETION",
+	3: "REMOTE_STATUS_DELETED",
+}
+
+var Model_RemoteStatus_value = map[string]int32{
+	"REMOTE_STATUS_UNKNOWN":          0,
+	"REMOTE_STATUS_OK":               1,
+	"REMOTE_STATUS_PENDING_DELETION": 2,
+	"REMOTE_STATUS_DELETED":          3,
+}
+
+func (x Model_RemoteStatus) String() string {
+	return proto.EnumName(Model_RemoteStatus_name, int32(x))
+}
+
+func (Model_RemoteStatus) EnumDescriptor() ([]byte, []int) {
+	return fileDescriptor_0b5431a010549573, []int{0, 3}
+}
+
+// SyncStatus of an object. The zero value is QUEUED, never SYNCED: a
+// status that was not set must not claim the node has the data.
+type Model_SyncStatus int32
+
+const (
+	Model_SYNC_STATUS_QUEUED  Model_SyncStatus = 0
+	Model_SYNC_STATUS_SYNCING Model_SyncStatus = 1
+	Model_SYNC_STATUS_SYNCED  Model_SyncStatus = 2
+	Model_SYNC_STATUS_ERROR   Model_SyncStatus = 3
+)
+
+var Model_SyncStatus_name = map[int32]string{
+	0: "SYNC_STATUS_QUEUED",
+	1: "SYNC_STATUS_SYNCING",
+	2: "SYNC_STATUS_SYNCED",
+	3: "SYNC_STATUS_ERROR",
+}
+
+var Model_SyncStatus_value = map[string]int32{
+	"SYNC_STATUS_QUEUED":  0,
+	"SYNC_STATUS_SYNCING": 1,
+	"SYNC_STATUS_SYNCED":  2,
+	"SYNC_STATUS_ERROR":   3,
+}
+
+func (x Model_SyncStatus) String() string {
+	return proto.EnumName(Model_SyncStatus_name, int32(x))
+}
+
+func (Model_SyncStatus) EnumDescriptor() ([]byte, []int) {
+	return fileDescriptor_0b5431a010549573, []int{0, 4}
+}
+
+type Model_Filter_Condition int32
+
+const (
+	Model_Filter_NONE      Model_Filter_Condition = 0
+	Model_Filter_EQ        Model_Filter_Condition = 1
+	Model_Filter_NE        Model_Filter_Condition = 2
+	Model_Filter_GT        Model_Filter_Condition = 3
+	Model_Filter_GTE       Model_Filter_Condition = 4
+	Model_Filter_LT        Model_Filter_Condition = 5
+	Model_Filter_LTE       Model_Filter_Condition = 6
+	Model_Filter_IN        Model_Filter_Condition = 7
+	Model_Filter_NOT_IN    Model_Filter_Condition = 8
+	Model_Filter_EXISTS    Model_Filter_Condition = 9
+	Model_Filter_EMPTY     Model_Filter_Condition = 10
+	Model_Filter_CONTAINS  Model_Filter_Condition = 11
+	Model_Filter_FULL_TEXT Model_Filter_Condition = 12
+	Model_Filter_AND       Model_Filter_Condition = 13
+	Model_Filter_OR        Model_Filter_Condition = 14
+)
+
+var Model_Filter_Condition_name = map[int32]string{
+	0:  "NONE",
+	1:  "EQ",
+	2:  "NE",
+	3:  "GT",
+	4:  "GTE",
+	5:  "LT",
+	6:  "LTE",
+	7:  "IN",
+	8:  "NOT_IN",
+	9:  "EXISTS",
+	10: "EMPTY",
+	11: "CONTAINS",
+	12: "FULL_TEXT",
+	13: "AND",
+	14: "OR",
+}
+
+var Model_Filter_Condition_value = map[string]int32{
+	"NONE":      0,
+	"EQ":        1,
+	"NE":        2,
+	"GT":        3,
+	"GTE":       4,
+	"LT":        5,
+	"LTE":       6,
+	"IN":        7,
+	"NOT_IN":    8,
+	"EXISTS":    9,
+	"EMPTY":     10,
+	"CONTAINS":  11,
+	"FULL_TEXT": 12,
+	"AND":       13,
+	"OR":        14,
+}
+
+func (x Model_Filter_Condition) String() string {
+	return proto.EnumName(Model_Filter_Condition_name, int32(x))
+}
+
+func (Model_Filter_Condition) EnumDescriptor() ([]byte, []int) {
+	return fileDescriptor_0b5431a010549573, []int{0, 5, 0}
+}
 
 // Model holds the data types shared by commands and events.
 type Model struct {
@@ -129,27 +360,542 @@ func (m *Model_Account) GetNode() string {
 	return ""
 }
 
+// Value is a typed detail value.
+type Model_Value struct {
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*Model_Value_Null
+	//	*Model_Value_Bool
+	//	*Model_Value_Number
+	//	*Model_Value_String_
+	//	*Model_Value_List
+	Kind isModel_Value_Kind `protobuf_oneof:"kind"`
+}
+
+func (m *Model_Value) Reset()         { *m = Model_Value{} }
+func (m *Model_Value) String() string { return proto.CompactTextString(m) }
+func (*Model_Value) ProtoMessage()    {}
+func (*Model_Value) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0b5431a010549573, []int{0, 1}
+}
+func (m *Model_Value) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Model_Value) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Model_Value.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Model_Value) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Model_Value.Merge(m, src)
+}
+func (m *Model_Value) XXX_Size() int {
+	return m.Size()
+}
+func (m *Model_Value) XXX_DiscardUnknown() {
+	xxx_messageInfo_Model_Value.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Model_Value proto.InternalMessageInfo
+
+type isModel_Value_Kind interface {
+	isModel_Value_Kind()
+	MarshalTo([]byte) (int, error)
+	Size() int
+}
+
+type Model_Value_Null struct {
+	Null bool `protobuf:"varint,1,opt,name=null,proto3,oneof" json:"null,omitempty"`
+}
+type Model_Value_Bool struct {
+	Bool bool `protobuf:"varint,2,opt,name=bool,proto3,oneof" json:"bool,omitempty"`
+}
+type Model_Value_Number struct {
+	Number float64 `protobuf:"fixed64,3,opt,name=number,proto3,oneof" json:"number,omitempty"`
+}
+type Model_Value_String_ struct {
+	String_ string `protobuf:"bytes,4,opt,name=string,proto3,oneof" json:"string,omitempty"`
+}
+type Model_Value_List struct {
+	List *Model_ValueList `protobuf:"bytes,5,opt,name=list,proto3,oneof" json:"list,omitempty"`
+}
+
+func (*Model_Value_Null) isModel_Value_Kind()    {}
+func (*Model_Value_Bool) isModel_Value_Kind()    {}
+func (*Model_Value_Number) isModel_Value_Kind()  {}
+func (*Model_Value_String_) isModel_Value_Kind() {}
+func (*Model_Value_List) isModel_Value_Kind()    {}
+
+func (m *Model_Value) GetKind() isModel_Value_Kind {
+	if m != nil {
+		return m.Kind
+	}
+	return nil
+}
+
+func (m *Model_Value) GetNull() bool {
+	if x, ok := m.GetKind().(*Model_Value_Null); ok {
+		return x.Null
+	}
+	return false
+}
+
+func (m *Model_Value) GetBool() bool {
+	if x, ok := m.GetKind().(*Model_Value_Bool); ok {
+		return x.Bool
+	}
+	return false
+}
+
+func (m *Model_Value) GetNumber() float64 {
+	if x, ok := m.GetKind().(*Model_Value_Number); ok {
+		return x.Number
+	}
+	return 0
+}
+
+func (m *Model_Value) GetString_() string {
+	if x, ok := m.GetKind().(*Model_Value_String_); ok {
+		return x.String_
+	}
+	return ""
+}
+
+func (m *Model_Value) GetList() *Model_ValueList {
+	if x, ok := m.GetKind().(*Model_Value_List); ok {
+		return x.List
+	}
+	return nil
+}
+
+// XXX_OneofWrappers is for the internal use of the proto package.
+func (*Model_Value) XXX_OneofWrappers() []interface{} {
+	return []interface{}{
+		(*Model_Value_Null)(nil),
+		(*Model_Value_Bool)(nil),
+		(*Model_Value_Number)(nil),
+		(*Model_Value_String_)(nil),
+		(*Model_Value_List)(nil),
+	}
+}
+
+type Model_ValueList struct {
+	Values []*Model_Value `protobuf:"bytes,1,rep,name=values,proto3" json:"values,omitempty"`
+}
+
+func (m *Model_ValueList) Reset()         { *m = Model_ValueList{} }
+func (m *Model_ValueList) String() string { return proto.CompactTextString(m) }
+func (*Model_ValueList) ProtoMessage()    {}
+func (*Model_ValueList) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0b5431a010549573, []int{0, 2}
+}
+func (m *Model_ValueList) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Model_ValueList) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Model_ValueList.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Model_ValueList) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Model_ValueList.Merge(m, src)
+}
+func (m *Model_ValueList) XXX_Size() int {
+	return m.Size()
+}
+func (m *Model_ValueList) XXX_DiscardUnknown() {
+	xxx_messageInfo_Model_ValueList.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Model_ValueList proto.InternalMessageInfo
+
+func (m *Model_ValueList) GetValues() []*Model_Value {
+	if m != nil {
+		return m.Values
+	}
+	return nil
+}
+
+type Model_Space struct {
+	SpaceId       string              `protobuf:"bytes,1,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+	Name          string              `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	Mode          Model_SpaceMode     `protobuf:"varint,3,opt,name=mode,proto3,enum=hearth.Model_SpaceMode" json:"mode,omitempty"`
+	AccountStatus Model_AccountStatus `protobuf:"varint,4,opt,name=accountStatus,proto3,enum=hearth.Model_AccountStatus" json:"accountStatus,omitempty"`
+	LocalStatus   Model_LocalStatus   `protobuf:"varint,5,opt,name=localStatus,proto3,enum=hearth.Model_LocalStatus" json:"localStatus,omitempty"`
+	RemoteStatus  Model_RemoteStatus  `protobuf:"varint,6,opt,name=remoteStatus,proto3,enum=hearth.Model_RemoteStatus" json:"remoteStatus,omitempty"`
+}
+
+func (m *Model_Space) Reset()         { *m = Model_Space{} }
+func (m *Model_Space) String() string { return proto.CompactTextString(m) }
+func (*Model_Space) ProtoMessage()    {}
+func (*Model_Space) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0b5431a010549573, []int{0, 3}
+}
+func (m *Model_Space) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Model_Space) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Model_Space.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Model_Space) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Model_Space.Merge(m, src)
+}
+func (m *Model_Space) XXX_Size() int {
+	return m.Size()
+}
+func (m *Model_Space) XXX_DiscardUnknown() {
+	xxx_messageInfo_Model_Space.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Model_Space proto.InternalMessageInfo
+
+func (m *Model_Space) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+func (m *Model_Space) GetName() string {
+	if m != nil {
+		return m.Name
+	}
+	return ""
+}
+
+func (m *Model_Space) GetMode() Model_SpaceMode {
+	if m != nil {
+		return m.Mode
+	}
+	return Model_SPACE_MODE_UNLOADED
+}
+
+func (m *Model_Space) GetAccountStatus() Model_AccountStatus {
+	if m != nil {
+		return m.AccountStatus
+	}
+	return Model_ACCOUNT_STATUS_ACTIVE
+}
+
+func (m *Model_Space) GetLocalStatus() Model_LocalStatus {
+	if m != nil {
+		return m.LocalStatus
+	}
+	return Model_LOCAL_STATUS_UNKNOWN
+}
+
+func (m *Model_Space) GetRemoteStatus() Model_RemoteStatus {
+	if m != nil {
+		return m.RemoteStatus
+	}
+	return Model_REMOTE_STATUS_UNKNOWN
+}
+
+type Model_Object struct {
+	ObjectId   string                  `protobuf:"bytes,1,opt,name=objectId,proto3" json:"objectId,omitempty"`
+	Type       string                  `protobuf:"bytes,2,opt,name=type,proto3" json:"type,omitempty"`
+	Details    map[string]*Model_Value `protobuf:"bytes,3,rep,name=details,proto3" json:"details,omitempty" protobuf_key:"bytes,1,opt,name=key,proto3" protobuf_val:"bytes,2,opt,name=value,proto3"`
+	SyncStatus Model_SyncStatus        `protobuf:"varint,4,opt,name=syncStatus,proto3,enum=hearth.Model_SyncStatus" json:"syncStatus,omitempty"`
+	SyncError  string                  `protobuf:"bytes,5,opt,name=syncError,proto3" json:"syncError,omitempty"`
+}
+
+func (m *Model_Object) Reset()         { *m = Model_Object{} }
+func (m *Model_Object) String() string { return proto.CompactTextString(m) }
+func (*Model_Object) ProtoMessage()    {}
+func (*Model_Object) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0b5431a010549573, []int{0, 4}
+}
+func (m *Model_Object) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Model_Object) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Model_Object.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Model_Object) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Model_Object.Merge(m, src)
+}
+func (m *Model_Object) XXX_Size() int {
+	return m.Size()
+}
+func (m *Model_Object) XXX_DiscardUnknown() {
+	xxx_messageInfo_Model_Object.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Model_Object proto.InternalMessageInfo
+
+func (m *Model_Object) GetObjectId() string {
+	if m != nil {
+		return m.ObjectId
+	}
+	return ""
+}
+
+func (m *Model_Object) GetType() string {
+	if m != nil {
+		return m.Type
+	}
+	return ""
+}
+
+func (m *Model_Object) GetDetails() map[string]*Model_Value {
+	if m != nil {
+		return m.Details
+	}
+	return nil
+}
+
+func (m *Model_Object) GetSyncStatus() Model_SyncStatus {
+	if m != nil {
+		return m.SyncStatus
+	}
+	return Model_SYNC_STATUS_QUEUED
+}
+
+func (m *Model_Object) GetSyncError() string {
+	if m != nil {
+		return m.SyncError
+	}
+	return ""
+}
+
+// Filter is a query condition: a leaf (key, condition, value) or a nested
+// and/or of filters.
+type Model_Filter struct {
+	Key       string                 `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Condition Model_Filter_Condition `protobuf:"varint,2,opt,name=condition,proto3,enum=hearth.Model_Filter_Condition" json:"condition,omitempty"`
+	Value     *Model_Value           `protobuf:"bytes,3,opt,name=value,proto3" json:"value,omitempty"`
+	Filters   []*Model_Filter        `protobuf:"bytes,4,rep,name=filters,proto3" json:"filters,omitempty"`
+}
+
+func (m *Model_Filter) Reset()         { *m = Model_Filter{} }
+func (m *Model_Filter) String() string { return proto.CompactTextString(m) }
+func (*Model_Filter) ProtoMessage()    {}
+func (*Model_Filter) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0b5431a010549573, []int{0, 5}
+}
+func (m *Model_Filter) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Model_Filter) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Model_Filter.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Model_Filter) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Model_Filter.Merge(m, src)
+}
+func (m *Model_Filter) XXX_Size() int {
+	return m.Size()
+}
+func (m *Model_Filter) XXX_DiscardUnknown() {
+	xxx_messageInfo_Model_Filter.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Model_Filter proto.InternalMessageInfo
+
+func (m *Model_Filter) GetKey() string {
+	if m != nil {
+		return m.Key
+	}
+	return ""
+}
+
+func (m *Model_Filter) GetCondition() Model_Filter_Condition {
+	if m != nil {
+		return m.Condition
+	}
+	return Model_Filter_NONE
+}
+
+func (m *Model_Filter) GetValue() *Model_Value {
+	if m != nil {
+		return m.Value
+	}
+	return nil
+}
+
+func (m *Model_Filter) GetFilters() []*Model_Filter {
+	if m != nil {
+		return m.Filters
+	}
+	return nil
+}
+
+type Model_Sort struct {
+	Key  string `protobuf:"bytes,1,opt,name=key,proto3" json:"key,omitempty"`
+	Desc bool   `protobuf:"varint,2,opt,name=desc,proto3" json:"desc,omitempty"`
+}
+
+func (m *Model_Sort) Reset()         { *m = Model_Sort{} }
+func (m *Model_Sort) String() string { return proto.CompactTextString(m) }
+func (*Model_Sort) ProtoMessage()    {}
+func (*Model_Sort) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0b5431a010549573, []int{0, 6}
+}
+func (m *Model_Sort) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Model_Sort) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Model_Sort.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Model_Sort) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Model_Sort.Merge(m, src)
+}
+func (m *Model_Sort) XXX_Size() int {
+	return m.Size()
+}
+func (m *Model_Sort) XXX_DiscardUnknown() {
+	xxx_messageInfo_Model_Sort.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Model_Sort proto.InternalMessageInfo
+
+func (m *Model_Sort) GetKey() string {
+	if m != nil {
+		return m.Key
+	}
+	return ""
+}
+
+func (m *Model_Sort) GetDesc() bool {
+	if m != nil {
+		return m.Desc
+	}
+	return false
+}
+
 func init() {
+	proto.RegisterEnum("hearth.Model_SpaceMode", Model_SpaceMode_name, Model_SpaceMode_value)
+	proto.RegisterEnum("hearth.Model_AccountStatus", Model_AccountStatus_name, Model_AccountStatus_value)
+	proto.RegisterEnum("hearth.Model_LocalStatus", Model_LocalStatus_name, Model_LocalStatus_value)
+	proto.RegisterEnum("hearth.Model_RemoteStatus", Model_RemoteStatus_name, Model_RemoteStatus_value)
+	proto.RegisterEnum("hearth.Model_SyncStatus", Model_SyncStatus_name, Model_SyncStatus_value)
+	proto.RegisterEnum("hearth.Model_Filter_Condition", Model_Filter_Condition_name, Model_Filter_Condition_value)
 	proto.RegisterType((*Model)(nil), "hearth.Model")
 	proto.RegisterType((*Model_Account)(nil), "hearth.Model.Account")
+	proto.RegisterType((*Model_Value)(nil), "hearth.Model.Value")
+	proto.RegisterType((*Model_ValueList)(nil), "hearth.Model.ValueList")
+	proto.RegisterType((*Model_Space)(nil), "hearth.Model.Space")
+	proto.RegisterType((*Model_Object)(nil), "hearth.Model.Object")
+	proto.RegisterMapType((map[string]*Model_Value)(nil), "hearth.Model.Object.DetailsEntry")
+	proto.RegisterType((*Model_Filter)(nil), "hearth.Model.Filter")
+	proto.RegisterType((*Model_Sort)(nil), "hearth.Model.Sort")
 }
 
 func init() { proto.RegisterFile("models.proto", fileDescriptor_0b5431a010549573) }
 
 var fileDescriptor_0b5431a010549573 = []byte{
-	// 181 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xe2, 0xe2, 0xc9, 0xcd, 0x4f, 0x49,
-	0xcd, 0x29, 0xd6, 0x2b, 0x28, 0xca, 0x2f, 0xc9, 0x17, 0x62, 0xcb, 0x48, 0x4d, 0x2c, 0x2a, 0xc9,
-	0x50, 0x4a, 0xe3, 0x62, 0xf5, 0x05, 0x89, 0x4b, 0xc5, 0x72, 0xb1, 0x3b, 0x26, 0x27, 0xe7, 0x97,
-	0xe6, 0x95, 0x08, 0xf1, 0x71, 0x31, 0x65, 0xa6, 0x48, 0x30, 0x2a, 0x30, 0x6a, 0x70, 0x06, 0x31,
-	0x65, 0xa6, 0x08, 0x49, 0x71, 0x71, 0xa4, 0xa4, 0x96, 0x65, 0x26, 0xa7, 0x7a, 0xa6, 0x48, 0x30,
-	0x81, 0x45, 0xe1, 0x7c, 0x21, 0x21, 0x2e, 0x96, 0xbc, 0xc4, 0xdc, 0x54, 0x09, 0x66, 0xb0, 0x38,
-	0x98, 0x0d, 0x16, 0xcb, 0x4f, 0x49, 0x95, 0x60, 0x81, 0x8a, 0xe5, 0xa7, 0xa4, 0x3a, 0x59, 0x9d,
-	0x78, 0x24, 0xc7, 0x78, 0xe1, 0x91, 0x1c, 0xe3, 0x83, 0x47, 0x72, 0x8c, 0x13, 0x1e, 0xcb, 0x31,
-	0x5c, 0x78, 0x2c, 0xc7, 0x70, 0xe3, 0xb1, 0x1c, 0x43, 0x94, 0x42, 0x7a, 0x66, 0x49, 0x46, 0x69,
-	0x92, 0x5e, 0x72, 0x7e, 0xae, 0x3e, 0xc4, 0x51, 0xba, 0xc5, 0x95, 0x79, 0xc9, 0x50, 0xb6, 0x7e,
-	0x41, 0x52, 0x12, 0x1b, 0xd8, 0xc9, 0xc6, 0x80, 0x00, 0x00, 0x00, 0xff, 0xff, 0xa9, 0x9b, 0x90,
-	0xe1, 0xc2, 0x00, 0x00, 0x00,
+	// 988 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0x84, 0x55, 0x4d, 0x6f, 0xdb, 0x46,
+	0x10, 0x15, 0x3f, 0x44, 0x59, 0x63, 0xd9, 0xd9, 0xae, 0x1d, 0x87, 0x61, 0x0b, 0xc1, 0xd5, 0xc9,
+	0x45, 0x1a, 0x05, 0x70, 0x2f, 0x46, 0x52, 0x14, 0x60, 0xa4, 0xb5, 0xc3, 0x5a, 0x26, 0x9d, 0x25,
+	0xe5, 0x26, 0x05, 0x0a, 0x41, 0x22, 0xd9, 0x98, 0x0d, 0x4d, 0x1a, 0x24, 0x15, 0xc0, 0x97, 0x9c,
+	0x7b, 0xec, 0x2f, 0x08, 0x8a, 0x1e, 0xfb, 0x4b, 0x7a, 0xcc, 0xa9, 0xe8, 0xb1, 0xb0, 0xff, 0x48,
+	0xb1, 0x4b, 0x51, 0x22, 0x25, 0x15, 0x39, 0x69, 0xe6, 0xcd, 0x9b, 0xb7, 0xb3, 0x6f, 0x97, 0x2b,
+	0x68, 0x5d, 0xc5, 0x9e, 0x1f, 0xa6, 0xdd, 0xeb, 0x24, 0xce, 0x62, 0xac, 0x5c, 0xfa, 0xe3, 0x24,
+	0xbb, 0xec, 0xfc, 0x79, 0x0f, 0xea, 0x67, 0xac, 0xa0, 0xfd, 0x04, 0x0d, 0xdd, 0x75, 0xe3, 0x69,
+	0x94, 0xe1, 0x6d, 0x10, 0x03, 0x4f, 0x15, 0xf6, 0x85, 0x83, 0x26, 0x15, 0x03, 0x0f, 0x6b, 0xb0,
+	0xe1, 0xf9, 0xef, 0x02, 0xd7, 0x37, 0x3c, 0x55, 0xe4, 0xe8, 0x3c, 0xc7, 0x18, 0xe4, 0x68, 0x7c,
+	0xe5, 0xab, 0x12, 0xc7, 0x79, 0xcc, 0xb1, 0xd8, 0xf3, 0x55, 0x79, 0x86, 0xc5, 0x9e, 0xaf, 0x7d,
+	0x10, 0xa0, 0x7e, 0x31, 0x0e, 0xa7, 0x3e, 0xde, 0x05, 0x39, 0x9a, 0x86, 0x21, 0xd7, 0xdf, 0x78,
+	0x51, 0xa3, 0x3c, 0x63, 0xe8, 0x24, 0x8e, 0x43, 0xae, 0xcf, 0x51, 0x96, 0x61, 0x15, 0x94, 0x68,
+	0x7a, 0x35, 0xf1, 0x13, 0xae, 0x2f, 0xbc, 0xa8, 0xd1, 0x59, 0xce, 0x2a, 0x69, 0x96, 0x04, 0xd1,
+	0x9b, 0x7c, 0x15, 0x56, 0xc9, 0x73, 0xfc, 0x18, 0xe4, 0x30, 0x48, 0x33, 0xb5, 0xbe, 0x2f, 0x1c,
+	0x6c, 0x1e, 0x3e, 0xe8, 0xe6, 0x3b, 0xed, 0xf2, 0x5d, 0x76, 0xf9, 0x08, 0x83, 0x20, 0xcd, 0xd8,
+	0x12, 0x8c, 0xf6, 0x5c, 0x01, 0xf9, 0x6d, 0x10, 0x79, 0xda, 0x11, 0x34, 0xe7, 0x45, 0xfc, 0x08,
+	0x94, 0x77, 0x2c, 0x49, 0x55, 0x61, 0x5f, 0x3a, 0xd8, 0x3c, 0xdc, 0x59, 0xa3, 0x42, 0x67, 0x14,
+	0xed, 0x0f, 0x11, 0xea, 0xf6, 0xf5, 0xd8, 0xf5, 0xb1, 0x0a, 0x8d, 0x94, 0x05, 0x46, 0xe1, 0x5e,
+	0x91, 0xce, 0x6d, 0x12, 0x4b, 0x36, 0x3d, 0x02, 0x99, 0x9d, 0x09, 0xdf, 0xda, 0xf6, 0xf2, 0xa0,
+	0x5c, 0x90, 0x85, 0x94, 0x93, 0xb0, 0x0e, 0x5b, 0xe3, 0xfc, 0x78, 0xec, 0x6c, 0x9c, 0x4d, 0x53,
+	0xbe, 0xed, 0xed, 0xc3, 0xcf, 0xab, 0x5d, 0x7a, 0x99, 0x42, 0xab, 0x1d, 0xf8, 0x19, 0x6c, 0x86,
+	0xb1, 0x3b, 0x0e, 0x67, 0x02, 0x75, 0x2e, 0xf0, 0xb0, 0x2a, 0x30, 0x58, 0x10, 0x68, 0x99, 0x8d,
+	0xbf, 0x83, 0x56, 0xe2, 0x5f, 0xc5, 0x99, 0x3f, 0xeb, 0x56, 0x78, 0xb7, 0x56, 0xed, 0xa6, 0x25,
+	0x06, 0xad, 0xf0, 0xb5, 0x0f, 0x22, 0x28, 0xd6, 0xe4, 0x17, 0xdf, 0xcd, 0xd8, 0x75, 0x8a, 0x79,
+	0x34, 0xb7, 0x69, 0x9e, 0x33, 0x9f, 0xb2, 0x9b, 0xeb, 0xb9, 0x4f, 0x2c, 0xc6, 0xcf, 0xa0, 0xe1,
+	0xf9, 0xd9, 0x38, 0x08, 0x53, 0x55, 0xe2, 0xa7, 0xf1, 0x65, 0x75, 0xd5, 0x5c, 0xb6, 0xdb, 0xcf,
+	0x39, 0x24, 0xca, 0x92, 0x1b, 0x5a, 0x74, 0xe0, 0x23, 0x80, 0xf4, 0x26, 0x72, 0x2b, 0xa6, 0xa9,
+	0x4b, 0x56, 0xcf, 0xeb, 0xb4, 0xc4, 0xc5, 0x5f, 0x40, 0x93, 0x65, 0x24, 0x49, 0xe2, 0x84, 0x9b,
+	0xd5, 0xa4, 0x0b, 0x40, 0xb3, 0xa0, 0x55, 0x5e, 0x10, 0x23, 0x90, 0xde, 0xfa, 0x37, 0xb3, 0xfd,
+	0xb0, 0x10, 0x7f, 0x05, 0x75, 0x7e, 0x41, 0xf8, 0x5e, 0xfe, 0xe7, 0x0a, 0xe5, 0x8c, 0xa7, 0xe2,
+	0x91, 0xa0, 0xfd, 0x2d, 0x82, 0x72, 0x1c, 0x84, 0x99, 0x9f, 0xac, 0xd1, 0xfa, 0x16, 0x9a, 0x6e,
+	0x1c, 0x79, 0x41, 0x16, 0xc4, 0x11, 0xd7, 0xdb, 0x3e, 0x6c, 0x57, 0xf5, 0xf2, 0xd6, 0x6e, 0xaf,
+	0x60, 0xd1, 0x45, 0xc3, 0x62, 0x12, 0xe9, 0x53, 0x93, 0xe0, 0x2e, 0x34, 0x7e, 0xe6, 0x4a, 0xcc,
+	0x2b, 0xe6, 0xf5, 0xee, 0xba, 0x65, 0x68, 0x41, 0xea, 0xfc, 0x2e, 0x40, 0x73, 0xbe, 0x26, 0xde,
+	0x00, 0xd9, 0xb4, 0x4c, 0x82, 0x6a, 0x58, 0x01, 0x91, 0xbc, 0x44, 0x02, 0xfb, 0x35, 0x09, 0x12,
+	0xd9, 0xef, 0x89, 0x83, 0x24, 0xdc, 0x00, 0xe9, 0xc4, 0x21, 0x48, 0x66, 0xc0, 0xc0, 0x41, 0x75,
+	0x06, 0x0c, 0x1c, 0x82, 0x14, 0x06, 0x18, 0x26, 0x6a, 0x60, 0x00, 0xc5, 0xb4, 0x9c, 0x91, 0x61,
+	0xa2, 0x0d, 0x16, 0x93, 0x57, 0x86, 0xed, 0xd8, 0xa8, 0x89, 0x9b, 0x50, 0x27, 0x67, 0xe7, 0xce,
+	0x6b, 0x04, 0xb8, 0x05, 0x1b, 0x3d, 0xcb, 0x74, 0x74, 0xc3, 0xb4, 0xd1, 0x26, 0xde, 0x82, 0xe6,
+	0xf1, 0x70, 0x30, 0x18, 0x39, 0xe4, 0x95, 0x83, 0x5a, 0x4c, 0x50, 0x37, 0xfb, 0x68, 0x8b, 0x09,
+	0x5a, 0x14, 0x6d, 0x6b, 0x5f, 0x83, 0x6c, 0xc7, 0x49, 0xb6, 0xc6, 0x55, 0x0c, 0xb2, 0xe7, 0xa7,
+	0x6e, 0xfe, 0xe6, 0x50, 0x1e, 0xf3, 0x0d, 0xcd, 0xbf, 0x3d, 0xfc, 0x00, 0x76, 0xec, 0x73, 0xbd,
+	0x47, 0x46, 0x67, 0x56, 0x9f, 0x8c, 0x86, 0xe6, 0xc0, 0xd2, 0xfb, 0xa4, 0x8f, 0x6a, 0x78, 0x0f,
+	0x70, 0xa9, 0xc0, 0x60, 0xc3, 0x3c, 0x41, 0x02, 0xbe, 0x0f, 0x9f, 0x2d, 0xe1, 0xa4, 0x8f, 0xc4,
+	0x25, 0xfa, 0xf7, 0x96, 0x61, 0x32, 0xba, 0x84, 0x1f, 0xc2, 0xfd, 0x12, 0x6e, 0x1d, 0x1f, 0x17,
+	0x4a, 0x32, 0x56, 0x61, 0x77, 0xb5, 0x44, 0xfa, 0xa8, 0xde, 0x79, 0x0f, 0x5b, 0x95, 0xef, 0x9c,
+	0xa9, 0xe8, 0xbd, 0x9e, 0x35, 0x34, 0x9d, 0x91, 0xed, 0xe8, 0xce, 0xd0, 0x1e, 0xe9, 0x3d, 0xc7,
+	0xb8, 0x60, 0xe7, 0xa0, 0xc1, 0xde, 0x52, 0xa9, 0x58, 0x5c, 0x58, 0x53, 0xeb, 0x93, 0x01, 0x71,
+	0xf8, 0xc0, 0xab, 0x35, 0x4a, 0xce, 0xac, 0x0b, 0xd2, 0x47, 0x52, 0xe7, 0x57, 0x01, 0x36, 0x4b,
+	0xef, 0x04, 0x9b, 0x74, 0x60, 0xf5, 0xf4, 0x41, 0xc1, 0x1c, 0x9a, 0xa7, 0xa6, 0xf5, 0x83, 0x89,
+	0x6a, 0x2b, 0x95, 0x85, 0x4f, 0x3b, 0x70, 0xaf, 0x52, 0xb1, 0x4e, 0x91, 0xb8, 0x42, 0x3f, 0x33,
+	0x6c, 0x3b, 0xf7, 0x69, 0x0f, 0x70, 0xa5, 0x42, 0x28, 0xb5, 0x28, 0x92, 0x3b, 0xef, 0xa1, 0x55,
+	0x7e, 0x73, 0x98, 0x13, 0x6c, 0x4e, 0x87, 0xac, 0xce, 0xb2, 0x0b, 0xa8, 0x5a, 0xb2, 0x4e, 0x91,
+	0x80, 0x3b, 0xd0, 0xae, 0xa2, 0xe7, 0xc4, 0x64, 0x23, 0xe6, 0x56, 0x18, 0x96, 0x89, 0xc4, 0x55,
+	0xd1, 0xc2, 0x26, 0xa9, 0x13, 0x02, 0x2c, 0x5e, 0x0f, 0x7e, 0xca, 0xaf, 0xcd, 0x5e, 0x41, 0x7b,
+	0x39, 0x24, 0x43, 0x7e, 0x59, 0xd8, 0x2d, 0x2a, 0xe1, 0x2c, 0xce, 0x5d, 0x58, 0x6a, 0x60, 0x31,
+	0x77, 0x9f, 0xdd, 0xa2, 0x12, 0x9e, 0xef, 0x56, 0x7a, 0xfe, 0xf4, 0xaf, 0xdb, 0xb6, 0xf0, 0xf1,
+	0xb6, 0x2d, 0xfc, 0x7b, 0xdb, 0x16, 0x7e, 0xbb, 0x6b, 0xd7, 0x3e, 0xde, 0xb5, 0x6b, 0xff, 0xdc,
+	0xb5, 0x6b, 0x3f, 0xee, 0xbf, 0x09, 0xb2, 0xcb, 0xe9, 0xa4, 0xeb, 0xc6, 0x57, 0x4f, 0xf2, 0xef,
+	0xf5, 0x31, 0x7b, 0xaa, 0x66, 0xf1, 0x93, 0xeb, 0xc9, 0x44, 0xe1, 0xff, 0xfb, 0xdf, 0xfc, 0x17,
+	0x00, 0x00, 0xff, 0xff, 0x7d, 0xac, 0x0f, 0x64, 0x07, 0x08, 0x00, 0x00,
 }
 
 func (m *Model) Marshal() (dAtA []byte, err error) {
@@ -226,6 +972,390 @@ func (m *Model_Account) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	return len(dAtA) - i, nil
 }
 
+func (m *Model_Value) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Model_Value) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Model_Value) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Kind != nil {
+		{
+			size := m.Kind.Size()
+			i -= size
+			if _, err := m.Kind.MarshalTo(dAtA[i:]); err != nil {
+				return 0, err
+			}
+		}
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Model_Value_Null) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Model_Value_Null) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	i--
+	if m.Null {
+		dAtA[i] = 1
+	} else {
+		dAtA[i] = 0
+	}
+	i--
+	dAtA[i] = 0x8
+	return len(dAtA) - i, nil
+}
+func (m *Model_Value_Bool) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Model_Value_Bool) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	i--
+	if m.Bool {
+		dAtA[i] = 1
+	} else {
+		dAtA[i] = 0
+	}
+	i--
+	dAtA[i] = 0x10
+	return len(dAtA) - i, nil
+}
+func (m *Model_Value_Number) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Model_Value_Number) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	i -= 8
+	encoding_binary.LittleEndian.PutUint64(dAtA[i:], uint64(math.Float64bits(float64(m.Number))))
+	i--
+	dAtA[i] = 0x19
+	return len(dAtA) - i, nil
+}
+func (m *Model_Value_String_) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Model_Value_String_) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	i -= len(m.String_)
+	copy(dAtA[i:], m.String_)
+	i = encodeVarintModels(dAtA, i, uint64(len(m.String_)))
+	i--
+	dAtA[i] = 0x22
+	return len(dAtA) - i, nil
+}
+func (m *Model_Value_List) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Model_Value_List) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.List != nil {
+		{
+			size, err := m.List.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintModels(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x2a
+	}
+	return len(dAtA) - i, nil
+}
+func (m *Model_ValueList) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Model_ValueList) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Model_ValueList) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Values) > 0 {
+		for iNdEx := len(m.Values) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Values[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintModels(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0xa
+		}
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Model_Space) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Model_Space) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Model_Space) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.RemoteStatus != 0 {
+		i = encodeVarintModels(dAtA, i, uint64(m.RemoteStatus))
+		i--
+		dAtA[i] = 0x30
+	}
+	if m.LocalStatus != 0 {
+		i = encodeVarintModels(dAtA, i, uint64(m.LocalStatus))
+		i--
+		dAtA[i] = 0x28
+	}
+	if m.AccountStatus != 0 {
+		i = encodeVarintModels(dAtA, i, uint64(m.AccountStatus))
+		i--
+		dAtA[i] = 0x20
+	}
+	if m.Mode != 0 {
+		i = encodeVarintModels(dAtA, i, uint64(m.Mode))
+		i--
+		dAtA[i] = 0x18
+	}
+	if len(m.Name) > 0 {
+		i -= len(m.Name)
+		copy(dAtA[i:], m.Name)
+		i = encodeVarintModels(dAtA, i, uint64(len(m.Name)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintModels(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Model_Object) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Model_Object) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Model_Object) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.SyncError) > 0 {
+		i -= len(m.SyncError)
+		copy(dAtA[i:], m.SyncError)
+		i = encodeVarintModels(dAtA, i, uint64(len(m.SyncError)))
+		i--
+		dAtA[i] = 0x2a
+	}
+	if m.SyncStatus != 0 {
+		i = encodeVarintModels(dAtA, i, uint64(m.SyncStatus))
+		i--
+		dAtA[i] = 0x20
+	}
+	if len(m.Details) > 0 {
+		for k := range m.Details {
+			v := m.Details[k]
+			baseI := i
+			if v != nil {
+				{
+					size, err := v.MarshalToSizedBuffer(dAtA[:i])
+					if err != nil {
+						return 0, err
+					}
+					i -= size
+					i = encodeVarintModels(dAtA, i, uint64(size))
+				}
+				i--
+				dAtA[i] = 0x12
+			}
+			i -= len(k)
+			copy(dAtA[i:], k)
+			i = encodeVarintModels(dAtA, i, uint64(len(k)))
+			i--
+			dAtA[i] = 0xa
+			i = encodeVarintModels(dAtA, i, uint64(baseI-i))
+			i--
+			dAtA[i] = 0x1a
+		}
+	}
+	if len(m.Type) > 0 {
+		i -= len(m.Type)
+		copy(dAtA[i:], m.Type)
+		i = encodeVarintModels(dAtA, i, uint64(len(m.Type)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.ObjectId) > 0 {
+		i -= len(m.ObjectId)
+		copy(dAtA[i:], m.ObjectId)
+		i = encodeVarintModels(dAtA, i, uint64(len(m.ObjectId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Model_Filter) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Model_Filter) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Model_Filter) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Filters) > 0 {
+		for iNdEx := len(m.Filters) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Filters[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintModels(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x22
+		}
+	}
+	if m.Value != nil {
+		{
+			size, err := m.Value.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintModels(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x1a
+	}
+	if m.Condition != 0 {
+		i = encodeVarintModels(dAtA, i, uint64(m.Condition))
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.Key) > 0 {
+		i -= len(m.Key)
+		copy(dAtA[i:], m.Key)
+		i = encodeVarintModels(dAtA, i, uint64(len(m.Key)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Model_Sort) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Model_Sort) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Model_Sort) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Desc {
+		i--
+		if m.Desc {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.Key) > 0 {
+		i -= len(m.Key)
+		copy(dAtA[i:], m.Key)
+		i = encodeVarintModels(dAtA, i, uint64(len(m.Key)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
 func encodeVarintModels(dAtA []byte, offset int, v uint64) int {
 	offset -= sovModels(v)
 	base := offset
@@ -267,6 +1397,190 @@ func (m *Model_Account) Size() (n int) {
 	l = len(m.Node)
 	if l > 0 {
 		n += 1 + l + sovModels(uint64(l))
+	}
+	return n
+}
+
+func (m *Model_Value) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Kind != nil {
+		n += m.Kind.Size()
+	}
+	return n
+}
+
+func (m *Model_Value_Null) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	n += 2
+	return n
+}
+func (m *Model_Value_Bool) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	n += 2
+	return n
+}
+func (m *Model_Value_Number) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	n += 9
+	return n
+}
+func (m *Model_Value_String_) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.String_)
+	n += 1 + l + sovModels(uint64(l))
+	return n
+}
+func (m *Model_Value_List) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.List != nil {
+		l = m.List.Size()
+		n += 1 + l + sovModels(uint64(l))
+	}
+	return n
+}
+func (m *Model_ValueList) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if len(m.Values) > 0 {
+		for _, e := range m.Values {
+			l = e.Size()
+			n += 1 + l + sovModels(uint64(l))
+		}
+	}
+	return n
+}
+
+func (m *Model_Space) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovModels(uint64(l))
+	}
+	l = len(m.Name)
+	if l > 0 {
+		n += 1 + l + sovModels(uint64(l))
+	}
+	if m.Mode != 0 {
+		n += 1 + sovModels(uint64(m.Mode))
+	}
+	if m.AccountStatus != 0 {
+		n += 1 + sovModels(uint64(m.AccountStatus))
+	}
+	if m.LocalStatus != 0 {
+		n += 1 + sovModels(uint64(m.LocalStatus))
+	}
+	if m.RemoteStatus != 0 {
+		n += 1 + sovModels(uint64(m.RemoteStatus))
+	}
+	return n
+}
+
+func (m *Model_Object) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.ObjectId)
+	if l > 0 {
+		n += 1 + l + sovModels(uint64(l))
+	}
+	l = len(m.Type)
+	if l > 0 {
+		n += 1 + l + sovModels(uint64(l))
+	}
+	if len(m.Details) > 0 {
+		for k, v := range m.Details {
+			_ = k
+			_ = v
+			l = 0
+			if v != nil {
+				l = v.Size()
+				l += 1 + sovModels(uint64(l))
+			}
+			mapEntrySize := 1 + len(k) + sovModels(uint64(len(k))) + l
+			n += mapEntrySize + 1 + sovModels(uint64(mapEntrySize))
+		}
+	}
+	if m.SyncStatus != 0 {
+		n += 1 + sovModels(uint64(m.SyncStatus))
+	}
+	l = len(m.SyncError)
+	if l > 0 {
+		n += 1 + l + sovModels(uint64(l))
+	}
+	return n
+}
+
+func (m *Model_Filter) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Key)
+	if l > 0 {
+		n += 1 + l + sovModels(uint64(l))
+	}
+	if m.Condition != 0 {
+		n += 1 + sovModels(uint64(m.Condition))
+	}
+	if m.Value != nil {
+		l = m.Value.Size()
+		n += 1 + l + sovModels(uint64(l))
+	}
+	if len(m.Filters) > 0 {
+		for _, e := range m.Filters {
+			l = e.Size()
+			n += 1 + l + sovModels(uint64(l))
+		}
+	}
+	return n
+}
+
+func (m *Model_Sort) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Key)
+	if l > 0 {
+		n += 1 + l + sovModels(uint64(l))
+	}
+	if m.Desc {
+		n += 2
 	}
 	return n
 }
@@ -484,6 +1798,1017 @@ func (m *Model_Account) Unmarshal(dAtA []byte) error {
 			}
 			m.Node = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipModels(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthModels
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Model_Value) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowModels
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Value: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Value: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Null", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowModels
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			b := bool(v != 0)
+			m.Kind = &Model_Value_Null{b}
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Bool", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowModels
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			b := bool(v != 0)
+			m.Kind = &Model_Value_Bool{b}
+		case 3:
+			if wireType != 1 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Number", wireType)
+			}
+			var v uint64
+			if (iNdEx + 8) > l {
+				return io.ErrUnexpectedEOF
+			}
+			v = uint64(encoding_binary.LittleEndian.Uint64(dAtA[iNdEx:]))
+			iNdEx += 8
+			m.Kind = &Model_Value_Number{float64(math.Float64frombits(v))}
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field String_", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowModels
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthModels
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthModels
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Kind = &Model_Value_String_{string(dAtA[iNdEx:postIndex])}
+			iNdEx = postIndex
+		case 5:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field List", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowModels
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthModels
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthModels
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &Model_ValueList{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Kind = &Model_Value_List{v}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipModels(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthModels
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Model_ValueList) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowModels
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: ValueList: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: ValueList: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Values", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowModels
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthModels
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthModels
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Values = append(m.Values, &Model_Value{})
+			if err := m.Values[len(m.Values)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipModels(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthModels
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Model_Space) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowModels
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Space: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Space: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowModels
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthModels
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthModels
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Name", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowModels
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthModels
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthModels
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Name = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Mode", wireType)
+			}
+			m.Mode = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowModels
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Mode |= Model_SpaceMode(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field AccountStatus", wireType)
+			}
+			m.AccountStatus = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowModels
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.AccountStatus |= Model_AccountStatus(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 5:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field LocalStatus", wireType)
+			}
+			m.LocalStatus = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowModels
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.LocalStatus |= Model_LocalStatus(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 6:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field RemoteStatus", wireType)
+			}
+			m.RemoteStatus = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowModels
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.RemoteStatus |= Model_RemoteStatus(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipModels(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthModels
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Model_Object) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowModels
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Object: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Object: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ObjectId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowModels
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthModels
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthModels
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.ObjectId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Type", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowModels
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthModels
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthModels
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Type = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Details", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowModels
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthModels
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthModels
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Details == nil {
+				m.Details = make(map[string]*Model_Value)
+			}
+			var mapkey string
+			var mapvalue *Model_Value
+			for iNdEx < postIndex {
+				entryPreIndex := iNdEx
+				var wire uint64
+				for shift := uint(0); ; shift += 7 {
+					if shift >= 64 {
+						return ErrIntOverflowModels
+					}
+					if iNdEx >= l {
+						return io.ErrUnexpectedEOF
+					}
+					b := dAtA[iNdEx]
+					iNdEx++
+					wire |= uint64(b&0x7F) << shift
+					if b < 0x80 {
+						break
+					}
+				}
+				fieldNum := int32(wire >> 3)
+				if fieldNum == 1 {
+					var stringLenmapkey uint64
+					for shift := uint(0); ; shift += 7 {
+						if shift >= 64 {
+							return ErrIntOverflowModels
+						}
+						if iNdEx >= l {
+							return io.ErrUnexpectedEOF
+						}
+						b := dAtA[iNdEx]
+						iNdEx++
+						stringLenmapkey |= uint64(b&0x7F) << shift
+						if b < 0x80 {
+							break
+						}
+					}
+					intStringLenmapkey := int(stringLenmapkey)
+					if intStringLenmapkey < 0 {
+						return ErrInvalidLengthModels
+					}
+					postStringIndexmapkey := iNdEx + intStringLenmapkey
+					if postStringIndexmapkey < 0 {
+						return ErrInvalidLengthModels
+					}
+					if postStringIndexmapkey > l {
+						return io.ErrUnexpectedEOF
+					}
+					mapkey = string(dAtA[iNdEx:postStringIndexmapkey])
+					iNdEx = postStringIndexmapkey
+				} else if fieldNum == 2 {
+					var mapmsglen int
+					for shift := uint(0); ; shift += 7 {
+						if shift >= 64 {
+							return ErrIntOverflowModels
+						}
+						if iNdEx >= l {
+							return io.ErrUnexpectedEOF
+						}
+						b := dAtA[iNdEx]
+						iNdEx++
+						mapmsglen |= int(b&0x7F) << shift
+						if b < 0x80 {
+							break
+						}
+					}
+					if mapmsglen < 0 {
+						return ErrInvalidLengthModels
+					}
+					postmsgIndex := iNdEx + mapmsglen
+					if postmsgIndex < 0 {
+						return ErrInvalidLengthModels
+					}
+					if postmsgIndex > l {
+						return io.ErrUnexpectedEOF
+					}
+					mapvalue = &Model_Value{}
+					if err := mapvalue.Unmarshal(dAtA[iNdEx:postmsgIndex]); err != nil {
+						return err
+					}
+					iNdEx = postmsgIndex
+				} else {
+					iNdEx = entryPreIndex
+					skippy, err := skipModels(dAtA[iNdEx:])
+					if err != nil {
+						return err
+					}
+					if (skippy < 0) || (iNdEx+skippy) < 0 {
+						return ErrInvalidLengthModels
+					}
+					if (iNdEx + skippy) > postIndex {
+						return io.ErrUnexpectedEOF
+					}
+					iNdEx += skippy
+				}
+			}
+			m.Details[mapkey] = mapvalue
+			iNdEx = postIndex
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SyncStatus", wireType)
+			}
+			m.SyncStatus = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowModels
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.SyncStatus |= Model_SyncStatus(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 5:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SyncError", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowModels
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthModels
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthModels
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SyncError = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipModels(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthModels
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Model_Filter) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowModels
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Filter: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Filter: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Key", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowModels
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthModels
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthModels
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Key = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Condition", wireType)
+			}
+			m.Condition = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowModels
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Condition |= Model_Filter_Condition(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Value", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowModels
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthModels
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthModels
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Value == nil {
+				m.Value = &Model_Value{}
+			}
+			if err := m.Value.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Filters", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowModels
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthModels
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthModels
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Filters = append(m.Filters, &Model_Filter{})
+			if err := m.Filters[len(m.Filters)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipModels(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthModels
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Model_Sort) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowModels
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Sort: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Sort: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Key", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowModels
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthModels
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthModels
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Key = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Desc", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowModels
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.Desc = bool(v != 0)
 		default:
 			iNdEx = preIndex
 			skippy, err := skipModels(dAtA[iNdEx:])

@@ -68,6 +68,16 @@ func (g *globals) dial() (*client, error) {
 
 func (c *client) Close() { c.conn.Close() }
 
+// call dials the daemon, runs fn, and closes the connection.
+func (g *globals) call(what string, fn func(*client) error) error {
+	c, err := g.dial()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return fn(c)
+}
+
 // ctx is a call context carrying the token.
 func (c *client) ctx() (context.Context, context.CancelFunc) {
 	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)

@@ -3,6 +3,7 @@ package account
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"sort"
@@ -27,8 +28,9 @@ type Info struct {
 
 // Account is an open account: its keys and its database.
 type Account struct {
-	keys Keys
-	db   *badger.DB
+	keys     Keys
+	db       *badger.DB
+	attached io.Closer // what the open hook attached; closed before db
 
 	mu   sync.Mutex // guards info (the name changes on Recover)
 	info Info
@@ -47,6 +49,13 @@ func (a *Account) Keys() Keys { return a.keys }
 // DB is the account database.
 func (a *Account) DB() *badger.DB { return a.db }
 
+// Attached is what the Service's open hook attached to this account.
+func (a *Account) Attached() io.Closer { return a.attached }
+
+// OpenHook runs when an account opens, after its database: it starts the
+// account's services and returns what closes them (before the database).
+type OpenHook func(*Account) (io.Closer, error)
+
 // Service manages the accounts of one data dir. The caller holds the data
 // dir lock for the Service's lifetime.
 type Service struct {
@@ -55,6 +64,7 @@ type Service struct {
 	now    func() time.Time
 
 	opMu sync.Mutex // serialises Create, Recover, Select, Stop, Close (held across disk I/O)
+	hook OpenHook   // set once before use
 
 	mu      sync.Mutex // guards current; never held across I/O
 	current *Account
@@ -70,6 +80,10 @@ func NewService(root string, log *slog.Logger, now func() time.Time) *Service {
 	}
 	return &Service{layout: datadir.Layout{Root: root}, log: log, now: now}
 }
+
+// SetOpenHook sets the hook run on every account open. Call it before any
+// other method.
+func (s *Service) SetOpenHook(h OpenHook) { s.hook = h }
 
 // Current returns the selected account, or an error of kind Precondition.
 func (s *Service) Current() (*Account, error) {
@@ -283,6 +297,12 @@ func (s *Service) selectLocked(id string) (*Account, error) {
 		db.Close()
 		return nil, errkind.E(op, errkind.Corrupt, err)
 	}
+	if s.hook != nil {
+		if acc.attached, err = s.hook(acc); err != nil {
+			db.Close()
+			return nil, errkind.E(op, errkind.Of(err), err)
+		}
+	}
 	if err := datadir.WriteFileAtomic(s.layout.Selected(), []byte(id+"\n"), 0o600); err != nil {
 		db.Close()
 		return nil, errkind.E(op, errkind.Other, err)
@@ -303,7 +323,12 @@ func (s *Service) stopLocked() error {
 	if acc == nil {
 		return nil
 	}
-	if err := acc.db.Close(); err != nil {
+	var errs []error
+	if acc.attached != nil {
+		errs = append(errs, acc.attached.Close())
+	}
+	errs = append(errs, acc.db.Close())
+	if err := errors.Join(errs...); err != nil {
 		return errkind.E("account.stop", errkind.Other, err)
 	}
 	s.log.Info("account stopped", "account", acc.Info().ID)

@@ -1,0 +1,213 @@
+package clientlibrary
+
+import (
+	"context"
+
+	"github.com/hearth-sync/hearth/core/space"
+	"github.com/hearth-sync/hearth/internal/errkind"
+	"github.com/hearth-sync/hearth/pb"
+	"github.com/hearth-sync/hearth/protocol/crypto"
+	"github.com/hearth-sync/hearth/spaceindex"
+)
+
+// defaultQueryLimit is the page size when a query names none (CLI.md).
+const defaultQueryLimit = 100
+
+// maxQueryLimit bounds one page.
+const maxQueryLimit = 10_000
+
+// loadedSpace resolves a space id to the loaded space, loading it.
+func (a *api) loadedSpace(ctx context.Context, id string) (*space.Space, error) {
+	if _, err := crypto.ParseSpaceID(id); err != nil {
+		return nil, errkind.E("space", errkind.Invalid, err)
+	}
+	spaces, err := a.lib.app.Spaces()
+	if err != nil {
+		return nil, err
+	}
+	return spaces.Get(ctx, crypto.SpaceID(id))
+}
+
+func (a *api) SpaceCreate(ctx context.Context, req *pb.Rpc_Space_Create_Request) *pb.Rpc_Space_Create_Response {
+	spaces, err := a.lib.app.Spaces()
+	if err != nil {
+		return &pb.Rpc_Space_Create_Response{Error: apiError(err)}
+	}
+	id, err := spaces.Create(ctx, req.Name)
+	if err != nil {
+		return &pb.Rpc_Space_Create_Response{Error: apiError(err)}
+	}
+	return &pb.Rpc_Space_Create_Response{SpaceId: string(id)}
+}
+
+func (a *api) SpaceList(context.Context, *pb.Rpc_Space_List_Request) *pb.Rpc_Space_List_Response {
+	spaces, err := a.lib.app.Spaces()
+	if err != nil {
+		return &pb.Rpc_Space_List_Response{Error: apiError(err)}
+	}
+	entries, err := spaces.List()
+	if err != nil {
+		return &pb.Rpc_Space_List_Response{Error: apiError(err)}
+	}
+	out := make([]*pb.Model_Space, len(entries))
+	for i, e := range entries {
+		out[i] = &pb.Model_Space{
+			SpaceId:       string(e.ID),
+			Name:          e.Name,
+			Mode:          pb.Model_SpaceMode(e.Mode),
+			AccountStatus: pb.Model_AccountStatus(e.AccountStatus),
+			LocalStatus:   pb.Model_LocalStatus(e.LocalStatus),
+			RemoteStatus:  pb.Model_RemoteStatus(e.RemoteStatus),
+		}
+	}
+	return &pb.Rpc_Space_List_Response{Spaces: out}
+}
+
+func (a *api) ObjectCreate(ctx context.Context, req *pb.Rpc_Object_Create_Request) *pb.Rpc_Object_Create_Response {
+	details, err := fromAPIDetails(req.Details)
+	if err != nil {
+		return &pb.Rpc_Object_Create_Response{Error: badInput("object create: " + err.Error())}
+	}
+	sp, err := a.loadedSpace(ctx, req.SpaceId)
+	if err != nil {
+		return &pb.Rpc_Object_Create_Response{Error: apiError(err)}
+	}
+	id, err := sp.CreateObject(ctx, req.Type, details)
+	if err != nil {
+		return &pb.Rpc_Object_Create_Response{Error: apiError(err)}
+	}
+	return &pb.Rpc_Object_Create_Response{ObjectId: string(id)}
+}
+
+func (a *api) objectID(id string) (crypto.ObjectID, error) {
+	if _, err := crypto.ParseObjectID(id); err != nil {
+		return "", errkind.E("object", errkind.Invalid, err)
+	}
+	return crypto.ObjectID(id), nil
+}
+
+func (a *api) ObjectSet(ctx context.Context, req *pb.Rpc_Object_Set_Request) *pb.Rpc_Object_Set_Response {
+	details, err := fromAPIDetails(req.Details)
+	if err != nil {
+		return &pb.Rpc_Object_Set_Response{Error: badInput("object set: " + err.Error())}
+	}
+	id, err := a.objectID(req.ObjectId)
+	if err != nil {
+		return &pb.Rpc_Object_Set_Response{Error: apiError(err)}
+	}
+	sp, err := a.loadedSpace(ctx, req.SpaceId)
+	if err != nil {
+		return &pb.Rpc_Object_Set_Response{Error: apiError(err)}
+	}
+	if err := sp.UpdateObject(ctx, id, details, nil); err != nil {
+		return &pb.Rpc_Object_Set_Response{Error: apiError(err)}
+	}
+	return &pb.Rpc_Object_Set_Response{}
+}
+
+func (a *api) ObjectUnset(ctx context.Context, req *pb.Rpc_Object_Unset_Request) *pb.Rpc_Object_Unset_Response {
+	id, err := a.objectID(req.ObjectId)
+	if err != nil {
+		return &pb.Rpc_Object_Unset_Response{Error: apiError(err)}
+	}
+	sp, err := a.loadedSpace(ctx, req.SpaceId)
+	if err != nil {
+		return &pb.Rpc_Object_Unset_Response{Error: apiError(err)}
+	}
+	if err := sp.UpdateObject(ctx, id, nil, req.Keys); err != nil {
+		return &pb.Rpc_Object_Unset_Response{Error: apiError(err)}
+	}
+	return &pb.Rpc_Object_Unset_Response{}
+}
+
+func (a *api) ObjectGet(ctx context.Context, req *pb.Rpc_Object_Get_Request) *pb.Rpc_Object_Get_Response {
+	id, err := a.objectID(req.ObjectId)
+	if err != nil {
+		return &pb.Rpc_Object_Get_Response{Error: apiError(err)}
+	}
+	sp, err := a.loadedSpace(ctx, req.SpaceId)
+	if err != nil {
+		return &pb.Rpc_Object_Get_Response{Error: apiError(err)}
+	}
+	obj, err := sp.Get(ctx, id)
+	if err != nil {
+		return &pb.Rpc_Object_Get_Response{Error: apiError(err)}
+	}
+	details := make(map[string]*pb.Model_Value, len(obj.Details))
+	for k, v := range obj.Details {
+		details[k] = toAPIValue(v)
+	}
+	return &pb.Rpc_Object_Get_Response{Object: &pb.Model_Object{
+		ObjectId:   string(obj.ID),
+		Type:       obj.Type,
+		Details:    details,
+		SyncStatus: apiSyncStatus(obj.SyncStatus),
+	}}
+}
+
+func (a *api) ObjectDelete(ctx context.Context, req *pb.Rpc_Object_Delete_Request) *pb.Rpc_Object_Delete_Response {
+	id, err := a.objectID(req.ObjectId)
+	if err != nil {
+		return &pb.Rpc_Object_Delete_Response{Error: apiError(err)}
+	}
+	sp, err := a.loadedSpace(ctx, req.SpaceId)
+	if err != nil {
+		return &pb.Rpc_Object_Delete_Response{Error: apiError(err)}
+	}
+	if err := sp.DeleteObject(ctx, id); err != nil {
+		return &pb.Rpc_Object_Delete_Response{Error: apiError(err)}
+	}
+	return &pb.Rpc_Object_Delete_Response{}
+}
+
+func (a *api) ObjectQuery(ctx context.Context, req *pb.Rpc_Object_Query_Request) *pb.Rpc_Object_Query_Response {
+	q := spaceindex.Query{Limit: int(req.Limit), Offset: int(req.Offset), Keys: req.Keys}
+	switch {
+	case req.Limit < 0 || req.Offset < 0:
+		return &pb.Rpc_Object_Query_Response{Error: badInput("object query: limit and offset must not be negative")}
+	case req.Limit == 0:
+		q.Limit = defaultQueryLimit
+	case req.Limit > maxQueryLimit:
+		return &pb.Rpc_Object_Query_Response{Error: badInput("object query: limit is at most 10000")}
+	}
+	var conds []spaceindex.Filter
+	for _, f := range req.Filters {
+		cf, err := toIndexFilter(f, 0)
+		if err != nil {
+			return &pb.Rpc_Object_Query_Response{Error: badInput("object query: " + err.Error())}
+		}
+		conds = append(conds, cf)
+	}
+	if req.Text != "" {
+		conds = append(conds, spaceindex.FullText(req.Text))
+	}
+	if len(conds) == 1 {
+		q.Filter = conds[0]
+	} else if len(conds) > 1 {
+		q.Filter = spaceindex.And(conds...)
+	}
+	for _, s := range req.Sorts {
+		q.Sorts = append(q.Sorts, spaceindex.Sort{Key: s.Key, Desc: s.Desc})
+	}
+	sp, err := a.loadedSpace(ctx, req.SpaceId)
+	if err != nil {
+		return &pb.Rpc_Object_Query_Response{Error: apiError(err)}
+	}
+	res, err := sp.Query(ctx, q)
+	if err != nil {
+		return &pb.Rpc_Object_Query_Response{Error: apiError(err)}
+	}
+	out := make([]*pb.Model_Object, len(res.Records))
+	for i, r := range res.Records {
+		details := make(map[string]*pb.Model_Value, len(r.Details))
+		for k, v := range r.Details {
+			details[k] = indexToAPIValue(v)
+		}
+		typ := ""
+		if t, ok := r.Details[spaceindex.KeyType]; ok {
+			typ = t.AsString()
+		}
+		out[i] = &pb.Model_Object{ObjectId: r.ID, Type: typ, Details: details, SyncStatus: apiSyncStatus(r.SyncStatus)}
+	}
+	return &pb.Rpc_Object_Query_Response{Objects: out, Total: int64(res.Total)}
+}

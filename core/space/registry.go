@@ -1,0 +1,132 @@
+package space
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/hearth-sync/hearth/protocol/crypto"
+)
+
+// AccountStatus is the user's intent for a space (DESIGN §7).
+type AccountStatus uint8
+
+// Account statuses.
+const (
+	AccountActive AccountStatus = iota
+	AccountJoining
+	AccountDeleted // left or deleted
+	AccountRemoved // kicked
+)
+
+// LocalStatus is the state of the space's data on this device.
+type LocalStatus uint8
+
+// Local statuses.
+const (
+	LocalUnknown LocalStatus = iota
+	LocalLoading
+	LocalOK
+	LocalMissing
+	LocalError
+)
+
+// RemoteStatus is the space's state on the node.
+type RemoteStatus uint8
+
+// Remote statuses.
+const (
+	RemoteUnknown RemoteStatus = iota
+	RemoteOK
+	RemotePendingDeletion
+	RemoteDeleted
+)
+
+// Info is what the account database keeps about one known space.
+type Info struct {
+	ID            crypto.SpaceID `json:"-"`
+	Name          string         `json:"name"`
+	Incarnation   string         `json:"incarnation"`
+	AccountStatus AccountStatus  `json:"accountStatus"`
+	LocalStatus   LocalStatus    `json:"localStatus"`
+	RemoteStatus  RemoteStatus   `json:"remoteStatus"`
+	CreatedAt     int64          `json:"createdAt"`
+}
+
+const spaceKeyPrefix = "space/"
+
+func spaceKey(id crypto.SpaceID) []byte { return []byte(spaceKeyPrefix + string(id)) }
+
+func encodeInfo(in Info) ([]byte, error) { return json.Marshal(in) }
+
+// decodeInfo parses a registry entry and checks its enums are in range.
+func decodeInfo(id crypto.SpaceID, b []byte) (Info, error) {
+	var in Info
+	if err := json.Unmarshal(b, &in); err != nil {
+		return Info{}, fmt.Errorf("space %s: registry entry: %w", id, err)
+	}
+	if in.AccountStatus > AccountRemoved || in.LocalStatus > LocalError || in.RemoteStatus > RemoteDeleted {
+		return Info{}, fmt.Errorf("space %s: registry entry: status out of range", id)
+	}
+	if in.Incarnation == "" {
+		return Info{}, fmt.Errorf("space %s: registry entry: no incarnation", id)
+	}
+	in.ID = id
+	return in, nil
+}
+
+// putInfo writes one registry entry.
+func putInfo(db *badger.DB, in Info) error {
+	b, err := encodeInfo(in)
+	if err != nil {
+		return err
+	}
+	return db.Update(func(txn *badger.Txn) error { return txn.Set(spaceKey(in.ID), b) })
+}
+
+// getInfo reads one registry entry; ok is false when the space is unknown.
+func getInfo(db *badger.DB, id crypto.SpaceID) (in Info, ok bool, err error) {
+	err = db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(spaceKey(id))
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			in, err = decodeInfo(id, v)
+			ok = err == nil
+			return err
+		})
+	})
+	return in, ok, err
+}
+
+// listInfos returns every known space, in id order.
+func listInfos(db *badger.DB) ([]Info, error) {
+	var out []Info
+	err := db.View(func(txn *badger.Txn) error {
+		prefix := []byte(spaceKeyPrefix)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true})
+		defer it.Close()
+		for it.Rewind(); it.ValidForPrefix(prefix); it.Next() {
+			id := crypto.SpaceID(it.Item().Key()[len(prefix):])
+			err := it.Item().Value(func(v []byte) error {
+				in, err := decodeInfo(id, v)
+				if err != nil {
+					return err
+				}
+				out = append(out, in)
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}

@@ -1,0 +1,387 @@
+package space
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base32"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/hearth-sync/hearth/core/spacestore"
+	"github.com/hearth-sync/hearth/internal/errkind"
+	"github.com/hearth-sync/hearth/protocol/acl"
+	"github.com/hearth-sync/hearth/protocol/crypto"
+	"github.com/hearth-sync/hearth/protocol/objtree"
+	"github.com/hearth-sync/hearth/protocol/space"
+	"github.com/hearth-sync/hearth/spaceindex"
+)
+
+// Mode is a space's mode on this device (DESIGN §7).
+type Mode uint8
+
+// Modes.
+const (
+	ModeUnloaded Mode = iota
+	ModeLoading
+	ModeLoaded
+	ModeJoining
+	ModeOffloading
+	ModeOffloaded
+)
+
+// IndexConfig is what every space indexes beyond the common keys.
+var IndexConfig = spaceindex.Config{FullTextKeys: []string{"name", "title", "description", "text"}}
+
+// Config configures a Service.
+type Config struct {
+	// Account signs ACL records and changes; Device provisionally accepts
+	// ACL records of spaces the node has not seen yet.
+	Account crypto.PrivKey
+	Device  crypto.PrivKey
+	// DB is the account database (the space registry lives there).
+	DB *badger.DB
+	// SpacesDir is accounts/<id>/spaces.
+	SpacesDir string
+	Log       *slog.Logger
+	Now       func() time.Time
+}
+
+// Service owns the account's spaces on this device.
+type Service struct {
+	cfg      Config
+	registry *spaceindex.Registry
+
+	mu      sync.Mutex // guards loaded and loading; never held across I/O
+	loaded  map[crypto.SpaceID]*Space
+	loading map[crypto.SpaceID]chan struct{} // closed when that load ends
+	closed  bool
+}
+
+// New makes the service. It opens no database: spaces load on first use.
+func New(cfg Config) *Service {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{
+		cfg:      cfg,
+		registry: spaceindex.NewRegistry(cfg.SpacesDir),
+		loaded:   map[crypto.SpaceID]*Space{},
+		loading:  map[crypto.SpaceID]chan struct{}{},
+	}
+}
+
+// Registry is the index registry, for the lifecycle's hooks and tests.
+func (s *Service) Registry() *spaceindex.Registry { return s.registry }
+
+func (s *Service) nowMs() int64 { return s.cfg.Now().UnixMilli() }
+
+// Create makes a new space owned by the account and loads it. It works
+// offline: the ACL root is accepted provisionally by this device until the
+// node accepts it.
+func (s *Service) Create(ctx context.Context, name string) (crypto.SpaceID, error) {
+	const op = "space.create"
+	now := s.nowMs()
+	h, err := space.NewHeader(s.cfg.Account, now)
+	if err != nil {
+		return "", errkind.E(op, errkind.Other, err)
+	}
+	readKey, err := crypto.NewSymKey()
+	if err != nil {
+		return "", errkind.E(op, errkind.Other, err)
+	}
+	rootRaw, err := acl.Builder{Author: s.cfg.Account}.Root(h.ID, readKey, now)
+	if err != nil {
+		return "", errkind.E(op, errkind.Other, err)
+	}
+	rec, err := acl.VerifyAuthor(rootRaw)
+	if err != nil {
+		return "", errkind.E(op, errkind.Other, err)
+	}
+	accepted, err := acl.Countersign(s.cfg.Device, rec, 1)
+	if err != nil {
+		return "", errkind.E(op, errkind.Other, err)
+	}
+	// Check the root applies before anything reaches the disk.
+	if _, err := acl.New(h.ID, h.Creator).Apply(accepted); err != nil {
+		return "", errkind.E(op, errkind.Other, err)
+	}
+	info := Info{ID: h.ID, Name: name, Incarnation: newIncarnation(), AccountStatus: AccountActive, LocalStatus: LocalOK, CreatedAt: now}
+	store, err := spacestore.Open(s.storeDir(info), s.cfg.Log)
+	if err != nil {
+		return "", errkind.E(op, errkind.Other, err)
+	}
+	err = store.SetHeader(h.Raw)
+	if err == nil {
+		err = store.AddAcl(1, [][]byte{accepted.Accepted}, true)
+	}
+	if cerr := store.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", errkind.E(op, errkind.Other, err)
+	}
+	// The registry entry comes last: a crash before it leaves an unknown
+	// directory, never a known space without data.
+	if err := putInfo(s.cfg.DB, info); err != nil {
+		return "", errkind.E(op, errkind.Other, err)
+	}
+	if _, err := s.Get(ctx, h.ID); err != nil {
+		return "", err
+	}
+	return h.ID, nil
+}
+
+// Entry is a known space with its mode.
+type Entry struct {
+	Info
+	Mode Mode
+}
+
+// List returns every space the account knows, loaded or not, by id.
+func (s *Service) List() ([]Entry, error) {
+	infos, err := listInfos(s.cfg.DB)
+	if err != nil {
+		return nil, errkind.E("space.list", errkind.Corrupt, err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]Entry, len(infos))
+	for i, in := range infos {
+		out[i] = Entry{Info: in, Mode: s.modeLocked(in)}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	return out, nil
+}
+
+func (s *Service) modeLocked(in Info) Mode {
+	switch {
+	case s.loaded[in.ID] != nil:
+		return ModeLoaded
+	case s.loading[in.ID] != nil:
+		return ModeLoading
+	case in.LocalStatus == LocalMissing:
+		return ModeOffloaded
+	case in.AccountStatus == AccountJoining:
+		return ModeJoining
+	}
+	return ModeUnloaded
+}
+
+// Loaded lists the loaded spaces.
+func (s *Service) Loaded() []crypto.SpaceID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]crypto.SpaceID, 0, len(s.loaded))
+	for id := range s.loaded {
+		out = append(out, id)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i] < out[j] })
+	return out
+}
+
+// Get returns the loaded space, loading it first if needed. Concurrent
+// callers share one load.
+func (s *Service) Get(ctx context.Context, id crypto.SpaceID) (*Space, error) {
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return nil, errkind.Errorf("space", errkind.Precondition, "the account is stopping")
+		}
+		if sp := s.loaded[id]; sp != nil {
+			s.mu.Unlock()
+			return sp, nil
+		}
+		if wait := s.loading[id]; wait != nil {
+			s.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		done := make(chan struct{})
+		s.loading[id] = done
+		s.mu.Unlock()
+
+		sp, err := s.load(id)
+
+		s.mu.Lock()
+		delete(s.loading, id)
+		close(done)
+		if err == nil {
+			if s.closed { // Close ran while we loaded: undo
+				s.mu.Unlock()
+				s.unload(sp)
+				return nil, errkind.Errorf("space", errkind.Precondition, "the account is stopping")
+			}
+			s.loaded[id] = sp
+		}
+		s.mu.Unlock()
+		return sp, err
+	}
+}
+
+// load opens a known space's store and index and starts its actor.
+func (s *Service) load(id crypto.SpaceID) (*Space, error) {
+	const op = "space.load"
+	info, ok, err := getInfo(s.cfg.DB, id)
+	if err != nil {
+		return nil, errkind.E(op, errkind.Corrupt, err)
+	}
+	if !ok {
+		return nil, errkind.Errorf(op, errkind.NotFound, "no space %s", id)
+	}
+	switch {
+	case info.AccountStatus == AccountRemoved:
+		return nil, errkind.Errorf(op, errkind.Removed, "you were removed from space %s", id)
+	case info.AccountStatus == AccountDeleted:
+		return nil, errkind.Errorf(op, errkind.Removed, "space %s was left or deleted", id)
+	case info.LocalStatus == LocalMissing:
+		return nil, errkind.Errorf(op, errkind.Precondition, "space %s is offloaded: load it first", id)
+	}
+	store, err := spacestore.Open(s.storeDir(info), s.cfg.Log)
+	if err != nil {
+		return nil, errkind.E(op, errkind.Other, err)
+	}
+	sp := &Space{
+		id: id, store: store, author: s.cfg.Account, log: s.cfg.Log,
+		now:     s.nowMs,
+		reqs:    make(chan request),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+		objects: map[crypto.ObjectID]*object{},
+	}
+	if err := sp.load(s.cfg.Device.Public()); err != nil {
+		store.Close()
+		return nil, errkind.E(op, errkind.Corrupt, err)
+	}
+	ctx := context.Background() // a load that started must finish or fail on its own
+	idx, err := s.registry.Open(ctx, string(id), info.Incarnation, IndexConfig)
+	if err != nil {
+		store.Close()
+		return nil, errkind.E(op, errkind.Other, err)
+	}
+	sp.index = idx
+	if err := sp.heal(ctx); err != nil {
+		s.cfg.Log.Warn("index heal failed", "space", id, "err", err)
+	}
+	go sp.run()
+	return sp, nil
+}
+
+// heal re-indexes objects whose index record misses changes the store has
+// (a crash between persisting a change and indexing it). Before the actor
+// starts, so it owns the space's state.
+func (sp *Space) heal(ctx context.Context) error {
+	var stale []crypto.ObjectID
+	err := sp.store.Objects(func(id string, m spacestore.Meta) error {
+		got, err := sp.index.Heads(ctx, id)
+		if m.Deleted {
+			if err == nil { // deleted in the store, still in the index
+				stale = append(stale, crypto.ObjectID(id))
+			}
+			return nil
+		}
+		if err != nil || string(got) != headsHash(m.Heads) {
+			stale = append(stale, crypto.ObjectID(id))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for _, id := range stale {
+		obj, err := sp.object(id)
+		if err != nil {
+			return err
+		}
+		if err := sp.reindex(obj); err != nil {
+			return err
+		}
+	}
+	if len(stale) > 0 {
+		sp.log.Info("index healed", "space", sp.id, "objects", len(stale))
+	}
+	return nil
+}
+
+// unload stops a space's actor and closes its store and index.
+func (s *Service) unload(sp *Space) error {
+	err := sp.close()
+	return errors.Join(err, s.registry.Close(context.Background(), string(sp.id)))
+}
+
+// Close unloads every space. The Service must not be used after.
+func (s *Service) Close() error {
+	s.mu.Lock()
+	s.closed = true
+	all := s.loaded
+	s.loaded = map[crypto.SpaceID]*Space{}
+	waits := make([]chan struct{}, 0, len(s.loading))
+	for _, w := range s.loading {
+		waits = append(waits, w)
+	}
+	s.mu.Unlock()
+	for _, w := range waits {
+		<-w
+	}
+	var errs []error
+	for _, sp := range all {
+		errs = append(errs, s.unload(sp))
+	}
+	errs = append(errs, s.registry.CloseAll())
+	return errors.Join(errs...)
+}
+
+func (s *Service) storeDir(in Info) string {
+	return filepath.Join(s.cfg.SpacesDir, string(in.ID), in.Incarnation, "store")
+}
+
+// SpaceDirExists reports whether any file of the space remains on disk.
+func (s *Service) SpaceDirExists(id crypto.SpaceID) bool {
+	_, err := os.Stat(filepath.Join(s.cfg.SpacesDir, string(id)))
+	return err == nil
+}
+
+// Info returns a known space's registry entry.
+func (s *Service) Info(id crypto.SpaceID) (Info, error) {
+	in, ok, err := getInfo(s.cfg.DB, id)
+	if err != nil {
+		return Info{}, errkind.E("space", errkind.Corrupt, err)
+	}
+	if !ok {
+		return Info{}, errkind.Errorf("space", errkind.NotFound, "no space %s", id)
+	}
+	return in, nil
+}
+
+// newIncarnation names a new incarnation directory: lower-case, no padding.
+func newIncarnation() string {
+	b := make([]byte, 10)
+	if _, err := rand.Read(b); err != nil {
+		panic("crypto/rand failed: " + err.Error())
+	}
+	return "i" + strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
+}
+
+func headsHash(heads []string) string {
+	ids := make([]crypto.ChangeID, len(heads))
+	for i, h := range heads {
+		ids[i] = crypto.ChangeID(h)
+	}
+	return objtree.HeadsHash(ids)
+}
+

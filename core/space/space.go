@@ -1,0 +1,474 @@
+package space
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/hearth-sync/hearth/core/spacestore"
+	"github.com/hearth-sync/hearth/internal/errkind"
+	"github.com/hearth-sync/hearth/pb/syncpb"
+	"github.com/hearth-sync/hearth/protocol/acl"
+	"github.com/hearth-sync/hearth/protocol/crypto"
+	"github.com/hearth-sync/hearth/protocol/objtree"
+	"github.com/hearth-sync/hearth/protocol/space"
+	"github.com/hearth-sync/hearth/spaceindex"
+)
+
+// Space is one loaded space. Its exported methods are safe for concurrent
+// use: writes run on the space's actor goroutine, reads go to the store and
+// index directly.
+type Space struct {
+	id     crypto.SpaceID
+	store  *spacestore.Store
+	index  *spaceindex.Handle
+	author crypto.PrivKey // the account key: it signs ACL records and changes
+	now    func() int64   // unix ms
+	log    *slog.Logger
+
+	reqs chan request
+	stop chan struct{} // closed by close: the actor drains and exits
+	done chan struct{} // closed when the actor has exited
+
+	// Owned by the actor goroutine (and by load, before the actor starts).
+	acl     acl.State
+	keys    map[crypto.KeyID]crypto.SymKey
+	objects map[crypto.ObjectID]*object
+}
+
+// object is an object's in-memory core, cached by the actor.
+type object struct {
+	tree    *objtree.Tree
+	state   *objtree.State
+	applied     int             // how many changes of tree.Order() state has applied
+	lastApplied crypto.ChangeID // the last of them
+	typ     string
+	created int64
+	updated int64 // the latest change timestamp
+}
+
+type request struct {
+	fn   func() error
+	done chan error
+}
+
+// maxCachedObjects bounds the actor's object cache; beyond it the cache is
+// dropped and objects are rebuilt from the store on their next write.
+const maxCachedObjects = 4096
+
+// ID is the space id.
+func (s *Space) ID() crypto.SpaceID { return s.id }
+
+// do runs fn on the actor and waits for it. If ctx ends first do returns
+// ctx's error, but fn still runs to completion: a started write is never cut.
+func (s *Space) do(ctx context.Context, fn func() error) error {
+	r := request{fn: fn, done: make(chan error, 1)}
+	select {
+	case s.reqs <- r:
+	case <-s.stop:
+		return errkind.Errorf("space", errkind.Precondition, "space %s is not loaded", s.id)
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case err := <-r.done:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Space) run() {
+	defer close(s.done)
+	for {
+		select {
+		case r := <-s.reqs:
+			r.done <- s.safely(r.fn)
+		case <-s.stop:
+			for { // finish what was already handed over
+				select {
+				case r := <-s.reqs:
+					r.done <- s.safely(r.fn)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// safely runs fn, turning a panic into an error so one bad request cannot
+// take the space down.
+func (s *Space) safely(fn func() error) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("space actor recovered from a panic", "space", s.id, "panic", fmt.Sprint(r))
+			s.objects = map[crypto.ObjectID]*object{} // the cache may be half-updated
+			err = errkind.Errorf("space", errkind.Other, "internal error in space %s", s.id)
+		}
+	}()
+	return fn()
+}
+
+// close stops the actor after the requests already handed over, then closes
+// the store. The index is closed by the caller through the registry.
+func (s *Space) close() error {
+	select {
+	case <-s.stop:
+	default:
+		close(s.stop)
+	}
+	<-s.done
+	return s.store.Close()
+}
+
+// load reads the header and ACL from the store and derives the read keys.
+// acceptor verifies provisional (locally accepted) records.
+func (s *Space) load(acceptor crypto.PubKey) error {
+	rawHeader, err := s.store.Header()
+	if err != nil {
+		return fmt.Errorf("space %s: header: %w", s.id, err)
+	}
+	h, err := space.Verify(rawHeader)
+	if err != nil {
+		return err
+	}
+	if h.ID != s.id {
+		return fmt.Errorf("space %s: the stored header is of space %s", s.id, h.ID)
+	}
+	records, err := s.store.AclRecords()
+	if err != nil {
+		return err
+	}
+	st := acl.New(h.ID, h.Creator)
+	for i, raw := range records {
+		rec, err := acl.Verify(raw, acceptor)
+		if err != nil {
+			return fmt.Errorf("space %s: ACL record %d: %w", s.id, i+1, err)
+		}
+		if st, err = st.Apply(rec); err != nil {
+			return fmt.Errorf("space %s: ACL record %d: %w", s.id, i+1, err)
+		}
+	}
+	if len(records) == 0 {
+		return fmt.Errorf("space %s: no ACL records", s.id)
+	}
+	keys, err := acl.ReadKeys(st, s.author)
+	if err != nil {
+		return fmt.Errorf("space %s: read keys: %w", s.id, err)
+	}
+	s.acl, s.keys = st, keys
+	return nil
+}
+
+// Details are an object's detail values.
+type Details map[string]*syncpb.Value
+
+// Object is an object as read from the space.
+type Object struct {
+	ID         crypto.ObjectID
+	Type       string
+	Details    Details
+	SyncStatus spaceindex.SyncStatus
+}
+
+// CreateObject makes a new object with initial details and returns its id.
+func (s *Space) CreateObject(ctx context.Context, typ string, details Details) (crypto.ObjectID, error) {
+	ops, err := setOps(details)
+	if err != nil {
+		return "", err
+	}
+	var id crypto.ObjectID
+	err = s.do(ctx, func() error {
+		if !s.acl.Role(s.author.Public()).CanWrite() {
+			return errkind.Errorf("object.create", errkind.Permission, "your role in space %s cannot write", s.id)
+		}
+		b := objtree.Builder{Space: s.id, Author: s.author}
+		rootRaw, err := b.Root(s.acl.Head(), s.acl.ReadKeyID(), typ, s.now())
+		if err != nil {
+			return err
+		}
+		root, err := objtree.Verify(rootRaw)
+		if err != nil {
+			return err
+		}
+		tree, err := objtree.New(root, s.acl)
+		if err != nil {
+			return err
+		}
+		id = crypto.ObjectID(root.ID)
+		obj := &object{tree: tree, state: objtree.NewState(), typ: typ, created: root.Timestamp, updated: root.Timestamp}
+		written := []objtree.Change{root}
+		if len(ops) > 0 {
+			c, err := s.newChange(obj, ops)
+			if err != nil {
+				return err
+			}
+			written = append(written, c)
+		}
+		return s.persist(obj, written)
+	})
+	return id, err
+}
+
+// UpdateObject sets and unsets details of an existing object.
+func (s *Space) UpdateObject(ctx context.Context, id crypto.ObjectID, set Details, unset []string) error {
+	ops, err := setOps(set)
+	if err != nil {
+		return err
+	}
+	for _, k := range unset {
+		if err := checkUserKey(k); err != nil {
+			return errkind.E("object.unset", errkind.Invalid, err)
+		}
+		ops = append(ops, objtree.Unset(k))
+	}
+	if len(ops) == 0 {
+		return errkind.Errorf("object.set", errkind.Invalid, "nothing to change")
+	}
+	return s.do(ctx, func() error { return s.write(id, ops) })
+}
+
+// DeleteObject marks the object deleted; it leaves the index and queries.
+func (s *Space) DeleteObject(ctx context.Context, id crypto.ObjectID) error {
+	return s.do(ctx, func() error {
+		return s.write(id, []*syncpb.Op{objtree.Set(keyDeleted, objtree.Bool(true))})
+	})
+}
+
+// write appends one change with ops to an existing, live object. Actor only.
+func (s *Space) write(id crypto.ObjectID, ops []*syncpb.Op) error {
+	obj, err := s.object(id)
+	if err != nil {
+		return err
+	}
+	if obj.deleted() {
+		return errkind.Errorf("object", errkind.NotFound, "object %s was deleted", id)
+	}
+	if !s.acl.Role(s.author.Public()).CanWrite() {
+		return errkind.Errorf("object", errkind.Permission, "your role in space %s cannot write", s.id)
+	}
+	c, err := s.newChange(obj, ops)
+	if err != nil {
+		return err
+	}
+	return s.persist(obj, []objtree.Change{c})
+}
+
+// newChange builds, signs and adds a change on the object's heads. Actor only.
+func (s *Space) newChange(obj *object, ops []*syncpb.Op) (objtree.Change, error) {
+	readKey, ok := s.keys[s.acl.ReadKeyID()]
+	if !ok {
+		return objtree.Change{}, errkind.Errorf("object", errkind.Permission, "no current read key for space %s", s.id)
+	}
+	b := objtree.Builder{Space: s.id, Author: s.author}
+	raw, err := b.Change(obj.tree.ID(), obj.tree.Heads(), s.acl.Head(), readKey, ops, s.now())
+	if err != nil {
+		return objtree.Change{}, errkind.E("object", errkind.Invalid, err)
+	}
+	c, err := objtree.Verify(raw)
+	if err != nil {
+		return objtree.Change{}, err
+	}
+	if _, err := obj.tree.Add(s.acl, c); err != nil {
+		return objtree.Change{}, err
+	}
+	return c, nil
+}
+
+// persist writes new changes and the object's meta to the store, then
+// updates the cached state and the index. Actor only.
+func (s *Space) persist(obj *object, written []objtree.Change) error {
+	ids := make([]string, len(written))
+	raws := make([][]byte, len(written))
+	for i, c := range written {
+		ids[i], raws[i] = string(c.ID), c.Raw
+	}
+	if err := s.replay(obj); err != nil {
+		return err
+	}
+	heads := headStrings(obj.tree.Heads())
+	meta := spacestore.Meta{Type: obj.typ, Heads: heads, Deleted: obj.deleted()}
+	if err := s.store.WriteChanges(string(obj.tree.ID()), ids, raws, meta, true); err != nil {
+		delete(s.objects, obj.tree.ID()) // the tree holds changes the store lacks
+		return errkind.E("object", errkind.Other, err)
+	}
+	s.cache(obj)
+	return s.reindex(obj)
+}
+
+// replay brings obj.state up to the tree's order, incrementally when the new
+// changes extend the order, else from scratch. Actor only.
+func (s *Space) replay(obj *object) error {
+	order := obj.tree.Order()
+	if obj.applied > len(order) || !s.prefixStable(obj, order) {
+		obj.state, obj.applied = objtree.NewState(), 0
+	}
+	for _, id := range order[obj.applied:] {
+		c, _ := obj.tree.Get(id)
+		ops, err := objtree.DecryptOps(c, s.keys)
+		if err != nil {
+			return err
+		}
+		obj.state.Apply(ops)
+		obj.updated = max(obj.updated, c.Timestamp)
+		obj.applied++
+		obj.lastApplied = id
+	}
+	return nil
+}
+
+// prefixStable reports whether the changes already applied are still the
+// first ones of the order (true when new changes only came after them).
+func (s *Space) prefixStable(obj *object, order []crypto.ChangeID) bool {
+	return obj.applied == 0 || obj.lastApplied == order[obj.applied-1]
+}
+
+func (s *Space) cache(obj *object) {
+	if len(s.objects) >= maxCachedObjects {
+		s.objects = map[crypto.ObjectID]*object{}
+	}
+	s.objects[obj.tree.ID()] = obj
+}
+
+// object returns the cached object or rebuilds it from the store. Actor only.
+func (s *Space) object(id crypto.ObjectID) (*object, error) {
+	if obj, ok := s.objects[id]; ok {
+		return obj, nil
+	}
+	raws, err := s.store.Changes(string(id))
+	if err != nil {
+		return nil, err
+	}
+	if len(raws) == 0 {
+		return nil, errkind.Errorf("object", errkind.NotFound, "no object %s in space %s", id, s.id)
+	}
+	changes := make([]objtree.Change, 0, len(raws))
+	var root *objtree.Change
+	for _, raw := range raws {
+		c, err := objtree.Verify(raw)
+		if err != nil {
+			return nil, errkind.E("object", errkind.Corrupt, err)
+		}
+		if c.IsRoot {
+			root = &c
+			continue
+		}
+		changes = append(changes, c)
+	}
+	if root == nil || crypto.ObjectID(root.ID) != id {
+		return nil, errkind.Errorf("object", errkind.Corrupt, "object %s has no root change in the store", id)
+	}
+	tree, err := objtree.New(*root, s.acl)
+	if err != nil {
+		return nil, errkind.E("object", errkind.Corrupt, err)
+	}
+	if _, err := tree.Add(s.acl, changes...); err != nil {
+		return nil, errkind.E("object", errkind.Corrupt, err)
+	}
+	obj := &object{tree: tree, state: objtree.NewState(), typ: root.ObjectType, created: root.Timestamp, updated: root.Timestamp}
+	if err := s.replay(obj); err != nil {
+		return nil, err
+	}
+	s.cache(obj)
+	return obj, nil
+}
+
+func (o *object) deleted() bool {
+	v, ok := o.state.Get(keyDeleted)
+	return ok && v.GetBool()
+}
+
+// record is the object's index record.
+func (s *Space) record(obj *object) spaceindex.Record {
+	d := spaceindex.Details{}
+	for _, k := range obj.state.Keys() {
+		if v, ok := obj.state.Get(k); ok && !isReserved(k) {
+			d[k] = indexValue(v)
+		}
+	}
+	d[keyType] = spaceindex.String(obj.typ)
+	d[keyCreated] = spaceindex.Number(float64(obj.created))
+	d[keyModified] = spaceindex.Number(float64(obj.updated))
+	return spaceindex.Record{
+		ID:         string(obj.tree.ID()),
+		Details:    d,
+		HeadsHash:  []byte(obj.tree.HeadsHash()),
+		SyncStatus: spaceindex.SyncStatus{State: spaceindex.SyncQueued},
+	}
+}
+
+// reindex writes the object's record, or removes it once deleted. Actor only.
+func (s *Space) reindex(obj *object) error {
+	ctx := context.Background() // index writes after a persisted change must finish
+	if obj.deleted() {
+		return s.index.Delete(ctx, string(obj.tree.ID()))
+	}
+	return s.index.Put(ctx, s.record(obj))
+}
+
+// Get returns a live object.
+func (s *Space) Get(ctx context.Context, id crypto.ObjectID) (Object, error) {
+	var out Object
+	err := s.do(ctx, func() error {
+		obj, err := s.object(id)
+		if err != nil {
+			return err
+		}
+		if obj.deleted() {
+			return errkind.Errorf("object.get", errkind.NotFound, "object %s was deleted", id)
+		}
+		out = Object{ID: id, Type: obj.typ, Details: Details{}}
+		for _, k := range obj.state.Keys() {
+			if v, ok := obj.state.Get(k); ok && !isReserved(k) {
+				out.Details[k] = v
+			}
+		}
+		rec, err := s.index.Get(ctx, string(id))
+		if err == nil {
+			out.SyncStatus = rec.SyncStatus
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Query runs a query on the space's index.
+func (s *Space) Query(ctx context.Context, q spaceindex.Query) (spaceindex.Result, error) {
+	res, err := s.index.Query(ctx, q)
+	if errors.Is(err, spaceindex.ErrInvalidQuery) {
+		return res, errkind.E("object.query", errkind.Invalid, err)
+	}
+	return res, err
+}
+
+func setOps(d Details) ([]*syncpb.Op, error) {
+	keys := make([]string, 0, len(d))
+	for k := range d {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys) // deterministic op order within a change
+	ops := make([]*syncpb.Op, 0, len(d))
+	for _, k := range keys {
+		if err := checkUserKey(k); err != nil {
+			return nil, errkind.E("object.set", errkind.Invalid, err)
+		}
+		if err := checkValue(d[k], 0); err != nil {
+			return nil, errkind.E("object.set", errkind.Invalid, fmt.Errorf("detail %q: %w", k, err))
+		}
+		ops = append(ops, objtree.Set(k, d[k]))
+	}
+	return ops, nil
+}
+
+func isReserved(k string) bool { return len(k) > 0 && k[:1] == reservedPrefix }
+
+func headStrings(heads []crypto.ChangeID) []string {
+	out := make([]string, len(heads))
+	for i, h := range heads {
+		out[i] = string(h)
+	}
+	return out
+}

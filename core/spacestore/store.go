@@ -1,0 +1,294 @@
+package spacestore
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/hearth-sync/hearth/internal/badgerdb"
+)
+
+// ErrNotFound is returned for a missing header or object.
+var ErrNotFound = errors.New("spacestore: not found")
+
+// Store is one space's durable store.
+type Store struct {
+	db *badger.DB
+}
+
+// Open opens (creating if needed) the store at dir. Writes are synced:
+// this is the source of truth.
+func Open(dir string, log *slog.Logger) (*Store, error) {
+	db, err := badgerdb.Open(dir, true, log)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{db: db}
+	if err := s.checkSchema(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *Store) checkSchema() error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		item, err := txn.Get(schemaKey())
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return txn.Set(schemaKey(), []byte(schemaVersion))
+		}
+		if err != nil {
+			return err
+		}
+		return item.Value(func(v []byte) error {
+			if string(v) != schemaVersion {
+				return fmt.Errorf("spacestore: schema %q, this build reads %q", v, schemaVersion)
+			}
+			return nil
+		})
+	})
+}
+
+// Close closes the store.
+func (s *Store) Close() error { return s.db.Close() }
+
+// SetHeader stores the signed header.
+func (s *Store) SetHeader(raw []byte) error {
+	return s.db.Update(func(txn *badger.Txn) error { return txn.Set(headerKey(), raw) })
+}
+
+// Header returns the signed header, or ErrNotFound.
+func (s *Store) Header() ([]byte, error) { return s.get(headerKey()) }
+
+// AddAcl stores accepted ACL records starting at seq first (seq, seq+1, …).
+// provisional marks the space's root as accepted only locally; storing a
+// node-accepted record clears the mark.
+func (s *Store) AddAcl(first uint64, records [][]byte, provisional bool) error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		for i, raw := range records {
+			if err := txn.Set(aclKey(first+uint64(i)), raw); err != nil {
+				return err
+			}
+		}
+		if provisional {
+			return txn.Set(provisionalKey(), nil)
+		}
+		return txn.Delete(provisionalKey())
+	})
+}
+
+// AclRecords returns the accepted ACL records in sequence order.
+func (s *Store) AclRecords() ([][]byte, error) {
+	var out [][]byte
+	err := s.scan([]byte{prefixAcl}, func(_, v []byte) error {
+		out = append(out, v)
+		return nil
+	})
+	return out, err
+}
+
+// Provisional reports whether the ACL root is accepted only locally.
+func (s *Store) Provisional() (bool, error) {
+	_, err := s.get(provisionalKey())
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
+// Meta is what the store keeps about one object besides its changes.
+type Meta struct {
+	Type    string
+	Heads   []string // sorted
+	Deleted bool
+}
+
+// WriteChanges stores new changes of object and its new meta in one
+// transaction. local marks the object as having changes to push.
+func (s *Store) WriteChanges(object string, ids []string, raws [][]byte, meta Meta, local bool) error {
+	if len(ids) != len(raws) {
+		return fmt.Errorf("spacestore: %d ids for %d changes", len(ids), len(raws))
+	}
+	return s.db.Update(func(txn *badger.Txn) error {
+		for i := range ids {
+			if err := txn.Set(changeKey(object, ids[i]), raws[i]); err != nil {
+				return err
+			}
+		}
+		if err := txn.Set(objectKey(object), encodeMeta(meta)); err != nil {
+			return err
+		}
+		if local {
+			return txn.Set(pendingKey(object), nil)
+		}
+		return nil
+	})
+}
+
+// Changes returns every stored change of object (in key order).
+func (s *Store) Changes(object string) ([][]byte, error) {
+	var out [][]byte
+	err := s.scan(changePrefix(object), func(_, v []byte) error {
+		out = append(out, v)
+		return nil
+	})
+	return out, err
+}
+
+// Change returns one stored change, or ErrNotFound.
+func (s *Store) Change(object, change string) ([]byte, error) {
+	return s.get(changeKey(object, change))
+}
+
+// Meta returns an object's meta, or ErrNotFound.
+func (s *Store) Meta(object string) (Meta, error) {
+	b, err := s.get(objectKey(object))
+	if err != nil {
+		return Meta{}, err
+	}
+	return decodeMeta(b)
+}
+
+// Objects calls fn for every object, in id order.
+func (s *Store) Objects(fn func(id string, m Meta) error) error {
+	return s.scan([]byte{prefixObject}, func(k, v []byte) error {
+		m, err := decodeMeta(v)
+		if err != nil {
+			return fmt.Errorf("object %s: %w", k[1:], err)
+		}
+		return fn(string(k[1:]), m)
+	})
+}
+
+// SetAcked records heads the node acknowledged as durably stored. When they
+// cover every local head, the object leaves the push queue.
+func (s *Store) SetAcked(object string, acked []string) error {
+	return s.db.Update(func(txn *badger.Txn) error {
+		if err := txn.Set(ackedKey(object), encodeHeads(acked)); err != nil {
+			return err
+		}
+		item, err := txn.Get(objectKey(object))
+		if err != nil {
+			return err
+		}
+		var meta Meta
+		if err := item.Value(func(v []byte) (err error) { meta, err = decodeMeta(v); return err }); err != nil {
+			return err
+		}
+		if covers(acked, meta.Heads) {
+			return txn.Delete(pendingKey(object))
+		}
+		return nil
+	})
+}
+
+// Acked returns the heads the node acknowledged for object (nil if none).
+func (s *Store) Acked(object string) ([]string, error) {
+	b, err := s.get(ackedKey(object))
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return decodeHeads(b), nil
+}
+
+// Pending returns the objects with local changes the node has not acknowledged.
+func (s *Store) Pending() ([]string, error) {
+	var out []string
+	err := s.scan([]byte{prefixPending}, func(k, _ []byte) error {
+		out = append(out, string(k[1:]))
+		return nil
+	})
+	return out, err
+}
+
+func covers(have, want []string) bool {
+	set := make(map[string]bool, len(have))
+	for _, h := range have {
+		set[h] = true
+	}
+	for _, w := range want {
+		if !set[w] {
+			return false
+		}
+	}
+	return true
+}
+
+func (s *Store) get(key []byte) ([]byte, error) {
+	var out []byte
+	err := s.db.View(func(txn *badger.Txn) error {
+		item, err := txn.Get(key)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		out, err = item.ValueCopy(nil)
+		return err
+	})
+	return out, err
+}
+
+func (s *Store) scan(prefix []byte, fn func(k, v []byte) error) error {
+	return s.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
+		defer it.Close()
+		for it.Rewind(); it.ValidForPrefix(prefix); it.Next() {
+			item := it.Item()
+			v, err := item.ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if err := fn(item.KeyCopy(nil), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// encodeMeta: flags(1) | len(type) uvarint | type | heads (encodeHeads).
+func encodeMeta(m Meta) []byte {
+	var flags byte
+	if m.Deleted {
+		flags |= 1
+	}
+	b := []byte{flags}
+	b = binary.AppendUvarint(b, uint64(len(m.Type)))
+	b = append(b, m.Type...)
+	return append(b, encodeHeads(m.Heads)...)
+}
+
+func decodeMeta(b []byte) (Meta, error) {
+	if len(b) < 2 {
+		return Meta{}, fmt.Errorf("spacestore: object meta too short")
+	}
+	m := Meta{Deleted: b[0]&1 != 0}
+	n, used := binary.Uvarint(b[1:])
+	if used <= 0 || uint64(len(b)-1-used) < n {
+		return Meta{}, fmt.Errorf("spacestore: object meta: bad type length")
+	}
+	rest := b[1+used:]
+	m.Type = string(rest[:n])
+	m.Heads = decodeHeads(rest[n:])
+	return m, nil
+}
+
+// encodeHeads joins ids with '\n' (ids never contain it).
+func encodeHeads(heads []string) []byte { return []byte(strings.Join(heads, "\n")) }
+
+func decodeHeads(b []byte) []string {
+	if len(b) == 0 {
+		return nil
+	}
+	return strings.Split(string(bytes.Clone(b)), "\n")
+}
