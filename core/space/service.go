@@ -384,4 +384,3 @@ func headsHash(heads []string) string {
 	}
 	return objtree.HeadsHash(ids)
 }
-

@@ -40,13 +40,13 @@ type Space struct {
 
 // object is an object's in-memory core, cached by the actor.
 type object struct {
-	tree    *objtree.Tree
-	state   *objtree.State
+	tree        *objtree.Tree
+	state       *objtree.State
 	applied     int             // how many changes of tree.Order() state has applied
 	lastApplied crypto.ChangeID // the last of them
-	typ     string
-	created int64
-	updated int64 // the latest change timestamp
+	typ         string
+	created     int64
+	updated     int64 // the latest change timestamp
 }
 
 type request struct {
