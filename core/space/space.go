@@ -361,11 +361,11 @@ func (s *Space) object(id crypto.ObjectID) (*object, error) {
 	if root == nil || crypto.ObjectID(root.ID) != id {
 		return nil, errkind.Errorf("object", errkind.Corrupt, "object %s has no root change in the store", id)
 	}
-	tree, err := objtree.New(*root, s.acl)
+	// The store holds only changes that passed the ACL checks when they
+	// arrived; Restore re-verifies their signatures (above) and rebuilds the
+	// DAG without judging old changes by today's ACL.
+	tree, err := objtree.Restore(*root, changes...)
 	if err != nil {
-		return nil, errkind.E("object", errkind.Corrupt, err)
-	}
-	if _, err := tree.Add(s.acl, changes...); err != nil {
 		return nil, errkind.E("object", errkind.Corrupt, err)
 	}
 	obj := &object{tree: tree, state: objtree.NewState(), typ: root.ObjectType, created: root.Timestamp, updated: root.Timestamp}

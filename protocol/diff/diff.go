@@ -1,0 +1,417 @@
+package diff
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/hearth-sync/hearth/pb/syncpb"
+	"github.com/hearth-sync/hearth/protocol"
+	"github.com/zeebo/blake3"
+)
+
+// ErrInvalid is wrapped by every error of this package.
+var ErrInvalid = errors.New("diff: invalid range message")
+
+// Defaults of the driver.
+const (
+	DefaultFanout       = 16 // a differing range splits into this many sub-ranges
+	DefaultElementLimit = 16 // a range holding at most this many elements is answered with them
+)
+
+// Element is one object's summary.
+type Element struct {
+	ID        string
+	HeadsHash string
+}
+
+// Pos is an id's position in the diff space: the first 8 bytes (big endian) of blake3(id).
+// Positions are uniform whatever the ids look like, so ranges split evenly.
+func Pos(id string) uint64 {
+	h := blake3.Sum256([]byte(id))
+	return binary.BigEndian.Uint64(h[:8])
+}
+
+type entry struct {
+	pos  uint64
+	el   Element
+	hash [32]byte // blake3 of the element, XOR-ed into range hashes
+}
+
+func cmpEntry(a, b entry) int {
+	switch {
+	case a.pos < b.pos:
+		return -1
+	case a.pos > b.pos:
+		return 1
+	}
+	return strings.Compare(a.el.ID, b.el.ID)
+}
+
+func elementHash(e Element) [32]byte {
+	h := blake3.New()
+	var n [4]byte
+	binary.BigEndian.PutUint32(n[:], uint32(len(e.ID)))
+	_, _ = h.Write(n[:])
+	_, _ = h.Write([]byte(e.ID))
+	_, _ = h.Write([]byte(e.HeadsHash))
+	var out [32]byte
+	h.Sum(out[:0])
+	return out
+}
+
+// Set is a sorted set of element summaries with O(log n) range hashes (prefix XOR).
+// It is a thread-unsafe value owned by its caller.
+type Set struct {
+	entries []entry           // sorted by (pos, id)
+	prefix  [][32]byte        // prefix[i] = XOR of entries[:i]; nil when stale
+	index   map[string]uint64 // id -> pos
+}
+
+// NewSet builds a set; a later element with the same id replaces an earlier one.
+func NewSet(els []Element) *Set {
+	s := &Set{index: make(map[string]uint64, len(els))}
+	for _, e := range els {
+		s.Put(e)
+	}
+	return s
+}
+
+// Len returns the number of elements.
+func (s *Set) Len() int { return len(s.entries) }
+
+func (s *Set) find(id string, pos uint64) (int, bool) {
+	return slices.BinarySearchFunc(s.entries, entry{pos: pos, el: Element{ID: id}}, cmpEntry)
+}
+
+// Put inserts or updates an element.
+func (s *Set) Put(e Element) {
+	pos := Pos(e.ID)
+	i, ok := s.find(e.ID, pos)
+	en := entry{pos: pos, el: e, hash: elementHash(e)}
+	if ok {
+		s.entries[i] = en
+	} else {
+		s.entries = slices.Insert(s.entries, i, en)
+	}
+	s.index[e.ID] = pos
+	s.prefix = nil
+}
+
+// Remove deletes an element by id.
+func (s *Set) Remove(id string) {
+	pos, ok := s.index[id]
+	if !ok {
+		return
+	}
+	if i, ok := s.find(id, pos); ok {
+		s.entries = slices.Delete(s.entries, i, i+1)
+	}
+	delete(s.index, id)
+	s.prefix = nil
+}
+
+func (s *Set) prefixes() [][32]byte {
+	if s.prefix == nil {
+		p := make([][32]byte, len(s.entries)+1)
+		for i, e := range s.entries {
+			for j := range p[i+1] {
+				p[i+1][j] = p[i][j] ^ e.hash[j]
+			}
+		}
+		s.prefix = p
+	}
+	return s.prefix
+}
+
+// bounds returns the index range of entries with From <= pos <= To.
+func (s *Set) bounds(r Range) (int, int) {
+	lo, _ := slices.BinarySearchFunc(s.entries, r.From, func(e entry, p uint64) int {
+		if e.pos < p {
+			return -1
+		}
+		return 1
+	})
+	hi, _ := slices.BinarySearchFunc(s.entries, r.To, func(e entry, p uint64) int {
+		if e.pos <= p {
+			return -1
+		}
+		return 1
+	})
+	return lo, hi
+}
+
+// Range is an inclusive range [From, To] of positions; ElementLimit asks for the
+// elements when the range holds at most that many.
+type Range struct {
+	From, To     uint64
+	ElementLimit uint32
+}
+
+// Full is the whole position space.
+func Full(limit uint32) Range { return Range{From: 0, To: math.MaxUint64, ElementLimit: limit} }
+
+// RangeResult answers one Range: the count and XOR hash of its elements, and the elements
+// themselves when count <= ElementLimit (or the range cannot be split).
+type RangeResult struct {
+	From, To uint64
+	Count    uint32
+	Hash     [32]byte
+	Elements []Element // nil unless sent
+}
+
+func (s *Set) result(r Range, withElements bool) RangeResult {
+	lo, hi := s.bounds(r)
+	p := s.prefixes()
+	res := RangeResult{From: r.From, To: r.To, Count: uint32(hi - lo)}
+	for j := range res.Hash {
+		res.Hash[j] = p[hi][j] ^ p[lo][j]
+	}
+	if withElements || res.Count <= r.ElementLimit || r.From == r.To {
+		res.Elements = make([]Element, 0, hi-lo)
+		for _, e := range s.entries[lo:hi] {
+			res.Elements = append(res.Elements, e.el)
+		}
+	}
+	return res
+}
+
+// Ranges answers a peer's range request: the responder's half of a head sync. Pure.
+func (s *Set) Ranges(req []Range) ([]RangeResult, error) {
+	if len(req) > protocol.MaxHeadSyncRanges {
+		return nil, fmt.Errorf("%w: %d ranges, limit %d", ErrInvalid, len(req), protocol.MaxHeadSyncRanges)
+	}
+	out := make([]RangeResult, 0, len(req))
+	sent := 0
+	for _, r := range req {
+		if r.From > r.To {
+			return nil, fmt.Errorf("%w: range [%d, %d] is empty", ErrInvalid, r.From, r.To)
+		}
+		res := s.result(r, false)
+		sent += len(res.Elements)
+		if sent > protocol.MaxHeadSyncElements {
+			return nil, fmt.Errorf("%w: response would exceed %d elements", ErrInvalid, protocol.MaxHeadSyncElements)
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// Result is what a head sync found, each list sorted by id.
+type Result struct {
+	Changed    []string // both have it, heads differ
+	RemoteOnly []string // only the remote has it
+	LocalOnly  []string // only we have it
+}
+
+// Driver is the initiator's half of a head sync. It is a stepping state machine with no
+// I/O: send Next() to the peer, give its answer to Feed, repeat until Next returns nil.
+type Driver struct {
+	local                          *Set
+	fanout                         int
+	limit                          uint32
+	pending                        []Range
+	rounds                         int
+	changed, remoteOnly, localOnly []string
+}
+
+// NewDriver starts a head sync of local against a peer. fanout <= 1 or limit 0 take the
+// defaults.
+func NewDriver(local *Set, fanout int, limit uint32) *Driver {
+	if fanout <= 1 {
+		fanout = DefaultFanout
+	}
+	if limit == 0 {
+		limit = DefaultElementLimit
+	}
+	return &Driver{local: local, fanout: fanout, limit: limit, pending: []Range{Full(limit)}}
+}
+
+// Next returns the ranges to ask the peer about, or nil when the sync is complete.
+func (d *Driver) Next() []Range {
+	if len(d.pending) == 0 {
+		return nil
+	}
+	return slices.Clone(d.pending)
+}
+
+// Rounds returns the number of answers fed so far (round trips).
+func (d *Driver) Rounds() int { return d.rounds }
+
+// Feed processes the peer's answer to the last Next.
+func (d *Driver) Feed(resp []RangeResult) error {
+	if len(resp) != len(d.pending) {
+		return fmt.Errorf("%w: %d results for %d ranges", ErrInvalid, len(resp), len(d.pending))
+	}
+	d.rounds++
+	var next []Range
+	for i, r := range resp {
+		q := d.pending[i]
+		if r.From != q.From || r.To != q.To {
+			return fmt.Errorf("%w: result %d is for another range", ErrInvalid, i)
+		}
+		mine := d.local.result(q, r.Elements != nil)
+		if mine.Count == r.Count && mine.Hash == r.Hash {
+			continue
+		}
+		if r.Elements != nil {
+			d.compare(mine.Elements, r.Elements)
+			continue
+		}
+		next = append(next, split(q, d.fanout)...)
+	}
+	d.pending = next
+	return nil
+}
+
+func (d *Driver) compare(mine, theirs []Element) {
+	m := make(map[string]string, len(mine))
+	for _, e := range mine {
+		m[e.ID] = e.HeadsHash
+	}
+	seen := make(map[string]bool, len(theirs))
+	for _, e := range theirs {
+		seen[e.ID] = true
+		h, ok := m[e.ID]
+		switch {
+		case !ok:
+			d.remoteOnly = append(d.remoteOnly, e.ID)
+		case h != e.HeadsHash:
+			d.changed = append(d.changed, e.ID)
+		}
+	}
+	for _, e := range mine {
+		if !seen[e.ID] {
+			d.localOnly = append(d.localOnly, e.ID)
+		}
+	}
+}
+
+// Result returns what the sync found so far (complete once Next returns nil).
+func (d *Driver) Result() Result {
+	r := Result{Changed: slices.Clone(d.changed), RemoteOnly: slices.Clone(d.remoteOnly), LocalOnly: slices.Clone(d.localOnly)}
+	slices.Sort(r.Changed)
+	slices.Sort(r.RemoteOnly)
+	slices.Sort(r.LocalOnly)
+	return r
+}
+
+// split cuts an inclusive range into at most n contiguous sub-ranges.
+func split(r Range, n int) []Range {
+	step := (r.To-r.From)/uint64(n) + 1
+	out := make([]Range, 0, n)
+	lo := r.From
+	for {
+		hi := lo + step - 1
+		if hi < lo || hi > r.To {
+			hi = r.To
+		}
+		out = append(out, Range{From: lo, To: hi, ElementLimit: r.ElementLimit})
+		if hi == r.To {
+			return out
+		}
+		lo = hi + 1
+	}
+}
+
+// Sync runs a whole head sync in-process against remote (tests and local peers).
+func Sync(local, remote *Set) (Result, int, error) {
+	d := NewDriver(local, 0, 0)
+	for req := d.Next(); req != nil; req = d.Next() {
+		resp, err := remote.Ranges(req)
+		if err != nil {
+			return Result{}, d.Rounds(), err
+		}
+		if err := d.Feed(resp); err != nil {
+			return Result{}, d.Rounds(), err
+		}
+	}
+	return d.Result(), d.Rounds(), nil
+}
+
+// RequestToPB converts ranges to a wire request.
+func RequestToPB(space string, req []Range) *syncpb.HeadSyncRequest {
+	m := &syncpb.HeadSyncRequest{SpaceId: space}
+	for _, r := range req {
+		m.Ranges = append(m.Ranges, &syncpb.HeadSyncRange{From: r.From, To: r.To, ElementLimit: r.ElementLimit})
+	}
+	return m
+}
+
+// RangesFromPB converts and checks a wire request.
+func RangesFromPB(m *syncpb.HeadSyncRequest) ([]Range, error) {
+	if len(m.Ranges) > protocol.MaxHeadSyncRanges {
+		return nil, fmt.Errorf("%w: %d ranges, limit %d", ErrInvalid, len(m.Ranges), protocol.MaxHeadSyncRanges)
+	}
+	out := make([]Range, 0, len(m.Ranges))
+	for _, r := range m.Ranges {
+		if r == nil || r.From > r.To {
+			return nil, fmt.Errorf("%w: empty range", ErrInvalid)
+		}
+		out = append(out, Range{From: r.From, To: r.To, ElementLimit: r.ElementLimit})
+	}
+	return out, nil
+}
+
+// ResponseToPB converts results to a wire response. An empty element list is sent as
+// present (it matters: "here are all zero elements").
+func ResponseToPB(res []RangeResult) *syncpb.HeadSyncResponse {
+	m := &syncpb.HeadSyncResponse{}
+	for _, r := range res {
+		pr := &syncpb.HeadSyncRangeResult{From: r.From, To: r.To, Count: r.Count, Hash: append([]byte(nil), r.Hash[:]...)}
+		if r.Elements != nil {
+			pr.Elements = make([]*syncpb.HeadSyncElement, 0, len(r.Elements))
+			for _, e := range r.Elements {
+				pr.Elements = append(pr.Elements, &syncpb.HeadSyncElement{Id: e.ID, HeadsHash: e.HeadsHash})
+			}
+		}
+		m.Results = append(m.Results, pr)
+	}
+	return m
+}
+
+// ResultsFromPB converts and checks a wire response. On the wire "no elements" and "zero
+// elements" look the same, so a result with Count 0 or Count == len(elements) counts as
+// carrying its elements.
+func ResultsFromPB(m *syncpb.HeadSyncResponse) ([]RangeResult, error) {
+	out := make([]RangeResult, 0, len(m.Results))
+	total := 0
+	for _, r := range m.Results {
+		if r == nil || len(r.Hash) != 32 || r.From > r.To {
+			return nil, fmt.Errorf("%w: malformed range result", ErrInvalid)
+		}
+		total += len(r.Elements)
+		if total > protocol.MaxHeadSyncElements {
+			return nil, fmt.Errorf("%w: more than %d elements", ErrInvalid, protocol.MaxHeadSyncElements)
+		}
+		res := RangeResult{From: r.From, To: r.To, Count: r.Count}
+		copy(res.Hash[:], r.Hash)
+		if len(r.Elements) > 0 || r.Count == 0 {
+			if uint32(len(r.Elements)) != r.Count {
+				return nil, fmt.Errorf("%w: %d elements for count %d", ErrInvalid, len(r.Elements), r.Count)
+			}
+			res.Elements = make([]Element, 0, len(r.Elements))
+			for _, e := range r.Elements {
+				res.Elements = append(res.Elements, Element{ID: e.Id, HeadsHash: e.HeadsHash})
+			}
+		}
+		out = append(out, res)
+	}
+	return out, nil
+}
+
+// NewSetSorted builds a set in O(n log n) without per-element insertion cost (ids unique).
+func NewSetSorted(els []Element) *Set {
+	s := &Set{entries: make([]entry, len(els)), index: make(map[string]uint64, len(els))}
+	for i, e := range els {
+		p := Pos(e.ID)
+		s.entries[i] = entry{pos: p, el: e, hash: elementHash(e)}
+		s.index[e.ID] = p
+	}
+	slices.SortFunc(s.entries, cmpEntry)
+	s.entries = slices.CompactFunc(s.entries, func(a, b entry) bool { return a.el.ID == b.el.ID })
+	return s
+}

@@ -1,0 +1,216 @@
+package diff
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/hearth-sync/hearth/pb/syncpb"
+	"github.com/hearth-sync/hearth/protocol/internal/golden"
+	"github.com/hearth-sync/hearth/protocol/internal/require"
+)
+
+// parseSet reads a compact fixture: "a:1 b:2 c:3" (id:headsHash).
+func parseSet(s string) *Set {
+	var els []Element
+	for _, f := range strings.Fields(s) {
+		id, h, _ := strings.Cut(f, ":")
+		els = append(els, Element{ID: id, HeadsHash: h})
+	}
+	return NewSet(els)
+}
+
+func TestTable(t *testing.T) {
+	tests := []struct {
+		local, remote                  string
+		changed, remoteOnly, localOnly string
+	}{
+		{"", "", "", "", ""},
+		{"a:1 b:2", "a:1 b:2", "", "", ""},
+		{"a:1 b:2", "a:1 b:3", "b", "", ""},
+		{"a:1", "a:1 b:2 c:3", "", "b c", ""},
+		{"a:1 b:2 c:3", "", "", "", "a b c"},
+		{"a:1 b:2 d:4", "a:9 c:3 d:4", "a", "c", "b"},
+	}
+	for _, tt := range tests {
+		res, _, err := Sync(parseSet(tt.local), parseSet(tt.remote))
+		require.NoError(t, err)
+		require.Equal(t, strings.Fields(tt.changed), nilIfEmpty(res.Changed), tt)
+		require.Equal(t, strings.Fields(tt.remoteOnly), nilIfEmpty(res.RemoteOnly), tt)
+		require.Equal(t, strings.Fields(tt.localOnly), nilIfEmpty(res.LocalOnly), tt)
+	}
+}
+
+func nilIfEmpty(s []string) []string {
+	if len(s) == 0 {
+		return []string{}
+	}
+	return s
+}
+
+func TestSplit(t *testing.T) {
+	rs := split(Full(0), 16)
+	require.Len(t, rs, 16)
+	require.Equal(t, uint64(0), rs[0].From)
+	require.Equal(t, uint64(math.MaxUint64), rs[15].To)
+	for i := 1; i < len(rs); i++ {
+		require.Equal(t, rs[i-1].To+1, rs[i].From)
+	}
+	require.Len(t, split(Range{From: 5, To: 7}, 16), 3)
+	require.Len(t, split(Range{From: 5, To: 5}, 16), 1)
+}
+
+func TestPutRemove(t *testing.T) {
+	a := parseSet("a:1 b:2 c:3")
+	b := parseSet("a:1 b:2")
+	b.Put(Element{ID: "c", HeadsHash: "3"})
+	ra, _ := a.Ranges([]Range{Full(0)})
+	rb, _ := b.Ranges([]Range{Full(0)})
+	require.Equal(t, ra[0].Hash, rb[0].Hash)
+	b.Remove("c")
+	b.Remove("zz")
+	rb, _ = b.Ranges([]Range{Full(0)})
+	require.NotEqual(t, ra[0].Hash, rb[0].Hash)
+	require.Equal(t, 2, b.Len())
+}
+
+// TestHundredThousand: exactly the differing ids among 100k objects, in a logarithmic
+// number of round trips, through the wire messages.
+func TestHundredThousand(t *testing.T) {
+	const n = 100_000
+	local, remote, want := bigSets(n)
+	d := NewDriver(local, 0, 0)
+	ranges := 0
+	for req := d.Next(); req != nil; req = d.Next() {
+		ranges += len(req)
+		wireReq, err := RangesFromPB(roundTrip(t, RequestToPB("space", req)))
+		require.NoError(t, err)
+		resp, err := remote.Ranges(wireReq)
+		require.NoError(t, err)
+		results, err := ResultsFromPB(roundTripResp(t, ResponseToPB(resp)))
+		require.NoError(t, err)
+		require.NoError(t, d.Feed(results))
+	}
+	got := d.Result()
+	require.Equal(t, want, got)
+	// ceil(log16(n / limit)) levels of splitting plus the first and the element round.
+	bound := int(math.Ceil(math.Log(float64(n)/DefaultElementLimit)/math.Log(DefaultFanout))) + 2
+	if d.Rounds() > bound {
+		t.Fatalf("%d round trips, bound %d", d.Rounds(), bound)
+	}
+	differing := len(want.Changed) + len(want.RemoteOnly) + len(want.LocalOnly)
+	if ranges > 1+differing*DefaultFanout*bound {
+		t.Fatalf("%d ranges asked, more than %d", ranges, 1+differing*DefaultFanout*bound)
+	}
+	t.Logf("100k objects, %d differ: %d round trips, %d ranges", differing, d.Rounds(), ranges)
+}
+
+func roundTrip(t *testing.T, m *syncpb.HeadSyncRequest) *syncpb.HeadSyncRequest {
+	b, err := m.Marshal()
+	require.NoError(t, err)
+	var out syncpb.HeadSyncRequest
+	require.NoError(t, out.Unmarshal(b))
+	return &out
+}
+
+func roundTripResp(t *testing.T, m *syncpb.HeadSyncResponse) *syncpb.HeadSyncResponse {
+	b, err := m.Marshal()
+	require.NoError(t, err)
+	var out syncpb.HeadSyncResponse
+	require.NoError(t, out.Unmarshal(b))
+	return &out
+}
+
+// bigSets returns two sets of ~n objects that differ in 10 ids: 5 changed, 3 only remote,
+// 2 only local.
+func bigSets(n int) (*Set, *Set, Result) {
+	els := make([]Element, n)
+	for i := range els {
+		els[i] = Element{ID: fmt.Sprintf("obj-%06d", i), HeadsHash: fmt.Sprintf("h%d", i)}
+	}
+	local := NewSetSorted(els)
+	remote := NewSetSorted(els)
+	var want Result
+	for _, i := range []int{7, 1234, 50000, 77777, 99999} {
+		remote.Put(Element{ID: els[i].ID, HeadsHash: "changed"})
+		want.Changed = append(want.Changed, els[i].ID)
+	}
+	for i := 0; i < 3; i++ {
+		id := fmt.Sprintf("remote-%d", i)
+		remote.Put(Element{ID: id, HeadsHash: "r"})
+		want.RemoteOnly = append(want.RemoteOnly, id)
+	}
+	for _, i := range []int{42, 60000} {
+		remote.Remove(els[i].ID)
+		want.LocalOnly = append(want.LocalOnly, els[i].ID)
+	}
+	slices.Sort(want.Changed)
+	slices.Sort(want.RemoteOnly)
+	slices.Sort(want.LocalOnly)
+	return local, remote, want
+}
+
+func TestMessagesRejectBadInput(t *testing.T) {
+	_, err := RangesFromPB(&syncpb.HeadSyncRequest{Ranges: []*syncpb.HeadSyncRange{{From: 2, To: 1}}})
+	require.ErrorIs(t, err, ErrInvalid)
+	_, err = ResultsFromPB(&syncpb.HeadSyncResponse{Results: []*syncpb.HeadSyncRangeResult{{Hash: []byte{1}}}})
+	require.ErrorIs(t, err, ErrInvalid)
+	_, err = ResultsFromPB(&syncpb.HeadSyncResponse{Results: []*syncpb.HeadSyncRangeResult{{Hash: make([]byte, 32), Count: 2, Elements: []*syncpb.HeadSyncElement{{Id: "a"}}}}})
+	require.ErrorIs(t, err, ErrInvalid)
+	d := NewDriver(parseSet("a:1"), 0, 0)
+	require.ErrorIs(t, d.Feed(nil), ErrInvalid)
+	_, err = parseSet("").Ranges([]Range{{From: 3, To: 1}})
+	require.ErrorIs(t, err, ErrInvalid)
+}
+
+func FuzzMessages(f *testing.F) {
+	local := parseSet("a:1 b:2 c:3")
+	res, _ := local.Ranges([]Range{Full(1), {From: 0, To: 10, ElementLimit: 5}})
+	b, _ := ResponseToPB(res).Marshal()
+	f.Add(b)
+	b, _ = RequestToPB("s", split(Full(4), 4)).Marshal()
+	f.Add(b)
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var req syncpb.HeadSyncRequest
+		if req.Unmarshal(b) == nil {
+			if rs, err := RangesFromPB(&req); err == nil {
+				_, _ = local.Ranges(rs)
+			}
+		}
+		var resp syncpb.HeadSyncResponse
+		if resp.Unmarshal(b) == nil {
+			if rs, err := ResultsFromPB(&resp); err == nil {
+				d := NewDriver(local, 0, 0)
+				_ = d.Feed(rs)
+				_ = d.Next()
+			}
+		}
+	})
+}
+
+func BenchmarkDiff100kTenDiffer(b *testing.B) {
+	local, remote, want := bigSets(100_000)
+	b.ResetTimer()
+	for b.Loop() {
+		res, _, err := Sync(local, remote)
+		if err != nil || len(res.Changed) != len(want.Changed) {
+			b.Fatal(err, res)
+		}
+	}
+}
+
+// TestGolden pins the element hash, the position function and a wire response.
+func TestGolden(t *testing.T) {
+	s := parseSet("a:1 b:2 c:3")
+	res, err := s.Ranges([]Range{Full(8)})
+	require.NoError(t, err)
+	wire, err := ResponseToPB(res).Marshal()
+	require.NoError(t, err)
+	var pos [8]byte
+	for i, p := 0, Pos("a"); i < 8; i++ {
+		pos[i] = byte(p >> (56 - 8*i))
+	}
+	golden.Check(t, "diff", map[string][]byte{"range_hash": res[0].Hash[:], "pos_a": pos[:], "response": wire})
+}
