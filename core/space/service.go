@@ -50,8 +50,10 @@ type Config struct {
 	DB *badger.DB
 	// SpacesDir is accounts/<id>/spaces.
 	SpacesDir string
-	Log       *slog.Logger
-	Now       func() time.Time
+	// NodeKey is the pinned node key (nil: local-only, never pinned).
+	NodeKey NodeKey
+	Log     *slog.Logger
+	Now     func() time.Time
 }
 
 // Service owns the account's spaces on this device.
@@ -72,6 +74,9 @@ func New(cfg Config) *Service {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.NodeKey == nil {
+		cfg.NodeKey = func() (crypto.PubKey, bool) { return crypto.PubKey{}, false }
 	}
 	return &Service{
 		cfg:      cfg,
@@ -138,6 +143,50 @@ func (s *Service) Create(ctx context.Context, name string) (crypto.SpaceID, erro
 	}
 	if _, err := s.Get(ctx, h.ID); err != nil {
 		return "", err
+	}
+	return h.ID, nil
+}
+
+// Import stores a space pulled from the node — a space of the account
+// created on another device, or one joined through an invite — and registers
+// it. Its records must be accepted by the pinned node. Importing a space the
+// account already knows fails with kind Exists.
+func (s *Service) Import(ctx context.Context, header []byte, records [][]byte, name string) (crypto.SpaceID, error) {
+	const op = "space.import"
+	h, err := space.Verify(header)
+	if err != nil {
+		return "", errkind.E(op, errkind.Corrupt, err)
+	}
+	if _, known, err := getInfo(s.cfg.DB, h.ID); err != nil || known {
+		if err == nil {
+			err = errkind.Errorf(op, errkind.Exists, "space %s is already known", h.ID)
+		}
+		return "", err
+	}
+	nodeKey, ok := s.cfg.NodeKey()
+	if !ok {
+		return "", errkind.Errorf(op, errkind.Precondition, "no pinned node key")
+	}
+	if _, err := acl.Replay(acl.New(h.ID, h.Creator), nodeKey, records); err != nil {
+		return "", errkind.E(op, errkind.Corrupt, err)
+	}
+	info := Info{ID: h.ID, Name: name, Incarnation: newIncarnation(), AccountStatus: AccountActive, LocalStatus: LocalOK, CreatedAt: s.nowMs()}
+	store, err := spacestore.Open(s.storeDir(info), s.cfg.Log)
+	if err != nil {
+		return "", errkind.E(op, errkind.Other, err)
+	}
+	err = store.SetHeader(h.Raw)
+	if err == nil {
+		err = store.AddAcl(1, records, false)
+	}
+	if cerr := store.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return "", errkind.E(op, errkind.Other, err)
+	}
+	if err := putInfo(s.cfg.DB, info); err != nil {
+		return "", errkind.E(op, errkind.Other, err)
 	}
 	return h.ID, nil
 }
@@ -258,13 +307,14 @@ func (s *Service) load(id crypto.SpaceID) (*Space, error) {
 	}
 	sp := &Space{
 		id: id, store: store, author: s.cfg.Account, log: s.cfg.Log,
+		device: s.cfg.Device.Public(), node: s.cfg.NodeKey,
 		now:     s.nowMs,
 		reqs:    make(chan request),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 		objects: map[crypto.ObjectID]*object{},
 	}
-	if err := sp.load(s.cfg.Device.Public()); err != nil {
+	if err := sp.load(); err != nil {
 		store.Close()
 		return nil, errkind.E(op, errkind.Corrupt, err)
 	}

@@ -25,6 +25,8 @@ type Space struct {
 	store  *spacestore.Store
 	index  *spaceindex.Handle
 	author crypto.PrivKey // the account key: it signs ACL records and changes
+	device crypto.PubKey  // provisionally accepts the ACL root of a space the node has not seen
+	node   NodeKey        // the pinned node key, once known
 	now    func() int64   // unix ms
 	log    *slog.Logger
 
@@ -33,6 +35,7 @@ type Space struct {
 	done chan struct{} // closed when the actor has exited
 
 	// Owned by the actor goroutine (and by load, before the actor starts).
+	header  space.Header
 	acl     acl.State
 	keys    map[crypto.KeyID]crypto.SymKey
 	objects map[crypto.ObjectID]*object
@@ -42,6 +45,7 @@ type Space struct {
 type object struct {
 	tree        *objtree.Tree
 	state       *objtree.State
+	isNew       bool            // its root came from the node and is not stored yet
 	applied     int             // how many changes of tree.Order() state has applied
 	lastApplied crypto.ChangeID // the last of them
 	typ         string
@@ -124,9 +128,25 @@ func (s *Space) close() error {
 	return s.store.Close()
 }
 
+// NodeKey returns the pinned node key; ok is false before first contact.
+type NodeKey func() (key crypto.PubKey, ok bool)
+
+// verifyAccepted checks an accepted ACL record: the provisional root (seq 1
+// of a space the node has not accepted yet) is countersigned by this device,
+// every other record by the pinned node.
+func (s *Space) verifyAccepted(raw []byte, provisionalRoot bool) (acl.VerifiedRecord, error) {
+	if provisionalRoot {
+		return acl.Verify(raw, s.device)
+	}
+	key, ok := s.node()
+	if !ok {
+		return acl.VerifiedRecord{}, fmt.Errorf("an ACL record accepted by a node whose key this device has not pinned")
+	}
+	return acl.Verify(raw, key)
+}
+
 // load reads the header and ACL from the store and derives the read keys.
-// acceptor verifies provisional (locally accepted) records.
-func (s *Space) load(acceptor crypto.PubKey) error {
+func (s *Space) load() error {
 	rawHeader, err := s.store.Header()
 	if err != nil {
 		return fmt.Errorf("space %s: header: %w", s.id, err)
@@ -142,9 +162,16 @@ func (s *Space) load(acceptor crypto.PubKey) error {
 	if err != nil {
 		return err
 	}
+	if len(records) == 0 {
+		return fmt.Errorf("space %s: no ACL records", s.id)
+	}
+	provisional, err := s.store.Provisional()
+	if err != nil {
+		return err
+	}
 	st := acl.New(h.ID, h.Creator)
 	for i, raw := range records {
-		rec, err := acl.Verify(raw, acceptor)
+		rec, err := s.verifyAccepted(raw, provisional && i == 0)
 		if err != nil {
 			return fmt.Errorf("space %s: ACL record %d: %w", s.id, i+1, err)
 		}
@@ -152,14 +179,13 @@ func (s *Space) load(acceptor crypto.PubKey) error {
 			return fmt.Errorf("space %s: ACL record %d: %w", s.id, i+1, err)
 		}
 	}
-	if len(records) == 0 {
-		return fmt.Errorf("space %s: no ACL records", s.id)
+	s.header = h
+	s.acl = st
+	s.keys, err = acl.ReadKeys(st, s.author)
+	if err != nil { // removed members keep no keys: the space is still readable as it was
+		s.keys = map[crypto.KeyID]crypto.SymKey{}
+		s.log.Warn("no read keys for this member", "space", s.id, "err", err)
 	}
-	keys, err := acl.ReadKeys(st, s.author)
-	if err != nil {
-		return fmt.Errorf("space %s: read keys: %w", s.id, err)
-	}
-	s.acl, s.keys = st, keys
 	return nil
 }
 

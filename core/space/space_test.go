@@ -35,6 +35,7 @@ type env struct {
 	dir     string
 	account crypto.PrivKey
 	device  crypto.PrivKey
+	nodeKey NodeKey // nil: local-only
 	db      *badger.DB
 	svc     *Service
 }
@@ -54,7 +55,7 @@ func (e *env) open() {
 	db, err := badgerdb.Open(filepath.Join(e.dir, "account"), true, quiet)
 	require.NoError(e.t, err)
 	e.db = db
-	e.svc = New(Config{Account: e.account, Device: e.device, DB: db, SpacesDir: filepath.Join(e.dir, "spaces"), Log: quiet})
+	e.svc = New(Config{Account: e.account, Device: e.device, DB: db, SpacesDir: filepath.Join(e.dir, "spaces"), NodeKey: e.nodeKey, Log: quiet})
 }
 
 func (e *env) close() {
@@ -74,7 +75,7 @@ func ctx(t *testing.T) context.Context {
 	return c
 }
 
-func str(s string) *syncpb.Value { return objtree.String(s) }
+func str(s string) *syncpb.Value  { return objtree.String(s) }
 func num(f float64) *syncpb.Value { return objtree.Number(f) }
 
 func TestObjectsPersistAcrossRestart(t *testing.T) {

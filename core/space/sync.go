@@ -1,0 +1,417 @@
+package space
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/hearth-sync/hearth/core/spacestore"
+	"github.com/hearth-sync/hearth/internal/errkind"
+	"github.com/hearth-sync/hearth/pb/syncpb"
+	"github.com/hearth-sync/hearth/protocol"
+	"github.com/hearth-sync/hearth/protocol/acl"
+	"github.com/hearth-sync/hearth/protocol/crypto"
+	"github.com/hearth-sync/hearth/protocol/diff"
+	"github.com/hearth-sync/hearth/protocol/objtree"
+	"github.com/hearth-sync/hearth/spaceindex"
+)
+
+// This file is the space's side of sync: everything runs on the actor and
+// does disk I/O only; the sync engine does the network I/O in between.
+
+// Registration is what the node needs to create this space: its header and
+// the author-signed ACL root.
+type Registration struct {
+	Header  []byte
+	AclRoot []byte
+}
+
+// PendingRegistration returns the space's registration while its ACL root is
+// only provisionally accepted (the node has not seen the space); ok is false
+// once the node has accepted it.
+func (s *Space) PendingRegistration(ctx context.Context) (reg Registration, ok bool, err error) {
+	err = s.do(ctx, func() error {
+		provisional, err := s.store.Provisional()
+		if err != nil || !provisional {
+			return err
+		}
+		records, err := s.store.AclRecords()
+		if err != nil {
+			return err
+		}
+		root, err := s.verifyAccepted(records[0], true)
+		if err != nil {
+			return err
+		}
+		reg, ok = Registration{Header: s.header.Raw, AclRoot: root.Raw}, true
+		return nil
+	})
+	return reg, ok, err
+}
+
+// AcceptRegistration stores the node's acceptance of the ACL root in place
+// of this device's provisional one.
+func (s *Space) AcceptRegistration(ctx context.Context, accepted []byte) error {
+	return s.do(ctx, func() error {
+		rec, err := s.verifyAccepted(accepted, false)
+		if err != nil {
+			return errkind.E("space.sync", errkind.Corrupt, err)
+		}
+		if rec.Seq != 1 || rec.Prev != "" || rec.Space != s.id {
+			return errkind.Errorf("space.sync", errkind.Corrupt, "the node accepted record %s at %d, not this space's root", rec.ID, rec.Seq)
+		}
+		records, err := s.store.AclRecords()
+		if err != nil {
+			return err
+		}
+		mine, err := acl.VerifyAuthor(firstAuthor(records))
+		if err != nil || mine.ID != rec.ID {
+			return errkind.Errorf("space.sync", errkind.Corrupt, "the node's root %s is not this space's root", rec.ID)
+		}
+		return s.store.AddAcl(1, [][]byte{accepted}, false)
+	})
+}
+
+// firstAuthor extracts the author's envelope from a provisionally accepted
+// root; errors surface in the caller's VerifyAuthor.
+func firstAuthor(records [][]byte) []byte {
+	if len(records) == 0 {
+		return nil
+	}
+	var acc syncpb.AclAccepted
+	env := new(syncpb.Signed)
+	if env.Unmarshal(records[0]) != nil || acc.Unmarshal(env.Payload) != nil {
+		return nil
+	}
+	return acc.Record
+}
+
+// AclSeq is the sequence number of the space's ACL head.
+func (s *Space) AclSeq(ctx context.Context) (uint64, error) {
+	var seq uint64
+	err := s.do(ctx, func() error { seq = s.acl.Seq(); return nil })
+	return seq, err
+}
+
+// AclState returns the space's ACL state (a value: safe to read anywhere).
+func (s *Space) AclState(ctx context.Context) (acl.State, error) {
+	var st acl.State
+	err := s.do(ctx, func() error { st = s.acl; return nil })
+	return st, err
+}
+
+// ApplyAcl verifies node-accepted records and applies those after the
+// current head, in order, then stores them. Records already applied are
+// skipped; a gap is an error (fetch the log from the current sequence).
+func (s *Space) ApplyAcl(ctx context.Context, records [][]byte) (applied int, err error) {
+	err = s.do(ctx, func() error {
+		st := s.acl
+		first := st.Seq() + 1
+		var fresh [][]byte
+		for _, raw := range records {
+			rec, err := s.verifyAccepted(raw, false)
+			if err != nil {
+				return errkind.E("space.acl", errkind.Corrupt, err)
+			}
+			if rec.Seq <= st.Seq() {
+				continue
+			}
+			if rec.Seq != st.Seq()+1 {
+				return errkind.Errorf("space.acl", errkind.Transient, "ACL record %d arrived after %d: fetch the gap", rec.Seq, st.Seq())
+			}
+			if st, err = st.Apply(rec); err != nil {
+				return errkind.E("space.acl", errkind.Corrupt, err)
+			}
+			fresh = append(fresh, raw)
+		}
+		if len(fresh) == 0 {
+			return nil
+		}
+		if err := s.store.AddAcl(first, fresh, false); err != nil {
+			return err
+		}
+		s.acl = st
+		if keys, err := acl.ReadKeys(st, s.author); err == nil {
+			s.keys = keys
+		} // else: removed, the old keys still read history
+		applied = len(fresh)
+		return nil
+	})
+	return applied, err
+}
+
+// PendingObjects lists objects with local changes the node has not acknowledged.
+func (s *Space) PendingObjects(ctx context.Context) ([]crypto.ObjectID, error) {
+	ids, err := s.store.Pending()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]crypto.ObjectID, len(ids))
+	for i, id := range ids {
+		out[i] = crypto.ObjectID(id)
+	}
+	return out, nil
+}
+
+// Outgoing returns what the node lacks of an object, given the heads it
+// acknowledged, as HeadUpdates within the message size limit, parents first.
+func (s *Space) Outgoing(ctx context.Context, id crypto.ObjectID) ([]*syncpb.HeadUpdate, error) {
+	var out []*syncpb.HeadUpdate
+	err := s.do(ctx, func() error {
+		obj, err := s.object(id)
+		if err != nil {
+			return err
+		}
+		acked, err := s.store.Acked(string(id))
+		if err != nil {
+			return err
+		}
+		heads := headStrings(obj.tree.Heads())
+		cur := &syncpb.HeadUpdate{SpaceId: string(s.id), ObjectId: string(id), Heads: heads}
+		size := 0
+		for _, c := range obj.tree.Since(changeIDs(acked)) {
+			if size+len(c.Raw) > protocol.MaxMessageSize/2 && len(cur.Changes) > 0 {
+				out = append(out, cur)
+				cur = &syncpb.HeadUpdate{SpaceId: string(s.id), ObjectId: string(id), Heads: heads}
+				size = 0
+			}
+			cur.Changes = append(cur.Changes, c.Raw)
+			size += len(c.Raw)
+		}
+		if len(cur.Changes) > 0 {
+			out = append(out, cur)
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Acknowledged records that the node durably stored these heads of an
+// object; when they cover the local heads the object is synced.
+func (s *Space) Acknowledged(ctx context.Context, id crypto.ObjectID, nodeHeads []string) error {
+	return s.do(ctx, func() error {
+		if err := s.store.SetAcked(string(id), nodeHeads); err != nil {
+			return err
+		}
+		return s.updateSyncStatus(id)
+	})
+}
+
+// Rejected records that the node refused an object's changes.
+func (s *Space) Rejected(ctx context.Context, id crypto.ObjectID, reason string) error {
+	return s.do(ctx, func() error {
+		s.log.Warn("the node rejected changes", "space", s.id, "object", id, "reason", reason)
+		err := s.index.SetSyncStatus(context.Background(), string(id), spaceindex.SyncStatus{State: spaceindex.SyncError, Reason: spaceindex.SyncErrorRejected})
+		if errors.Is(err, spaceindex.ErrNotFound) {
+			return nil
+		}
+		return err
+	})
+}
+
+// updateSyncStatus writes Synced or Syncing into the index record: Synced
+// only when the node acknowledged every local head. Actor only.
+func (s *Space) updateSyncStatus(id crypto.ObjectID) error {
+	meta, err := s.store.Meta(string(id))
+	if err != nil {
+		return err
+	}
+	acked, err := s.store.Acked(string(id))
+	if err != nil {
+		return err
+	}
+	st := spaceindex.SyncStatus{State: spaceindex.SyncSyncing}
+	if covers(acked, meta.Heads) {
+		st.State = spaceindex.SyncSynced
+	}
+	err = s.index.SetSyncStatus(context.Background(), string(id), st)
+	if errors.Is(err, spaceindex.ErrNotFound) { // deleted objects are not in the index
+		return nil
+	}
+	return err
+}
+
+// ApplyRemote verifies and adds changes that came from the node, persists
+// them, and re-indexes the object. nodeHeads are the node's heads for the
+// object (what it has durably). It returns the parents still missing.
+func (s *Space) ApplyRemote(ctx context.Context, id crypto.ObjectID, raws [][]byte, nodeHeads []string) (missing []crypto.ChangeID, err error) {
+	changes := make([]objtree.Change, 0, len(raws))
+	for _, raw := range raws {
+		c, err := objtree.Verify(raw)
+		if err != nil {
+			return nil, errkind.E("space.sync", errkind.Corrupt, err)
+		}
+		if c.Space != s.id || c.Object != id {
+			return nil, errkind.Errorf("space.sync", errkind.Corrupt, "change %s is not of %s/%s", c.ID, s.id, id)
+		}
+		changes = append(changes, c)
+	}
+	err = s.do(ctx, func() error {
+		obj, err := s.object(id)
+		if errkind.Is(err, errkind.NotFound) {
+			obj, err = s.newRemoteObject(id, changes)
+		}
+		if err != nil {
+			return err
+		}
+		up, addErr := obj.tree.Add(s.acl, changes...)
+		if addErr != nil && !errors.Is(addErr, objtree.ErrPartial) {
+			return errkind.E("space.sync", errkind.Corrupt, addErr)
+		}
+		for _, r := range up.Rejected {
+			s.log.Warn("rejected a change from the node", "space", s.id, "object", id, "change", r.ID, "err", r.Err)
+		}
+		missing = up.Missing
+		written := append(append([]objtree.Change{}, up.Added...), up.Waiting...)
+		if obj.isNew {
+			written = append([]objtree.Change{obj.tree.Root()}, written...)
+			obj.isNew = false
+		}
+		if len(written) == 0 {
+			return s.noteNodeHeads(id, nodeHeads)
+		}
+		if err := s.persistRemote(obj, written); err != nil {
+			return err
+		}
+		return s.noteNodeHeads(id, nodeHeads)
+	})
+	return missing, err
+}
+
+// newRemoteObject starts the tree of an object first seen from the node: its
+// root must be among the changes. Actor only.
+func (s *Space) newRemoteObject(id crypto.ObjectID, changes []objtree.Change) (*object, error) {
+	for _, c := range changes {
+		if c.IsRoot && crypto.ObjectID(c.ID) == id {
+			tree, err := objtree.New(c, s.acl)
+			if err != nil {
+				return nil, errkind.E("space.sync", errkind.Corrupt, err)
+			}
+			return &object{tree: tree, state: objtree.NewState(), typ: c.ObjectType, created: c.Timestamp, updated: c.Timestamp, isNew: true}, nil
+		}
+	}
+	return nil, errkind.Errorf("space.sync", errkind.Transient, "object %s: root change not received yet", id)
+}
+
+// persistRemote stores changes from the node (nothing to push back), then
+// updates the cached state and the index. Actor only.
+func (s *Space) persistRemote(obj *object, written []objtree.Change) error {
+	ids := make([]string, len(written))
+	raws := make([][]byte, len(written))
+	for i, c := range written {
+		ids[i], raws[i] = string(c.ID), c.Raw
+	}
+	if err := s.replay(obj); err != nil {
+		return err
+	}
+	meta := spacestore.Meta{Type: obj.typ, Heads: headStrings(obj.tree.Heads()), Deleted: obj.deleted()}
+	if err := s.store.WriteChanges(string(obj.tree.ID()), ids, raws, meta, false); err != nil {
+		delete(s.objects, obj.tree.ID())
+		return errkind.E("space.sync", errkind.Other, err)
+	}
+	s.cache(obj)
+	return s.reindex(obj)
+}
+
+// noteNodeHeads records heads the node has (it sent or confirmed them) as
+// acknowledged: the node stores what it serves. Actor only.
+func (s *Space) noteNodeHeads(id crypto.ObjectID, nodeHeads []string) error {
+	if len(nodeHeads) == 0 {
+		return nil
+	}
+	obj, err := s.object(id)
+	if err != nil {
+		return err
+	}
+	// Only heads we hold count: acknowledging an unknown change would hide
+	// that we still have to download it.
+	var known []string
+	for _, h := range nodeHeads {
+		if obj.tree.Has(crypto.ChangeID(h)) {
+			known = append(known, h)
+		}
+	}
+	if len(known) == 0 {
+		return nil
+	}
+	acked, err := s.store.Acked(string(id))
+	if err != nil {
+		return err
+	}
+	if err := s.store.SetAcked(string(id), mergeHeads(obj, acked, known)); err != nil {
+		return err
+	}
+	return s.updateSyncStatus(id)
+}
+
+// mergeHeads returns the minimal heads covering both head sets: a head that
+// the others already cover (an ancestor of one of them) drops out.
+func mergeHeads(obj *object, a, b []string) []string {
+	all := dedupSorted(append(append([]string{}, a...), b...))
+	var out []string
+	for i, h := range all {
+		others := changeIDs(append(append([]string{}, all[:i]...), all[i+1:]...))
+		stillNeeded := false
+		for _, c := range obj.tree.Since(others) {
+			if string(c.ID) == h {
+				stillNeeded = true
+				break
+			}
+		}
+		if stillNeeded {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// covers reports whether every one of want is in have.
+func covers(have, want []string) bool {
+	set := make(map[string]bool, len(have))
+	for _, h := range have {
+		set[h] = true
+	}
+	for _, w := range want {
+		if !set[w] {
+			return false
+		}
+	}
+	return true
+}
+
+// Summary is the space's head-sync set: (object id, heads hash) for every
+// object in the store.
+func (s *Space) Summary(ctx context.Context) (*diff.Set, error) {
+	var els []diff.Element
+	err := s.store.Objects(func(id string, m spacestore.Meta) error {
+		els = append(els, diff.Element{ID: id, HeadsHash: headsHash(m.Heads)})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return diff.NewSet(els), nil
+}
+
+// Heads returns the stored heads of an object (nil when unknown).
+func (s *Space) Heads(ctx context.Context, id crypto.ObjectID) ([]string, error) {
+	m, err := s.store.Meta(string(id))
+	if errors.Is(err, spacestore.ErrNotFound) {
+		return nil, nil
+	}
+	return m.Heads, err
+}
+
+func changeIDs(ss []string) []crypto.ChangeID {
+	out := make([]crypto.ChangeID, len(ss))
+	for i, s := range ss {
+		out[i] = crypto.ChangeID(s)
+	}
+	return out
+}
+
+func dedupSorted(ss []string) []string {
+	out := slices.Clone(ss)
+	slices.Sort(out)
+	return slices.Compact(out)
+}

@@ -1,0 +1,213 @@
+package space
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hearth-sync/hearth/protocol/acl"
+	"github.com/hearth-sync/hearth/protocol/crypto"
+	"github.com/hearth-sync/hearth/protocol/diff"
+	"github.com/hearth-sync/hearth/spaceindex"
+)
+
+// twoDevices is one account on two devices, with a node key both pinned.
+func twoDevices(t *testing.T) (a, b *env, node crypto.PrivKey) {
+	node, err := crypto.GenerateKey()
+	require.NoError(t, err)
+	pinned := func() (crypto.PubKey, bool) { return node.Public(), true }
+	acc, err := crypto.GenerateKey()
+	require.NoError(t, err)
+	mk := func() *env {
+		dev, err := crypto.GenerateKey()
+		require.NoError(t, err)
+		e := &env{t: t, dir: t.TempDir(), account: acc, device: dev, nodeKey: pinned}
+		e.open()
+		t.Cleanup(e.close)
+		return e
+	}
+	return mk(), mk(), node
+}
+
+// register plays the node's part for a new space: accept its root.
+func register(t *testing.T, c context.Context, sp *Space, node crypto.PrivKey) (header []byte, records [][]byte) {
+	reg, ok, err := sp.PendingRegistration(c)
+	require.NoError(t, err)
+	require.True(t, ok)
+	rec, err := acl.VerifyAuthor(reg.AclRoot)
+	require.NoError(t, err)
+	accepted, err := acl.Countersign(node, rec, 1)
+	require.NoError(t, err)
+	require.NoError(t, sp.AcceptRegistration(c, accepted.Accepted))
+	_, ok, err = sp.PendingRegistration(c)
+	require.NoError(t, err)
+	assert.False(t, ok, "registered")
+	return reg.Header, [][]byte{accepted.Accepted}
+}
+
+// relay plays the node's part for one object: A's outgoing changes reach B.
+func relay(t *testing.T, c context.Context, from, to *Space, id crypto.ObjectID) {
+	batches, err := from.Outgoing(c, id)
+	require.NoError(t, err)
+	for _, hu := range batches {
+		missing, err := to.ApplyRemote(c, id, hu.Changes, hu.Heads)
+		require.NoError(t, err)
+		assert.Empty(t, missing)
+		require.NoError(t, from.Acknowledged(c, id, hu.Heads))
+	}
+}
+
+func TestTwoDevicesConverge(t *testing.T) {
+	a, b, node := twoDevices(t)
+	c := ctx(t)
+	id, err := a.svc.Create(c, "Shared")
+	require.NoError(t, err)
+	spA, err := a.svc.Get(c, id)
+	require.NoError(t, err)
+	header, records := register(t, c, spA, node)
+
+	_, err = b.svc.Import(c, header, records, "Shared")
+	require.NoError(t, err)
+	spB, err := b.svc.Get(c, id)
+	require.NoError(t, err)
+
+	obj, err := spA.CreateObject(c, "task", Details{"name": str("from A")})
+	require.NoError(t, err)
+	pending, err := spA.PendingObjects(c)
+	require.NoError(t, err)
+	assert.Equal(t, []crypto.ObjectID{obj}, pending)
+	relay(t, c, spA, spB, obj)
+	pending, err = spA.PendingObjects(c)
+	require.NoError(t, err)
+	assert.Empty(t, pending, "acknowledged objects leave the push queue")
+
+	// Concurrent edits on both devices, then exchange both ways.
+	require.NoError(t, spA.UpdateObject(c, obj, Details{"a": num(1), "same": str("A")}, nil))
+	require.NoError(t, spB.UpdateObject(c, obj, Details{"b": num(2), "same": str("B")}, nil))
+	relay(t, c, spA, spB, obj)
+	relay(t, c, spB, spA, obj)
+
+	gotA, err := spA.Get(c, obj)
+	require.NoError(t, err)
+	gotB, err := spB.Get(c, obj)
+	require.NoError(t, err)
+	assert.Equal(t, gotA.Details, gotB.Details, "same changes, same state")
+	assert.Equal(t, num(1), gotA.Details["a"])
+	assert.Equal(t, num(2), gotA.Details["b"])
+	headsA, _ := spA.Heads(c, obj)
+	headsB, _ := spB.Heads(c, obj)
+	assert.Equal(t, headsA, headsB)
+	assert.Len(t, headsA, 2, "two concurrent heads until someone writes on both")
+
+	// Head-sync summaries agree once converged.
+	setA, err := spA.Summary(c)
+	require.NoError(t, err)
+	setB, err := spB.Summary(c)
+	require.NoError(t, err)
+	res, _, err := diffSync(setA, setB)
+	require.NoError(t, err)
+	assert.Empty(t, res)
+
+	// Synced is honest: B wrote, A relayed back everything, B's ack covers B's heads.
+	recB, err := spB.Query(c, spaceindex.Query{})
+	require.NoError(t, err)
+	require.Equal(t, 1, recB.Total)
+	assert.Equal(t, spaceindex.SyncSynced, recB.Records[0].SyncStatus.State)
+
+	// A new local change is not synced until acknowledged.
+	require.NoError(t, spB.UpdateObject(c, obj, Details{"c": num(3)}, nil))
+	recB, err = spB.Query(c, spaceindex.Query{})
+	require.NoError(t, err)
+	assert.NotEqual(t, spaceindex.SyncSynced, recB.Records[0].SyncStatus.State)
+}
+
+func TestApplyRemoteRejectsForeignChanges(t *testing.T) {
+	a, b, node := twoDevices(t)
+	c := ctx(t)
+	id, err := a.svc.Create(c, "One")
+	require.NoError(t, err)
+	spA, err := a.svc.Get(c, id)
+	require.NoError(t, err)
+	register(t, c, spA, node)
+	obj, err := spA.CreateObject(c, "x", Details{"k": num(1)})
+	require.NoError(t, err)
+	batches, err := spA.Outgoing(c, obj)
+	require.NoError(t, err)
+
+	other, err := b.svc.Create(c, "Other")
+	require.NoError(t, err)
+	spOther, err := b.svc.Get(c, other)
+	require.NoError(t, err)
+	_, err = spOther.ApplyRemote(c, obj, batches[0].Changes, nil)
+	assert.Error(t, err, "changes of another space are refused")
+	_, err = spOther.ApplyRemote(c, obj, [][]byte{[]byte("garbage")}, nil)
+	assert.Error(t, err)
+}
+
+func TestApplyAclRejectsGapsAndForgeries(t *testing.T) {
+	a, _, node := twoDevices(t)
+	c := ctx(t)
+	id, err := a.svc.Create(c, "One")
+	require.NoError(t, err)
+	sp, err := a.svc.Get(c, id)
+	require.NoError(t, err)
+	register(t, c, sp, node)
+	st, err := sp.AclState(c)
+	require.NoError(t, err)
+
+	invKey, err := crypto.GenerateKey()
+	require.NoError(t, err)
+	readKey, err := crypto.NewSymKey()
+	require.NoError(t, err)
+	raw, err := acl.Builder{Author: a.account}.Invite(st, invKey.Public(), acl.RoleWriter, true, readKey, 2)
+	require.NoError(t, err)
+	rec, err := acl.VerifyAuthor(raw)
+	require.NoError(t, err)
+
+	forger, err := crypto.GenerateKey()
+	require.NoError(t, err)
+	forged, err := acl.Countersign(forger, rec, 2)
+	require.NoError(t, err)
+	_, err = sp.ApplyAcl(c, [][]byte{forged.Accepted})
+	assert.Error(t, err, "a record not countersigned by the pinned node is refused")
+
+	gap, err := acl.Countersign(node, rec, 3)
+	require.NoError(t, err)
+	_, err = sp.ApplyAcl(c, [][]byte{gap.Accepted})
+	assert.Error(t, err, "a gap in the sequence is refused")
+
+	good, err := acl.Countersign(node, rec, 2)
+	require.NoError(t, err)
+	n, err := sp.ApplyAcl(c, [][]byte{good.Accepted, good.Accepted})
+	require.NoError(t, err)
+	assert.Equal(t, 1, n, "a replayed record is skipped")
+	seq, err := sp.AclSeq(c)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(2), seq)
+
+	// The record survives a reload.
+	a.reopen()
+	sp, err = a.svc.Get(c, id)
+	require.NoError(t, err)
+	seq, err = sp.AclSeq(c)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(2), seq)
+	assert.Len(t, mustState(t, sp).Invites(), 1)
+}
+
+func mustState(t *testing.T, sp *Space) acl.State {
+	st, err := sp.AclState(context.Background())
+	require.NoError(t, err)
+	return st
+}
+
+// diffSync compares two head-sync sets in-process and lists what differs.
+func diffSync(a, b *diff.Set) ([]string, int, error) {
+	res, rounds, err := diff.Sync(a, b)
+	if err != nil {
+		return nil, rounds, err
+	}
+	return append(append(append([]string{}, res.Changed...), res.RemoteOnly...), res.LocalOnly...), rounds, nil
+}
