@@ -53,6 +53,8 @@ type Info struct {
 	LocalStatus   LocalStatus    `json:"localStatus"`
 	RemoteStatus  RemoteStatus   `json:"remoteStatus"`
 	CreatedAt     int64          `json:"createdAt"`
+	// Account marks the account space: internal, never listed to users.
+	Account bool `json:"account,omitempty"`
 }
 
 const spaceKeyPrefix = "space/"

@@ -122,29 +122,43 @@ func (s *Service) Create(ctx context.Context, name string) (crypto.SpaceID, erro
 		return "", errkind.E(op, errkind.Other, err)
 	}
 	info := Info{ID: h.ID, Name: name, Incarnation: newIncarnation(), AccountStatus: AccountActive, LocalStatus: LocalOK, CreatedAt: now}
-	store, err := spacestore.Open(s.storeDir(info), s.cfg.Log)
-	if err != nil {
-		return "", errkind.E(op, errkind.Other, err)
-	}
-	err = store.SetHeader(h.Raw)
-	if err == nil {
-		err = store.AddAcl(1, [][]byte{accepted.Accepted}, true)
-	}
-	if cerr := store.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return "", errkind.E(op, errkind.Other, err)
-	}
-	// The registry entry comes last: a crash before it leaves an unknown
-	// directory, never a known space without data.
-	if err := putInfo(s.cfg.DB, info); err != nil {
+	if err := s.install(info, h.Raw, [][]byte{accepted.Accepted}, true); err != nil {
 		return "", errkind.E(op, errkind.Other, err)
 	}
 	if _, err := s.Get(ctx, h.ID); err != nil {
 		return "", err
 	}
+	s.refer(ctx, info)
 	return h.ID, nil
+}
+
+// refer records a space in the account space. A failure is logged, not
+// returned: the space exists, and Reconcile writes missing references.
+func (s *Service) refer(ctx context.Context, in Info) {
+	if in.Account {
+		return
+	}
+	if err := s.PutRef(ctx, Ref{Space: in.ID, Name: in.Name, Status: in.AccountStatus}); err != nil {
+		s.cfg.Log.Warn("could not record the space in the account space", "space", in.ID, "err", err)
+	}
+}
+
+// Reconcile makes the account space's references match the spaces this
+// device knows (unchanged ones cost nothing).
+func (s *Service) Reconcile(ctx context.Context) error {
+	infos, err := listInfos(s.cfg.DB)
+	if err != nil {
+		return err
+	}
+	for _, in := range infos {
+		if in.Account {
+			continue
+		}
+		if err := s.PutRef(ctx, Ref{Space: in.ID, Name: in.Name, Status: in.AccountStatus}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Import stores a space pulled from the node — a space of the account
@@ -171,24 +185,32 @@ func (s *Service) Import(ctx context.Context, header []byte, records [][]byte, n
 		return "", errkind.E(op, errkind.Corrupt, err)
 	}
 	info := Info{ID: h.ID, Name: name, Incarnation: newIncarnation(), AccountStatus: AccountActive, LocalStatus: LocalOK, CreatedAt: s.nowMs()}
-	store, err := spacestore.Open(s.storeDir(info), s.cfg.Log)
-	if err != nil {
+	if err := s.install(info, h.Raw, records, false); err != nil {
 		return "", errkind.E(op, errkind.Other, err)
 	}
-	err = store.SetHeader(h.Raw)
+	s.refer(ctx, info)
+	return h.ID, nil
+}
+
+// install writes a new space's store (header and accepted ACL records), then
+// its registry entry. The entry comes last: a crash before it leaves an
+// unknown directory, never a known space without data.
+func (s *Service) install(info Info, header []byte, records [][]byte, provisional bool) error {
+	store, err := spacestore.Open(s.storeDir(info), s.cfg.Log)
+	if err != nil {
+		return err
+	}
+	err = store.SetHeader(header)
 	if err == nil {
-		err = store.AddAcl(1, records, false)
+		err = store.AddAcl(1, records, provisional)
 	}
 	if cerr := store.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return "", errkind.E(op, errkind.Other, err)
+		return err
 	}
-	if err := putInfo(s.cfg.DB, info); err != nil {
-		return "", errkind.E(op, errkind.Other, err)
-	}
-	return h.ID, nil
+	return putInfo(s.cfg.DB, info)
 }
 
 // Entry is a known space with its mode.
@@ -197,7 +219,8 @@ type Entry struct {
 	Mode Mode
 }
 
-// List returns every space the account knows, loaded or not, by id.
+// List returns every space the account knows, loaded or not, by id; the
+// internal account space is not among them.
 func (s *Service) List() ([]Entry, error) {
 	infos, err := listInfos(s.cfg.DB)
 	if err != nil {
@@ -205,9 +228,11 @@ func (s *Service) List() ([]Entry, error) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]Entry, len(infos))
-	for i, in := range infos {
-		out[i] = Entry{Info: in, Mode: s.modeLocked(in)}
+	out := make([]Entry, 0, len(infos))
+	for _, in := range infos {
+		if !in.Account {
+			out = append(out, Entry{Info: in, Mode: s.modeLocked(in)})
+		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
 	return out, nil

@@ -1,0 +1,276 @@
+package syncengine
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hearth-sync/hearth/pb/syncpb"
+	"github.com/hearth-sync/hearth/protocol/crypto"
+)
+
+// Conn is one authenticated connection to the node.
+type Conn interface {
+	Remote
+	// Subscribe opens the account's push stream: ACL updates and space
+	// status for every space of the account, head updates for spaces.
+	Subscribe(ctx context.Context, spaces []string) (Stream, error)
+	Close() error
+}
+
+// Stream yields pushes until it fails or its context ends.
+type Stream interface {
+	Recv() (*syncpb.Push, error)
+}
+
+// Dialer connects to the node.
+type Dialer func(ctx context.Context) (Conn, error)
+
+// SyncerConfig configures a Syncer.
+type SyncerConfig struct {
+	Dial Dialer
+	// Engine is the configuration of every engine the Syncer starts.
+	Engine Config
+	// AccountPush receives ACL updates and space status for spaces that have
+	// no engine (not loaded): the lifecycle decides what they mean.
+	AccountPush func(*syncpb.Push)
+	// Connected reports connection changes (true on connect).
+	Connected func(bool)
+	Log       *slog.Logger
+}
+
+// Syncer owns the account's node connection and one Engine per loaded space.
+type Syncer struct {
+	cfg SyncerConfig
+
+	mu      sync.Mutex // guards engines, conn
+	engines map[crypto.SpaceID]*Engine
+	conn    Conn
+
+	resub chan struct{} // capacity 1: the loaded set changed
+	stop  chan struct{}
+	done  chan struct{}
+	once  sync.Once
+}
+
+// NewSyncer starts connecting in the background.
+func NewSyncer(cfg SyncerConfig) *Syncer {
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	cfg.Engine.Log = cfg.Log
+	s := &Syncer{cfg: cfg, engines: map[crypto.SpaceID]*Engine{}, resub: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	go s.run()
+	return s
+}
+
+// Add starts syncing a loaded space.
+func (s *Syncer) Add(local Local) *Engine {
+	e := NewEngine(local, s.cfg.Engine)
+	s.mu.Lock()
+	old := s.engines[local.ID()]
+	s.engines[local.ID()] = e
+	conn := s.conn
+	s.mu.Unlock()
+	if old != nil {
+		old.Close()
+	}
+	if conn != nil {
+		e.SetRemote(conn)
+	}
+	s.resubscribe()
+	return e
+}
+
+// Remove stops syncing a space (before it unloads).
+func (s *Syncer) Remove(id crypto.SpaceID) {
+	s.mu.Lock()
+	e := s.engines[id]
+	delete(s.engines, id)
+	s.mu.Unlock()
+	if e != nil {
+		e.Close()
+		s.resubscribe()
+	}
+}
+
+// Engine returns the engine of a loaded space.
+func (s *Syncer) Engine(id crypto.SpaceID) *Engine {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.engines[id]
+}
+
+// Remote is the current connection, or nil while offline.
+func (s *Syncer) Remote() Conn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn
+}
+
+// Close stops every engine and the connection. Idempotent.
+func (s *Syncer) Close() {
+	s.once.Do(func() { close(s.stop) })
+	<-s.done
+	s.mu.Lock()
+	engines := s.engines
+	s.engines = map[crypto.SpaceID]*Engine{}
+	s.mu.Unlock()
+	for _, e := range engines {
+		e.Close()
+	}
+}
+
+func (s *Syncer) resubscribe() {
+	select {
+	case s.resub <- struct{}{}:
+	default:
+	}
+}
+
+func (s *Syncer) loaded() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids := make([]string, 0, len(s.engines))
+	for id := range s.engines {
+		ids = append(ids, string(id))
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func (s *Syncer) setConn(c Conn) {
+	s.mu.Lock()
+	s.conn = c
+	engines := make([]*Engine, 0, len(s.engines))
+	for _, e := range s.engines {
+		engines = append(engines, e)
+	}
+	s.mu.Unlock()
+	for _, e := range engines {
+		if c == nil {
+			e.SetRemote(nil)
+		} else {
+			e.SetRemote(c)
+		}
+	}
+	if s.cfg.Connected != nil {
+		s.cfg.Connected(c != nil)
+	}
+}
+
+// run dials, subscribes and dispatches until Close, reconnecting with
+// backoff after any failure.
+func (s *Syncer) run() {
+	defer close(s.done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { <-s.stop; cancel() }()
+
+	failures := 0
+	for ctx.Err() == nil {
+		conn, err := s.cfg.Dial(ctx)
+		if err != nil {
+			failures++
+			s.cfg.Log.Info("node unreachable", "err", err, "attempt", failures)
+			if !s.sleep(ctx, Backoff(failures)) {
+				return
+			}
+			continue
+		}
+		s.setConn(conn)
+		err = s.serve(ctx, conn)
+		s.setConn(nil)
+		conn.Close()
+		if ctx.Err() != nil {
+			return
+		}
+		failures = 1
+		s.cfg.Log.Info("node connection lost", "err", err)
+		if !s.sleep(ctx, Backoff(failures)) {
+			return
+		}
+	}
+}
+
+// serve keeps a push stream open on conn, reopening it when the loaded set
+// changes; it returns when the connection fails.
+func (s *Syncer) serve(ctx context.Context, conn Conn) error {
+	for {
+		sctx, cancel := context.WithCancel(ctx)
+		stream, err := conn.Subscribe(sctx, s.loaded())
+		if err != nil {
+			cancel()
+			return err
+		}
+		errc := make(chan error, 1)
+		go func() { errc <- s.receive(stream) }() // ends when sctx is cancelled
+		select {
+		case err := <-errc:
+			cancel()
+			return err
+		case <-s.resub:
+			cancel()
+			<-errc
+			// Pushes sent between the two streams are caught by head sync.
+			s.mu.Lock()
+			for _, e := range s.engines {
+				e.mu.Lock()
+				e.needHead = true
+				e.mu.Unlock()
+				e.nudge()
+			}
+			s.mu.Unlock()
+		case <-ctx.Done():
+			cancel()
+			<-errc
+			return ctx.Err()
+		}
+	}
+}
+
+func (s *Syncer) receive(stream Stream) error {
+	for {
+		p, err := stream.Recv()
+		if err != nil {
+			return err
+		}
+		s.dispatch(p)
+	}
+}
+
+// dispatch routes one push to its space's engine, or to the account handler.
+func (s *Syncer) dispatch(p *syncpb.Push) {
+	var id crypto.SpaceID
+	switch m := p.Msg.(type) {
+	case *syncpb.Push_HeadUpdate:
+		id = crypto.SpaceID(m.HeadUpdate.SpaceId)
+		if e := s.Engine(id); e != nil {
+			e.Push(m.HeadUpdate)
+		}
+		return
+	case *syncpb.Push_AclUpdate:
+		id = crypto.SpaceID(m.AclUpdate.SpaceId)
+		if e := s.Engine(id); e != nil {
+			e.AclChanged()
+		}
+	case *syncpb.Push_SpaceStatus:
+		id = crypto.SpaceID(m.SpaceStatus.SpaceId)
+	}
+	if s.cfg.AccountPush != nil {
+		s.cfg.AccountPush(p)
+	}
+}
+
+func (s *Syncer) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
