@@ -5,7 +5,7 @@ DATA      ?= $(HOME)/.hearth
 GOBIN     := $(shell $(GO) env GOPATH)/bin
 PROTO_GEN := $(GOBIN)/protoc-gen-gogofaster
 
-.PHONY: build run test bench proto lint fuzz-smoke
+.PHONY: build run test test-deps mobile-check bench proto lint fuzz-smoke
 
 build:
 	$(GO) build -o bin/hearth ./cmd/hearth
@@ -15,9 +15,18 @@ run:
 	$(GO) run ./cmd/hearth serve --data "$(DATA)" --local-only
 
 ## test: vet and the race-enabled suite (fuzz seed corpora included).
-test:
+test: test-deps
 	$(GO) vet $(PKGS)
 	$(GO) test -race -timeout 30m $(PKGS)
+
+## test-deps: install what the real-client tests need (gobind, grpcurl, chromium,
+## npm ci in tests/node and tests/browser); idempotent, seconds when present.
+test-deps:
+	bash scripts/test-deps.sh
+
+## mobile-check: gobind for Java and Objective-C over mobile/; fails on any unbindable API.
+mobile-check:
+	bash scripts/mobile-check.sh
 
 ## bench: every benchmark, with the SQLite baselines compiled in.
 bench:

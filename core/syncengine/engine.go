@@ -431,4 +431,3 @@ func (e *Engine) headSync(ctx context.Context, r Remote) error {
 	}
 	return nil
 }
-
