@@ -15,6 +15,7 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/hearth-sync/hearth/core/datadir"
 	"github.com/hearth-sync/hearth/core/spacestore"
 	"github.com/hearth-sync/hearth/internal/errkind"
 	"github.com/hearth-sync/hearth/protocol/acl"
@@ -36,6 +37,10 @@ const (
 	ModeOffloading
 	ModeOffloaded
 )
+
+// inviteKeyFile holds the private key of the no-approval invite a space was
+// joined through (0600), beside the space's store.
+const inviteKeyFile = "invite.key"
 
 // IndexConfig is what every space indexes beyond the common keys.
 var IndexConfig = spaceindex.Config{FullTextKeys: []string{"name", "title", "description", "text"}}
@@ -166,6 +171,14 @@ func (s *Service) Reconcile(ctx context.Context) error {
 // it. Its records must be accepted by the pinned node. Importing a space the
 // account already knows fails with kind Exists.
 func (s *Service) Import(ctx context.Context, header []byte, records [][]byte, name string) (crypto.SpaceID, error) {
+	return s.ImportJoined(ctx, header, records, name, AccountActive, crypto.PrivKey{})
+}
+
+// ImportJoined is Import for a space joined through an invite: status is
+// Joining while an admin must approve, and inviteKey (of a no-approval
+// invite) is kept, in a 0600 file beside the store, because the read key is
+// sealed to it until the next rotation.
+func (s *Service) ImportJoined(ctx context.Context, header []byte, records [][]byte, name string, status AccountStatus, inviteKey crypto.PrivKey) (crypto.SpaceID, error) {
 	const op = "space.import"
 	h, err := space.Verify(header)
 	if err != nil {
@@ -184,7 +197,16 @@ func (s *Service) Import(ctx context.Context, header []byte, records [][]byte, n
 	if _, err := acl.Replay(acl.New(h.ID, h.Creator), nodeKey, records); err != nil {
 		return "", errkind.E(op, errkind.Corrupt, err)
 	}
-	info := Info{ID: h.ID, Name: name, Incarnation: newIncarnation(), AccountStatus: AccountActive, LocalStatus: LocalOK, CreatedAt: s.nowMs()}
+	info := Info{ID: h.ID, Name: name, Incarnation: newIncarnation(), AccountStatus: status, LocalStatus: LocalOK, CreatedAt: s.nowMs()}
+	if !inviteKey.IsZero() {
+		dir := filepath.Dir(s.storeDir(info))
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return "", errkind.E(op, errkind.Other, err)
+		}
+		if err := datadir.WriteFileAtomic(filepath.Join(dir, inviteKeyFile), inviteKey.Marshal(), 0o600); err != nil {
+			return "", errkind.E(op, errkind.Other, err)
+		}
+	}
 	if err := s.install(info, h.Raw, records, false); err != nil {
 		return "", errkind.E(op, errkind.Other, err)
 	}
@@ -323,6 +345,8 @@ func (s *Service) load(id crypto.SpaceID) (*Space, error) {
 		return nil, errkind.Errorf(op, errkind.Removed, "you were removed from space %s", id)
 	case info.AccountStatus == AccountDeleted:
 		return nil, errkind.Errorf(op, errkind.Removed, "space %s was left or deleted", id)
+	case info.AccountStatus == AccountJoining:
+		return nil, errkind.Errorf(op, errkind.Precondition, "space %s: the join request waits for approval", id)
 	case info.LocalStatus == LocalMissing:
 		return nil, errkind.Errorf(op, errkind.Precondition, "space %s is offloaded: load it first", id)
 	}
@@ -338,6 +362,12 @@ func (s *Service) load(id crypto.SpaceID) (*Space, error) {
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
 		objects: map[crypto.ObjectID]*object{},
+	}
+	if raw, err := os.ReadFile(filepath.Join(filepath.Dir(s.storeDir(info)), inviteKeyFile)); err == nil {
+		if sp.inviteKey, err = crypto.UnmarshalPrivKey(raw); err != nil {
+			store.Close()
+			return nil, errkind.E(op, errkind.Corrupt, err)
+		}
 	}
 	if err := sp.load(); err != nil {
 		store.Close()
@@ -429,6 +459,24 @@ func (s *Service) storeDir(in Info) string {
 func (s *Service) SpaceDirExists(id crypto.SpaceID) bool {
 	_, err := os.Stat(filepath.Join(s.cfg.SpacesDir, string(id)))
 	return err == nil
+}
+
+// SetAccountStatus changes a known space's account status (and its
+// reference in the account space).
+func (s *Service) SetAccountStatus(ctx context.Context, id crypto.SpaceID, st AccountStatus) error {
+	in, err := s.Info(id)
+	if err != nil {
+		return err
+	}
+	if in.AccountStatus == st {
+		return nil
+	}
+	in.AccountStatus = st
+	if err := putInfo(s.cfg.DB, in); err != nil {
+		return errkind.E("space.status", errkind.Other, err)
+	}
+	s.refer(ctx, in)
+	return nil
 }
 
 // Info returns a known space's registry entry.

@@ -21,14 +21,15 @@ import (
 // use: writes run on the space's actor goroutine, reads go to the store and
 // index directly.
 type Space struct {
-	id     crypto.SpaceID
-	store  *spacestore.Store
-	index  *spaceindex.Handle
-	author crypto.PrivKey // the account key: it signs ACL records and changes
-	device crypto.PubKey  // provisionally accepts the ACL root of a space the node has not seen
-	node   NodeKey        // the pinned node key, once known
-	now    func() int64   // unix ms
-	log    *slog.Logger
+	id        crypto.SpaceID
+	store     *spacestore.Store
+	index     *spaceindex.Handle
+	author    crypto.PrivKey // the account key: it signs ACL records and changes
+	device    crypto.PubKey  // provisionally accepts the ACL root of a space the node has not seen
+	inviteKey crypto.PrivKey // the no-approval invite this device joined through, if any
+	node      NodeKey        // the pinned node key, once known
+	now       func() int64   // unix ms
+	log       *slog.Logger
 
 	reqs chan request
 	stop chan struct{} // closed by close: the actor drains and exits
@@ -181,12 +182,23 @@ func (s *Space) load() error {
 	}
 	s.header = h
 	s.acl = st
-	s.keys, err = acl.ReadKeys(st, s.author)
+	s.keys, err = acl.ReadKeys(st, s.holderKeys()...)
 	if err != nil { // removed members keep no keys: the space is still readable as it was
 		s.keys = map[crypto.KeyID]crypto.SymKey{}
 		s.log.Warn("no read keys for this member", "space", s.id, "err", err)
 	}
 	return nil
+}
+
+// holderKeys are the private keys read keys may be sealed to: the account
+// key, and the invite key of a no-approval invite this device joined through
+// (until a rotation seals the read key to the account itself).
+func (s *Space) holderKeys() []crypto.PrivKey {
+	keys := []crypto.PrivKey{s.author}
+	if !s.inviteKey.IsZero() {
+		keys = append(keys, s.inviteKey)
+	}
+	return keys
 }
 
 // Details are an object's detail values.

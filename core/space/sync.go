@@ -100,6 +100,43 @@ func (s *Space) AclState(ctx context.Context) (acl.State, error) {
 	return st, err
 }
 
+// ReadKey is the space's current read key (needed to invite and approve).
+func (s *Space) ReadKey(ctx context.Context) (crypto.SymKey, error) {
+	var k crypto.SymKey
+	err := s.do(ctx, func() error {
+		var ok bool
+		if k, ok = s.keys[s.acl.ReadKeyID()]; !ok {
+			return errkind.Errorf("space.acl", errkind.Permission, "this device does not hold the current read key of %s", s.id)
+		}
+		return nil
+	})
+	return k, err
+}
+
+// AclHistory returns the space's accepted ACL records, verified, in order.
+func (s *Space) AclHistory(ctx context.Context) ([]acl.VerifiedRecord, error) {
+	var out []acl.VerifiedRecord
+	err := s.do(ctx, func() error {
+		records, err := s.store.AclRecords()
+		if err != nil {
+			return err
+		}
+		provisional, err := s.store.Provisional()
+		if err != nil {
+			return err
+		}
+		for i, raw := range records {
+			rec, err := s.verifyAccepted(raw, provisional && i == 0)
+			if err != nil {
+				return errkind.E("space.acl", errkind.Corrupt, err)
+			}
+			out = append(out, rec)
+		}
+		return nil
+	})
+	return out, err
+}
+
 // ApplyAcl verifies node-accepted records and applies those after the
 // current head, in order, then stores them. Records already applied are
 // skipped; a gap is an error (fetch the log from the current sequence).
@@ -131,7 +168,7 @@ func (s *Space) ApplyAcl(ctx context.Context, records [][]byte) (applied int, er
 			return err
 		}
 		s.acl = st
-		if keys, err := acl.ReadKeys(st, s.author); err == nil {
+		if keys, err := acl.ReadKeys(st, s.holderKeys()...); err == nil {
 			s.keys = keys
 		} // else: removed, the old keys still read history
 		applied = len(fresh)
