@@ -57,8 +57,18 @@ type Config struct {
 	SpacesDir string
 	// NodeKey is the pinned node key (nil: local-only, never pinned).
 	NodeKey NodeKey
+	// Hooks are told when spaces load and unload (sync, status, …).
+	Hooks Hooks
 	Log     *slog.Logger
 	Now     func() time.Time
+}
+
+// Hooks receive the lifecycle's pushes (DESIGN §7): they never call back
+// into the Service. Loaded runs after a space loaded; Unloading before it
+// closes. Nil hooks are skipped.
+type Hooks struct {
+	Loaded    func(*Space)
+	Unloading func(crypto.SpaceID)
 }
 
 // Service owns the account's spaces on this device.
@@ -315,16 +325,23 @@ func (s *Service) Get(ctx context.Context, id crypto.SpaceID) (*Space, error) {
 		sp, err := s.load(id)
 
 		s.mu.Lock()
-		delete(s.loading, id)
-		close(done)
+		if err == nil && s.closed { // Close ran while we loaded: undo
+			delete(s.loading, id)
+			close(done)
+			s.mu.Unlock()
+			s.unload(sp)
+			return nil, errkind.Errorf("space", errkind.Precondition, "the account is stopping")
+		}
 		if err == nil {
-			if s.closed { // Close ran while we loaded: undo
-				s.mu.Unlock()
-				s.unload(sp)
-				return nil, errkind.Errorf("space", errkind.Precondition, "the account is stopping")
-			}
 			s.loaded[id] = sp
 		}
+		s.mu.Unlock()
+		if err == nil && s.cfg.Hooks.Loaded != nil {
+			s.cfg.Hooks.Loaded(sp) // before waiters see the space: it is fully wired
+		}
+		s.mu.Lock()
+		delete(s.loading, id)
+		close(done)
 		s.mu.Unlock()
 		return sp, err
 	}
@@ -425,6 +442,9 @@ func (sp *Space) heal(ctx context.Context) error {
 
 // unload stops a space's actor and closes its store and index.
 func (s *Service) unload(sp *Space) error {
+	if s.cfg.Hooks.Unloading != nil {
+		s.cfg.Hooks.Unloading(sp.id)
+	}
 	err := sp.close()
 	return errors.Join(err, s.registry.Close(context.Background(), string(sp.id)))
 }

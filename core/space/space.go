@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync/atomic"
 
 	"github.com/hearth-sync/hearth/core/spacestore"
 	"github.com/hearth-sync/hearth/internal/errkind"
@@ -30,6 +31,8 @@ type Space struct {
 	node      NodeKey        // the pinned node key, once known
 	now       func() int64   // unix ms
 	log       *slog.Logger
+
+	onLocalChange atomic.Pointer[func()] // told after every local write
 
 	reqs chan request
 	stop chan struct{} // closed by close: the actor drains and exits
@@ -62,6 +65,10 @@ type request struct {
 // maxCachedObjects bounds the actor's object cache; beyond it the cache is
 // dropped and objects are rebuilt from the store on their next write.
 const maxCachedObjects = 4096
+
+// OnLocalChange sets the function told after every local write (the sync
+// engine's nudge). It must not block.
+func (s *Space) OnLocalChange(fn func()) { s.onLocalChange.Store(&fn) }
 
 // ID is the space id.
 func (s *Space) ID() crypto.SpaceID { return s.id }
@@ -334,7 +341,13 @@ func (s *Space) persist(obj *object, written []objtree.Change) error {
 		return errkind.E("object", errkind.Other, err)
 	}
 	s.cache(obj)
-	return s.reindex(obj)
+	if err := s.reindex(obj); err != nil {
+		return err
+	}
+	if fn := s.onLocalChange.Load(); fn != nil {
+		(*fn)()
+	}
+	return nil
 }
 
 // replay brings obj.state up to the tree's order, incrementally when the new
