@@ -1,6 +1,7 @@
 package core
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -8,16 +9,22 @@ import (
 
 	"github.com/hearth-sync/hearth/core/account"
 	"github.com/hearth-sync/hearth/core/datadir"
+	"github.com/hearth-sync/hearth/core/membership"
 	"github.com/hearth-sync/hearth/core/space"
+	"github.com/hearth-sync/hearth/core/syncclient"
+	"github.com/hearth-sync/hearth/core/syncengine"
 )
 
 // Config configures an App.
 type Config struct {
 	// DataDir is the data dir (created if missing).
 	DataDir string
-	// Node is the sync node this middleware uses: an address, "embedded",
-	// or "" for local-only. It is reported by AccountShow.
+	// Node is the address of the sync node this middleware uses, or "" for
+	// local-only.
 	Node string
+	// NodeLabel is how AccountShow names the node ("embedded", or the
+	// address); empty means Node.
+	NodeLabel string
 	// SelectLast selects, on open, the account selected when the data dir
 	// was last used.
 	SelectLast bool
@@ -59,40 +66,107 @@ func Open(cfg Config) (*App, error) {
 // Accounts manages the data dir's accounts.
 func (a *App) Accounts() *account.Service { return a.accounts }
 
-// accountServices are the services of one open account.
-type accountServices struct {
-	spaces *space.Service
-}
-
-func (s *accountServices) Close() error { return s.spaces.Close() }
-
 // openAccount starts an account's services (the account hook).
 func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 	keys := acc.Keys()
 	layout := datadir.Layout{Root: a.cfg.DataDir}
-	spaces := space.New(space.Config{
+	pinned, err := loadPinnedKey(acc.DB())
+	if err != nil {
+		return nil, err
+	}
+	svc := &accountServices{log: a.cfg.Logger, stop: make(chan struct{}), done: make(chan struct{}), wake: make(chan struct{}, 1), pinned: pinned}
+	svc.spaces = space.New(space.Config{
 		Account:   keys.Account,
 		Device:    keys.Device,
 		DB:        acc.DB(),
 		SpacesDir: layout.Spaces(string(acc.Info().ID)),
+		NodeKey:   pinned.get,
+		Hooks:     space.Hooks{Loaded: svc.loaded, Unloading: svc.unloading},
 		Log:       a.cfg.Logger,
 		Now:       a.cfg.Now,
 	})
-	return &accountServices{spaces: spaces}, nil
+	svc.members = &membership.Service{Account: keys.Account, Spaces: svc.spaces, Node: svc.node, NodeKey: pinned.get, Now: a.cfg.Now}
+	if a.cfg.Node != "" {
+		dial := func(ctx context.Context) (syncengine.Conn, error) {
+			cfg := syncclient.Config{Addr: a.cfg.Node, DeviceKey: keys.Device, DeviceCert: keys.DeviceCert}
+			if k, ok := pinned.get(); ok {
+				cfg.NodeKey = &k
+			}
+			c, err := syncclient.Dial(ctx, cfg)
+			if err != nil {
+				return nil, err
+			}
+			if c.PinnedOnFirstContact() {
+				if err := pinned.pin(c.NodeKey()); err != nil {
+					c.Close()
+					return nil, err
+				}
+			}
+			return nodeConn{c}, nil
+		}
+		svc.syncer = syncengine.NewSyncer(syncengine.SyncerConfig{
+			Dial: dial,
+			Engine: syncengine.Config{Events: syncengine.Events{
+				Synced: svc.synced,
+			}},
+			Connected: func(up bool) {
+				if up {
+					svc.nudge()
+				}
+			},
+			AccountPush: svc.accountPush,
+			Log:         a.cfg.Logger,
+		})
+	}
+	go svc.discoverLoop()
+	// The account space is how this account's devices find each other's
+	// spaces: load it (and so sync it) whenever the account is open.
+	ctx := context.Background()
+	if _, err := svc.spaces.EnsureAccountSpace(ctx); err != nil {
+		svc.Close()
+		return nil, err
+	}
+	if err := svc.spaces.Reconcile(ctx); err != nil {
+		a.cfg.Logger.Warn("reconciling space references", "err", err)
+	}
+	return svc, nil
+}
+
+// services returns the selected account's services.
+func (a *App) services() (*accountServices, error) {
+	acc, err := a.accounts.Current()
+	if err != nil {
+		return nil, err
+	}
+	return acc.Attached().(*accountServices), nil
 }
 
 // Spaces returns the selected account's spaces, or an error of kind
 // Precondition when no account is selected.
 func (a *App) Spaces() (*space.Service, error) {
-	acc, err := a.accounts.Current()
+	svc, err := a.services()
 	if err != nil {
 		return nil, err
 	}
-	return acc.Attached().(*accountServices).spaces, nil
+	return svc.spaces, nil
 }
 
-// Node is the configured sync node ("" when local-only).
-func (a *App) Node() string { return a.cfg.Node }
+// Members returns the selected account's membership operations.
+func (a *App) Members() (*membership.Service, error) {
+	svc, err := a.services()
+	if err != nil {
+		return nil, err
+	}
+	return svc.members, nil
+}
+
+// Node names the configured sync node for people ("" when local-only).
+func (a *App) Node() string {
+	if a.cfg.NodeLabel != "" {
+		return a.cfg.NodeLabel
+	}
+	return a.cfg.Node
+}
 
 // DataDir is the data dir.
 func (a *App) DataDir() string { return a.cfg.DataDir }

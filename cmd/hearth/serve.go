@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -22,6 +23,9 @@ import (
 
 // version is set at build time with -ldflags "-X main.version=...".
 var version = "dev"
+
+// nodeGrace is the embedded node's deletion grace period.
+const nodeGrace = 7 * 24 * time.Hour
 
 // shutdownGrace bounds a clean stop (CLI.md: exit within 5 s of a signal).
 const shutdownGrace = 4 * time.Second
@@ -43,20 +47,16 @@ func newServeCmd(g *globals) *cobra.Command {
 			if node != "" && localOnly {
 				return fail("usage", "serve", "--node and --local-only exclude each other")
 			}
-			if node != "" {
-				// Honest until the sync node lands (issue 5): never pretend to sync.
-				return fail("unsupported", "serve", "syncing with a node is not built yet: run with --local-only")
-			}
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return fail("usage", "serve", "--log-level: "+err.Error())
 			}
 			log := slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
-			return serve(g, log, serveOptions{grpc: grpcAddr, web: webAddr, origins: origins})
+			return serve(g, log, serveOptions{grpc: grpcAddr, web: webAddr, origins: origins, node: node})
 		},
 	}
-	cmd.Flags().StringVar(&node, "node", "", "sync node address, or \"embedded\" (not built yet)")
-	cmd.Flags().BoolVar(&localOnly, "local-only", false, "run without a sync node (the default until sync lands)")
+	cmd.Flags().StringVar(&node, "node", "", "sync node address HOST:PORT, or \"embedded\" to run one in this process (under DATA/node)")
+	cmd.Flags().BoolVar(&localOnly, "local-only", false, "run without a sync node (the default when --node is not given)")
 	cmd.Flags().StringVar(&grpcAddr, "grpc", bindings.DefaultGRPCAddr, "gRPC listen address (port 0 picks a free one)")
 	cmd.Flags().StringVar(&webAddr, "grpcweb", bindings.DefaultGRPCWebAddr, "gRPC-Web listen address (port 0 picks a free one)")
 	cmd.Flags().StringArrayVar(&origins, "grpcweb-origin", nil, "an origin gRPC-Web accepts, repeatable (default http://localhost:* and http://127.0.0.1:*)")
@@ -67,6 +67,7 @@ func newServeCmd(g *globals) *cobra.Command {
 type serveOptions struct {
 	grpc, web string
 	origins   []string
+	node      string // "", an address, or "embedded"
 }
 
 func serve(g *globals, log *slog.Logger, opt serveOptions) error {
@@ -74,8 +75,19 @@ func serve(g *globals, log *slog.Logger, opt serveOptions) error {
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
+	nodeAddr, nodeLabel := opt.node, opt.node
+	if opt.node == "embedded" {
+		// The daemon holds the data dir lock, which covers DATA/node too.
+		n, closeNode, err := startNode(filepath.Join(g.dataDir, "node"), "127.0.0.1:0", nodeGrace, log)
+		if err != nil {
+			return fail("node", "embedded node", errkind.Message(err))
+		}
+		defer closeNode()
+		nodeAddr = n.Addr()
+		log.Info("embedded node ready", "addr", nodeAddr, "key", n.Key().Identity())
+	}
 	lib, err := clientlibrary.New(clientlibrary.Config{
-		Core:    core.Config{DataDir: g.dataDir, SelectLast: true},
+		Core:    core.Config{DataDir: g.dataDir, SelectLast: true, Node: nodeAddr, NodeLabel: nodeLabel},
 		Version: version,
 		Logger:  log,
 	})

@@ -59,8 +59,8 @@ type Config struct {
 	NodeKey NodeKey
 	// Hooks are told when spaces load and unload (sync, status, …).
 	Hooks Hooks
-	Log     *slog.Logger
-	Now     func() time.Time
+	Log   *slog.Logger
+	Now   func() time.Time
 }
 
 // Hooks receive the lifecycle's pushes (DESIGN §7): they never call back

@@ -1,0 +1,165 @@
+package core
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/hearth-sync/hearth/core/membership"
+	"github.com/hearth-sync/hearth/core/space"
+	"github.com/hearth-sync/hearth/core/syncengine"
+	"github.com/hearth-sync/hearth/pb/syncpb"
+	"github.com/hearth-sync/hearth/protocol/crypto"
+)
+
+// accountServices are the services of one open account. It wires; the logic
+// lives in the packages it holds.
+type accountServices struct {
+	log     *slog.Logger
+	spaces  *space.Service
+	members *membership.Service
+	syncer  *syncengine.Syncer // nil when local-only
+	pinned  *pinnedKey
+
+	wake chan struct{} // capacity 1: discovery has work
+	stop chan struct{}
+	done chan struct{}
+	once sync.Once
+}
+
+// loaded is the spaces' Loaded hook: a loaded space gets a sync engine.
+func (s *accountServices) loaded(sp *space.Space) {
+	if s.syncer == nil {
+		return
+	}
+	e := s.syncer.Add(sp)
+	sp.OnLocalChange(e.LocalChanged)
+}
+
+// unloading is the spaces' Unloading hook.
+func (s *accountServices) unloading(id crypto.SpaceID) {
+	if s.syncer != nil {
+		s.syncer.Remove(id)
+	}
+}
+
+// node is the current node connection for membership (nil while offline).
+func (s *accountServices) node() membership.Node {
+	if s.syncer == nil {
+		return nil
+	}
+	if c, ok := s.syncer.Remote().(nodeConn); ok {
+		return c
+	}
+	return nil
+}
+
+// synced runs when a space's sync cycle finished: after the account space,
+// look for spaces other devices added.
+func (s *accountServices) synced(id crypto.SpaceID) {
+	if as, err := s.spaces.AccountSpaceID(); err == nil && as == id {
+		s.nudge()
+	}
+}
+
+// accountPush receives pushes for spaces without an engine.
+func (s *accountServices) accountPush(p *syncpb.Push) {
+	if p.GetAclUpdate() != nil {
+		s.nudge() // a join request may have been answered
+	}
+}
+
+func (s *accountServices) nudge() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// discoverLoop imports spaces the account space references that this device
+// lacks (a recovered device finds its spaces) and activates joined spaces
+// once approved. One goroutine, owned by accountServices.
+func (s *accountServices) discoverLoop() {
+	defer close(s.done)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() { <-s.stop; cancel() }()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.wake:
+		}
+		if err := s.discover(ctx); err != nil && ctx.Err() == nil {
+			s.log.Info("space discovery incomplete", "err", err)
+		}
+	}
+}
+
+func (s *accountServices) discover(ctx context.Context) error {
+	conn, ok := s.node().(nodeConn)
+	if !ok {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	refs, err := s.spaces.Refs(ctx)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, ref := range refs {
+		if ref.Status != space.AccountActive {
+			continue
+		}
+		if _, err := s.spaces.Info(ref.Space); err == nil {
+			continue
+		}
+		pulled, err := conn.SpacePull(ctx, ref.Space)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if _, err := s.spaces.Import(ctx, pulled.Header, pulled.AclRecords, ref.Name); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if _, err := s.spaces.Get(ctx, ref.Space); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	entries, err := s.spaces.List()
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, e := range entries {
+		if e.AccountStatus != space.AccountJoining {
+			continue
+		}
+		// The node serves the ACL log to members only: once it answers,
+		// the request was approved.
+		if _, err := conn.AclLog(ctx, &syncpb.AclLogRequest{SpaceId: string(e.ID)}); err != nil {
+			continue
+		}
+		if err := s.spaces.SetAccountStatus(ctx, e.ID, space.AccountActive); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if _, err := s.spaces.Get(ctx, e.ID); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Close stops discovery and sync, then unloads every space. Idempotent.
+func (s *accountServices) Close() error {
+	s.once.Do(func() { close(s.stop) })
+	<-s.done
+	if s.syncer != nil {
+		s.syncer.Close()
+	}
+	return s.spaces.Close()
+}
