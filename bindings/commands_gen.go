@@ -107,6 +107,87 @@ func (s *commandServer) SpaceList(ctx context.Context, req *pb.Rpc_Space_List_Re
 	return resp.(*pb.Rpc_Space_List_Response), nil
 }
 
+// SpaceInvite forwards to the library's dispatcher.
+func (s *commandServer) SpaceInvite(ctx context.Context, req *pb.Rpc_Space_Invite_Request) (*pb.Rpc_Space_Invite_Response, error) {
+	resp, err := s.invoke(ctx, "SpaceInvite", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_Space_Invite_Response), nil
+}
+
+// SpaceJoin forwards to the library's dispatcher.
+func (s *commandServer) SpaceJoin(ctx context.Context, req *pb.Rpc_Space_Join_Request) (*pb.Rpc_Space_Join_Response, error) {
+	resp, err := s.invoke(ctx, "SpaceJoin", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_Space_Join_Response), nil
+}
+
+// SpaceRequests forwards to the library's dispatcher.
+func (s *commandServer) SpaceRequests(ctx context.Context, req *pb.Rpc_Space_Requests_Request) (*pb.Rpc_Space_Requests_Response, error) {
+	resp, err := s.invoke(ctx, "SpaceRequests", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_Space_Requests_Response), nil
+}
+
+// SpaceApprove forwards to the library's dispatcher.
+func (s *commandServer) SpaceApprove(ctx context.Context, req *pb.Rpc_Space_Approve_Request) (*pb.Rpc_Space_Approve_Response, error) {
+	resp, err := s.invoke(ctx, "SpaceApprove", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_Space_Approve_Response), nil
+}
+
+// SpaceDecline forwards to the library's dispatcher.
+func (s *commandServer) SpaceDecline(ctx context.Context, req *pb.Rpc_Space_Decline_Request) (*pb.Rpc_Space_Decline_Response, error) {
+	resp, err := s.invoke(ctx, "SpaceDecline", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_Space_Decline_Response), nil
+}
+
+// SpaceMembers forwards to the library's dispatcher.
+func (s *commandServer) SpaceMembers(ctx context.Context, req *pb.Rpc_Space_Members_Request) (*pb.Rpc_Space_Members_Response, error) {
+	resp, err := s.invoke(ctx, "SpaceMembers", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_Space_Members_Response), nil
+}
+
+// SpaceKick forwards to the library's dispatcher.
+func (s *commandServer) SpaceKick(ctx context.Context, req *pb.Rpc_Space_Kick_Request) (*pb.Rpc_Space_Kick_Response, error) {
+	resp, err := s.invoke(ctx, "SpaceKick", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_Space_Kick_Response), nil
+}
+
+// SpaceLeave forwards to the library's dispatcher.
+func (s *commandServer) SpaceLeave(ctx context.Context, req *pb.Rpc_Space_Leave_Request) (*pb.Rpc_Space_Leave_Response, error) {
+	resp, err := s.invoke(ctx, "SpaceLeave", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_Space_Leave_Response), nil
+}
+
+// SpaceDelete forwards to the library's dispatcher.
+func (s *commandServer) SpaceDelete(ctx context.Context, req *pb.Rpc_Space_Delete_Request) (*pb.Rpc_Space_Delete_Response, error) {
+	resp, err := s.invoke(ctx, "SpaceDelete", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_Space_Delete_Response), nil
+}
+
 // ObjectCreate forwards to the library's dispatcher.
 func (s *commandServer) ObjectCreate(ctx context.Context, req *pb.Rpc_Object_Create_Request) (*pb.Rpc_Object_Create_Response, error) {
 	resp, err := s.invoke(ctx, "ObjectCreate", req)

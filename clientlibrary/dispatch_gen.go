@@ -23,6 +23,15 @@ type Handlers interface {
 	AccountStop(ctx context.Context, req *pb.Rpc_Account_Stop_Request) *pb.Rpc_Account_Stop_Response
 	SpaceCreate(ctx context.Context, req *pb.Rpc_Space_Create_Request) *pb.Rpc_Space_Create_Response
 	SpaceList(ctx context.Context, req *pb.Rpc_Space_List_Request) *pb.Rpc_Space_List_Response
+	SpaceInvite(ctx context.Context, req *pb.Rpc_Space_Invite_Request) *pb.Rpc_Space_Invite_Response
+	SpaceJoin(ctx context.Context, req *pb.Rpc_Space_Join_Request) *pb.Rpc_Space_Join_Response
+	SpaceRequests(ctx context.Context, req *pb.Rpc_Space_Requests_Request) *pb.Rpc_Space_Requests_Response
+	SpaceApprove(ctx context.Context, req *pb.Rpc_Space_Approve_Request) *pb.Rpc_Space_Approve_Response
+	SpaceDecline(ctx context.Context, req *pb.Rpc_Space_Decline_Request) *pb.Rpc_Space_Decline_Response
+	SpaceMembers(ctx context.Context, req *pb.Rpc_Space_Members_Request) *pb.Rpc_Space_Members_Response
+	SpaceKick(ctx context.Context, req *pb.Rpc_Space_Kick_Request) *pb.Rpc_Space_Kick_Response
+	SpaceLeave(ctx context.Context, req *pb.Rpc_Space_Leave_Request) *pb.Rpc_Space_Leave_Response
+	SpaceDelete(ctx context.Context, req *pb.Rpc_Space_Delete_Request) *pb.Rpc_Space_Delete_Response
 	ObjectCreate(ctx context.Context, req *pb.Rpc_Object_Create_Request) *pb.Rpc_Object_Create_Response
 	ObjectSet(ctx context.Context, req *pb.Rpc_Object_Set_Request) *pb.Rpc_Object_Set_Response
 	ObjectUnset(ctx context.Context, req *pb.Rpc_Object_Unset_Request) *pb.Rpc_Object_Unset_Response
@@ -138,6 +147,96 @@ var commands = map[string]command{
 		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Space_List_Response{Error: e} },
 		call: func(ctx context.Context, h Handlers, req message) message {
 			if resp := h.SpaceList(ctx, req.(*pb.Rpc_Space_List_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"SpaceInvite": {
+		newRequest:    func() message { return new(pb.Rpc_Space_Invite_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Space_Invite_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.SpaceInvite(ctx, req.(*pb.Rpc_Space_Invite_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"SpaceJoin": {
+		newRequest:    func() message { return new(pb.Rpc_Space_Join_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Space_Join_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.SpaceJoin(ctx, req.(*pb.Rpc_Space_Join_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"SpaceRequests": {
+		newRequest:    func() message { return new(pb.Rpc_Space_Requests_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Space_Requests_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.SpaceRequests(ctx, req.(*pb.Rpc_Space_Requests_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"SpaceApprove": {
+		newRequest:    func() message { return new(pb.Rpc_Space_Approve_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Space_Approve_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.SpaceApprove(ctx, req.(*pb.Rpc_Space_Approve_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"SpaceDecline": {
+		newRequest:    func() message { return new(pb.Rpc_Space_Decline_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Space_Decline_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.SpaceDecline(ctx, req.(*pb.Rpc_Space_Decline_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"SpaceMembers": {
+		newRequest:    func() message { return new(pb.Rpc_Space_Members_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Space_Members_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.SpaceMembers(ctx, req.(*pb.Rpc_Space_Members_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"SpaceKick": {
+		newRequest:    func() message { return new(pb.Rpc_Space_Kick_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Space_Kick_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.SpaceKick(ctx, req.(*pb.Rpc_Space_Kick_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"SpaceLeave": {
+		newRequest:    func() message { return new(pb.Rpc_Space_Leave_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Space_Leave_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.SpaceLeave(ctx, req.(*pb.Rpc_Space_Leave_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"SpaceDelete": {
+		newRequest:    func() message { return new(pb.Rpc_Space_Delete_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Space_Delete_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.SpaceDelete(ctx, req.(*pb.Rpc_Space_Delete_Request)); resp != nil {
 				return resp
 			}
 			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR

@@ -2,10 +2,12 @@ package clientlibrary
 
 import (
 	"context"
+	"errors"
 
 	"github.com/hearth-sync/hearth/core/account"
 	"github.com/hearth-sync/hearth/internal/errkind"
 	"github.com/hearth-sync/hearth/pb"
+	"github.com/hearth-sync/hearth/spaceindex"
 )
 
 // api implements Handlers over the library's core.
@@ -19,6 +21,14 @@ func apiError(err error) *pb.Rpc_Error {
 		return nil
 	}
 	code := pb.Rpc_Error_UNKNOWN_ERROR
+	switch {
+	case errors.Is(err, account.ErrNoAccount):
+		return &pb.Rpc_Error{Code: pb.Rpc_Error_NO_ACCOUNT, Description: errkind.Message(err)}
+	case errors.Is(err, spaceindex.ErrSpaceNotLoaded):
+		return &pb.Rpc_Error{Code: pb.Rpc_Error_SPACE_NOT_LOADED, Description: errkind.Message(err)}
+	case errors.Is(err, spaceindex.ErrSpaceRemoved):
+		return &pb.Rpc_Error{Code: pb.Rpc_Error_SPACE_REMOVED, Description: errkind.Message(err)}
+	}
 	switch errkind.Of(err) {
 	case errkind.Invalid:
 		code = pb.Rpc_Error_BAD_INPUT
@@ -33,7 +43,11 @@ func apiError(err error) *pb.Rpc_Error {
 	case errkind.Locked:
 		code = pb.Rpc_Error_DATA_DIR_LOCKED
 	case errkind.Precondition:
-		code = pb.Rpc_Error_NO_ACCOUNT
+		code = pb.Rpc_Error_FAILED_PRECONDITION
+	case errkind.Removed:
+		code = pb.Rpc_Error_SPACE_REMOVED
+	case errkind.Transient:
+		code = pb.Rpc_Error_NODE_UNAVAILABLE
 	case errkind.Corrupt:
 		code = pb.Rpc_Error_CORRUPT_DATA
 	}

@@ -48,6 +48,7 @@ const (
 	Rpc_Error_NODE_UNAVAILABLE    Rpc_Error_Code = 112
 	Rpc_Error_CONFLICT            Rpc_Error_Code = 113
 	Rpc_Error_OFFLINE_UNSUPPORTED Rpc_Error_Code = 114
+	Rpc_Error_FAILED_PRECONDITION Rpc_Error_Code = 115
 )
 
 var Rpc_Error_Code_name = map[int32]string{
@@ -69,6 +70,7 @@ var Rpc_Error_Code_name = map[int32]string{
 	112: "NODE_UNAVAILABLE",
 	113: "CONFLICT",
 	114: "OFFLINE_UNSUPPORTED",
+	115: "FAILED_PRECONDITION",
 }
 
 var Rpc_Error_Code_value = map[string]int32{
@@ -90,6 +92,7 @@ var Rpc_Error_Code_value = map[string]int32{
 	"NODE_UNAVAILABLE":    112,
 	"CONFLICT":            113,
 	"OFFLINE_UNSUPPORTED": 114,
+	"FAILED_PRECONDITION": 115,
 }
 
 func (x Rpc_Error_Code) String() string {
@@ -1764,6 +1767,1212 @@ func (m *Rpc_Space_List_Response) GetSpaces() []*Model_Space {
 	return nil
 }
 
+// Invite makes an invite link (the node must be reachable).
+type Rpc_Space_Invite struct {
+}
+
+func (m *Rpc_Space_Invite) Reset()         { *m = Rpc_Space_Invite{} }
+func (m *Rpc_Space_Invite) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Invite) ProtoMessage()    {}
+func (*Rpc_Space_Invite) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 2}
+}
+func (m *Rpc_Space_Invite) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Invite) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Invite.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Invite) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Invite.Merge(m, src)
+}
+func (m *Rpc_Space_Invite) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Invite) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Invite.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Invite proto.InternalMessageInfo
+
+type Rpc_Space_Invite_Request struct {
+	SpaceId    string     `protobuf:"bytes,1,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+	Role       Model_Role `protobuf:"varint,2,opt,name=role,proto3,enum=hearth.Model_Role" json:"role,omitempty"`
+	NoApproval bool       `protobuf:"varint,3,opt,name=noApproval,proto3" json:"noApproval,omitempty"`
+}
+
+func (m *Rpc_Space_Invite_Request) Reset()         { *m = Rpc_Space_Invite_Request{} }
+func (m *Rpc_Space_Invite_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Invite_Request) ProtoMessage()    {}
+func (*Rpc_Space_Invite_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 2, 0}
+}
+func (m *Rpc_Space_Invite_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Invite_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Invite_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Invite_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Invite_Request.Merge(m, src)
+}
+func (m *Rpc_Space_Invite_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Invite_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Invite_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Invite_Request proto.InternalMessageInfo
+
+func (m *Rpc_Space_Invite_Request) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+func (m *Rpc_Space_Invite_Request) GetRole() Model_Role {
+	if m != nil {
+		return m.Role
+	}
+	return Model_ROLE_NONE
+}
+
+func (m *Rpc_Space_Invite_Request) GetNoApproval() bool {
+	if m != nil {
+		return m.NoApproval
+	}
+	return false
+}
+
+type Rpc_Space_Invite_Response struct {
+	Error  *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Invite string     `protobuf:"bytes,2,opt,name=invite,proto3" json:"invite,omitempty"`
+}
+
+func (m *Rpc_Space_Invite_Response) Reset()         { *m = Rpc_Space_Invite_Response{} }
+func (m *Rpc_Space_Invite_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Invite_Response) ProtoMessage()    {}
+func (*Rpc_Space_Invite_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 2, 1}
+}
+func (m *Rpc_Space_Invite_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Invite_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Invite_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Invite_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Invite_Response.Merge(m, src)
+}
+func (m *Rpc_Space_Invite_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Invite_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Invite_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Invite_Response proto.InternalMessageInfo
+
+func (m *Rpc_Space_Invite_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
+func (m *Rpc_Space_Invite_Response) GetInvite() string {
+	if m != nil {
+		return m.Invite
+	}
+	return ""
+}
+
+type Rpc_Space_Join struct {
+}
+
+func (m *Rpc_Space_Join) Reset()         { *m = Rpc_Space_Join{} }
+func (m *Rpc_Space_Join) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Join) ProtoMessage()    {}
+func (*Rpc_Space_Join) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 3}
+}
+func (m *Rpc_Space_Join) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Join) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Join.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Join) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Join.Merge(m, src)
+}
+func (m *Rpc_Space_Join) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Join) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Join.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Join proto.InternalMessageInfo
+
+type Rpc_Space_Join_Request struct {
+	Invite string `protobuf:"bytes,1,opt,name=invite,proto3" json:"invite,omitempty"`
+}
+
+func (m *Rpc_Space_Join_Request) Reset()         { *m = Rpc_Space_Join_Request{} }
+func (m *Rpc_Space_Join_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Join_Request) ProtoMessage()    {}
+func (*Rpc_Space_Join_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 3, 0}
+}
+func (m *Rpc_Space_Join_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Join_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Join_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Join_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Join_Request.Merge(m, src)
+}
+func (m *Rpc_Space_Join_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Join_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Join_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Join_Request proto.InternalMessageInfo
+
+func (m *Rpc_Space_Join_Request) GetInvite() string {
+	if m != nil {
+		return m.Invite
+	}
+	return ""
+}
+
+type Rpc_Space_Join_Response struct {
+	Error         *Rpc_Error          `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	SpaceId       string              `protobuf:"bytes,2,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+	AccountStatus Model_AccountStatus `protobuf:"varint,3,opt,name=accountStatus,proto3,enum=hearth.Model_AccountStatus" json:"accountStatus,omitempty"`
+}
+
+func (m *Rpc_Space_Join_Response) Reset()         { *m = Rpc_Space_Join_Response{} }
+func (m *Rpc_Space_Join_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Join_Response) ProtoMessage()    {}
+func (*Rpc_Space_Join_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 3, 1}
+}
+func (m *Rpc_Space_Join_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Join_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Join_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Join_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Join_Response.Merge(m, src)
+}
+func (m *Rpc_Space_Join_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Join_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Join_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Join_Response proto.InternalMessageInfo
+
+func (m *Rpc_Space_Join_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
+func (m *Rpc_Space_Join_Response) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+func (m *Rpc_Space_Join_Response) GetAccountStatus() Model_AccountStatus {
+	if m != nil {
+		return m.AccountStatus
+	}
+	return Model_ACCOUNT_STATUS_ACTIVE
+}
+
+type Rpc_Space_Requests struct {
+}
+
+func (m *Rpc_Space_Requests) Reset()         { *m = Rpc_Space_Requests{} }
+func (m *Rpc_Space_Requests) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Requests) ProtoMessage()    {}
+func (*Rpc_Space_Requests) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 4}
+}
+func (m *Rpc_Space_Requests) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Requests) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Requests.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Requests) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Requests.Merge(m, src)
+}
+func (m *Rpc_Space_Requests) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Requests) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Requests.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Requests proto.InternalMessageInfo
+
+type Rpc_Space_Requests_Request struct {
+	SpaceId string `protobuf:"bytes,1,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+}
+
+func (m *Rpc_Space_Requests_Request) Reset()         { *m = Rpc_Space_Requests_Request{} }
+func (m *Rpc_Space_Requests_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Requests_Request) ProtoMessage()    {}
+func (*Rpc_Space_Requests_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 4, 0}
+}
+func (m *Rpc_Space_Requests_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Requests_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Requests_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Requests_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Requests_Request.Merge(m, src)
+}
+func (m *Rpc_Space_Requests_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Requests_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Requests_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Requests_Request proto.InternalMessageInfo
+
+func (m *Rpc_Space_Requests_Request) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+type Rpc_Space_Requests_Response struct {
+	Error    *Rpc_Error      `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Requests []*Model_Member `protobuf:"bytes,2,rep,name=requests,proto3" json:"requests,omitempty"`
+}
+
+func (m *Rpc_Space_Requests_Response) Reset()         { *m = Rpc_Space_Requests_Response{} }
+func (m *Rpc_Space_Requests_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Requests_Response) ProtoMessage()    {}
+func (*Rpc_Space_Requests_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 4, 1}
+}
+func (m *Rpc_Space_Requests_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Requests_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Requests_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Requests_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Requests_Response.Merge(m, src)
+}
+func (m *Rpc_Space_Requests_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Requests_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Requests_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Requests_Response proto.InternalMessageInfo
+
+func (m *Rpc_Space_Requests_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
+func (m *Rpc_Space_Requests_Response) GetRequests() []*Model_Member {
+	if m != nil {
+		return m.Requests
+	}
+	return nil
+}
+
+type Rpc_Space_Approve struct {
+}
+
+func (m *Rpc_Space_Approve) Reset()         { *m = Rpc_Space_Approve{} }
+func (m *Rpc_Space_Approve) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Approve) ProtoMessage()    {}
+func (*Rpc_Space_Approve) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 5}
+}
+func (m *Rpc_Space_Approve) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Approve) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Approve.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Approve) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Approve.Merge(m, src)
+}
+func (m *Rpc_Space_Approve) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Approve) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Approve.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Approve proto.InternalMessageInfo
+
+type Rpc_Space_Approve_Request struct {
+	SpaceId  string     `protobuf:"bytes,1,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+	Identity string     `protobuf:"bytes,2,opt,name=identity,proto3" json:"identity,omitempty"`
+	Role     Model_Role `protobuf:"varint,3,opt,name=role,proto3,enum=hearth.Model_Role" json:"role,omitempty"`
+}
+
+func (m *Rpc_Space_Approve_Request) Reset()         { *m = Rpc_Space_Approve_Request{} }
+func (m *Rpc_Space_Approve_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Approve_Request) ProtoMessage()    {}
+func (*Rpc_Space_Approve_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 5, 0}
+}
+func (m *Rpc_Space_Approve_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Approve_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Approve_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Approve_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Approve_Request.Merge(m, src)
+}
+func (m *Rpc_Space_Approve_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Approve_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Approve_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Approve_Request proto.InternalMessageInfo
+
+func (m *Rpc_Space_Approve_Request) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+func (m *Rpc_Space_Approve_Request) GetIdentity() string {
+	if m != nil {
+		return m.Identity
+	}
+	return ""
+}
+
+func (m *Rpc_Space_Approve_Request) GetRole() Model_Role {
+	if m != nil {
+		return m.Role
+	}
+	return Model_ROLE_NONE
+}
+
+type Rpc_Space_Approve_Response struct {
+	Error *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+}
+
+func (m *Rpc_Space_Approve_Response) Reset()         { *m = Rpc_Space_Approve_Response{} }
+func (m *Rpc_Space_Approve_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Approve_Response) ProtoMessage()    {}
+func (*Rpc_Space_Approve_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 5, 1}
+}
+func (m *Rpc_Space_Approve_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Approve_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Approve_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Approve_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Approve_Response.Merge(m, src)
+}
+func (m *Rpc_Space_Approve_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Approve_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Approve_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Approve_Response proto.InternalMessageInfo
+
+func (m *Rpc_Space_Approve_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
+type Rpc_Space_Decline struct {
+}
+
+func (m *Rpc_Space_Decline) Reset()         { *m = Rpc_Space_Decline{} }
+func (m *Rpc_Space_Decline) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Decline) ProtoMessage()    {}
+func (*Rpc_Space_Decline) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 6}
+}
+func (m *Rpc_Space_Decline) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Decline) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Decline.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Decline) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Decline.Merge(m, src)
+}
+func (m *Rpc_Space_Decline) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Decline) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Decline.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Decline proto.InternalMessageInfo
+
+type Rpc_Space_Decline_Request struct {
+	SpaceId  string `protobuf:"bytes,1,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+	Identity string `protobuf:"bytes,2,opt,name=identity,proto3" json:"identity,omitempty"`
+}
+
+func (m *Rpc_Space_Decline_Request) Reset()         { *m = Rpc_Space_Decline_Request{} }
+func (m *Rpc_Space_Decline_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Decline_Request) ProtoMessage()    {}
+func (*Rpc_Space_Decline_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 6, 0}
+}
+func (m *Rpc_Space_Decline_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Decline_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Decline_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Decline_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Decline_Request.Merge(m, src)
+}
+func (m *Rpc_Space_Decline_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Decline_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Decline_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Decline_Request proto.InternalMessageInfo
+
+func (m *Rpc_Space_Decline_Request) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+func (m *Rpc_Space_Decline_Request) GetIdentity() string {
+	if m != nil {
+		return m.Identity
+	}
+	return ""
+}
+
+type Rpc_Space_Decline_Response struct {
+	Error *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+}
+
+func (m *Rpc_Space_Decline_Response) Reset()         { *m = Rpc_Space_Decline_Response{} }
+func (m *Rpc_Space_Decline_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Decline_Response) ProtoMessage()    {}
+func (*Rpc_Space_Decline_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 6, 1}
+}
+func (m *Rpc_Space_Decline_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Decline_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Decline_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Decline_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Decline_Response.Merge(m, src)
+}
+func (m *Rpc_Space_Decline_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Decline_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Decline_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Decline_Response proto.InternalMessageInfo
+
+func (m *Rpc_Space_Decline_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
+type Rpc_Space_Members struct {
+}
+
+func (m *Rpc_Space_Members) Reset()         { *m = Rpc_Space_Members{} }
+func (m *Rpc_Space_Members) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Members) ProtoMessage()    {}
+func (*Rpc_Space_Members) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 7}
+}
+func (m *Rpc_Space_Members) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Members) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Members.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Members) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Members.Merge(m, src)
+}
+func (m *Rpc_Space_Members) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Members) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Members.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Members proto.InternalMessageInfo
+
+type Rpc_Space_Members_Request struct {
+	SpaceId string `protobuf:"bytes,1,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+}
+
+func (m *Rpc_Space_Members_Request) Reset()         { *m = Rpc_Space_Members_Request{} }
+func (m *Rpc_Space_Members_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Members_Request) ProtoMessage()    {}
+func (*Rpc_Space_Members_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 7, 0}
+}
+func (m *Rpc_Space_Members_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Members_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Members_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Members_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Members_Request.Merge(m, src)
+}
+func (m *Rpc_Space_Members_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Members_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Members_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Members_Request proto.InternalMessageInfo
+
+func (m *Rpc_Space_Members_Request) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+type Rpc_Space_Members_Response struct {
+	Error   *Rpc_Error      `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Members []*Model_Member `protobuf:"bytes,2,rep,name=members,proto3" json:"members,omitempty"`
+}
+
+func (m *Rpc_Space_Members_Response) Reset()         { *m = Rpc_Space_Members_Response{} }
+func (m *Rpc_Space_Members_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Members_Response) ProtoMessage()    {}
+func (*Rpc_Space_Members_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 7, 1}
+}
+func (m *Rpc_Space_Members_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Members_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Members_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Members_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Members_Response.Merge(m, src)
+}
+func (m *Rpc_Space_Members_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Members_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Members_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Members_Response proto.InternalMessageInfo
+
+func (m *Rpc_Space_Members_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
+func (m *Rpc_Space_Members_Response) GetMembers() []*Model_Member {
+	if m != nil {
+		return m.Members
+	}
+	return nil
+}
+
+// Kick removes a member; it returns once the node accepted the removal.
+type Rpc_Space_Kick struct {
+}
+
+func (m *Rpc_Space_Kick) Reset()         { *m = Rpc_Space_Kick{} }
+func (m *Rpc_Space_Kick) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Kick) ProtoMessage()    {}
+func (*Rpc_Space_Kick) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 8}
+}
+func (m *Rpc_Space_Kick) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Kick) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Kick.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Kick) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Kick.Merge(m, src)
+}
+func (m *Rpc_Space_Kick) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Kick) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Kick.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Kick proto.InternalMessageInfo
+
+type Rpc_Space_Kick_Request struct {
+	SpaceId  string `protobuf:"bytes,1,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+	Identity string `protobuf:"bytes,2,opt,name=identity,proto3" json:"identity,omitempty"`
+}
+
+func (m *Rpc_Space_Kick_Request) Reset()         { *m = Rpc_Space_Kick_Request{} }
+func (m *Rpc_Space_Kick_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Kick_Request) ProtoMessage()    {}
+func (*Rpc_Space_Kick_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 8, 0}
+}
+func (m *Rpc_Space_Kick_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Kick_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Kick_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Kick_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Kick_Request.Merge(m, src)
+}
+func (m *Rpc_Space_Kick_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Kick_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Kick_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Kick_Request proto.InternalMessageInfo
+
+func (m *Rpc_Space_Kick_Request) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+func (m *Rpc_Space_Kick_Request) GetIdentity() string {
+	if m != nil {
+		return m.Identity
+	}
+	return ""
+}
+
+type Rpc_Space_Kick_Response struct {
+	Error *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+}
+
+func (m *Rpc_Space_Kick_Response) Reset()         { *m = Rpc_Space_Kick_Response{} }
+func (m *Rpc_Space_Kick_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Kick_Response) ProtoMessage()    {}
+func (*Rpc_Space_Kick_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 8, 1}
+}
+func (m *Rpc_Space_Kick_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Kick_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Kick_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Kick_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Kick_Response.Merge(m, src)
+}
+func (m *Rpc_Space_Kick_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Kick_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Kick_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Kick_Response proto.InternalMessageInfo
+
+func (m *Rpc_Space_Kick_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
+type Rpc_Space_Leave struct {
+}
+
+func (m *Rpc_Space_Leave) Reset()         { *m = Rpc_Space_Leave{} }
+func (m *Rpc_Space_Leave) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Leave) ProtoMessage()    {}
+func (*Rpc_Space_Leave) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 9}
+}
+func (m *Rpc_Space_Leave) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Leave) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Leave.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Leave) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Leave.Merge(m, src)
+}
+func (m *Rpc_Space_Leave) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Leave) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Leave.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Leave proto.InternalMessageInfo
+
+type Rpc_Space_Leave_Request struct {
+	SpaceId string `protobuf:"bytes,1,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+}
+
+func (m *Rpc_Space_Leave_Request) Reset()         { *m = Rpc_Space_Leave_Request{} }
+func (m *Rpc_Space_Leave_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Leave_Request) ProtoMessage()    {}
+func (*Rpc_Space_Leave_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 9, 0}
+}
+func (m *Rpc_Space_Leave_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Leave_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Leave_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Leave_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Leave_Request.Merge(m, src)
+}
+func (m *Rpc_Space_Leave_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Leave_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Leave_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Leave_Request proto.InternalMessageInfo
+
+func (m *Rpc_Space_Leave_Request) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+type Rpc_Space_Leave_Response struct {
+	Error *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+}
+
+func (m *Rpc_Space_Leave_Response) Reset()         { *m = Rpc_Space_Leave_Response{} }
+func (m *Rpc_Space_Leave_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Leave_Response) ProtoMessage()    {}
+func (*Rpc_Space_Leave_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 9, 1}
+}
+func (m *Rpc_Space_Leave_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Leave_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Leave_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Leave_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Leave_Response.Merge(m, src)
+}
+func (m *Rpc_Space_Leave_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Leave_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Leave_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Leave_Response proto.InternalMessageInfo
+
+func (m *Rpc_Space_Leave_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
+type Rpc_Space_Delete struct {
+}
+
+func (m *Rpc_Space_Delete) Reset()         { *m = Rpc_Space_Delete{} }
+func (m *Rpc_Space_Delete) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Delete) ProtoMessage()    {}
+func (*Rpc_Space_Delete) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 10}
+}
+func (m *Rpc_Space_Delete) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Delete) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Delete.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Delete) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Delete.Merge(m, src)
+}
+func (m *Rpc_Space_Delete) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Delete) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Delete.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Delete proto.InternalMessageInfo
+
+type Rpc_Space_Delete_Request struct {
+	SpaceId string `protobuf:"bytes,1,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+}
+
+func (m *Rpc_Space_Delete_Request) Reset()         { *m = Rpc_Space_Delete_Request{} }
+func (m *Rpc_Space_Delete_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Delete_Request) ProtoMessage()    {}
+func (*Rpc_Space_Delete_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 10, 0}
+}
+func (m *Rpc_Space_Delete_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Delete_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Delete_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Delete_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Delete_Request.Merge(m, src)
+}
+func (m *Rpc_Space_Delete_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Delete_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Delete_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Delete_Request proto.InternalMessageInfo
+
+func (m *Rpc_Space_Delete_Request) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+type Rpc_Space_Delete_Response struct {
+	Error *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+}
+
+func (m *Rpc_Space_Delete_Response) Reset()         { *m = Rpc_Space_Delete_Response{} }
+func (m *Rpc_Space_Delete_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Delete_Response) ProtoMessage()    {}
+func (*Rpc_Space_Delete_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 10, 1}
+}
+func (m *Rpc_Space_Delete_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Delete_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Delete_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Delete_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Delete_Response.Merge(m, src)
+}
+func (m *Rpc_Space_Delete_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Delete_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Delete_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Delete_Response proto.InternalMessageInfo
+
+func (m *Rpc_Space_Delete_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
 type Rpc_Object struct {
 }
 
@@ -2729,6 +3938,33 @@ func init() {
 	proto.RegisterType((*Rpc_Space_List)(nil), "hearth.Rpc.Space.List")
 	proto.RegisterType((*Rpc_Space_List_Request)(nil), "hearth.Rpc.Space.List.Request")
 	proto.RegisterType((*Rpc_Space_List_Response)(nil), "hearth.Rpc.Space.List.Response")
+	proto.RegisterType((*Rpc_Space_Invite)(nil), "hearth.Rpc.Space.Invite")
+	proto.RegisterType((*Rpc_Space_Invite_Request)(nil), "hearth.Rpc.Space.Invite.Request")
+	proto.RegisterType((*Rpc_Space_Invite_Response)(nil), "hearth.Rpc.Space.Invite.Response")
+	proto.RegisterType((*Rpc_Space_Join)(nil), "hearth.Rpc.Space.Join")
+	proto.RegisterType((*Rpc_Space_Join_Request)(nil), "hearth.Rpc.Space.Join.Request")
+	proto.RegisterType((*Rpc_Space_Join_Response)(nil), "hearth.Rpc.Space.Join.Response")
+	proto.RegisterType((*Rpc_Space_Requests)(nil), "hearth.Rpc.Space.Requests")
+	proto.RegisterType((*Rpc_Space_Requests_Request)(nil), "hearth.Rpc.Space.Requests.Request")
+	proto.RegisterType((*Rpc_Space_Requests_Response)(nil), "hearth.Rpc.Space.Requests.Response")
+	proto.RegisterType((*Rpc_Space_Approve)(nil), "hearth.Rpc.Space.Approve")
+	proto.RegisterType((*Rpc_Space_Approve_Request)(nil), "hearth.Rpc.Space.Approve.Request")
+	proto.RegisterType((*Rpc_Space_Approve_Response)(nil), "hearth.Rpc.Space.Approve.Response")
+	proto.RegisterType((*Rpc_Space_Decline)(nil), "hearth.Rpc.Space.Decline")
+	proto.RegisterType((*Rpc_Space_Decline_Request)(nil), "hearth.Rpc.Space.Decline.Request")
+	proto.RegisterType((*Rpc_Space_Decline_Response)(nil), "hearth.Rpc.Space.Decline.Response")
+	proto.RegisterType((*Rpc_Space_Members)(nil), "hearth.Rpc.Space.Members")
+	proto.RegisterType((*Rpc_Space_Members_Request)(nil), "hearth.Rpc.Space.Members.Request")
+	proto.RegisterType((*Rpc_Space_Members_Response)(nil), "hearth.Rpc.Space.Members.Response")
+	proto.RegisterType((*Rpc_Space_Kick)(nil), "hearth.Rpc.Space.Kick")
+	proto.RegisterType((*Rpc_Space_Kick_Request)(nil), "hearth.Rpc.Space.Kick.Request")
+	proto.RegisterType((*Rpc_Space_Kick_Response)(nil), "hearth.Rpc.Space.Kick.Response")
+	proto.RegisterType((*Rpc_Space_Leave)(nil), "hearth.Rpc.Space.Leave")
+	proto.RegisterType((*Rpc_Space_Leave_Request)(nil), "hearth.Rpc.Space.Leave.Request")
+	proto.RegisterType((*Rpc_Space_Leave_Response)(nil), "hearth.Rpc.Space.Leave.Response")
+	proto.RegisterType((*Rpc_Space_Delete)(nil), "hearth.Rpc.Space.Delete")
+	proto.RegisterType((*Rpc_Space_Delete_Request)(nil), "hearth.Rpc.Space.Delete.Request")
+	proto.RegisterType((*Rpc_Space_Delete_Response)(nil), "hearth.Rpc.Space.Delete.Response")
 	proto.RegisterType((*Rpc_Object)(nil), "hearth.Rpc.Object")
 	proto.RegisterType((*Rpc_Object_Create)(nil), "hearth.Rpc.Object.Create")
 	proto.RegisterType((*Rpc_Object_Create_Request)(nil), "hearth.Rpc.Object.Create.Request")
@@ -2755,100 +3991,123 @@ func init() {
 func init() { proto.RegisterFile("commands.proto", fileDescriptor_0dff099eb2e3dfdb) }
 
 var fileDescriptor_0dff099eb2e3dfdb = []byte{
-	// 1477 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xbc, 0x58, 0xcd, 0x6f, 0x1b, 0xc7,
-	0x15, 0xd7, 0xf2, 0x53, 0x7c, 0xfa, 0xe8, 0x7a, 0x64, 0xbb, 0xec, 0xa0, 0xa5, 0x25, 0xb5, 0x80,
-	0xd5, 0xba, 0xa5, 0x0b, 0xf9, 0xd2, 0x1a, 0x28, 0x8a, 0xf5, 0xee, 0x4a, 0x26, 0x4c, 0xee, 0xaa,
-	0xb3, 0xa4, 0xea, 0xb6, 0x28, 0x18, 0x8a, 0x1c, 0x59, 0xb4, 0xc8, 0xdd, 0xf5, 0xee, 0x48, 0xb2,
-	0x2e, 0x41, 0xfe, 0x82, 0x20, 0x01, 0x02, 0xe4, 0x3f, 0x08, 0x90, 0x1c, 0x72, 0x49, 0xfe, 0x88,
-	0x1c, 0x8d, 0xe4, 0x10, 0x03, 0xb9, 0x04, 0xf6, 0x31, 0xd7, 0x5c, 0x82, 0x5c, 0x82, 0xd9, 0x99,
-	0x5d, 0x7e, 0x8a, 0x32, 0x68, 0x40, 0xb7, 0x79, 0xf3, 0x7e, 0xf3, 0x7b, 0xbf, 0xf7, 0xe6, 0x63,
-	0x1f, 0x09, 0xab, 0x6d, 0xaf, 0xdf, 0x6f, 0xb9, 0x9d, 0xb0, 0xec, 0x07, 0x1e, 0xf3, 0x50, 0xee,
-	0x88, 0xb6, 0x02, 0x76, 0x84, 0x97, 0xfb, 0x5e, 0x87, 0xf6, 0xe4, 0x2c, 0x5e, 0xa6, 0xa7, 0xd4,
-	0x65, 0xd2, 0xda, 0xfc, 0xf2, 0x37, 0x90, 0x26, 0x7e, 0x1b, 0x7f, 0x91, 0x86, 0xac, 0x19, 0x04,
-	0x5e, 0x80, 0xfe, 0x04, 0x99, 0xb6, 0xd7, 0xa1, 0x45, 0x65, 0x5d, 0xd9, 0x5a, 0xdd, 0xbe, 0x59,
-	0x16, 0x24, 0x65, 0xe2, 0xb7, 0xcb, 0x11, 0xa0, 0xac, 0x7b, 0x1d, 0x4a, 0x22, 0x0c, 0x5a, 0x87,
-	0xa5, 0x0e, 0x0d, 0xdb, 0x41, 0xd7, 0x67, 0x5d, 0xcf, 0x2d, 0xa6, 0xd6, 0x95, 0xad, 0x02, 0x19,
-	0x9e, 0xda, 0xfc, 0x2e, 0x05, 0x19, 0xbe, 0x00, 0x2d, 0x42, 0xc6, 0x6a, 0x54, 0xab, 0xea, 0x02,
-	0xba, 0x06, 0x2b, 0x0d, 0xeb, 0x91, 0x65, 0xff, 0xdb, 0x6a, 0x9a, 0x84, 0xd8, 0x44, 0x55, 0xd0,
-	0x0a, 0x14, 0x1e, 0x68, 0x46, 0xb3, 0x62, 0xed, 0x35, 0xea, 0x6a, 0x8a, 0x9b, 0x96, 0x5d, 0x6f,
-	0xee, 0xd8, 0x0d, 0xcb, 0x50, 0x3b, 0x08, 0xc1, 0xaa, 0x56, 0x25, 0xa6, 0x66, 0xfc, 0xa7, 0x69,
-	0x3e, 0xae, 0x38, 0x75, 0x47, 0xa5, 0x68, 0x15, 0xc0, 0xb2, 0x9b, 0x9a, 0xae, 0xdb, 0x0d, 0xab,
-	0xae, 0x1e, 0xa2, 0xeb, 0xa0, 0x4a, 0xa3, 0xe9, 0x98, 0x55, 0x53, 0xaf, 0x9b, 0x86, 0xfa, 0x04,
-	0xad, 0xc1, 0xaf, 0x0c, 0xad, 0xae, 0x35, 0x8d, 0x0a, 0x69, 0x56, 0x6d, 0xfd, 0x91, 0x69, 0xa8,
-	0x47, 0x7c, 0xb2, 0x61, 0x69, 0x8d, 0xfa, 0x43, 0xd3, 0xaa, 0x57, 0x74, 0x8d, 0x23, 0xbb, 0xe8,
-	0x06, 0x5c, 0xdb, 0x33, 0x49, 0xad, 0xe2, 0x38, 0x15, 0xdb, 0x6a, 0x1a, 0xa6, 0x55, 0x31, 0x0d,
-	0xf5, 0xa9, 0xc0, 0x0a, 0xad, 0xba, 0x5d, 0xab, 0x69, 0x96, 0xa1, 0x1e, 0x23, 0x15, 0x96, 0xb9,
-	0xda, 0x9a, 0x65, 0xd6, 0x6c, 0xab, 0xa2, 0xab, 0x3d, 0x3e, 0xa3, 0xdb, 0x84, 0x34, 0xf6, 0xea,
-	0x4d, 0x1e, 0x4f, 0xed, 0x73, 0x3d, 0xce, 0x9e, 0xa6, 0x9b, 0x4d, 0x9e, 0x48, 0xd5, 0xd6, 0x0c,
-	0xd3, 0x50, 0x5d, 0x9e, 0xba, 0x98, 0x25, 0x66, 0xcd, 0xde, 0x37, 0x0d, 0xd5, 0xe3, 0x40, 0xcb,
-	0x36, 0xcc, 0x66, 0xc3, 0xd2, 0xf6, 0xb5, 0x4a, 0x55, 0x7b, 0x50, 0x35, 0x55, 0x1f, 0x2d, 0xc3,
-	0xa2, 0x6e, 0x5b, 0x3b, 0xd5, 0x8a, 0x5e, 0x57, 0x9f, 0xa1, 0x5f, 0xc3, 0x9a, 0xbd, 0xb3, 0x53,
-	0xad, 0x58, 0x1c, 0xe6, 0x34, 0xf6, 0xf6, 0x6c, 0xc2, 0x55, 0x07, 0xb8, 0x0f, 0x69, 0xcd, 0xf7,
-	0xf1, 0x21, 0xc0, 0x2e, 0x65, 0xfb, 0x34, 0x08, 0xbb, 0x9e, 0x8b, 0x0b, 0x90, 0x27, 0xf4, 0xd9,
-	0x09, 0x0d, 0x19, 0xae, 0xc1, 0x22, 0xa1, 0xa1, 0xef, 0xb9, 0x21, 0x45, 0xb7, 0x21, 0x4b, 0xf9,
-	0xfe, 0x45, 0x1b, 0xbb, 0xb4, 0x7d, 0x6d, 0x62, 0x63, 0x89, 0xf0, 0xa3, 0x22, 0xe4, 0x4f, 0x05,
-	0x95, 0xdc, 0xd0, 0xd8, 0xc4, 0x3f, 0x29, 0x90, 0x77, 0x68, 0x18, 0x8d, 0xdf, 0x57, 0x20, 0xa7,
-	0x07, 0xb4, 0xc5, 0x28, 0xfe, 0x7b, 0x12, 0x10, 0x5d, 0x87, 0x2c, 0xf3, 0x8e, 0xa9, 0x1b, 0x05,
-	0x29, 0x10, 0x61, 0x70, 0xc6, 0x96, 0xef, 0x5b, 0xad, 0x3e, 0x8d, 0x19, 0xa5, 0x89, 0x2b, 0xf3,
-	0x08, 0x4c, 0x82, 0xa4, 0x86, 0x82, 0xe0, 0xff, 0x43, 0x56, 0xef, 0x79, 0x21, 0xc5, 0xb7, 0x2e,
-	0x91, 0x83, 0xef, 0xcd, 0x11, 0x14, 0x7f, 0x92, 0x83, 0xbc, 0xd6, 0x6e, 0x7b, 0x27, 0x2e, 0xc3,
-	0x9f, 0x0d, 0x72, 0xff, 0xdd, 0x20, 0x18, 0x82, 0x8c, 0xcb, 0x53, 0x14, 0xb1, 0xa2, 0x31, 0x7e,
-	0x4f, 0x99, 0x27, 0xc1, 0xbb, 0x90, 0x6f, 0x89, 0x50, 0x51, 0x8a, 0x4b, 0xdb, 0x37, 0x62, 0x68,
-	0x8d, 0xdf, 0xe4, 0xb2, 0xd4, 0x41, 0x62, 0x14, 0xc2, 0xb0, 0xd8, 0x77, 0x69, 0xdf, 0x73, 0xbb,
-	0xed, 0x62, 0x3a, 0x0a, 0x9f, 0xd8, 0x5c, 0x6c, 0x9e, 0xd0, 0xb6, 0x77, 0x4a, 0x83, 0xe1, 0x9d,
-	0x1a, 0x5e, 0xa2, 0x8c, 0x2e, 0x49, 0x32, 0x49, 0x0d, 0x65, 0xd2, 0xb9, 0x8a, 0x44, 0xf0, 0xc7,
-	0x0a, 0xe4, 0x1c, 0xda, 0xa3, 0x6d, 0x86, 0x6f, 0x0f, 0xb4, 0xfe, 0x16, 0x0a, 0x12, 0x50, 0xe9,
-	0x48, 0xb1, 0x83, 0x89, 0x2b, 0x52, 0x76, 0x06, 0x19, 0xe7, 0xc8, 0x3b, 0x1b, 0xbe, 0x5d, 0x57,
-	0x13, 0xf8, 0x10, 0x32, 0xd5, 0x6e, 0xc8, 0x86, 0x03, 0x3b, 0xf3, 0x04, 0x2e, 0x01, 0x24, 0x35,
-	0x0b, 0x8b, 0xa9, 0xf5, 0xf4, 0x56, 0x81, 0x0c, 0xcd, 0xe0, 0x1d, 0xc8, 0x38, 0xcc, 0xf3, 0x87,
-	0xe3, 0xcc, 0x75, 0x51, 0x7e, 0x54, 0x20, 0xeb, 0xf8, 0xad, 0x36, 0xc5, 0xa7, 0x6f, 0x7a, 0x4b,
-	0xe6, 0x7d, 0xa6, 0x42, 0x1e, 0xa6, 0xd2, 0x89, 0x1f, 0x15, 0x69, 0xe2, 0x70, 0xb2, 0x62, 0xef,
-	0xcc, 0x13, 0xe1, 0x0e, 0xe4, 0x22, 0x4a, 0x51, 0xad, 0xa5, 0xed, 0xb5, 0xd1, 0x9d, 0x8a, 0x92,
-	0x24, 0x12, 0x82, 0x7f, 0x00, 0xc8, 0xd9, 0x07, 0x4f, 0xf9, 0xc9, 0xfd, 0x3c, 0x95, 0x24, 0xfe,
-	0xb5, 0x32, 0xc8, 0x7c, 0x48, 0xb0, 0x32, 0x22, 0x98, 0xd7, 0x84, 0x9d, 0xfb, 0xc9, 0x7d, 0xe3,
-	0x63, 0xf4, 0x10, 0xf2, 0x1d, 0xca, 0x5a, 0xdd, 0x5e, 0x58, 0x4c, 0x47, 0xd1, 0xcb, 0xc3, 0x3a,
-	0x45, 0xa4, 0xb2, 0x88, 0x52, 0x96, 0x11, 0xca, 0x86, 0x58, 0x60, 0xba, 0x2c, 0x38, 0x27, 0xf1,
-	0x72, 0x6c, 0xc3, 0xf2, 0xb0, 0x03, 0xa9, 0x90, 0x3e, 0xa6, 0xe7, 0x52, 0x03, 0x1f, 0xa2, 0x3f,
-	0x42, 0xf6, 0xb4, 0xd5, 0x3b, 0xa1, 0xf2, 0x44, 0x8e, 0xe5, 0xb9, 0xcf, 0x5d, 0x44, 0x20, 0xee,
-	0xa7, 0xfe, 0xa6, 0x60, 0x7b, 0x9e, 0x62, 0x62, 0x58, 0xf4, 0x22, 0xd1, 0xc9, 0x7e, 0x25, 0x36,
-	0xfe, 0x28, 0x05, 0x69, 0x87, 0x32, 0xfc, 0xed, 0x1b, 0x55, 0x6b, 0x06, 0x13, 0x32, 0xc7, 0xab,
-	0x76, 0x67, 0x4a, 0xd5, 0x1c, 0xca, 0xae, 0xba, 0x64, 0x73, 0xdd, 0xa4, 0x0f, 0x15, 0xc8, 0x36,
-	0xdc, 0x90, 0xf2, 0x0b, 0xff, 0x96, 0x75, 0x41, 0x90, 0x39, 0xa6, 0xe7, 0xa2, 0x28, 0x05, 0x12,
-	0x8d, 0xe7, 0xd3, 0xf4, 0xa9, 0x02, 0xe9, 0x5d, 0xca, 0xf0, 0x3f, 0xdf, 0x52, 0x11, 0x6e, 0xcd,
-	0x73, 0x88, 0xfe, 0x0c, 0x39, 0x41, 0x20, 0xcb, 0x7e, 0x7d, 0xb4, 0xec, 0x62, 0x7f, 0x89, 0xc4,
-	0xe0, 0x77, 0x21, 0x67, 0xd0, 0x1e, 0x65, 0xf4, 0xed, 0xd5, 0xce, 0x55, 0xab, 0x97, 0x29, 0xc8,
-	0xfe, 0xeb, 0x84, 0x06, 0xe7, 0xf8, 0x9b, 0x37, 0x3a, 0xd8, 0x65, 0xc8, 0x1f, 0x76, 0x7b, 0x8c,
-	0x06, 0xf1, 0x83, 0x33, 0x96, 0xde, 0x4e, 0xe4, 0x24, 0x31, 0x08, 0x6d, 0x41, 0x36, 0xf4, 0x02,
-	0x16, 0x1f, 0x75, 0x34, 0xf6, 0x3c, 0x79, 0x01, 0x23, 0x02, 0xc0, 0xfb, 0xa0, 0x5e, 0xb7, 0xdf,
-	0x65, 0xc5, 0xcc, 0xba, 0xb2, 0x95, 0x25, 0xc2, 0x40, 0x37, 0x21, 0xe7, 0x1d, 0x1e, 0x86, 0x94,
-	0x15, 0xb3, 0xd1, 0xb4, 0xb4, 0xa2, 0xe7, 0x88, 0x3e, 0x67, 0xc5, 0x9c, 0x7c, 0x8e, 0xe8, 0x73,
-	0x96, 0x1c, 0xa0, 0xfc, 0xd0, 0x01, 0x3a, 0x9f, 0x67, 0x0b, 0xcb, 0x90, 0x17, 0x55, 0xbd, 0x20,
-	0x49, 0xb9, 0x87, 0x31, 0x48, 0xb4, 0x70, 0xac, 0xd5, 0x8b, 0xfa, 0x9a, 0x34, 0x11, 0xc6, 0xf6,
-	0xcf, 0x4b, 0xb0, 0xaa, 0xf7, 0xba, 0xd4, 0x65, 0xba, 0xfc, 0xcd, 0x83, 0x1e, 0xc3, 0x8a, 0xe6,
-	0xfb, 0x83, 0x3e, 0x18, 0x6d, 0x0e, 0x6b, 0xd0, 0x7c, 0xbf, 0x3c, 0xf0, 0xc5, 0xd7, 0x1f, 0xff,
-	0x7e, 0x26, 0x46, 0xe6, 0xf6, 0x18, 0x56, 0x64, 0xd7, 0x2b, 0xde, 0xdb, 0x51, 0x66, 0xe9, 0x1a,
-	0x7b, 0x8b, 0x47, 0x99, 0x27, 0x30, 0x92, 0xb9, 0x01, 0xcb, 0x31, 0x33, 0x6f, 0x5d, 0xd1, 0xc6,
-	0xd4, 0x45, 0xdc, 0x95, 0xf0, 0x6e, 0xce, 0x82, 0x0c, 0x04, 0xcb, 0x36, 0x62, 0x9a, 0x60, 0xe9,
-	0x9a, 0x29, 0x78, 0x02, 0x23, 0x99, 0xff, 0x07, 0xab, 0x71, 0x83, 0x22, 0x5a, 0x4a, 0x34, 0x75,
-	0x99, 0x74, 0x26, 0xdc, 0x7f, 0x98, 0x0d, 0x9a, 0x90, 0x2d, 0x5a, 0xc0, 0xe9, 0xb2, 0x85, 0x6f,
-	0xb6, 0xec, 0x04, 0x23, 0x99, 0x09, 0x2c, 0xc5, 0xcc, 0x47, 0xde, 0x19, 0x5a, 0x9f, 0xba, 0xe6,
-	0xc8, 0x3b, 0x4b, 0x58, 0x37, 0x66, 0x20, 0x26, 0x38, 0x79, 0xb3, 0x31, 0x9d, 0x93, 0x7b, 0x66,
-	0x73, 0x4a, 0xc4, 0xa4, 0x4e, 0xe6, 0xf9, 0x17, 0xe8, 0x64, 0x9e, 0x7f, 0x89, 0x4e, 0x81, 0x18,
-	0x70, 0x46, 0x9d, 0x8a, 0x3c, 0x0a, 0x23, 0x9c, 0x91, 0x63, 0xfc, 0x20, 0x6c, 0xcc, 0x40, 0x48,
-	0xce, 0x2a, 0x14, 0x22, 0x47, 0x94, 0x79, 0x69, 0x12, 0x3f, 0x92, 0xf7, 0xad, 0x0b, 0xfd, 0x83,
-	0x5b, 0x20, 0x6e, 0xbd, 0x94, 0xb8, 0x71, 0x69, 0xa7, 0x33, 0x7a, 0x0b, 0xc6, 0x21, 0x03, 0x91,
-	0xc2, 0xe3, 0xd0, 0x31, 0x91, 0x93, 0x7d, 0xc0, 0xa8, 0xc8, 0x11, 0xff, 0xa0, 0x8c, 0x62, 0x3a,
-	0xfa, 0x22, 0x8f, 0x96, 0x51, 0xe2, 0x23, 0xcf, 0xf4, 0x32, 0x8e, 0x21, 0xc6, 0x15, 0xee, 0x5e,
-	0xa0, 0x70, 0xf7, 0x12, 0x85, 0xbb, 0x74, 0x5a, 0x19, 0xc5, 0x47, 0x6f, 0x6a, 0x19, 0x85, 0x6b,
-	0x66, 0x19, 0x13, 0xc8, 0x78, 0xe2, 0xd1, 0xa7, 0x6c, 0x6a, 0xe2, 0x91, 0x67, 0x66, 0xe2, 0x31,
-	0x42, 0x72, 0xfe, 0x03, 0xd6, 0xf8, 0x11, 0xa0, 0xae, 0x7c, 0xc0, 0xcc, 0xe8, 0x2f, 0x29, 0x94,
-	0xfc, 0x14, 0x72, 0x58, 0x40, 0x5b, 0xfd, 0x98, 0x70, 0x25, 0x9e, 0x8e, 0x60, 0x7f, 0x55, 0x1e,
-	0xdc, 0xff, 0xea, 0x55, 0x49, 0x79, 0xf1, 0xaa, 0xa4, 0x7c, 0xff, 0xaa, 0xa4, 0x7c, 0xf0, 0xba,
-	0xb4, 0xf0, 0xe2, 0x75, 0x69, 0xe1, 0xe5, 0xeb, 0xd2, 0xc2, 0x7f, 0xd7, 0x9f, 0x74, 0xd9, 0xd1,
-	0xc9, 0x41, 0xb9, 0xed, 0xf5, 0xef, 0x8a, 0x45, 0x7f, 0x09, 0xcf, 0xdd, 0xb6, 0x1c, 0xdf, 0xf5,
-	0x0f, 0x0e, 0x72, 0xd1, 0xff, 0x5e, 0xf7, 0x7e, 0x09, 0x00, 0x00, 0xff, 0xff, 0xd6, 0x11, 0x38,
-	0x70, 0x2d, 0x13, 0x00, 0x00,
+	// 1856 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xc4, 0x59, 0x4d, 0x6f, 0xe4, 0x48,
+	0x19, 0x1e, 0xf7, 0x67, 0xf2, 0xe6, 0x03, 0x4f, 0xcd, 0xee, 0x12, 0x15, 0x90, 0x4d, 0x32, 0x88,
+	0x0d, 0x2c, 0xf4, 0xac, 0xb2, 0x17, 0x58, 0x09, 0x21, 0x4f, 0xdb, 0xc9, 0x36, 0xd3, 0xb1, 0x43,
+	0xb9, 0x7b, 0x18, 0x40, 0xa8, 0xe9, 0x74, 0x57, 0x26, 0xde, 0x74, 0xdb, 0x5e, 0xbb, 0x92, 0xd9,
+	0x48, 0x08, 0xf8, 0x05, 0x68, 0x11, 0x88, 0xfd, 0x07, 0x20, 0x38, 0xf0, 0x0b, 0x38, 0x71, 0xe2,
+	0xc0, 0x61, 0x05, 0x07, 0xf6, 0x88, 0x66, 0x8e, 0x1c, 0xe0, 0xc0, 0x85, 0x1b, 0x2a, 0x57, 0xd9,
+	0xed, 0x76, 0xdc, 0x9e, 0x96, 0x07, 0x86, 0x9b, 0xab, 0xde, 0xa7, 0x9e, 0xf7, 0x79, 0x3f, 0xaa,
+	0xec, 0xea, 0x86, 0xcd, 0x91, 0x37, 0x9d, 0x0e, 0xdd, 0x71, 0xd8, 0xf2, 0x03, 0x8f, 0x79, 0xa8,
+	0x71, 0x4e, 0x87, 0x01, 0x3b, 0xc7, 0xeb, 0x53, 0x6f, 0x4c, 0x27, 0x72, 0x16, 0xaf, 0xd3, 0x2b,
+	0xea, 0x32, 0x39, 0xda, 0xfb, 0xe7, 0x5d, 0xa8, 0x12, 0x7f, 0x84, 0xff, 0x54, 0x85, 0xba, 0x11,
+	0x04, 0x5e, 0x80, 0xbe, 0x04, 0xb5, 0x91, 0x37, 0xa6, 0x5b, 0xca, 0x8e, 0xb2, 0xbf, 0x79, 0xf0,
+	0x5a, 0x4b, 0x90, 0xb4, 0x88, 0x3f, 0x6a, 0x45, 0x80, 0x56, 0xdb, 0x1b, 0x53, 0x12, 0x61, 0xd0,
+	0x0e, 0xac, 0x8d, 0x69, 0x38, 0x0a, 0x1c, 0x9f, 0x39, 0x9e, 0xbb, 0x55, 0xd9, 0x51, 0xf6, 0x57,
+	0x49, 0x7a, 0x6a, 0xef, 0x5f, 0x15, 0xa8, 0xf1, 0x05, 0x68, 0x05, 0x6a, 0x66, 0xbf, 0xdb, 0x55,
+	0x6f, 0xa1, 0xdb, 0xb0, 0xd1, 0x37, 0x1f, 0x98, 0xd6, 0xb7, 0xcd, 0x81, 0x41, 0x88, 0x45, 0x54,
+	0x05, 0x6d, 0xc0, 0xea, 0x7d, 0x4d, 0x1f, 0x74, 0xcc, 0x93, 0x7e, 0x4f, 0xad, 0xf0, 0xa1, 0x69,
+	0xf5, 0x06, 0x87, 0x56, 0xdf, 0xd4, 0xd5, 0x31, 0x42, 0xb0, 0xa9, 0x75, 0x89, 0xa1, 0xe9, 0xdf,
+	0x19, 0x18, 0x8f, 0x3a, 0x76, 0xcf, 0x56, 0x29, 0xda, 0x04, 0x30, 0xad, 0x81, 0xd6, 0x6e, 0x5b,
+	0x7d, 0xb3, 0xa7, 0x9e, 0xa1, 0x57, 0x40, 0x95, 0x83, 0x81, 0x6d, 0x74, 0x8d, 0x76, 0xcf, 0xd0,
+	0xd5, 0xc7, 0xe8, 0x0e, 0x7c, 0x4a, 0xd7, 0x7a, 0xda, 0x40, 0xef, 0x90, 0x41, 0xd7, 0x6a, 0x3f,
+	0x30, 0x74, 0xf5, 0x9c, 0x4f, 0xf6, 0x4d, 0xad, 0xdf, 0x7b, 0xd7, 0x30, 0x7b, 0x9d, 0xb6, 0xc6,
+	0x91, 0x0e, 0x7a, 0x15, 0x6e, 0x9f, 0x18, 0xe4, 0xb8, 0x63, 0xdb, 0x1d, 0xcb, 0x1c, 0xe8, 0x86,
+	0xd9, 0x31, 0x74, 0xf5, 0x3d, 0x81, 0x15, 0x5a, 0xdb, 0xd6, 0xf1, 0xb1, 0x66, 0xea, 0xea, 0x05,
+	0x52, 0x61, 0x9d, 0xab, 0x3d, 0x36, 0x8d, 0x63, 0xcb, 0xec, 0xb4, 0xd5, 0x09, 0x9f, 0x69, 0x5b,
+	0x84, 0xf4, 0x4f, 0x7a, 0x03, 0xee, 0x4f, 0x9d, 0x72, 0x3d, 0xf6, 0x89, 0xd6, 0x36, 0x06, 0x3c,
+	0x90, 0xae, 0xa5, 0xe9, 0x86, 0xae, 0xba, 0x3c, 0x74, 0x31, 0x4b, 0x8c, 0x63, 0xeb, 0xa1, 0xa1,
+	0xab, 0x1e, 0x07, 0x9a, 0x96, 0x6e, 0x0c, 0xfa, 0xa6, 0xf6, 0x50, 0xeb, 0x74, 0xb5, 0xfb, 0x5d,
+	0x43, 0xf5, 0xd1, 0x3a, 0xac, 0xb4, 0x2d, 0xf3, 0xb0, 0xdb, 0x69, 0xf7, 0xd4, 0xf7, 0xd1, 0xa7,
+	0xe1, 0x8e, 0x75, 0x78, 0xd8, 0xed, 0x98, 0x1c, 0x66, 0xf7, 0x4f, 0x4e, 0x2c, 0xc2, 0x55, 0x07,
+	0xdc, 0x70, 0xa8, 0x75, 0xba, 0x86, 0x3e, 0x38, 0x21, 0x46, 0xdb, 0x32, 0xf5, 0x4e, 0xaf, 0x63,
+	0x99, 0x6a, 0x88, 0xa7, 0x50, 0xd5, 0x7c, 0x1f, 0x9f, 0x01, 0x1c, 0x51, 0xf6, 0x90, 0x06, 0xa1,
+	0xe3, 0xb9, 0x78, 0x15, 0x9a, 0x84, 0xbe, 0x7f, 0x49, 0x43, 0x86, 0x8f, 0x61, 0x85, 0xd0, 0xd0,
+	0xf7, 0xdc, 0x90, 0xa2, 0x37, 0xa0, 0x4e, 0x79, 0x61, 0xa3, 0x8a, 0xaf, 0x1d, 0xdc, 0xbe, 0x51,
+	0x71, 0x22, 0xec, 0x68, 0x0b, 0x9a, 0x57, 0x82, 0x4a, 0x56, 0x3a, 0x1e, 0xe2, 0x7f, 0x2b, 0xd0,
+	0xb4, 0x69, 0x18, 0x3d, 0xff, 0x54, 0x81, 0x46, 0x3b, 0xa0, 0x43, 0x46, 0xf1, 0xd7, 0x12, 0x87,
+	0xe8, 0x15, 0xa8, 0x33, 0xef, 0x82, 0xba, 0x91, 0x93, 0x55, 0x22, 0x06, 0x9c, 0x71, 0xe8, 0xfb,
+	0xe6, 0x70, 0x4a, 0x63, 0x46, 0x39, 0xc4, 0x9d, 0x32, 0x02, 0x13, 0x27, 0x95, 0x94, 0x13, 0xfc,
+	0x7d, 0xa8, 0xb7, 0x27, 0x5e, 0x48, 0xf1, 0xeb, 0xcf, 0x91, 0x83, 0xdf, 0x2e, 0xe1, 0x14, 0xff,
+	0xaa, 0x01, 0x4d, 0x6d, 0x34, 0xf2, 0x2e, 0x5d, 0x86, 0x7f, 0x3b, 0x8b, 0xfd, 0x73, 0x33, 0x67,
+	0x08, 0x6a, 0x2e, 0x0f, 0x51, 0xf8, 0x8a, 0x9e, 0xf1, 0x4f, 0x94, 0x32, 0x01, 0xde, 0x83, 0xe6,
+	0x50, 0xb8, 0x8a, 0x42, 0x5c, 0x3b, 0x78, 0x35, 0x86, 0x1e, 0xf3, 0x2d, 0xde, 0x92, 0x3a, 0x48,
+	0x8c, 0x42, 0x18, 0x56, 0xa6, 0x2e, 0x9d, 0x7a, 0xae, 0x33, 0xda, 0xaa, 0x46, 0xee, 0x93, 0x31,
+	0x17, 0xdb, 0x24, 0x74, 0xe4, 0x5d, 0xd1, 0x20, 0x5d, 0xa9, 0xf4, 0x12, 0x65, 0x7e, 0x49, 0x12,
+	0x49, 0x25, 0x15, 0xc9, 0xf8, 0x65, 0x04, 0x82, 0x3f, 0x52, 0xa0, 0x61, 0xd3, 0x09, 0x1d, 0x31,
+	0xfc, 0xc6, 0x4c, 0xeb, 0x67, 0x61, 0x55, 0x02, 0x3a, 0x63, 0x29, 0x76, 0x36, 0xf1, 0x92, 0x94,
+	0x3d, 0x81, 0x9a, 0x7d, 0xee, 0x3d, 0x49, 0xef, 0xae, 0x97, 0xe3, 0xf8, 0x0c, 0x6a, 0x5d, 0x27,
+	0x64, 0x69, 0xc7, 0x76, 0x19, 0xc7, 0xdb, 0x00, 0x49, 0xce, 0xc2, 0xad, 0xca, 0x4e, 0x75, 0x7f,
+	0x95, 0xa4, 0x66, 0xf0, 0x21, 0xd4, 0x6c, 0xe6, 0xf9, 0x69, 0x3f, 0xa5, 0x36, 0xca, 0x47, 0xeb,
+	0x50, 0xb7, 0xfd, 0xe1, 0x88, 0xe2, 0xab, 0x65, 0x77, 0x49, 0xd9, 0x63, 0x2a, 0xe4, 0x6e, 0x3a,
+	0xe3, 0xf8, 0x50, 0x91, 0x43, 0x1c, 0xde, 0xcc, 0xd8, 0x0f, 0xca, 0x78, 0x78, 0x13, 0x1a, 0x11,
+	0xa5, 0xc8, 0xd6, 0xda, 0xc1, 0x9d, 0xf9, 0x4a, 0x45, 0x41, 0x12, 0x09, 0xc1, 0x7f, 0x50, 0xa0,
+	0xd1, 0x71, 0xaf, 0x1c, 0x46, 0xf1, 0xc5, 0x2c, 0xda, 0x94, 0x48, 0x65, 0x4e, 0x24, 0xfa, 0x02,
+	0xd4, 0x02, 0x6f, 0x22, 0xf6, 0xd8, 0xe6, 0x01, 0x9a, 0xa7, 0x26, 0xde, 0x84, 0x92, 0xc8, 0xce,
+	0xcb, 0xe6, 0x7a, 0x9a, 0xef, 0x07, 0xde, 0xd5, 0x70, 0x12, 0x6d, 0xee, 0x15, 0x92, 0x9a, 0xc1,
+	0x0f, 0xca, 0x44, 0xf6, 0x1a, 0x34, 0x9c, 0x48, 0xab, 0x4c, 0x9d, 0x1c, 0xe1, 0xdf, 0x2b, 0x50,
+	0xfb, 0xa6, 0xe7, 0xb8, 0x78, 0x77, 0x16, 0xc2, 0x0c, 0xab, 0xcc, 0x61, 0x3f, 0x54, 0xfe, 0xab,
+	0x55, 0x43, 0x1a, 0x6c, 0xc8, 0x6e, 0xb4, 0xd9, 0x90, 0x5d, 0x86, 0x51, 0xac, 0x9b, 0x07, 0x9f,
+	0xc9, 0xdd, 0x1e, 0x02, 0x42, 0xe6, 0x57, 0xe0, 0x5f, 0x46, 0x92, 0x22, 0xd9, 0x21, 0xbe, 0xbb,
+	0x44, 0x15, 0x30, 0x2d, 0x13, 0xc3, 0x5b, 0xb0, 0x12, 0x48, 0x2f, 0xb2, 0x33, 0x5e, 0x99, 0x17,
+	0x79, 0x4c, 0xa7, 0xa7, 0x34, 0x20, 0x09, 0x0a, 0xff, 0x5a, 0x81, 0xa6, 0xa8, 0x18, 0xc5, 0x8f,
+	0x97, 0xe9, 0x0e, 0x0c, 0x2b, 0xce, 0x98, 0xba, 0xcc, 0x61, 0xd7, 0x32, 0x4f, 0xc9, 0x38, 0xe9,
+	0x9c, 0x6a, 0x71, 0xe7, 0x94, 0xdb, 0xbd, 0x3f, 0x86, 0xa6, 0x4e, 0x47, 0x13, 0xc7, 0xa5, 0xf8,
+	0x1b, 0x2f, 0x28, 0xb4, 0x9c, 0x80, 0x9f, 0x2b, 0xd0, 0x14, 0xf9, 0x5b, 0xb2, 0x84, 0xa3, 0x32,
+	0x25, 0x6c, 0x41, 0x73, 0x2a, 0x9c, 0x14, 0x56, 0x30, 0x06, 0xe1, 0x1f, 0x42, 0xed, 0x81, 0x33,
+	0xba, 0xf8, 0x3f, 0xe5, 0x64, 0x08, 0xf5, 0x2e, 0x1d, 0x5e, 0xd1, 0xe5, 0x12, 0x52, 0xca, 0xc5,
+	0x29, 0x34, 0x74, 0x3a, 0xa1, 0xec, 0x7f, 0xe9, 0xe3, 0xef, 0x00, 0x0d, 0xeb, 0xf4, 0x3d, 0xfe,
+	0x72, 0xff, 0x5d, 0x25, 0x79, 0x37, 0xfc, 0x59, 0x59, 0x26, 0xa7, 0x08, 0x6a, 0xec, 0xda, 0x4f,
+	0x3e, 0x49, 0xf8, 0x33, 0x7a, 0x17, 0x9a, 0x63, 0xca, 0x86, 0xce, 0x84, 0x9f, 0x15, 0xbc, 0x88,
+	0xad, 0xb4, 0x6b, 0xe1, 0xa9, 0x25, 0xbc, 0xb4, 0xa4, 0x87, 0x96, 0x2e, 0x16, 0x18, 0x2e, 0x0b,
+	0xae, 0x49, 0xbc, 0x1c, 0x5b, 0xb0, 0x9e, 0x36, 0x20, 0x15, 0xaa, 0x17, 0xf4, 0x5a, 0x6a, 0xe0,
+	0x8f, 0xe8, 0x8b, 0x50, 0xbf, 0x1a, 0x4e, 0x2e, 0xa9, 0x7c, 0x69, 0x67, 0x5e, 0x05, 0x0f, 0xb9,
+	0x89, 0x08, 0xc4, 0x3b, 0x95, 0xaf, 0x2a, 0xd8, 0x2a, 0xd3, 0x94, 0x18, 0x56, 0xbc, 0x48, 0x74,
+	0x72, 0x38, 0x26, 0x63, 0xfc, 0x8b, 0x0a, 0x54, 0x6d, 0xca, 0xf0, 0x5f, 0x95, 0x25, 0x3b, 0x70,
+	0x11, 0x13, 0x32, 0xb2, 0x59, 0x7b, 0x33, 0x27, 0x6b, 0x36, 0x65, 0x2f, 0x3b, 0x65, 0xa5, 0x5a,
+	0xea, 0x67, 0x0a, 0xd4, 0xfb, 0x6e, 0x48, 0xf9, 0x37, 0xd1, 0x0b, 0xe6, 0x05, 0x41, 0xed, 0x82,
+	0x5e, 0x8b, 0xa4, 0xac, 0x92, 0xe8, 0xb9, 0x9c, 0xa6, 0xdf, 0x28, 0x50, 0x3d, 0xa2, 0x6c, 0xe9,
+	0xb3, 0x62, 0x61, 0xcd, 0x87, 0x65, 0x9a, 0xe8, 0xcb, 0xd0, 0x10, 0x04, 0x32, 0xed, 0x99, 0x83,
+	0x4d, 0xd4, 0x97, 0x48, 0x0c, 0xfe, 0x51, 0xb2, 0xed, 0x5f, 0x58, 0x6d, 0xa9, 0x5c, 0x7d, 0x52,
+	0x81, 0xfa, 0xb7, 0x2e, 0x69, 0x70, 0x8d, 0xff, 0xb2, 0x54, 0x63, 0xb7, 0xa0, 0x79, 0xe6, 0x4c,
+	0xd8, 0xc2, 0x73, 0xfb, 0x30, 0x32, 0x92, 0x18, 0x84, 0xf6, 0xa1, 0x1e, 0x7a, 0x01, 0x8b, 0x5b,
+	0x3d, 0xf3, 0xb2, 0xb4, 0xbd, 0x80, 0x11, 0x01, 0xe0, 0x57, 0xc5, 0x89, 0x33, 0x75, 0xd8, 0x56,
+	0x6d, 0x47, 0xd9, 0xaf, 0x13, 0x31, 0xe0, 0x1f, 0x3f, 0xde, 0xd9, 0x59, 0x48, 0xd9, 0x56, 0x3d,
+	0x9a, 0x96, 0xa3, 0xe8, 0x38, 0xa2, 0x1f, 0xb0, 0xad, 0x86, 0x3c, 0x8e, 0xe8, 0x07, 0x2c, 0x69,
+	0xa0, 0x66, 0xaa, 0x81, 0xae, 0x4b, 0xbe, 0x9c, 0x44, 0x56, 0x17, 0x04, 0x29, 0x6b, 0x18, 0x83,
+	0xc4, 0x2d, 0x97, 0xc9, 0xaf, 0xc3, 0x2a, 0x11, 0x83, 0x83, 0x7f, 0xdc, 0x86, 0xcd, 0xf6, 0xc4,
+	0xa1, 0x2e, 0x6b, 0xcb, 0xdf, 0x8b, 0xd0, 0x23, 0xd8, 0xd0, 0x7c, 0x7f, 0xf6, 0x53, 0x01, 0xda,
+	0x4b, 0x6b, 0xd0, 0x7c, 0xbf, 0x35, 0xb3, 0xc5, 0xdb, 0x1f, 0xdf, 0x2d, 0xc4, 0xc8, 0xd8, 0x1e,
+	0xc1, 0x86, 0xfc, 0x61, 0x40, 0x9c, 0xb7, 0xf3, 0xcc, 0xd2, 0x94, 0x39, 0x8b, 0xe7, 0x99, 0x6f,
+	0x60, 0x24, 0x73, 0x1f, 0xd6, 0x63, 0x66, 0x7e, 0xbb, 0x47, 0xbb, 0xb9, 0x8b, 0xb8, 0x29, 0xe1,
+	0xdd, 0x2b, 0x82, 0xcc, 0x04, 0xcb, 0x4f, 0xc9, 0x3c, 0xc1, 0xd2, 0x54, 0x28, 0xf8, 0x06, 0x46,
+	0x32, 0x7f, 0x0f, 0x36, 0xe3, 0x3b, 0x9c, 0xb8, 0x75, 0xa3, 0xdc, 0x65, 0xd2, 0x98, 0x70, 0x7f,
+	0xbe, 0x18, 0x74, 0x43, 0xb6, 0xb8, 0x25, 0xe7, 0xcb, 0x16, 0xb6, 0x62, 0xd9, 0x09, 0x46, 0x32,
+	0x13, 0x58, 0x8b, 0x99, 0xcf, 0xbd, 0x27, 0x68, 0x27, 0x77, 0xcd, 0xb9, 0xf7, 0x24, 0x61, 0xdd,
+	0x2d, 0x40, 0xdc, 0xe0, 0xe4, 0xf7, 0xb1, 0x7c, 0x4e, 0x6e, 0x29, 0xe6, 0x94, 0x88, 0x9b, 0x3a,
+	0x99, 0xe7, 0x2f, 0xd0, 0xc9, 0x3c, 0xff, 0x39, 0x3a, 0x05, 0x62, 0xc6, 0x19, 0x5d, 0xe6, 0x64,
+	0x2b, 0xcc, 0x71, 0x46, 0x86, 0x6c, 0x23, 0xec, 0x16, 0x20, 0x24, 0x67, 0x17, 0x56, 0x23, 0x43,
+	0x14, 0xf9, 0xf6, 0x4d, 0xfc, 0x5c, 0xdc, 0xaf, 0x2f, 0xb4, 0x67, 0x14, 0x8a, 0x1b, 0x66, 0x9e,
+	0x42, 0x61, 0x29, 0x52, 0x98, 0x20, 0x32, 0x0a, 0xf9, 0x85, 0x2f, 0x4f, 0x21, 0x9f, 0x2f, 0x52,
+	0x28, 0xed, 0xa9, 0x13, 0x20, 0xba, 0x10, 0xcb, 0x3b, 0x4f, 0xe6, 0x04, 0x88, 0x56, 0xc4, 0xb6,
+	0x05, 0x27, 0x40, 0x16, 0x93, 0x3a, 0x01, 0xb8, 0x49, 0x5e, 0xa0, 0x50, 0x4e, 0x68, 0xd2, 0xb4,
+	0xe0, 0x04, 0xc8, 0x40, 0x32, 0xb4, 0xf2, 0xba, 0x93, 0x47, 0x2b, 0x4d, 0x45, 0xb4, 0x33, 0x48,
+	0x86, 0x56, 0xde, 0x61, 0xf2, 0x68, 0xa5, 0xa9, 0x88, 0x76, 0x06, 0xc9, 0x14, 0x8b, 0xdf, 0x42,
+	0xf2, 0x8a, 0xc5, 0xe7, 0x8b, 0x8a, 0x25, 0xed, 0x92, 0xcd, 0x02, 0x10, 0xcd, 0xc9, 0x6f, 0x15,
+	0x28, 0xaf, 0xfb, 0xb8, 0x21, 0xe1, 0xdb, 0x59, 0x0c, 0xc8, 0xf4, 0xa7, 0xf8, 0x98, 0xc8, 0xeb,
+	0x4f, 0x61, 0x29, 0xea, 0xcf, 0x04, 0x31, 0xcb, 0xa4, 0x78, 0xd3, 0xc9, 0x6d, 0xb9, 0xfb, 0xdc,
+	0xaf, 0xfb, 0xf9, 0x4c, 0x66, 0x21, 0xb3, 0x4c, 0x0a, 0x8b, 0x4d, 0x33, 0x1b, 0xf3, 0xe6, 0xb7,
+	0xef, 0x7c, 0x26, 0xe7, 0xec, 0xb3, 0xc0, 0xc5, 0x74, 0xf4, 0x15, 0x3a, 0x1f, 0xb8, 0xc4, 0x47,
+	0x96, 0xfc, 0xc0, 0x33, 0x88, 0xac, 0xc2, 0xa3, 0x05, 0x0a, 0x8f, 0x9e, 0xa3, 0xf0, 0x28, 0xcd,
+	0x96, 0xa4, 0x51, 0xd6, 0x26, 0x4f, 0x40, 0xa6, 0x38, 0x7b, 0x45, 0x90, 0x6c, 0xe0, 0xd1, 0xe7,
+	0x5b, 0x6e, 0xe0, 0x91, 0xa5, 0x30, 0xf0, 0x18, 0x21, 0x39, 0xbf, 0x0e, 0x77, 0xf8, 0xb1, 0x47,
+	0x5d, 0xf9, 0xd2, 0x36, 0xa2, 0xbf, 0xb0, 0x50, 0xf2, 0x0b, 0xa9, 0xcd, 0x02, 0x3a, 0x9c, 0xc6,
+	0x84, 0x1b, 0xf1, 0x74, 0x04, 0x7b, 0x4b, 0xb9, 0xff, 0xce, 0x1f, 0x9f, 0x6e, 0x2b, 0x1f, 0x3f,
+	0xdd, 0x56, 0xfe, 0xf6, 0x74, 0x5b, 0xf9, 0xf0, 0xd9, 0xf6, 0xad, 0x8f, 0x9f, 0x6d, 0xdf, 0xfa,
+	0xe4, 0xd9, 0xf6, 0xad, 0xef, 0xee, 0x3c, 0x76, 0xd8, 0xf9, 0xe5, 0x69, 0x6b, 0xe4, 0x4d, 0xef,
+	0x89, 0x45, 0x5f, 0x09, 0xaf, 0xdd, 0x91, 0x7c, 0xbe, 0xe7, 0x9f, 0x9e, 0x36, 0xa2, 0xff, 0xc9,
+	0xde, 0xfe, 0x4f, 0x00, 0x00, 0x00, 0xff, 0xff, 0x88, 0xc4, 0xce, 0xbc, 0x5d, 0x1b, 0x00, 0x00,
 }
 
 // Reference imports to suppress errors if they are not otherwise used.
@@ -2874,6 +4133,15 @@ type ClientCommandsClient interface {
 	AccountStop(ctx context.Context, in *Rpc_Account_Stop_Request, opts ...grpc.CallOption) (*Rpc_Account_Stop_Response, error)
 	SpaceCreate(ctx context.Context, in *Rpc_Space_Create_Request, opts ...grpc.CallOption) (*Rpc_Space_Create_Response, error)
 	SpaceList(ctx context.Context, in *Rpc_Space_List_Request, opts ...grpc.CallOption) (*Rpc_Space_List_Response, error)
+	SpaceInvite(ctx context.Context, in *Rpc_Space_Invite_Request, opts ...grpc.CallOption) (*Rpc_Space_Invite_Response, error)
+	SpaceJoin(ctx context.Context, in *Rpc_Space_Join_Request, opts ...grpc.CallOption) (*Rpc_Space_Join_Response, error)
+	SpaceRequests(ctx context.Context, in *Rpc_Space_Requests_Request, opts ...grpc.CallOption) (*Rpc_Space_Requests_Response, error)
+	SpaceApprove(ctx context.Context, in *Rpc_Space_Approve_Request, opts ...grpc.CallOption) (*Rpc_Space_Approve_Response, error)
+	SpaceDecline(ctx context.Context, in *Rpc_Space_Decline_Request, opts ...grpc.CallOption) (*Rpc_Space_Decline_Response, error)
+	SpaceMembers(ctx context.Context, in *Rpc_Space_Members_Request, opts ...grpc.CallOption) (*Rpc_Space_Members_Response, error)
+	SpaceKick(ctx context.Context, in *Rpc_Space_Kick_Request, opts ...grpc.CallOption) (*Rpc_Space_Kick_Response, error)
+	SpaceLeave(ctx context.Context, in *Rpc_Space_Leave_Request, opts ...grpc.CallOption) (*Rpc_Space_Leave_Response, error)
+	SpaceDelete(ctx context.Context, in *Rpc_Space_Delete_Request, opts ...grpc.CallOption) (*Rpc_Space_Delete_Response, error)
 	ObjectCreate(ctx context.Context, in *Rpc_Object_Create_Request, opts ...grpc.CallOption) (*Rpc_Object_Create_Response, error)
 	ObjectSet(ctx context.Context, in *Rpc_Object_Set_Request, opts ...grpc.CallOption) (*Rpc_Object_Set_Response, error)
 	ObjectUnset(ctx context.Context, in *Rpc_Object_Unset_Request, opts ...grpc.CallOption) (*Rpc_Object_Unset_Response, error)
@@ -2990,6 +4258,87 @@ func (c *clientCommandsClient) SpaceList(ctx context.Context, in *Rpc_Space_List
 	return out, nil
 }
 
+func (c *clientCommandsClient) SpaceInvite(ctx context.Context, in *Rpc_Space_Invite_Request, opts ...grpc.CallOption) (*Rpc_Space_Invite_Response, error) {
+	out := new(Rpc_Space_Invite_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/SpaceInvite", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientCommandsClient) SpaceJoin(ctx context.Context, in *Rpc_Space_Join_Request, opts ...grpc.CallOption) (*Rpc_Space_Join_Response, error) {
+	out := new(Rpc_Space_Join_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/SpaceJoin", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientCommandsClient) SpaceRequests(ctx context.Context, in *Rpc_Space_Requests_Request, opts ...grpc.CallOption) (*Rpc_Space_Requests_Response, error) {
+	out := new(Rpc_Space_Requests_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/SpaceRequests", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientCommandsClient) SpaceApprove(ctx context.Context, in *Rpc_Space_Approve_Request, opts ...grpc.CallOption) (*Rpc_Space_Approve_Response, error) {
+	out := new(Rpc_Space_Approve_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/SpaceApprove", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientCommandsClient) SpaceDecline(ctx context.Context, in *Rpc_Space_Decline_Request, opts ...grpc.CallOption) (*Rpc_Space_Decline_Response, error) {
+	out := new(Rpc_Space_Decline_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/SpaceDecline", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientCommandsClient) SpaceMembers(ctx context.Context, in *Rpc_Space_Members_Request, opts ...grpc.CallOption) (*Rpc_Space_Members_Response, error) {
+	out := new(Rpc_Space_Members_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/SpaceMembers", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientCommandsClient) SpaceKick(ctx context.Context, in *Rpc_Space_Kick_Request, opts ...grpc.CallOption) (*Rpc_Space_Kick_Response, error) {
+	out := new(Rpc_Space_Kick_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/SpaceKick", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientCommandsClient) SpaceLeave(ctx context.Context, in *Rpc_Space_Leave_Request, opts ...grpc.CallOption) (*Rpc_Space_Leave_Response, error) {
+	out := new(Rpc_Space_Leave_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/SpaceLeave", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientCommandsClient) SpaceDelete(ctx context.Context, in *Rpc_Space_Delete_Request, opts ...grpc.CallOption) (*Rpc_Space_Delete_Response, error) {
+	out := new(Rpc_Space_Delete_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/SpaceDelete", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *clientCommandsClient) ObjectCreate(ctx context.Context, in *Rpc_Object_Create_Request, opts ...grpc.CallOption) (*Rpc_Object_Create_Response, error) {
 	out := new(Rpc_Object_Create_Response)
 	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/ObjectCreate", in, out, opts...)
@@ -3089,6 +4438,15 @@ type ClientCommandsServer interface {
 	AccountStop(context.Context, *Rpc_Account_Stop_Request) (*Rpc_Account_Stop_Response, error)
 	SpaceCreate(context.Context, *Rpc_Space_Create_Request) (*Rpc_Space_Create_Response, error)
 	SpaceList(context.Context, *Rpc_Space_List_Request) (*Rpc_Space_List_Response, error)
+	SpaceInvite(context.Context, *Rpc_Space_Invite_Request) (*Rpc_Space_Invite_Response, error)
+	SpaceJoin(context.Context, *Rpc_Space_Join_Request) (*Rpc_Space_Join_Response, error)
+	SpaceRequests(context.Context, *Rpc_Space_Requests_Request) (*Rpc_Space_Requests_Response, error)
+	SpaceApprove(context.Context, *Rpc_Space_Approve_Request) (*Rpc_Space_Approve_Response, error)
+	SpaceDecline(context.Context, *Rpc_Space_Decline_Request) (*Rpc_Space_Decline_Response, error)
+	SpaceMembers(context.Context, *Rpc_Space_Members_Request) (*Rpc_Space_Members_Response, error)
+	SpaceKick(context.Context, *Rpc_Space_Kick_Request) (*Rpc_Space_Kick_Response, error)
+	SpaceLeave(context.Context, *Rpc_Space_Leave_Request) (*Rpc_Space_Leave_Response, error)
+	SpaceDelete(context.Context, *Rpc_Space_Delete_Request) (*Rpc_Space_Delete_Response, error)
 	ObjectCreate(context.Context, *Rpc_Object_Create_Request) (*Rpc_Object_Create_Response, error)
 	ObjectSet(context.Context, *Rpc_Object_Set_Request) (*Rpc_Object_Set_Response, error)
 	ObjectUnset(context.Context, *Rpc_Object_Unset_Request) (*Rpc_Object_Unset_Response, error)
@@ -3134,6 +4492,33 @@ func (*UnimplementedClientCommandsServer) SpaceCreate(ctx context.Context, req *
 }
 func (*UnimplementedClientCommandsServer) SpaceList(ctx context.Context, req *Rpc_Space_List_Request) (*Rpc_Space_List_Response, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SpaceList not implemented")
+}
+func (*UnimplementedClientCommandsServer) SpaceInvite(ctx context.Context, req *Rpc_Space_Invite_Request) (*Rpc_Space_Invite_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SpaceInvite not implemented")
+}
+func (*UnimplementedClientCommandsServer) SpaceJoin(ctx context.Context, req *Rpc_Space_Join_Request) (*Rpc_Space_Join_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SpaceJoin not implemented")
+}
+func (*UnimplementedClientCommandsServer) SpaceRequests(ctx context.Context, req *Rpc_Space_Requests_Request) (*Rpc_Space_Requests_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SpaceRequests not implemented")
+}
+func (*UnimplementedClientCommandsServer) SpaceApprove(ctx context.Context, req *Rpc_Space_Approve_Request) (*Rpc_Space_Approve_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SpaceApprove not implemented")
+}
+func (*UnimplementedClientCommandsServer) SpaceDecline(ctx context.Context, req *Rpc_Space_Decline_Request) (*Rpc_Space_Decline_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SpaceDecline not implemented")
+}
+func (*UnimplementedClientCommandsServer) SpaceMembers(ctx context.Context, req *Rpc_Space_Members_Request) (*Rpc_Space_Members_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SpaceMembers not implemented")
+}
+func (*UnimplementedClientCommandsServer) SpaceKick(ctx context.Context, req *Rpc_Space_Kick_Request) (*Rpc_Space_Kick_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SpaceKick not implemented")
+}
+func (*UnimplementedClientCommandsServer) SpaceLeave(ctx context.Context, req *Rpc_Space_Leave_Request) (*Rpc_Space_Leave_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SpaceLeave not implemented")
+}
+func (*UnimplementedClientCommandsServer) SpaceDelete(ctx context.Context, req *Rpc_Space_Delete_Request) (*Rpc_Space_Delete_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SpaceDelete not implemented")
 }
 func (*UnimplementedClientCommandsServer) ObjectCreate(ctx context.Context, req *Rpc_Object_Create_Request) (*Rpc_Object_Create_Response, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ObjectCreate not implemented")
@@ -3359,6 +4744,168 @@ func _ClientCommands_SpaceList_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ClientCommands_SpaceInvite_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_Space_Invite_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).SpaceInvite(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/SpaceInvite",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).SpaceInvite(ctx, req.(*Rpc_Space_Invite_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientCommands_SpaceJoin_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_Space_Join_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).SpaceJoin(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/SpaceJoin",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).SpaceJoin(ctx, req.(*Rpc_Space_Join_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientCommands_SpaceRequests_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_Space_Requests_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).SpaceRequests(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/SpaceRequests",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).SpaceRequests(ctx, req.(*Rpc_Space_Requests_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientCommands_SpaceApprove_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_Space_Approve_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).SpaceApprove(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/SpaceApprove",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).SpaceApprove(ctx, req.(*Rpc_Space_Approve_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientCommands_SpaceDecline_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_Space_Decline_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).SpaceDecline(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/SpaceDecline",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).SpaceDecline(ctx, req.(*Rpc_Space_Decline_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientCommands_SpaceMembers_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_Space_Members_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).SpaceMembers(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/SpaceMembers",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).SpaceMembers(ctx, req.(*Rpc_Space_Members_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientCommands_SpaceKick_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_Space_Kick_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).SpaceKick(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/SpaceKick",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).SpaceKick(ctx, req.(*Rpc_Space_Kick_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientCommands_SpaceLeave_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_Space_Leave_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).SpaceLeave(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/SpaceLeave",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).SpaceLeave(ctx, req.(*Rpc_Space_Leave_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientCommands_SpaceDelete_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_Space_Delete_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).SpaceDelete(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/SpaceDelete",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).SpaceDelete(ctx, req.(*Rpc_Space_Delete_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ClientCommands_ObjectCreate_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(Rpc_Object_Create_Request)
 	if err := dec(in); err != nil {
@@ -3535,6 +5082,42 @@ var _ClientCommands_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "SpaceList",
 			Handler:    _ClientCommands_SpaceList_Handler,
+		},
+		{
+			MethodName: "SpaceInvite",
+			Handler:    _ClientCommands_SpaceInvite_Handler,
+		},
+		{
+			MethodName: "SpaceJoin",
+			Handler:    _ClientCommands_SpaceJoin_Handler,
+		},
+		{
+			MethodName: "SpaceRequests",
+			Handler:    _ClientCommands_SpaceRequests_Handler,
+		},
+		{
+			MethodName: "SpaceApprove",
+			Handler:    _ClientCommands_SpaceApprove_Handler,
+		},
+		{
+			MethodName: "SpaceDecline",
+			Handler:    _ClientCommands_SpaceDecline_Handler,
+		},
+		{
+			MethodName: "SpaceMembers",
+			Handler:    _ClientCommands_SpaceMembers_Handler,
+		},
+		{
+			MethodName: "SpaceKick",
+			Handler:    _ClientCommands_SpaceKick_Handler,
+		},
+		{
+			MethodName: "SpaceLeave",
+			Handler:    _ClientCommands_SpaceLeave_Handler,
+		},
+		{
+			MethodName: "SpaceDelete",
+			Handler:    _ClientCommands_SpaceDelete_Handler,
 		},
 		{
 			MethodName: "ObjectCreate",
@@ -4752,6 +6335,886 @@ func (m *Rpc_Space_List_Response) MarshalToSizedBuffer(dAtA []byte) (int, error)
 			dAtA[i] = 0x12
 		}
 	}
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Invite) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Invite) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Invite) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Invite_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Invite_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Invite_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.NoApproval {
+		i--
+		if m.NoApproval {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.Role != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.Role))
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Invite_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Invite_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Invite_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Invite) > 0 {
+		i -= len(m.Invite)
+		copy(dAtA[i:], m.Invite)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.Invite)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Join) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Join) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Join) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Join_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Join_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Join_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Invite) > 0 {
+		i -= len(m.Invite)
+		copy(dAtA[i:], m.Invite)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.Invite)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Join_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Join_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Join_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.AccountStatus != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.AccountStatus))
+		i--
+		dAtA[i] = 0x18
+	}
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Requests) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Requests) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Requests) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Requests_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Requests_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Requests_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Requests_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Requests_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Requests_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Requests) > 0 {
+		for iNdEx := len(m.Requests) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Requests[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintCommands(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x12
+		}
+	}
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Approve) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Approve) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Approve) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Approve_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Approve_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Approve_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Role != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.Role))
+		i--
+		dAtA[i] = 0x18
+	}
+	if len(m.Identity) > 0 {
+		i -= len(m.Identity)
+		copy(dAtA[i:], m.Identity)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.Identity)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Approve_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Approve_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Approve_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Decline) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Decline) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Decline) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Decline_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Decline_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Decline_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Identity) > 0 {
+		i -= len(m.Identity)
+		copy(dAtA[i:], m.Identity)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.Identity)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Decline_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Decline_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Decline_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Members) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Members) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Members) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Members_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Members_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Members_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Members_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Members_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Members_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Members) > 0 {
+		for iNdEx := len(m.Members) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Members[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintCommands(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x12
+		}
+	}
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Kick) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Kick) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Kick) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Kick_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Kick_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Kick_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Identity) > 0 {
+		i -= len(m.Identity)
+		copy(dAtA[i:], m.Identity)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.Identity)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Kick_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Kick_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Kick_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Leave) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Leave) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Leave) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Leave_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Leave_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Leave_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Leave_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Leave_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Leave_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Delete) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Delete) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Delete) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Delete_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Delete_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Delete_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Delete_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Delete_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Delete_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
 	if m.Error != nil {
 		{
 			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
@@ -5991,6 +8454,365 @@ func (m *Rpc_Space_List_Response) Size() (n int) {
 			l = e.Size()
 			n += 1 + l + sovCommands(uint64(l))
 		}
+	}
+	return n
+}
+
+func (m *Rpc_Space_Invite) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Space_Invite_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	if m.Role != 0 {
+		n += 1 + sovCommands(uint64(m.Role))
+	}
+	if m.NoApproval {
+		n += 2
+	}
+	return n
+}
+
+func (m *Rpc_Space_Invite_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	l = len(m.Invite)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_Space_Join) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Space_Join_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Invite)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_Space_Join_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	if m.AccountStatus != 0 {
+		n += 1 + sovCommands(uint64(m.AccountStatus))
+	}
+	return n
+}
+
+func (m *Rpc_Space_Requests) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Space_Requests_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_Space_Requests_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	if len(m.Requests) > 0 {
+		for _, e := range m.Requests {
+			l = e.Size()
+			n += 1 + l + sovCommands(uint64(l))
+		}
+	}
+	return n
+}
+
+func (m *Rpc_Space_Approve) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Space_Approve_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	l = len(m.Identity)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	if m.Role != 0 {
+		n += 1 + sovCommands(uint64(m.Role))
+	}
+	return n
+}
+
+func (m *Rpc_Space_Approve_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_Space_Decline) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Space_Decline_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	l = len(m.Identity)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_Space_Decline_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_Space_Members) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Space_Members_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_Space_Members_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	if len(m.Members) > 0 {
+		for _, e := range m.Members {
+			l = e.Size()
+			n += 1 + l + sovCommands(uint64(l))
+		}
+	}
+	return n
+}
+
+func (m *Rpc_Space_Kick) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Space_Kick_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	l = len(m.Identity)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_Space_Kick_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_Space_Leave) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Space_Leave_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_Space_Leave_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_Space_Delete) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Space_Delete_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_Space_Delete_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
 	}
 	return n
 }
@@ -9284,6 +12106,2273 @@ func (m *Rpc_Space_List_Response) Unmarshal(dAtA []byte) error {
 			}
 			m.Spaces = append(m.Spaces, &Model_Space{})
 			if err := m.Spaces[len(m.Spaces)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Invite) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Invite: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Invite: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Invite_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Role", wireType)
+			}
+			m.Role = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Role |= Model_Role(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field NoApproval", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.NoApproval = bool(v != 0)
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Invite_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Invite", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Invite = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Join) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Join: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Join: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Join_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Invite", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Invite = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Join_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field AccountStatus", wireType)
+			}
+			m.AccountStatus = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.AccountStatus |= Model_AccountStatus(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Requests) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Requests: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Requests: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Requests_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Requests_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Requests", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Requests = append(m.Requests, &Model_Member{})
+			if err := m.Requests[len(m.Requests)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Approve) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Approve: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Approve: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Approve_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Identity", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Identity = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Role", wireType)
+			}
+			m.Role = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Role |= Model_Role(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Approve_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Decline) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Decline: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Decline: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Decline_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Identity", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Identity = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Decline_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Members) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Members: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Members: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Members_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Members_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Members", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Members = append(m.Members, &Model_Member{})
+			if err := m.Members[len(m.Members)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Kick) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Kick: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Kick: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Kick_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Identity", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Identity = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Kick_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Leave) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Leave: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Leave: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Leave_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Leave_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Delete) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Delete: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Delete: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Delete_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Delete_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
 				return err
 			}
 			iNdEx = postIndex

@@ -63,6 +63,7 @@ func newSpaceCmd(g *globals) *cobra.Command {
 		},
 	}
 	cmd.AddCommand(create, list)
+	addMemberCmds(g, cmd)
 	return cmd
 }
 

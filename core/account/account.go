@@ -85,12 +85,16 @@ func NewService(root string, log *slog.Logger, now func() time.Time) *Service {
 // other method.
 func (s *Service) SetOpenHook(h OpenHook) { s.hook = h }
 
-// Current returns the selected account, or an error of kind Precondition.
+// ErrNoAccount is returned (wrapped, kind Precondition) while no account is
+// selected.
+var ErrNoAccount = errors.New("no account selected: create or recover one")
+
+// Current returns the selected account, or ErrNoAccount.
 func (s *Service) Current() (*Account, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.current == nil {
-		return nil, errkind.Errorf("account", errkind.Precondition, "no account selected: create or recover one")
+		return nil, errkind.E("account", errkind.Precondition, ErrNoAccount)
 	}
 	return s.current, nil
 }

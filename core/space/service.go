@@ -440,6 +440,18 @@ func (sp *Space) heal(ctx context.Context) error {
 	return nil
 }
 
+// Unload unloads a loaded space (a no-op for one that is not loaded).
+func (s *Service) Unload(id crypto.SpaceID) error {
+	s.mu.Lock()
+	sp := s.loaded[id]
+	delete(s.loaded, id)
+	s.mu.Unlock()
+	if sp == nil {
+		return nil
+	}
+	return s.unload(sp)
+}
+
 // unload stops a space's actor and closes its store and index.
 func (s *Service) unload(sp *Space) error {
 	if s.cfg.Hooks.Unloading != nil {

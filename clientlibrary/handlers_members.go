@@ -1,0 +1,227 @@
+package clientlibrary
+
+import (
+	"context"
+
+	"github.com/hearth-sync/hearth/core/membership"
+	"github.com/hearth-sync/hearth/core/space"
+	"github.com/hearth-sync/hearth/internal/errkind"
+	"github.com/hearth-sync/hearth/pb"
+	"github.com/hearth-sync/hearth/protocol/acl"
+	"github.com/hearth-sync/hearth/protocol/crypto"
+)
+
+// members resolves the membership service and refuses when the daemon runs
+// without a node: these commands need one.
+func (a *api) members() (*membership.Service, *pb.Rpc_Error) {
+	if a.lib.app.Node() == "" {
+		return nil, &pb.Rpc_Error{Code: pb.Rpc_Error_OFFLINE_UNSUPPORTED, Description: "this needs a sync node: the daemon runs local-only (start it with --node)"}
+	}
+	m, err := a.lib.app.Members()
+	if err != nil {
+		return nil, apiError(err)
+	}
+	return m, nil
+}
+
+func spaceID(id string) (crypto.SpaceID, *pb.Rpc_Error) {
+	if _, err := crypto.ParseSpaceID(id); err != nil {
+		return "", apiError(errkind.E("space", errkind.Invalid, err))
+	}
+	return crypto.SpaceID(id), nil
+}
+
+// inviteRole maps the API role of an invite or approval (NONE: writer).
+func inviteRole(r pb.Model_Role) (acl.Role, *pb.Rpc_Error) {
+	switch r {
+	case pb.Model_ROLE_NONE, pb.Model_ROLE_WRITER:
+		return acl.RoleWriter, nil
+	case pb.Model_ROLE_READER:
+		return acl.RoleReader, nil
+	}
+	return acl.RoleNone, badInput("the role is writer or reader")
+}
+
+func (a *api) SpaceInvite(ctx context.Context, req *pb.Rpc_Space_Invite_Request) *pb.Rpc_Space_Invite_Response {
+	m, perr := a.members()
+	if perr != nil {
+		return &pb.Rpc_Space_Invite_Response{Error: perr}
+	}
+	id, perr := spaceID(req.SpaceId)
+	if perr != nil {
+		return &pb.Rpc_Space_Invite_Response{Error: perr}
+	}
+	role, perr := inviteRole(req.Role)
+	if perr != nil {
+		return &pb.Rpc_Space_Invite_Response{Error: perr}
+	}
+	link, err := m.CreateInvite(ctx, id, role, !req.NoApproval)
+	if err != nil {
+		return &pb.Rpc_Space_Invite_Response{Error: apiError(err)}
+	}
+	return &pb.Rpc_Space_Invite_Response{Invite: link}
+}
+
+func (a *api) SpaceJoin(ctx context.Context, req *pb.Rpc_Space_Join_Request) *pb.Rpc_Space_Join_Response {
+	m, perr := a.members()
+	if perr != nil {
+		return &pb.Rpc_Space_Join_Response{Error: perr}
+	}
+	id, status, err := m.Join(ctx, req.Invite)
+	if err != nil {
+		return &pb.Rpc_Space_Join_Response{Error: apiError(err)}
+	}
+	if status == space.AccountActive {
+		if spaces, err := a.lib.app.Spaces(); err == nil {
+			if _, err := spaces.Get(ctx, id); err != nil {
+				return &pb.Rpc_Space_Join_Response{Error: apiError(err)}
+			}
+		}
+	}
+	return &pb.Rpc_Space_Join_Response{SpaceId: string(id), AccountStatus: pb.Model_AccountStatus(status)}
+}
+
+// memberList reads a loaded space's members from its ACL.
+func (a *api) memberList(ctx context.Context, id string) ([]membership.Member, *pb.Rpc_Error) {
+	sp, err := a.loadedSpace(ctx, id)
+	if err != nil {
+		return nil, apiError(err)
+	}
+	st, err := sp.AclState(ctx)
+	if err != nil {
+		return nil, apiError(err)
+	}
+	history, err := sp.AclHistory(ctx)
+	if err != nil {
+		return nil, apiError(err)
+	}
+	return membership.Members(st, history), nil
+}
+
+func apiMember(m membership.Member) *pb.Model_Member {
+	return &pb.Model_Member{Identity: string(m.Identity), Role: pb.Model_Role(m.Role), Status: pb.Model_MemberStatus(m.Status)}
+}
+
+func (a *api) SpaceRequests(ctx context.Context, req *pb.Rpc_Space_Requests_Request) *pb.Rpc_Space_Requests_Response {
+	list, perr := a.memberList(ctx, req.SpaceId)
+	if perr != nil {
+		return &pb.Rpc_Space_Requests_Response{Error: perr}
+	}
+	out := []*pb.Model_Member{}
+	for _, m := range list {
+		if m.Status == membership.StatusJoining {
+			out = append(out, apiMember(m))
+		}
+	}
+	return &pb.Rpc_Space_Requests_Response{Requests: out}
+}
+
+func (a *api) SpaceMembers(ctx context.Context, req *pb.Rpc_Space_Members_Request) *pb.Rpc_Space_Members_Response {
+	list, perr := a.memberList(ctx, req.SpaceId)
+	if perr != nil {
+		return &pb.Rpc_Space_Members_Response{Error: perr}
+	}
+	out := make([]*pb.Model_Member, 0, len(list))
+	for _, m := range list {
+		out = append(out, apiMember(m))
+	}
+	return &pb.Rpc_Space_Members_Response{Members: out}
+}
+
+func (a *api) SpaceApprove(ctx context.Context, req *pb.Rpc_Space_Approve_Request) *pb.Rpc_Space_Approve_Response {
+	m, perr := a.members()
+	if perr != nil {
+		return &pb.Rpc_Space_Approve_Response{Error: perr}
+	}
+	id, perr := spaceID(req.SpaceId)
+	if perr != nil {
+		return &pb.Rpc_Space_Approve_Response{Error: perr}
+	}
+	role, perr := inviteRole(req.Role)
+	if perr != nil {
+		return &pb.Rpc_Space_Approve_Response{Error: perr}
+	}
+	if err := m.Approve(ctx, id, req.Identity, role); err != nil {
+		return &pb.Rpc_Space_Approve_Response{Error: apiError(err)}
+	}
+	return &pb.Rpc_Space_Approve_Response{}
+}
+
+func (a *api) SpaceDecline(ctx context.Context, req *pb.Rpc_Space_Decline_Request) *pb.Rpc_Space_Decline_Response {
+	m, perr := a.members()
+	if perr != nil {
+		return &pb.Rpc_Space_Decline_Response{Error: perr}
+	}
+	id, perr := spaceID(req.SpaceId)
+	if perr != nil {
+		return &pb.Rpc_Space_Decline_Response{Error: perr}
+	}
+	if err := m.Decline(ctx, id, req.Identity); err != nil {
+		return &pb.Rpc_Space_Decline_Response{Error: apiError(err)}
+	}
+	return &pb.Rpc_Space_Decline_Response{}
+}
+
+func (a *api) SpaceKick(ctx context.Context, req *pb.Rpc_Space_Kick_Request) *pb.Rpc_Space_Kick_Response {
+	m, perr := a.members()
+	if perr != nil {
+		return &pb.Rpc_Space_Kick_Response{Error: perr}
+	}
+	id, perr := spaceID(req.SpaceId)
+	if perr != nil {
+		return &pb.Rpc_Space_Kick_Response{Error: perr}
+	}
+	if err := m.Kick(ctx, id, req.Identity); err != nil {
+		return &pb.Rpc_Space_Kick_Response{Error: apiError(err)}
+	}
+	return &pb.Rpc_Space_Kick_Response{}
+}
+
+// endMembership records that the account no longer uses a space and
+// unloads it. Deleting its local data is the lifecycle's offload.
+func (a *api) endMembership(ctx context.Context, id crypto.SpaceID) error {
+	spaces, err := a.lib.app.Spaces()
+	if err != nil {
+		return err
+	}
+	if err := spaces.SetAccountStatus(ctx, id, space.AccountDeleted); err != nil {
+		return err
+	}
+	return spaces.Unload(id)
+}
+
+func (a *api) SpaceLeave(ctx context.Context, req *pb.Rpc_Space_Leave_Request) *pb.Rpc_Space_Leave_Response {
+	m, perr := a.members()
+	if perr != nil {
+		return &pb.Rpc_Space_Leave_Response{Error: perr}
+	}
+	id, perr := spaceID(req.SpaceId)
+	if perr != nil {
+		return &pb.Rpc_Space_Leave_Response{Error: perr}
+	}
+	if err := m.Leave(ctx, id); err != nil {
+		return &pb.Rpc_Space_Leave_Response{Error: apiError(err)}
+	}
+	if err := a.endMembership(ctx, id); err != nil {
+		return &pb.Rpc_Space_Leave_Response{Error: apiError(err)}
+	}
+	return &pb.Rpc_Space_Leave_Response{}
+}
+
+func (a *api) SpaceDelete(ctx context.Context, req *pb.Rpc_Space_Delete_Request) *pb.Rpc_Space_Delete_Response {
+	m, perr := a.members()
+	if perr != nil {
+		return &pb.Rpc_Space_Delete_Response{Error: perr}
+	}
+	id, perr := spaceID(req.SpaceId)
+	if perr != nil {
+		return &pb.Rpc_Space_Delete_Response{Error: perr}
+	}
+	if _, err := m.Delete(ctx, id); err != nil {
+		return &pb.Rpc_Space_Delete_Response{Error: apiError(err)}
+	}
+	if err := a.endMembership(ctx, id); err != nil {
+		return &pb.Rpc_Space_Delete_Response{Error: apiError(err)}
+	}
+	return &pb.Rpc_Space_Delete_Response{}
+}
