@@ -1,0 +1,109 @@
+package tests
+
+import (
+	"bufio"
+	"net"
+	"os/exec"
+	"regexp"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+)
+
+// nodeProc is a running `hearth node`.
+type nodeProc struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	data   string
+	addr   string
+	stderr *syncBuffer
+	exited chan struct{}
+}
+
+var nodeReady = regexp.MustCompile(`^hearth-node: ready addr=(\S+)`)
+
+// freeAddr reserves a loopback port, so a node can restart on the same
+// address.
+func freeAddr(t *testing.T) string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	addr := l.Addr().String()
+	require.NoError(t, l.Close())
+	return addr
+}
+
+// startNode runs `hearth node` on addr ("" picks a free port).
+func startNode(t *testing.T, data, addr string) *nodeProc {
+	t.Helper()
+	if addr == "" {
+		addr = freeAddr(t)
+	}
+	cmd := exec.Command(hearthBin, "node", "--data", data, "--listen", addr)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	n := &nodeProc{t: t, cmd: cmd, data: data, stderr: &syncBuffer{}, exited: make(chan struct{})}
+	cmd.Stderr = n.stderr
+	require.NoError(t, cmd.Start())
+	go func() { _ = cmd.Wait(); close(n.exited) }()
+	t.Cleanup(func() {
+		select {
+		case <-n.exited:
+		default:
+			_ = cmd.Process.Kill()
+			<-n.exited
+		}
+	})
+	lines := make(chan string, 4)
+	go func() {
+		defer close(lines)
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+	}()
+	deadline := time.After(60 * time.Second)
+	for {
+		select {
+		case line, ok := <-lines:
+			if !ok {
+				t.Fatalf("hearth node exited before ready\n%s", n.stderr)
+			}
+			if m := nodeReady.FindStringSubmatch(line); m != nil {
+				n.addr = m[1]
+				go func() {
+					for range lines {
+					}
+				}()
+				return n
+			}
+		case <-deadline:
+			t.Fatalf("hearth node printed no readiness line\n%s", n.stderr)
+		}
+	}
+}
+
+// stop signals the node and waits for it to exit.
+func (n *nodeProc) stop(sig syscall.Signal) {
+	n.t.Helper()
+	require.NoError(n.t, n.cmd.Process.Signal(sig))
+	select {
+	case <-n.exited:
+	case <-time.After(50 * time.Second):
+		n.t.Fatalf("hearth node did not exit\n%s", n.stderr)
+	}
+}
+
+// eventually polls cond until it holds or the generous deadline passes.
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("timed out waiting until %s", what)
+}
