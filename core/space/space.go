@@ -73,8 +73,10 @@ func (s *Space) OnLocalChange(fn func()) { s.onLocalChange.Store(&fn) }
 // ID is the space id.
 func (s *Space) ID() crypto.SpaceID { return s.id }
 
-// do runs fn on the actor and waits for it. If ctx ends first do returns
-// ctx's error, but fn still runs to completion: a started write is never cut.
+// do runs fn on the actor and waits for it. ctx bounds only the wait for
+// the actor to take the request: once taken, fn runs to completion and do
+// waits for it (a started write is never cut, and fn's results are never
+// read while it runs).
 func (s *Space) do(ctx context.Context, fn func() error) error {
 	r := request{fn: fn, done: make(chan error, 1)}
 	select {
@@ -84,12 +86,7 @@ func (s *Space) do(ctx context.Context, fn func() error) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	select {
-	case err := <-r.done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return <-r.done
 }
 
 func (s *Space) run() {
