@@ -1,0 +1,114 @@
+#!/usr/bin/env bash
+# Installs what the end-to-end tests of real clients need, idempotently, and
+# in seconds when everything is already there (CI starts from a clean machine):
+#
+#   gobind, grpcurl   `go install pkg@version` into bin/tools (never go.mod);
+#                     gobind at the golang.org/x/mobile version of go.mod
+#   chromium          Debian's package, with apt-get, when root and missing
+#   npm DIR           `npm ci` in DIR (a folder with a committed lockfile),
+#                     skipped while DIR/node_modules matches the lockfile
+#
+# Usage: scripts/test-deps.sh [all | gobind | grpcurl | chromium | npm DIR]...
+# With no argument: all. A tool that cannot be had here (no apt, not root)
+# is reported, not fatal: the tests that need it skip and say why.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+TOOLS="$ROOT/bin/tools"
+GO="${GO:-go}"
+GRPCURL_VERSION="v1.9.3"
+NPM_DIRS=(tests/node tests/browser)
+
+log() { echo "test-deps: $*" >&2; }
+
+can_apt() { [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; }
+
+apt_updated=""
+apt_install() {
+	if [ -z "$apt_updated" ]; then
+		apt-get update -qq
+		apt_updated=1
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@"
+}
+
+# go_tool NAME PACKAGE VERSION: installs PACKAGE@VERSION as bin/tools/NAME
+# unless the binary there was built from that version.
+go_tool() {
+	local name="$1" pkg="$2" version="$3" bin="$TOOLS/$1" have
+	if [ -x "$bin" ]; then
+		have="$("$GO" version -m "$bin" 2>/dev/null | awk '$1 == "mod" { print $3; exit }')"
+		[ "$have" = "$version" ] && return 0
+	fi
+	log "installing $name $version into bin/tools"
+	mkdir -p "$TOOLS"
+	(cd "$ROOT" && GOBIN="$TOOLS" "$GO" install "$pkg@$version")
+}
+
+gobind() {
+	local version
+	version="$(cd "$ROOT" && "$GO" list -m -f '{{.Version}}' golang.org/x/mobile)"
+	go_tool gobind golang.org/x/mobile/cmd/gobind "$version"
+}
+
+grpcurl() {
+	go_tool grpcurl github.com/fullstorydev/grpcurl/cmd/grpcurl "$GRPCURL_VERSION"
+}
+
+chromium() {
+	command -v chromium >/dev/null 2>&1 && return 0
+	if ! can_apt; then
+		log "chromium is missing and cannot be installed here (needs root and apt-get): the browser test will skip"
+		return 0
+	fi
+	log "installing Debian's chromium"
+	apt_install chromium || log "installing chromium failed: the browser test will fail"
+}
+
+npm_ci() {
+	local dir="$ROOT/$1" want stamp
+	if ! command -v npm >/dev/null 2>&1; then
+		if can_apt; then
+			log "installing Debian's nodejs and npm"
+			apt_install nodejs npm || true
+		fi
+		if ! command -v npm >/dev/null 2>&1; then
+			log "npm is missing and cannot be installed here: the tests that need $1 will skip"
+			return 0
+		fi
+	fi
+	want="$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)"
+	stamp="$dir/node_modules/.hearth-lock.sha256"
+	if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+		return 0
+	fi
+	log "npm ci in $1"
+	# --ignore-scripts: no install script may fetch anything from elsewhere.
+	(cd "$dir" && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error)
+	echo "$want" >"$stamp"
+}
+
+all() {
+	gobind
+	grpcurl
+	chromium
+	for d in "${NPM_DIRS[@]}"; do npm_ci "$d"; done
+	command -v javac >/dev/null 2>&1 || log "no JDK (javac): the Java binding test will skip"
+}
+
+[ $# -eq 0 ] && set -- all
+while [ $# -gt 0 ]; do
+	case "$1" in
+	all | gobind | grpcurl | chromium) "$1" ;;
+	npm)
+		[ $# -ge 2 ] || { log "usage: npm DIR"; exit 2; }
+		npm_ci "$2"
+		shift
+		;;
+	*)
+		log "unknown argument $1 (all, gobind, grpcurl, chromium, npm DIR)"
+		exit 2
+		;;
+	esac
+	shift
+done

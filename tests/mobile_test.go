@@ -1,0 +1,161 @@
+package tests
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestMobileJavaBinding proves the gomobile facade with the client an
+// Android app uses: the Java binding gobind generates. scripts/mobile-check.sh
+// generates the bindings (Go, Java, Objective-C) and fails on any API gobind
+// cannot bind; then the Go side is built as a Linux JNI library (gobind's
+// *_android sources renamed, the JDK's JNI headers, a stub android/log.h that
+// logs to stderr, no -llog), the generated Java is compiled with a stub
+// android.content.Context, and tests/java/hearthcheck.BindingCheck runs on
+// the host JVM: it starts Hearth, creates accounts, receives their events
+// through the handler in command order, creates a space and an object, and
+// stops. The CLI then reads the
+// data dir the Java program wrote.
+func TestMobileJavaBinding(t *testing.T) {
+	requireLinux(t)
+	root := repoRoot(t)
+	gen := filepath.Join(t.TempDir(), "gobind")
+	_, errOut, code := run(t, root, nil, "bash", filepath.Join(root, "scripts", "mobile-check.sh"), "--outdir", gen)
+	require.Equalf(t, 0, code, "make mobile-check failed:\n%s", errOut)
+
+	javaHome := findJDK(t)
+	work := t.TempDir()
+	lib := buildJNILibrary(t, root, filepath.Join(gen, "src", "gobind"), javaHome, work)
+
+	// javac: the generated Java (go.*, mobile.*), the Context stub and the check.
+	classes := filepath.Join(work, "classes")
+	sources := javaSources(t, filepath.Join(gen, "java"), filepath.Join(root, "tests", "java"))
+	_, errOut, code = run(t, work, nil, filepath.Join(javaHome, "bin", "javac"), append([]string{"-d", classes, "-encoding", "UTF-8"}, sources...)...)
+	require.Equalf(t, 0, code, "javac:\n%s", errOut)
+
+	data := t.TempDir()
+	stdout, stderr, code := run(t, work, nil, filepath.Join(javaHome, "bin", "java"),
+		"-Djava.library.path="+filepath.Dir(lib), "-cp", classes, "hearthcheck.BindingCheck", data)
+	t.Logf("java:\n%s", stdout)
+	require.Equalf(t, 0, code, "the Java program failed:\n%s", lastLines(stderr, 60))
+	// The facade logged the exceptions the Java callbacks threw on purpose.
+	assert.Contains(t, stderr, "thrown on purpose by the test's event handler")
+	assert.Contains(t, stderr, "thrown on purpose by the test's async callback")
+
+	var res struct {
+		Alice, Bob    string
+		Events        int
+		Space, Object string
+	}
+	decodeResult(t, stdout, &res)
+	assert.Equal(t, 5, res.Events)
+
+	// The data dir the binding wrote is an ordinary one: the daemon serves it.
+	d := startServe(t, data, "--local-only")
+	assert.ElementsMatch(t, []string{res.Alice, res.Bob}, accountIDs(t, data))
+	assert.Equal(t, res.Alice, cliJSON(t, data, "account", "show")["accountId"])
+	requireObject(t, data, res.Space, res.Object, "note", "Hello from Java")
+	assert.Equal(t, 0, d.stop(syscall.SIGTERM))
+}
+
+// findJDK returns the home of the JDK whose javac is on PATH (or
+// $JAVA_HOME), or skips: the Java binding test needs a JDK.
+func findJDK(t *testing.T) string {
+	t.Helper()
+	var candidates []string
+	if h := os.Getenv("JAVA_HOME"); h != "" {
+		candidates = append(candidates, h)
+	}
+	if javac, err := exec.LookPath("javac"); err == nil {
+		if real, err := filepath.EvalSymlinks(javac); err == nil {
+			candidates = append(candidates, filepath.Dir(filepath.Dir(real)))
+		}
+	}
+	for _, home := range candidates {
+		if fileExists(filepath.Join(home, "include", "jni.h")) && fileExists(filepath.Join(home, "bin", "java")) {
+			return home
+		}
+	}
+	t.Skip("no JDK (javac and include/jni.h): the Java binding test needs one, e.g. apt-get install openjdk-17-jdk-headless")
+	return ""
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+// llogDirective is gobind's link flag for Android's liblog, absent on a host.
+var llogDirective = regexp.MustCompile(`(?m)^//\s*#cgo LDFLAGS: -llog\s*$`)
+
+// buildJNILibrary builds gobind's Go side (genDir) as work/lib/libgojni.so,
+// the library go.Seq loads. The sources go into a scratch module that
+// requires this one through a replace directive, as gomobile does.
+func buildJNILibrary(t *testing.T, root, genDir, javaHome, work string) string {
+	t.Helper()
+	mod := filepath.Join(work, "jni")
+	require.NoError(t, os.MkdirAll(mod, 0o755))
+	entries, err := os.ReadDir(genDir)
+	require.NoError(t, err)
+	for _, e := range entries {
+		name := e.Name()
+		b, err := os.ReadFile(filepath.Join(genDir, name))
+		require.NoError(t, err)
+		// *_android.go and *_android.c build only for GOOS=android: rename
+		// them so they build for linux. Headers keep their names (#include).
+		if ext := filepath.Ext(name); ext == ".go" || ext == ".c" {
+			name = strings.Replace(name, "_android"+ext, "_jni"+ext, 1)
+		}
+		if filepath.Ext(name) == ".go" {
+			b = llogDirective.ReplaceAll(b, nil)
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(mod, name), b, 0o644))
+	}
+
+	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	require.NoError(t, err)
+	scratch := regexp.MustCompile(`(?m)^module .*$`).ReplaceAllString(string(gomod), "module hearthjni") +
+		"\nrequire github.com/hearth-sync/hearth v0.0.0\n\nreplace github.com/hearth-sync/hearth => " + root + "\n"
+	require.NoError(t, os.WriteFile(filepath.Join(mod, "go.mod"), []byte(scratch), 0o644))
+	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(mod, "go.sum"), sum, 0o644))
+
+	lib := filepath.Join(work, "lib", "libgojni.so")
+	cflags := strings.Join([]string{
+		"-D__GOBIND_ANDROID__", // what `#cgo android CFLAGS` sets on Android
+		// OpenJDK's AttachCurrentThread takes void**, Android's JNIEnv**.
+		"-Wno-incompatible-pointer-types",
+		"-I" + filepath.Join(root, "tests", "java", "stub"),
+		"-I" + filepath.Join(javaHome, "include"),
+		"-I" + filepath.Join(javaHome, "include", "linux"),
+	}, " ")
+	_, errOut, code := run(t, mod, []string{"CGO_ENABLED=1", "CGO_CFLAGS=" + cflags, "GOWORK=off", "GOFLAGS=-mod=mod"},
+		"go", "build", "-buildmode=c-shared", "-o", lib, ".")
+	require.Equalf(t, 0, code, "building the JNI library:\n%s", errOut)
+	return lib
+}
+
+// javaSources lists the .java files under dirs.
+func javaSources(t *testing.T, dirs ...string) []string {
+	t.Helper()
+	var out []string
+	for _, dir := range dirs {
+		require.NoError(t, filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(path, ".java") {
+				out = append(out, path)
+			}
+			return err
+		}))
+	}
+	require.NotEmpty(t, out)
+	return out
+}
