@@ -1,0 +1,25 @@
+// Package node is the Hearth sync node (DESIGN §5): a gRPC server implementing the Node
+// service of pb/syncpb/node.proto over a store.Store.
+//
+// It owns: the handshake state (single-use, expiring challenges; session tokens carried
+// as metadata "session"), the ACL acceptor (validate with protocol/acl, assign the next
+// sequence number, countersign with the node key, store, fan out), membership checks on
+// every read and write of a space, change intake (objtree.Verify, write permission at the
+// change's ACL head and at the current head, parents present, heads = stored heads + new
+// changes - their parents), Fetch and HeadSync answers, the push hub (one bounded queue
+// per Subscribe stream, drained by that stream's handler; a subscriber that falls behind
+// is disconnected, never waited for), owner-signed space deletion with a grace period and
+// the janitor that purges deleted spaces.
+//
+// Concurrency: no lock is held across disk or network I/O. Every write that depends on
+// stored state is a compare-and-swap in the store (the ACL's last sequence number, an
+// object's heads, a space's status); a lost swap re-reads and decides again. In-memory
+// caches (the folded ACL per space) only move forward by sequence number.
+//
+// Every goroutine has an owner: the gRPC server's (stopped by Close) and the janitor
+// (stopped by Close). Time is an input (Config.Clock).
+//
+// The node must never decrypt payloads (it holds no read keys), never log key material
+// or payloads, never serve a space to a non-member or a space pending deletion for sync,
+// and never acknowledge a write before it is durable.
+package node

@@ -1,0 +1,81 @@
+package node
+
+import (
+	"sync"
+
+	"github.com/hearth-sync/hearth/pb/syncpb"
+	"github.com/hearth-sync/hearth/protocol/crypto"
+)
+
+// subscriber is one Subscribe stream. Its queue is drained by exactly one goroutine, the
+// stream's handler, so pushes leave in the order they were queued.
+type subscriber struct {
+	account crypto.PubKey
+	session string
+	spaces  map[crypto.SpaceID]bool // HeadUpdates wanted for these; fixed at creation
+	queue   chan *syncpb.Push
+	kicked  chan struct{} // closed when the subscriber fell behind
+	once    sync.Once
+}
+
+func (s *subscriber) kick() { s.once.Do(func() { close(s.kicked) }) }
+
+// offer queues p without blocking; a full queue disconnects the subscriber.
+func (s *subscriber) offer(p *syncpb.Push) {
+	select {
+	case s.queue <- p:
+	default:
+		s.kick()
+	}
+}
+
+// hub routes pushes to subscribers by account. mu guards subs and is held only while
+// the subscriber set is read or changed: offers happen after it is released.
+type hub struct {
+	mu   sync.Mutex
+	subs map[crypto.PubKey]map[*subscriber]struct{}
+}
+
+func (h *hub) init() { h.subs = map[crypto.PubKey]map[*subscriber]struct{}{} }
+
+func (h *hub) add(s *subscriber) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	m := h.subs[s.account]
+	if m == nil {
+		m = map[*subscriber]struct{}{}
+		h.subs[s.account] = m
+	}
+	m[s] = struct{}{}
+}
+
+func (h *hub) remove(s *subscriber) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.subs[s.account], s)
+	if len(h.subs[s.account]) == 0 {
+		delete(h.subs, s.account)
+	}
+}
+
+// of returns the subscribers of the given accounts.
+func (h *hub) of(accounts map[crypto.PubKey]bool) []*subscriber {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []*subscriber
+	for a := range accounts {
+		for s := range h.subs[a] {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// publish offers p to the subscribers of accounts that pass keep (nil keeps all).
+func (h *hub) publish(accounts map[crypto.PubKey]bool, keep func(*subscriber) bool, p *syncpb.Push) {
+	for _, s := range h.of(accounts) {
+		if keep == nil || keep(s) {
+			s.offer(p)
+		}
+	}
+}

@@ -1,0 +1,185 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"google.golang.org/grpc"
+
+	"github.com/hearth-sync/hearth/node/store"
+	"github.com/hearth-sync/hearth/pb/grpccodec"
+	"github.com/hearth-sync/hearth/pb/syncpb"
+	"github.com/hearth-sync/hearth/protocol"
+	"github.com/hearth-sync/hearth/protocol/crypto"
+)
+
+// Defaults of Config.
+const (
+	DefaultDeletionGrace   = 7 * 24 * time.Hour
+	DefaultJanitorInterval = time.Minute
+	DefaultSessionTTL      = 24 * time.Hour
+	DefaultChallengeTTL    = time.Minute
+	DefaultSubscriberQueue = 256
+	// maxPendingChallenges bounds the handshake state a flood of Hellos can create.
+	maxPendingChallenges = 10_000
+)
+
+// Config is what a Node needs. Key and Store are required.
+type Config struct {
+	// Key is the node key: it signs Hello answers and countersigns ACL records.
+	Key crypto.PrivKey
+	// Store holds the spaces. The caller owns it: Close does not close it.
+	Store store.Store
+	// Listen is the TCP address to listen on ("127.0.0.1:0" picks a free port); ignored
+	// when Listener is set.
+	Listen   string
+	Listener net.Listener
+	// Clock is the time source (time.Now when nil).
+	Clock func() time.Time
+	// Rand is the source of challenges and session tokens (crypto/rand when nil).
+	Rand io.Reader
+	// DeletionGrace is how long a space stays pending deletion (the owner may cancel).
+	DeletionGrace time.Duration
+	// JanitorInterval is how often due deletions are carried out.
+	JanitorInterval time.Duration
+	// SessionTTL and ChallengeTTL bound the life of a session and of a Hello challenge.
+	SessionTTL, ChallengeTTL time.Duration
+	// SubscriberQueue bounds the pushes waiting for one Subscribe stream; a stream that
+	// falls further behind is disconnected.
+	SubscriberQueue int
+	Logger          *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.Clock == nil {
+		c.Clock = time.Now
+	}
+	if c.Rand == nil {
+		c.Rand = rand.Reader
+	}
+	if c.DeletionGrace <= 0 {
+		c.DeletionGrace = DefaultDeletionGrace
+	}
+	if c.JanitorInterval <= 0 {
+		c.JanitorInterval = DefaultJanitorInterval
+	}
+	if c.SessionTTL <= 0 {
+		c.SessionTTL = DefaultSessionTTL
+	}
+	if c.ChallengeTTL <= 0 {
+		c.ChallengeTTL = DefaultChallengeTTL
+	}
+	if c.SubscriberQueue <= 0 {
+		c.SubscriberQueue = DefaultSubscriberQueue
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Node is a running sync node.
+type Node struct {
+	cfg    Config
+	key    crypto.PrivKey
+	pub    crypto.PubKey
+	store  store.Store
+	log    *slog.Logger
+	lis    net.Listener
+	server *grpc.Server
+
+	ctx    context.Context // cancelled by Close: ends streams and the janitor
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the serve goroutine and the janitor
+
+	auth   authState
+	spaces spaceCache
+	hub    hub
+
+	closeOnce sync.Once
+}
+
+var _ syncpb.NodeServer = (*service)(nil)
+
+// Start listens and serves until Close.
+func Start(cfg Config) (*Node, error) {
+	if cfg.Key.IsZero() {
+		return nil, errors.New("node: Config.Key is required")
+	}
+	if cfg.Store == nil {
+		return nil, errors.New("node: Config.Store is required")
+	}
+	cfg.defaults()
+	lis := cfg.Listener
+	if lis == nil {
+		var err error
+		if lis, err = net.Listen("tcp", cfg.Listen); err != nil {
+			return nil, err
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	n := &Node{
+		cfg: cfg, key: cfg.Key, pub: cfg.Key.Public(), store: cfg.Store, log: cfg.Logger, lis: lis,
+		ctx: ctx, cancel: cancel,
+	}
+	n.auth.init()
+	n.spaces.init()
+	n.hub.init()
+	n.server = grpc.NewServer(
+		grpc.ForceServerCodecV2(grpccodec.Codec()),
+		grpc.MaxRecvMsgSize(protocol.MaxMessageSize),
+		grpc.MaxSendMsgSize(protocol.MaxMessageSize+maxPushOverhead),
+		grpc.ChainUnaryInterceptor(n.unaryAuth),
+		grpc.ChainStreamInterceptor(n.streamAuth),
+	)
+	syncpb.RegisterNodeServer(n.server, &service{n: n})
+	n.wg.Add(2)
+	go func() {
+		defer n.wg.Done()
+		if err := n.server.Serve(lis); err != nil && !errors.Is(err, grpc.ErrServerStopped) {
+			n.log.Error("node: serve", "err", err)
+		}
+	}()
+	go func() {
+		defer n.wg.Done()
+		n.janitor()
+	}()
+	return n, nil
+}
+
+// maxPushOverhead is the framing a Push adds around a HeadUpdate of MaxMessageSize.
+const maxPushOverhead = 1 << 10
+
+// Addr is the address the node listens on.
+func (n *Node) Addr() string { return n.lis.Addr().String() }
+
+// Key is the node's public key (clients pin it).
+func (n *Node) Key() crypto.PubKey { return n.pub }
+
+// Close stops the node: it cancels open streams and the janitor, stops the gRPC server
+// (in-flight unary calls get a short grace) and waits for every goroutine it started. It
+// does not close the store. Close is idempotent.
+func (n *Node) Close() error {
+	n.closeOnce.Do(func() {
+		n.cancel()
+		done := make(chan struct{})
+		go func() { n.server.GracefulStop(); close(done) }()
+		t := time.NewTimer(2 * time.Second)
+		select {
+		case <-done:
+		case <-t.C:
+			n.server.Stop()
+			<-done
+		}
+		t.Stop()
+		n.wg.Wait()
+	})
+	return nil
+}
+
+func (n *Node) now() time.Time { return n.cfg.Clock() }

@@ -1,0 +1,137 @@
+package node
+
+import (
+	"context"
+
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/hearth-sync/hearth/pb/syncpb"
+	"github.com/hearth-sync/hearth/protocol/crypto"
+)
+
+// service adapts the Node to the generated gRPC interface; every method has passed the
+// session interceptor except Hello and Auth.
+type service struct{ n *Node }
+
+func (s *service) Hello(_ context.Context, m *syncpb.HelloRequest) (*syncpb.HelloResponse, error) {
+	return s.n.hello(m)
+}
+
+func (s *service) Auth(_ context.Context, m *syncpb.AuthRequest) (*syncpb.AuthResponse, error) {
+	return s.n.authenticate(m)
+}
+
+func (s *service) SpacePush(ctx context.Context, m *syncpb.SpacePush) (*syncpb.AclAddResponse, error) {
+	return s.n.spacePush(ctx, m)
+}
+
+func (s *service) SpacePull(ctx context.Context, m *syncpb.SpacePull) (*syncpb.SpacePullResponse, error) {
+	return s.n.spacePull(ctx, m)
+}
+
+func (s *service) AclAdd(ctx context.Context, m *syncpb.AclAdd) (*syncpb.AclAddResponse, error) {
+	return s.n.aclAdd(ctx, m)
+}
+
+func (s *service) AclLog(ctx context.Context, m *syncpb.AclLogRequest) (*syncpb.AclLogResponse, error) {
+	return s.n.aclLog(ctx, m)
+}
+
+func (s *service) InviteLookup(ctx context.Context, m *syncpb.InviteLookupRequest) (*syncpb.SpacePullResponse, error) {
+	return s.n.inviteLookup(ctx, m)
+}
+
+func (s *service) SpaceDelete(ctx context.Context, m *syncpb.SpaceDelete) (*syncpb.SpaceStatus, error) {
+	return s.n.spaceDelete(ctx, m)
+}
+
+func (s *service) GetSpaceStatus(ctx context.Context, m *syncpb.SpaceStatusRequest) (*syncpb.SpaceStatus, error) {
+	return s.n.getSpaceStatus(ctx, m)
+}
+
+func (s *service) HeadUpdate(ctx context.Context, m *syncpb.HeadUpdate) (*syncpb.Ack, error) {
+	return s.n.headUpdate(ctx, m)
+}
+
+func (s *service) Fetch(ctx context.Context, m *syncpb.FetchRequest) (*syncpb.FetchResponse, error) {
+	return s.n.fetch(ctx, m)
+}
+
+func (s *service) HeadSync(ctx context.Context, m *syncpb.HeadSyncRequest) (*syncpb.HeadSyncResponse, error) {
+	return s.n.headSync(ctx, m)
+}
+
+// Subscribe opens the account's push stream. Listed spaces must be ones the caller is a
+// member of (else PermissionDenied); a listed space pending deletion gets no HeadUpdates.
+// The stream starts with the status of every space of the account, then carries pushes
+// in order. It ends when the client leaves, the node closes (Unavailable) or the
+// subscriber falls behind its queue (ResourceExhausted: resubscribe and head-sync).
+func (s *service) Subscribe(m *syncpb.SubscribeRequest, stream syncpb.Node_SubscribeServer) error {
+	n := s.n
+	ctx := stream.Context()
+	sess := sessionOf(ctx)
+	sub := &subscriber{account: sess.account, session: sess.token, spaces: map[crypto.SpaceID]bool{},
+		queue: make(chan *syncpb.Push, n.cfg.SubscriberQueue), kicked: make(chan struct{})}
+	for _, sp := range m.Spaces {
+		id, err := parseSpace(sp)
+		if err != nil {
+			return err
+		}
+		_, st, err := n.member(ctx, id, sess.account, false)
+		switch status.Code(err) {
+		case codes.OK:
+		case codes.NotFound, codes.PermissionDenied:
+			// Not served to this caller (not pushed yet, or not a member):
+			// skip it rather than refuse the stream, so one stale space
+			// cannot cut a device off its others. No head update of it is
+			// ever sent; a removal reaches the device as a space status.
+			continue
+		default:
+			return err
+		}
+		if st.Code == codeOK {
+			sub.spaces[id] = true
+		}
+	}
+	n.hub.add(sub)
+	defer n.hub.remove(sub)
+
+	// Snapshot after registering, so nothing between the two is lost.
+	all, err := n.store.SpacesOf(ctx, sess.account)
+	if err != nil {
+		return grpcErr(err)
+	}
+	for _, id := range all {
+		st, err := n.store.Status(ctx, id)
+		if err != nil {
+			return grpcErr(err)
+		}
+		var v *aclView
+		if st.Code != codeDeleted {
+			if v, err = n.view(ctx, id); err != nil {
+				return grpcErr(err)
+			}
+			if _, gone := v.exit[sess.account]; !gone && !v.state.Role(sess.account).CanRead() {
+				continue
+			}
+		}
+		if err := stream.Send(&syncpb.Push{Msg: &syncpb.Push_SpaceStatus{SpaceStatus: statusPB(id, st, v, sess.account)}}); err != nil {
+			return err
+		}
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-n.ctx.Done():
+			return status.Error(codes.Unavailable, "node is shutting down")
+		case <-sub.kicked:
+			return status.Error(codes.ResourceExhausted, "subscriber fell behind: resubscribe and head-sync")
+		case p := <-sub.queue:
+			if err := stream.Send(p); err != nil {
+				return err
+			}
+		}
+	}
+}

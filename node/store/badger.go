@@ -1,0 +1,498 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+
+	"github.com/dgraph-io/badger/v4"
+
+	"github.com/hearth-sync/hearth/internal/badgerdb"
+	"github.com/hearth-sync/hearth/internal/errkind"
+	"github.com/hearth-sync/hearth/pb/syncpb"
+	"github.com/hearth-sync/hearth/protocol/crypto"
+)
+
+// Badger is the embedded node's Store: one badger database opened with synced writes, so
+// every method that writes returns only after the write is durable. Compare-and-swaps use
+// badger's optimistic transactions (a lost race is ErrStale); no Go lock is held across I/O.
+type Badger struct {
+	db        *badger.DB
+	closeOnce sync.Once
+	closeErr  error
+}
+
+var _ Store = (*Badger)(nil)
+
+// OpenBadger opens (creating if needed) the store in dir.
+func OpenBadger(dir string, log *slog.Logger) (*Badger, error) {
+	db, err := badgerdb.Open(dir, true, log)
+	if err != nil {
+		return nil, errkind.E("store.open", errkind.Other, err)
+	}
+	b := &Badger{db: db}
+	if err := b.checkSchema(); err != nil {
+		db.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *Badger) checkSchema() error {
+	return b.db.Update(func(txn *badger.Txn) error {
+		it, err := txn.Get(keySchema)
+		if errors.Is(err, badger.ErrKeyNotFound) {
+			return txn.Set(keySchema, []byte{schemaVersion})
+		}
+		if err != nil {
+			return err
+		}
+		v, err := it.ValueCopy(nil)
+		if err != nil {
+			return err
+		}
+		if len(v) != 1 || v[0] != schemaVersion {
+			return errkind.Errorf("store.open", errkind.Corrupt, "node store schema %v, this node reads %d: use a matching hearth version", v, schemaVersion)
+		}
+		return nil
+	})
+}
+
+// Close closes the database. It is idempotent.
+func (b *Badger) Close() error {
+	b.closeOnce.Do(func() { b.closeErr = b.db.Close() })
+	return b.closeErr
+}
+
+// update runs fn in a read-write transaction; a badger conflict is ErrStale.
+func (b *Badger) update(ctx context.Context, fn func(*badger.Txn) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	err := b.db.Update(fn)
+	if errors.Is(err, badger.ErrConflict) {
+		return ErrStale
+	}
+	return err
+}
+
+func (b *Badger) view(ctx context.Context, fn func(*badger.Txn) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return b.db.View(fn)
+}
+
+// get returns the value of key, nil and ErrNotFound when absent.
+func get(txn *badger.Txn, key []byte) ([]byte, error) {
+	it, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return it.ValueCopy(nil)
+}
+
+func statusBytes(s Status) []byte {
+	b := []byte{byte(s.Code)}
+	b = binary.BigEndian.AppendUint64(b, uint64(s.DeletionAt))
+	b = binary.BigEndian.AppendUint64(b, uint64(s.LastRequest))
+	if s.Purged {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+func parseStatus(b []byte) (Status, error) {
+	if len(b) != 18 {
+		return Status{}, errkind.Errorf("store", errkind.Corrupt, "status record is %d bytes", len(b))
+	}
+	return Status{Code: syncpb.SpaceStatusCode(b[0]), DeletionAt: int64(binary.BigEndian.Uint64(b[1:9])),
+		LastRequest: int64(binary.BigEndian.Uint64(b[9:17])), Purged: b[17] == 1}, nil
+}
+
+func seqBytes(n uint64) []byte { return binary.BigEndian.AppendUint64(nil, n) }
+
+func parseSeq(b []byte) (uint64, error) {
+	if len(b) != 8 {
+		return 0, errkind.Errorf("store", errkind.Corrupt, "counter is %d bytes", len(b))
+	}
+	return binary.BigEndian.Uint64(b), nil
+}
+
+func indexLocked(txn *badger.Txn, id crypto.SpaceID, members []crypto.PubKey) error {
+	for _, k := range members {
+		if err := txn.Set(keyIndex(k, id), nil); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// CreateSpace implements Spaces.
+func (b *Badger) CreateSpace(ctx context.Context, id crypto.SpaceID, header, root []byte, members []crypto.PubKey) error {
+	return b.update(ctx, func(txn *badger.Txn) error {
+		if _, err := get(txn, keyStatus(id)); err == nil {
+			return ErrExists
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		for _, kv := range [][2][]byte{
+			{keyHeader(id), header},
+			{keyStatus(id), statusBytes(Status{Code: syncpb.SpaceStatusCode_SPACE_STATUS_CODE_OK})},
+			{keyACL(id, 1), root},
+			{keyACLSeq(id), seqBytes(1)},
+		} {
+			if err := txn.Set(kv[0], kv[1]); err != nil {
+				return err
+			}
+		}
+		return indexLocked(txn, id, members)
+	})
+}
+
+// Header implements Spaces.
+func (b *Badger) Header(ctx context.Context, id crypto.SpaceID) (h []byte, err error) {
+	err = b.view(ctx, func(txn *badger.Txn) error {
+		h, err = get(txn, keyHeader(id))
+		return err
+	})
+	return h, err
+}
+
+// Status implements Spaces.
+func (b *Badger) Status(ctx context.Context, id crypto.SpaceID) (st Status, err error) {
+	err = b.view(ctx, func(txn *badger.Txn) error {
+		v, err := get(txn, keyStatus(id))
+		if err != nil {
+			return err
+		}
+		st, err = parseStatus(v)
+		return err
+	})
+	return st, err
+}
+
+// SwapStatus implements Spaces.
+func (b *Badger) SwapStatus(ctx context.Context, id crypto.SpaceID, old, new Status) error {
+	return b.update(ctx, func(txn *badger.Txn) error {
+		v, err := get(txn, keyStatus(id))
+		if err != nil {
+			return err
+		}
+		cur, err := parseStatus(v)
+		if err != nil {
+			return err
+		}
+		if cur != old {
+			return ErrStale
+		}
+		return txn.Set(keyStatus(id), statusBytes(new))
+	})
+}
+
+// Statuses implements Spaces.
+func (b *Badger) Statuses(ctx context.Context, fn func(crypto.SpaceID, Status) bool) error {
+	return b.view(ctx, func(txn *badger.Txn) error {
+		p := []byte("st/")
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: p, PrefetchValues: true, PrefetchSize: 64})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			st, err := parseStatus(v)
+			if err != nil {
+				return err
+			}
+			if !fn(crypto.SpaceID(bytes.TrimPrefix(it.Item().Key(), p)), st) {
+				return nil
+			}
+		}
+		return nil
+	})
+}
+
+// Purge implements Spaces: it deletes in bounded transactions (a small memtable caps
+// one transaction), so a crash half-way leaves a space the caller purges again.
+func (b *Badger) Purge(ctx context.Context, id crypto.SpaceID) error {
+	for _, p := range [][]byte{prefixChanges(id), prefixChangeIDs(id), prefixObjects(id), prefixACL(id)} {
+		if err := b.deletePrefix(ctx, p); err != nil {
+			return err
+		}
+	}
+	return b.update(ctx, func(txn *badger.Txn) error {
+		if err := txn.Delete(keyACLSeq(id)); err != nil {
+			return err
+		}
+		return txn.Delete(keyHeader(id))
+	})
+}
+
+func (b *Badger) deletePrefix(ctx context.Context, p []byte) error {
+	const batch = 500
+	for {
+		var keys [][]byte
+		err := b.view(ctx, func(txn *badger.Txn) error {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
+			defer it.Close()
+			for it.Rewind(); it.Valid() && len(keys) < batch; it.Next() {
+				keys = append(keys, it.Item().KeyCopy(nil))
+			}
+			return nil
+		})
+		if err != nil || len(keys) == 0 {
+			return err
+		}
+		if err := b.update(ctx, func(txn *badger.Txn) error {
+			for _, k := range keys {
+				if err := txn.Delete(k); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			return err
+		}
+	}
+}
+
+// AppendACL implements ACL.
+func (b *Badger) AppendACL(ctx context.Context, id crypto.SpaceID, seq uint64, accepted []byte, members []crypto.PubKey) error {
+	return b.update(ctx, func(txn *badger.Txn) error {
+		v, err := get(txn, keyACLSeq(id))
+		if err != nil {
+			return err
+		}
+		last, err := parseSeq(v)
+		if err != nil {
+			return err
+		}
+		if seq == 0 || last != seq-1 {
+			return ErrStale
+		}
+		if err := txn.Set(keyACL(id, seq), accepted); err != nil {
+			return err
+		}
+		if err := txn.Set(keyACLSeq(id), seqBytes(seq)); err != nil {
+			return err
+		}
+		return indexLocked(txn, id, members)
+	})
+}
+
+// ACL implements ACL.
+func (b *Badger) ACL(ctx context.Context, id crypto.SpaceID, after uint64, fn func(uint64, []byte) bool) error {
+	return b.view(ctx, func(txn *badger.Txn) error {
+		if _, err := get(txn, keyStatus(id)); err != nil {
+			return err
+		}
+		p := prefixACL(id)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: p, PrefetchValues: true, PrefetchSize: 16})
+		defer it.Close()
+		for it.Seek(keyACL(id, after+1)); it.Valid(); it.Next() {
+			seq, err := parseSeq(it.Item().Key()[len(p):])
+			if err != nil {
+				return err
+			}
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			if !fn(seq, v) {
+				return nil
+			}
+		}
+		return nil
+	})
+}
+
+func encodeObject(n uint64, heads []crypto.ChangeID) []byte {
+	s := make([]string, len(heads))
+	for i, h := range heads {
+		s[i] = string(h)
+	}
+	return append(seqBytes(n), strings.Join(s, ",")...)
+}
+
+func decodeObject(v []byte) (uint64, []crypto.ChangeID, error) {
+	if len(v) < 8 {
+		return 0, nil, errkind.Errorf("store", errkind.Corrupt, "object record is %d bytes", len(v))
+	}
+	n := binary.BigEndian.Uint64(v[:8])
+	if len(v) == 8 {
+		return n, nil, nil
+	}
+	parts := strings.Split(string(v[8:]), ",")
+	heads := make([]crypto.ChangeID, len(parts))
+	for i, p := range parts {
+		heads[i] = crypto.ChangeID(p)
+	}
+	return n, heads, nil
+}
+
+// PutChanges implements Changes.
+func (b *Badger) PutChanges(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID, old, heads []crypto.ChangeID, cs []Change) error {
+	return b.update(ctx, func(txn *badger.Txn) error {
+		if _, err := get(txn, keyStatus(id)); err != nil {
+			return err
+		}
+		var n uint64
+		var cur []crypto.ChangeID
+		v, err := get(txn, keyObject(id, obj))
+		switch {
+		case err == nil:
+			if n, cur, err = decodeObject(v); err != nil {
+				return err
+			}
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
+		if !equalHeads(cur, old) {
+			return ErrStale
+		}
+		for _, c := range cs {
+			k := keyChangeID(id, obj, c.ID)
+			if _, err := get(txn, k); err == nil {
+				continue
+			} else if !errors.Is(err, ErrNotFound) {
+				return err
+			}
+			n++
+			if len(c.ID) > 255 {
+				return errkind.Errorf("store", errkind.Invalid, "change id of %d bytes", len(c.ID))
+			}
+			v := append(append([]byte{byte(len(c.ID))}, c.ID...), c.Raw...)
+			if err := txn.Set(keyChange(id, obj, n), v); err != nil {
+				return err
+			}
+			if err := txn.Set(k, nil); err != nil {
+				return err
+			}
+		}
+		return txn.Set(keyObject(id, obj), encodeObject(n, heads))
+	})
+}
+
+// Heads implements Changes.
+func (b *Badger) Heads(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID) (heads []crypto.ChangeID, err error) {
+	err = b.view(ctx, func(txn *badger.Txn) error {
+		if _, err := get(txn, keyStatus(id)); err != nil {
+			return err
+		}
+		v, err := get(txn, keyObject(id, obj))
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		_, heads, err = decodeObject(v)
+		return err
+	})
+	return heads, err
+}
+
+// HasChanges implements Changes.
+func (b *Badger) HasChanges(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID, ids []crypto.ChangeID) ([]bool, error) {
+	out := make([]bool, len(ids))
+	err := b.view(ctx, func(txn *badger.Txn) error {
+		if _, err := get(txn, keyStatus(id)); err != nil {
+			return err
+		}
+		for i, c := range ids {
+			_, err := txn.Get(keyChangeID(id, obj, c))
+			switch {
+			case err == nil:
+				out[i] = true
+			case !errors.Is(err, badger.ErrKeyNotFound):
+				return err
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Changes implements Changes.
+func (b *Badger) Changes(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID, fn func(Change) bool) error {
+	return b.view(ctx, func(txn *badger.Txn) error {
+		if _, err := get(txn, keyStatus(id)); err != nil {
+			return err
+		}
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixObjChanges(id, obj), PrefetchValues: true, PrefetchSize: 64})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			c, err := changeOf(v)
+			if err != nil {
+				return err
+			}
+			if !fn(c) {
+				return nil
+			}
+		}
+		return nil
+	})
+}
+
+// changeOf decodes a stored change: len(id) (1 byte) | id | raw.
+func changeOf(v []byte) (Change, error) {
+	if len(v) < 1 || len(v) < 1+int(v[0]) {
+		return Change{}, errkind.E("store", errkind.Corrupt, fmt.Errorf("stored change of %d bytes", len(v)))
+	}
+	n := int(v[0])
+	return Change{ID: crypto.ChangeID(v[1 : 1+n]), Raw: v[1+n:]}, nil
+}
+
+// Objects implements Changes.
+func (b *Badger) Objects(ctx context.Context, id crypto.SpaceID, fn func(crypto.ObjectID, []crypto.ChangeID) bool) error {
+	return b.view(ctx, func(txn *badger.Txn) error {
+		if _, err := get(txn, keyStatus(id)); err != nil {
+			return err
+		}
+		p := prefixObjects(id)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: p, PrefetchValues: true, PrefetchSize: 256})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			v, err := it.Item().ValueCopy(nil)
+			if err != nil {
+				return err
+			}
+			_, heads, err := decodeObject(v)
+			if err != nil {
+				return err
+			}
+			if !fn(crypto.ObjectID(it.Item().Key()[len(p):]), heads) {
+				return nil
+			}
+		}
+		return nil
+	})
+}
+
+// SpacesOf implements Index.
+func (b *Badger) SpacesOf(ctx context.Context, who crypto.PubKey) ([]crypto.SpaceID, error) {
+	var out []crypto.SpaceID
+	err := b.view(ctx, func(txn *badger.Txn) error {
+		p := prefixIndex(who)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: p})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			out = append(out, crypto.SpaceID(it.Item().Key()[len(p):]))
+		}
+		return nil
+	})
+	return out, err
+}

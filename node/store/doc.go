@@ -1,0 +1,19 @@
+// Package store owns the sync node's storage: the Store interface (DESIGN §5: a later
+// backend may put many stateless nodes on one shared store), a badger implementation for
+// the embedded node (synced writes: a method returns only once its write is durable) and
+// an in-memory implementation that is the test double. storetest holds the one
+// conformance suite every implementation must pass.
+//
+// Per space it stores the signed header, the accepted (node-countersigned) ACL records by
+// sequence number, the raw signed changes of each object in arrival order, the heads of
+// each object, and the space status (ok, pending deletion with its time, deleted); beside
+// them an index from identity to the spaces it ever belonged to.
+//
+// Concurrency contract: every write that depends on what is stored is a compare-and-swap
+// (AppendACL on the last sequence number, PutChanges on the heads, SwapStatus on the
+// status) and fails with ErrStale when another writer got there first, so callers never
+// hold a lock across a write. Implementations hold no lock across I/O either.
+//
+// A store must never interpret payloads (it does not verify, decrypt or order changes),
+// never log content, and never treat a transient failure as "not found".
+package store

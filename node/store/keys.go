@@ -1,0 +1,50 @@
+package store
+
+import (
+	"encoding/binary"
+
+	"github.com/hearth-sync/hearth/protocol/crypto"
+)
+
+// Every badger key of the node store. Ids are fixed-length base32, so "/" never occurs in
+// them and prefixes cannot collide.
+//
+//	v                              schema version (1 byte)
+//	h/<space>                      signed header
+//	st/<space>                     status (statusBytes)
+//	as/<space>                     last ACL sequence number (8 bytes BE)
+//	a/<space>/<seq 8 BE>           accepted ACL record
+//	oh/<space>/<object>            arrival counter (8 BE) | heads (ids joined by ",")
+//	c/<space>/<object>/<n 8 BE>    change number n in arrival order (n from 1): len(id) (1 byte) | id | raw
+//	ci/<space>/<object>/<change>   marker: the object holds this change
+//	ix/<identity>/<space>          marker: identity was a member of space
+const schemaVersion = 1
+
+var keySchema = []byte("v")
+
+func keyHeader(id crypto.SpaceID) []byte { return []byte("h/" + string(id)) }
+func keyStatus(id crypto.SpaceID) []byte { return []byte("st/" + string(id)) }
+func keyACLSeq(id crypto.SpaceID) []byte { return []byte("as/" + string(id)) }
+func prefixACL(id crypto.SpaceID) []byte { return []byte("a/" + string(id) + "/") }
+func keyACL(id crypto.SpaceID, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(prefixACL(id), seq)
+}
+func prefixObjects(id crypto.SpaceID) []byte { return []byte("oh/" + string(id) + "/") }
+func keyObject(id crypto.SpaceID, obj crypto.ObjectID) []byte {
+	return append(prefixObjects(id), obj...)
+}
+func prefixChanges(id crypto.SpaceID) []byte { return []byte("c/" + string(id) + "/") }
+func prefixObjChanges(id crypto.SpaceID, obj crypto.ObjectID) []byte {
+	return append(prefixChanges(id), string(obj)+"/"...)
+}
+func keyChange(id crypto.SpaceID, obj crypto.ObjectID, n uint64) []byte {
+	return binary.BigEndian.AppendUint64(prefixObjChanges(id, obj), n)
+}
+func prefixChangeIDs(id crypto.SpaceID) []byte { return []byte("ci/" + string(id) + "/") }
+func keyChangeID(id crypto.SpaceID, obj crypto.ObjectID, c crypto.ChangeID) []byte {
+	return append(prefixChangeIDs(id), string(obj)+"/"+string(c)...)
+}
+func prefixIndex(who crypto.PubKey) []byte { return []byte("ix/" + string(who.Identity()) + "/") }
+func keyIndex(who crypto.PubKey, id crypto.SpaceID) []byte {
+	return append(prefixIndex(who), id...)
+}
