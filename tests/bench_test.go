@@ -1,0 +1,91 @@
+package tests
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hearth-sync/hearth/core/space"
+	"github.com/hearth-sync/hearth/protocol/crypto"
+	"github.com/hearth-sync/hearth/protocol/objtree"
+)
+
+// twoDevicesOneSpace sets up A and B (one account, B recovered) sharing a
+// space through an in-process node over loopback.
+func twoDevicesOneSpace(b *testing.B) (spA, spB *space.Space) {
+	tn := newTestNode(b)
+	a := newDevice(b, tn.n.Addr())
+	d := newDevice(b, tn.n.Addr())
+	_, mnemonic, err := a.app.Accounts().Create("bench")
+	require.NoError(b, err)
+	ctx := context.Background()
+	id, err := a.spaces(b).Create(ctx, "bench")
+	require.NoError(b, err)
+	spA, err = a.spaces(b).Get(ctx, id)
+	require.NoError(b, err)
+	_, err = d.app.Accounts().Recover(mnemonic, "")
+	require.NoError(b, err)
+	return spA, d.waitSpace(b, id)
+}
+
+// waitHeads polls (store reads, no actor round trip) until sp has heads.
+func waitHeads(b *testing.B, sp *space.Space, id crypto.ObjectID, heads []string) {
+	ctx := context.Background()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if h, err := sp.Heads(ctx, id); err == nil && slices.Equal(h, heads) {
+			return
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	b.Fatalf("object %s did not reach heads %v", id, heads)
+}
+
+// BenchmarkSyncLatency: one change on device A until device B has it,
+// through the node. Reports p50 and p99 (budget: p50 < 10 ms, p99 < 50 ms).
+func BenchmarkSyncLatency(b *testing.B) {
+	spA, spB := twoDevicesOneSpace(b)
+	ctx := context.Background()
+	obj, err := spA.CreateObject(ctx, "bench", space.Details{"n": objtree.Number(0)})
+	require.NoError(b, err)
+	h, err := spA.Heads(ctx, obj)
+	require.NoError(b, err)
+	waitHeads(b, spB, obj, h)
+
+	lat := make([]time.Duration, 0, b.N)
+	b.ResetTimer()
+	for i := range b.N {
+		began := time.Now()
+		require.NoError(b, spA.UpdateObject(ctx, obj, space.Details{"n": objtree.Number(float64(i + 1))}, nil))
+		h, err := spA.Heads(ctx, obj)
+		require.NoError(b, err)
+		waitHeads(b, spB, obj, h)
+		lat = append(lat, time.Since(began))
+	}
+	b.StopTimer()
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Microseconds())/1000, "p50-ms")
+	b.ReportMetric(float64(lat[(len(lat)*99)/100].Microseconds())/1000, "p99-ms")
+}
+
+// BenchmarkSyncBurst10k: 10,000 changes written on A (100 objects × 100)
+// until B has every one of them (budget: < 3 s). Also reports how long A's
+// local writes alone took.
+func BenchmarkSyncBurst10k(b *testing.B) {
+	const objects, perObject = 100, 100
+	for i := range b.N {
+		b.StopTimer()
+		spA, spB := twoDevicesOneSpace(b)
+		b.StartTimer()
+		began := time.Now()
+		ids := burstWrite(b, spA, objects, perObject)
+		local := time.Since(began)
+		waitFor(b, 5*time.Minute, "B has the burst", func() bool { return converged(b, spA, spB, ids, perObject) })
+		if i == 0 {
+			b.ReportMetric(local.Seconds(), "local-write-s")
+		}
+	}
+}
