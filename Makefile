@@ -10,9 +10,9 @@ PROTO_GEN := $(GOBIN)/protoc-gen-gogofaster
 build:
 	$(GO) build -o bin/hearth ./cmd/hearth
 
-## run: the daemon on the default data dir (local-only until the sync node lands).
+## run: the daemon on the default data dir, with a sync node embedded in the same process.
 run:
-	$(GO) run ./cmd/hearth serve --data "$(DATA)" --local-only
+	$(GO) run ./cmd/hearth serve --data "$(DATA)" --node embedded
 
 ## test: vet and the race-enabled suite (fuzz seed corpora included).
 test: test-deps
