@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -59,8 +60,13 @@ type Config struct {
 	NodeKey NodeKey
 	// Hooks are told when spaces load and unload (sync, status, …).
 	Hooks Hooks
-	Log   *slog.Logger
-	Now   func() time.Time
+	// Offload are the subsystems an offload tells.
+	Offload OffloadHooks
+	// OnChange is told whenever a space's mode or statuses change (for UI
+	// events). It must not call back into the Service.
+	OnChange func(Entry)
+	Log      *slog.Logger
+	Now      func() time.Time
 }
 
 // Hooks receive the lifecycle's pushes (DESIGN §7): they never call back
@@ -76,10 +82,11 @@ type Service struct {
 	cfg      Config
 	registry *spaceindex.Registry
 
-	mu      sync.Mutex // guards loaded and loading; never held across I/O
-	loaded  map[crypto.SpaceID]*Space
-	loading map[crypto.SpaceID]chan struct{} // closed when that load ends
-	closed  bool
+	mu         sync.Mutex // guards loaded, loading, offloading, closed; never held across I/O
+	loaded     map[crypto.SpaceID]*Space
+	loading    map[crypto.SpaceID]chan struct{} // closed when that load ends
+	offloading map[crypto.SpaceID]bool
+	closed     bool
 }
 
 // New makes the service. It opens no database: spaces load on first use.
@@ -94,10 +101,11 @@ func New(cfg Config) *Service {
 		cfg.NodeKey = func() (crypto.PubKey, bool) { return crypto.PubKey{}, false }
 	}
 	return &Service{
-		cfg:      cfg,
-		registry: spaceindex.NewRegistry(cfg.SpacesDir),
-		loaded:   map[crypto.SpaceID]*Space{},
-		loading:  map[crypto.SpaceID]chan struct{}{},
+		cfg:        cfg,
+		registry:   spaceindex.NewRegistry(cfg.SpacesDir),
+		loaded:     map[crypto.SpaceID]*Space{},
+		loading:    map[crypto.SpaceID]chan struct{}{},
+		offloading: map[crypto.SpaceID]bool{},
 	}
 }
 
@@ -194,12 +202,15 @@ func (s *Service) ImportJoined(ctx context.Context, header []byte, records [][]b
 	if err != nil {
 		return "", errkind.E(op, errkind.Corrupt, err)
 	}
-	if _, known, err := getInfo(s.cfg.DB, h.ID); err != nil || known {
-		if err == nil {
-			err = errkind.Errorf(op, errkind.Exists, "space %s is already known", h.ID)
-		}
+	prev, known, err := getInfo(s.cfg.DB, h.ID)
+	if err != nil {
 		return "", err
 	}
+	if known && prev.LocalStatus != LocalMissing {
+		return "", errkind.Errorf(op, errkind.Exists, "space %s is already on this device", h.ID)
+	}
+	// An offloaded space (kicked, left, or freed by the user) comes back as
+	// a new incarnation: nothing of the old one is reused.
 	nodeKey, ok := s.cfg.NodeKey()
 	if !ok {
 		return "", errkind.Errorf(op, errkind.Precondition, "no pinned node key")
@@ -208,6 +219,9 @@ func (s *Service) ImportJoined(ctx context.Context, header []byte, records [][]b
 		return "", errkind.E(op, errkind.Corrupt, err)
 	}
 	info := Info{ID: h.ID, Name: name, Incarnation: newIncarnation(), AccountStatus: status, LocalStatus: LocalOK, CreatedAt: s.nowMs()}
+	if known && name == "" {
+		info.Name = prev.Name
+	}
 	if !inviteKey.IsZero() {
 		dir := filepath.Dir(s.storeDir(info))
 		if err := os.MkdirAll(dir, 0o700); err != nil {
@@ -245,6 +259,25 @@ func (s *Service) install(info Info, header []byte, records [][]byte, provisiona
 	return putInfo(s.cfg.DB, info)
 }
 
+// LoadActive loads every space the account uses and has data for: the
+// spaces that should be loaded at startup. Offloaded, left, removed and
+// joining spaces open nothing.
+func (s *Service) LoadActive(ctx context.Context) error {
+	infos, err := listInfos(s.cfg.DB)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, in := range infos {
+		if in.AccountStatus == AccountActive && in.LocalStatus == LocalOK {
+			if _, err := s.Get(ctx, in.ID); err != nil {
+				errs = append(errs, fmt.Errorf("space %s: %w", in.ID, err))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // Entry is a known space with its mode.
 type Entry struct {
 	Info
@@ -272,6 +305,8 @@ func (s *Service) List() ([]Entry, error) {
 
 func (s *Service) modeLocked(in Info) Mode {
 	switch {
+	case s.offloading[in.ID]:
+		return ModeOffloading
 	case s.loaded[in.ID] != nil:
 		return ModeLoaded
 	case s.loading[in.ID] != nil:
@@ -309,6 +344,10 @@ func (s *Service) Get(ctx context.Context, id crypto.SpaceID) (*Space, error) {
 			s.mu.Unlock()
 			return sp, nil
 		}
+		if s.offloading[id] {
+			s.mu.Unlock()
+			return nil, errkind.Errorf("space", errkind.Precondition, "space %s is being offloaded", id)
+		}
 		if wait := s.loading[id]; wait != nil {
 			s.mu.Unlock()
 			select {
@@ -343,6 +382,9 @@ func (s *Service) Get(ctx context.Context, id crypto.SpaceID) (*Space, error) {
 		delete(s.loading, id)
 		close(done)
 		s.mu.Unlock()
+		if err == nil {
+			s.changed(id)
+		}
 		return sp, err
 	}
 }
@@ -442,14 +484,13 @@ func (sp *Space) heal(ctx context.Context) error {
 
 // Unload unloads a loaded space (a no-op for one that is not loaded).
 func (s *Service) Unload(id crypto.SpaceID) error {
-	s.mu.Lock()
-	sp := s.loaded[id]
-	delete(s.loaded, id)
-	s.mu.Unlock()
+	sp := s.takeLoaded(id)
 	if sp == nil {
 		return nil
 	}
-	return s.unload(sp)
+	err := s.unload(sp)
+	s.changed(id)
+	return err
 }
 
 // unload stops a space's actor and closes its store and index.
@@ -508,7 +549,40 @@ func (s *Service) SetAccountStatus(ctx context.Context, id crypto.SpaceID, st Ac
 		return errkind.E("space.status", errkind.Other, err)
 	}
 	s.refer(ctx, in)
+	s.changed(id)
 	return nil
+}
+
+// SetRemoteStatus records the space's status on the node.
+func (s *Service) SetRemoteStatus(id crypto.SpaceID, st RemoteStatus) error {
+	in, err := s.Info(id)
+	if err != nil {
+		return err
+	}
+	if in.RemoteStatus == st {
+		return nil
+	}
+	in.RemoteStatus = st
+	if err := putInfo(s.cfg.DB, in); err != nil {
+		return errkind.E("space.status", errkind.Other, err)
+	}
+	s.changed(id)
+	return nil
+}
+
+// changed tells OnChange a space's current entry.
+func (s *Service) changed(id crypto.SpaceID) {
+	if s.cfg.OnChange == nil {
+		return
+	}
+	in, ok, err := getInfo(s.cfg.DB, id)
+	if err != nil || !ok || in.Account {
+		return
+	}
+	s.mu.Lock()
+	e := Entry{Info: in, Mode: s.modeLocked(in)}
+	s.mu.Unlock()
+	s.cfg.OnChange(e)
 }
 
 // Info returns a known space's registry entry.
