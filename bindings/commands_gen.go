@@ -188,6 +188,24 @@ func (s *commandServer) SpaceDelete(ctx context.Context, req *pb.Rpc_Space_Delet
 	return resp.(*pb.Rpc_Space_Delete_Response), nil
 }
 
+// SpaceOffload forwards to the library's dispatcher.
+func (s *commandServer) SpaceOffload(ctx context.Context, req *pb.Rpc_Space_Offload_Request) (*pb.Rpc_Space_Offload_Response, error) {
+	resp, err := s.invoke(ctx, "SpaceOffload", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_Space_Offload_Response), nil
+}
+
+// SpaceLoad forwards to the library's dispatcher.
+func (s *commandServer) SpaceLoad(ctx context.Context, req *pb.Rpc_Space_Load_Request) (*pb.Rpc_Space_Load_Response, error) {
+	resp, err := s.invoke(ctx, "SpaceLoad", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_Space_Load_Response), nil
+}
+
 // ObjectCreate forwards to the library's dispatcher.
 func (s *commandServer) ObjectCreate(ctx context.Context, req *pb.Rpc_Object_Create_Request) (*pb.Rpc_Object_Create_Response, error) {
 	resp, err := s.invoke(ctx, "ObjectCreate", req)

@@ -32,6 +32,8 @@ type Handlers interface {
 	SpaceKick(ctx context.Context, req *pb.Rpc_Space_Kick_Request) *pb.Rpc_Space_Kick_Response
 	SpaceLeave(ctx context.Context, req *pb.Rpc_Space_Leave_Request) *pb.Rpc_Space_Leave_Response
 	SpaceDelete(ctx context.Context, req *pb.Rpc_Space_Delete_Request) *pb.Rpc_Space_Delete_Response
+	SpaceOffload(ctx context.Context, req *pb.Rpc_Space_Offload_Request) *pb.Rpc_Space_Offload_Response
+	SpaceLoad(ctx context.Context, req *pb.Rpc_Space_Load_Request) *pb.Rpc_Space_Load_Response
 	ObjectCreate(ctx context.Context, req *pb.Rpc_Object_Create_Request) *pb.Rpc_Object_Create_Response
 	ObjectSet(ctx context.Context, req *pb.Rpc_Object_Set_Request) *pb.Rpc_Object_Set_Response
 	ObjectUnset(ctx context.Context, req *pb.Rpc_Object_Unset_Request) *pb.Rpc_Object_Unset_Response
@@ -237,6 +239,26 @@ var commands = map[string]command{
 		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Space_Delete_Response{Error: e} },
 		call: func(ctx context.Context, h Handlers, req message) message {
 			if resp := h.SpaceDelete(ctx, req.(*pb.Rpc_Space_Delete_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"SpaceOffload": {
+		newRequest:    func() message { return new(pb.Rpc_Space_Offload_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Space_Offload_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.SpaceOffload(ctx, req.(*pb.Rpc_Space_Offload_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"SpaceLoad": {
+		newRequest:    func() message { return new(pb.Rpc_Space_Load_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Space_Load_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.SpaceLoad(ctx, req.(*pb.Rpc_Space_Load_Request)); resp != nil {
 				return resp
 			}
 			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR

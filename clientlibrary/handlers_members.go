@@ -177,8 +177,9 @@ func (a *api) SpaceKick(ctx context.Context, req *pb.Rpc_Space_Kick_Request) *pb
 	return &pb.Rpc_Space_Kick_Response{}
 }
 
-// endMembership records that the account no longer uses a space and
-// unloads it. Deleting its local data is the lifecycle's offload.
+// endMembership records that the account no longer uses a space and moves
+// the space to its target mode: offloaded, local-only (nothing is sent to
+// the node).
 func (a *api) endMembership(ctx context.Context, id crypto.SpaceID) error {
 	spaces, err := a.lib.app.Spaces()
 	if err != nil {
@@ -187,7 +188,7 @@ func (a *api) endMembership(ctx context.Context, id crypto.SpaceID) error {
 	if err := spaces.SetAccountStatus(ctx, id, space.AccountDeleted); err != nil {
 		return err
 	}
-	return spaces.Unload(id)
+	return spaces.Apply(ctx, id)
 }
 
 func (a *api) SpaceLeave(ctx context.Context, req *pb.Rpc_Space_Leave_Request) *pb.Rpc_Space_Leave_Response {
@@ -224,4 +225,26 @@ func (a *api) SpaceDelete(ctx context.Context, req *pb.Rpc_Space_Delete_Request)
 		return &pb.Rpc_Space_Delete_Response{Error: apiError(err)}
 	}
 	return &pb.Rpc_Space_Delete_Response{}
+}
+
+func (a *api) SpaceOffload(ctx context.Context, req *pb.Rpc_Space_Offload_Request) *pb.Rpc_Space_Offload_Response {
+	id, perr := spaceID(req.SpaceId)
+	if perr != nil {
+		return &pb.Rpc_Space_Offload_Response{Error: perr}
+	}
+	if err := a.lib.app.OffloadSpace(ctx, id, req.Force); err != nil {
+		return &pb.Rpc_Space_Offload_Response{Error: apiError(err)}
+	}
+	return &pb.Rpc_Space_Offload_Response{}
+}
+
+func (a *api) SpaceLoad(ctx context.Context, req *pb.Rpc_Space_Load_Request) *pb.Rpc_Space_Load_Response {
+	id, perr := spaceID(req.SpaceId)
+	if perr != nil {
+		return &pb.Rpc_Space_Load_Response{Error: perr}
+	}
+	if err := a.lib.app.ReloadSpace(ctx, id); err != nil {
+		return &pb.Rpc_Space_Load_Response{Error: apiError(err)}
+	}
+	return &pb.Rpc_Space_Load_Response{}
 }

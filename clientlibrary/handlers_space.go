@@ -3,6 +3,7 @@ package clientlibrary
 import (
 	"context"
 
+	"github.com/hearth-sync/hearth/core"
 	"github.com/hearth-sync/hearth/core/space"
 	"github.com/hearth-sync/hearth/internal/errkind"
 	"github.com/hearth-sync/hearth/pb"
@@ -51,14 +52,7 @@ func (a *api) SpaceList(context.Context, *pb.Rpc_Space_List_Request) *pb.Rpc_Spa
 	}
 	out := make([]*pb.Model_Space, len(entries))
 	for i, e := range entries {
-		out[i] = &pb.Model_Space{
-			SpaceId:       string(e.ID),
-			Name:          e.Name,
-			Mode:          pb.Model_SpaceMode(e.Mode),
-			AccountStatus: pb.Model_AccountStatus(e.AccountStatus),
-			LocalStatus:   pb.Model_LocalStatus(e.LocalStatus),
-			RemoteStatus:  pb.Model_RemoteStatus(e.RemoteStatus),
-		}
+		out[i] = core.ModelSpace(e)
 	}
 	return &pb.Rpc_Space_List_Response{Spaces: out}
 }

@@ -55,13 +55,15 @@ func New(cfg Config) (*Library, error) {
 		log = slog.Default()
 	}
 	cfg.Core.Logger = log
+	hub := newHub()
+	cfg.Core.Events = hub.Send
 	app, err := core.Open(cfg.Core)
 	if err != nil {
 		return nil, err
 	}
 	l := &Library{
 		app:       app,
-		hub:       newHub(),
+		hub:       hub,
 		rootToken: cfg.RootToken,
 		version:   cfg.Version,
 		log:       log,

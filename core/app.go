@@ -13,6 +13,8 @@ import (
 	"github.com/hearth-sync/hearth/core/space"
 	"github.com/hearth-sync/hearth/core/syncclient"
 	"github.com/hearth-sync/hearth/core/syncengine"
+	"github.com/hearth-sync/hearth/pb"
+	"github.com/hearth-sync/hearth/protocol/crypto"
 )
 
 // Config configures an App.
@@ -31,6 +33,9 @@ type Config struct {
 	Logger     *slog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Events receives the events core raises (space modes and statuses);
+	// nil drops them. It must not block.
+	Events func(*pb.Event)
 }
 
 // App is the middleware for one data dir.
@@ -74,7 +79,11 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 	if err != nil {
 		return nil, err
 	}
-	svc := &accountServices{log: a.cfg.Logger, stop: make(chan struct{}), done: make(chan struct{}), wake: make(chan struct{}, 1), pinned: pinned}
+	svc := &accountServices{
+		log: a.cfg.Logger, me: keys.Account.Public(), events: a.cfg.Events, pinned: pinned,
+		stop: make(chan struct{}), done: make(chan struct{}), wake: make(chan struct{}, 1),
+		lifeWake: make(chan struct{}, 1), lifeQueue: map[crypto.SpaceID]bool{}, lifeDone: make(chan struct{}),
+	}
 	svc.spaces = space.New(space.Config{
 		Account:   keys.Account,
 		Device:    keys.Device,
@@ -82,6 +91,8 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 		SpacesDir: layout.Spaces(string(acc.Info().ID)),
 		NodeKey:   pinned.get,
 		Hooks:     space.Hooks{Loaded: svc.loaded, Unloading: svc.unloading},
+		Offload:   space.OffloadHooks{Crash: crashHook()},
+		OnChange:  svc.spaceChanged,
 		Log:       a.cfg.Logger,
 		Now:       a.cfg.Now,
 	})
@@ -107,7 +118,9 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 		svc.syncer = syncengine.NewSyncer(syncengine.SyncerConfig{
 			Dial: dial,
 			Engine: syncengine.Config{Events: syncengine.Events{
-				Synced: svc.synced,
+				Synced:     svc.synced,
+				AclApplied: svc.aclApplied,
+				Status:     svc.nodeStatus,
 			}},
 			Connected: func(up bool) {
 				if up {
@@ -119,15 +132,24 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 		})
 	}
 	go svc.discoverLoop()
+	go svc.lifecycleLoop()
+	ctx := context.Background()
+	// An offload a crash interrupted finishes before anything loads.
+	if err := svc.spaces.ResumeOffloads(ctx); err != nil {
+		a.cfg.Logger.Warn("resuming offloads", "err", err)
+	}
 	// The account space is how this account's devices find each other's
 	// spaces: load it (and so sync it) whenever the account is open.
-	ctx := context.Background()
 	if _, err := svc.spaces.EnsureAccountSpace(ctx); err != nil {
 		svc.Close()
 		return nil, err
 	}
 	if err := svc.spaces.Reconcile(ctx); err != nil {
 		a.cfg.Logger.Warn("reconciling space references", "err", err)
+	}
+	// Startup opens only the spaces that should be loaded.
+	if err := svc.spaces.LoadActive(ctx); err != nil {
+		a.cfg.Logger.Warn("loading spaces", "err", err)
 	}
 	return svc, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/hearth-sync/hearth/core/membership"
 	"github.com/hearth-sync/hearth/core/space"
 	"github.com/hearth-sync/hearth/core/syncengine"
+	"github.com/hearth-sync/hearth/pb"
 	"github.com/hearth-sync/hearth/pb/syncpb"
 	"github.com/hearth-sync/hearth/protocol/crypto"
 )
@@ -18,6 +19,8 @@ import (
 // lives in the packages it holds.
 type accountServices struct {
 	log     *slog.Logger
+	me      crypto.PubKey   // the account key
+	events  func(*pb.Event) // nil: events are dropped
 	spaces  *space.Service
 	members *membership.Service
 	syncer  *syncengine.Syncer // nil when local-only
@@ -25,7 +28,13 @@ type accountServices struct {
 
 	wake chan struct{} // capacity 1: discovery has work
 	stop chan struct{}
-	done chan struct{}
+	done chan struct{} // closed when discovery exited
+
+	lifeMu    sync.Mutex // guards lifeQueue
+	lifeQueue map[crypto.SpaceID]bool
+	lifeWake  chan struct{} // capacity 1: the applier has work
+	lifeDone  chan struct{} // closed when the applier exited
+
 	once sync.Once
 }
 
@@ -64,10 +73,14 @@ func (s *accountServices) synced(id crypto.SpaceID) {
 	}
 }
 
-// accountPush receives pushes for spaces without an engine.
+// accountPush receives the account-level pushes: ACL updates and space
+// statuses, for every space of the account.
 func (s *accountServices) accountPush(p *syncpb.Push) {
 	if p.GetAclUpdate() != nil {
 		s.nudge() // a join request may have been answered
+	}
+	if st := p.GetSpaceStatus(); st != nil {
+		s.nodeStatus(st)
 	}
 }
 
@@ -158,6 +171,7 @@ func (s *accountServices) discover(ctx context.Context) error {
 func (s *accountServices) Close() error {
 	s.once.Do(func() { close(s.stop) })
 	<-s.done
+	<-s.lifeDone
 	if s.syncer != nil {
 		s.syncer.Close()
 	}

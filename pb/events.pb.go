@@ -80,6 +80,7 @@ type Event_Message struct {
 	// Types that are valid to be assigned to Value:
 	//	*Event_Message_AccountShow
 	//	*Event_Message_AccountStopped
+	//	*Event_Message_SpaceState
 	Value isEvent_Message_Value `protobuf_oneof:"value"`
 }
 
@@ -128,9 +129,13 @@ type Event_Message_AccountShow struct {
 type Event_Message_AccountStopped struct {
 	AccountStopped *Event_Account_Stopped `protobuf:"bytes,2,opt,name=accountStopped,proto3,oneof" json:"accountStopped,omitempty"`
 }
+type Event_Message_SpaceState struct {
+	SpaceState *Event_Space_State `protobuf:"bytes,3,opt,name=spaceState,proto3,oneof" json:"spaceState,omitempty"`
+}
 
 func (*Event_Message_AccountShow) isEvent_Message_Value()    {}
 func (*Event_Message_AccountStopped) isEvent_Message_Value() {}
+func (*Event_Message_SpaceState) isEvent_Message_Value()     {}
 
 func (m *Event_Message) GetValue() isEvent_Message_Value {
 	if m != nil {
@@ -153,12 +158,102 @@ func (m *Event_Message) GetAccountStopped() *Event_Account_Stopped {
 	return nil
 }
 
+func (m *Event_Message) GetSpaceState() *Event_Space_State {
+	if x, ok := m.GetValue().(*Event_Message_SpaceState); ok {
+		return x.SpaceState
+	}
+	return nil
+}
+
 // XXX_OneofWrappers is for the internal use of the proto package.
 func (*Event_Message) XXX_OneofWrappers() []interface{} {
 	return []interface{}{
 		(*Event_Message_AccountShow)(nil),
 		(*Event_Message_AccountStopped)(nil),
+		(*Event_Message_SpaceState)(nil),
 	}
+}
+
+type Event_Space struct {
+}
+
+func (m *Event_Space) Reset()         { *m = Event_Space{} }
+func (m *Event_Space) String() string { return proto.CompactTextString(m) }
+func (*Event_Space) ProtoMessage()    {}
+func (*Event_Space) Descriptor() ([]byte, []int) {
+	return fileDescriptor_8f22242cb04491f9, []int{0, 1}
+}
+func (m *Event_Space) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Event_Space) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Event_Space.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Event_Space) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Event_Space.Merge(m, src)
+}
+func (m *Event_Space) XXX_Size() int {
+	return m.Size()
+}
+func (m *Event_Space) XXX_DiscardUnknown() {
+	xxx_messageInfo_Event_Space.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Event_Space proto.InternalMessageInfo
+
+// State is sent when a space's mode or status dimensions change: it is
+// how an app learns "you were removed from X" (never a sync status).
+type Event_Space_State struct {
+	Space *Model_Space `protobuf:"bytes,1,opt,name=space,proto3" json:"space,omitempty"`
+}
+
+func (m *Event_Space_State) Reset()         { *m = Event_Space_State{} }
+func (m *Event_Space_State) String() string { return proto.CompactTextString(m) }
+func (*Event_Space_State) ProtoMessage()    {}
+func (*Event_Space_State) Descriptor() ([]byte, []int) {
+	return fileDescriptor_8f22242cb04491f9, []int{0, 1, 0}
+}
+func (m *Event_Space_State) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Event_Space_State) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Event_Space_State.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Event_Space_State) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Event_Space_State.Merge(m, src)
+}
+func (m *Event_Space_State) XXX_Size() int {
+	return m.Size()
+}
+func (m *Event_Space_State) XXX_DiscardUnknown() {
+	xxx_messageInfo_Event_Space_State.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Event_Space_State proto.InternalMessageInfo
+
+func (m *Event_Space_State) GetSpace() *Model_Space {
+	if m != nil {
+		return m.Space
+	}
+	return nil
 }
 
 type Event_Account struct {
@@ -168,7 +263,7 @@ func (m *Event_Account) Reset()         { *m = Event_Account{} }
 func (m *Event_Account) String() string { return proto.CompactTextString(m) }
 func (*Event_Account) ProtoMessage()    {}
 func (*Event_Account) Descriptor() ([]byte, []int) {
-	return fileDescriptor_8f22242cb04491f9, []int{0, 1}
+	return fileDescriptor_8f22242cb04491f9, []int{0, 2}
 }
 func (m *Event_Account) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -206,7 +301,7 @@ func (m *Event_Account_Show) Reset()         { *m = Event_Account_Show{} }
 func (m *Event_Account_Show) String() string { return proto.CompactTextString(m) }
 func (*Event_Account_Show) ProtoMessage()    {}
 func (*Event_Account_Show) Descriptor() ([]byte, []int) {
-	return fileDescriptor_8f22242cb04491f9, []int{0, 1, 0}
+	return fileDescriptor_8f22242cb04491f9, []int{0, 2, 0}
 }
 func (m *Event_Account_Show) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -251,7 +346,7 @@ func (m *Event_Account_Stopped) Reset()         { *m = Event_Account_Stopped{} }
 func (m *Event_Account_Stopped) String() string { return proto.CompactTextString(m) }
 func (*Event_Account_Stopped) ProtoMessage()    {}
 func (*Event_Account_Stopped) Descriptor() ([]byte, []int) {
-	return fileDescriptor_8f22242cb04491f9, []int{0, 1, 1}
+	return fileDescriptor_8f22242cb04491f9, []int{0, 2, 1}
 }
 func (m *Event_Account_Stopped) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -335,6 +430,8 @@ func (m *StreamRequest) GetToken() string {
 func init() {
 	proto.RegisterType((*Event)(nil), "hearth.Event")
 	proto.RegisterType((*Event_Message)(nil), "hearth.Event.Message")
+	proto.RegisterType((*Event_Space)(nil), "hearth.Event.Space")
+	proto.RegisterType((*Event_Space_State)(nil), "hearth.Event.Space.State")
 	proto.RegisterType((*Event_Account)(nil), "hearth.Event.Account")
 	proto.RegisterType((*Event_Account_Show)(nil), "hearth.Event.Account.Show")
 	proto.RegisterType((*Event_Account_Stopped)(nil), "hearth.Event.Account.Stopped")
@@ -344,28 +441,31 @@ func init() {
 func init() { proto.RegisterFile("events.proto", fileDescriptor_8f22242cb04491f9) }
 
 var fileDescriptor_8f22242cb04491f9 = []byte{
-	// 328 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0x74, 0x91, 0xb1, 0x4f, 0xc2, 0x40,
-	0x14, 0xc6, 0x7b, 0x28, 0x54, 0x5e, 0xd1, 0xa1, 0xd1, 0x84, 0x34, 0xda, 0x34, 0x24, 0x46, 0x16,
-	0x8f, 0x88, 0x83, 0x89, 0x83, 0x89, 0x24, 0x46, 0x18, 0x58, 0x8e, 0xcd, 0xad, 0x94, 0x17, 0x6a,
-	0xa0, 0xbd, 0xca, 0x5d, 0x51, 0xff, 0x0b, 0x77, 0xff, 0x21, 0x47, 0x46, 0x47, 0x43, 0xff, 0x11,
-	0xd3, 0xde, 0x15, 0xd4, 0xc4, 0xad, 0xef, 0xeb, 0xef, 0xfb, 0xde, 0xcb, 0x77, 0xd0, 0xc0, 0x25,
-	0xc6, 0x52, 0xd0, 0x64, 0xc1, 0x25, 0xb7, 0x6b, 0x21, 0xfa, 0x0b, 0x19, 0x3a, 0x8d, 0x88, 0x4f,
-	0x70, 0xae, 0xd5, 0x56, 0x56, 0x81, 0xea, 0x5d, 0x8e, 0xd9, 0x17, 0xb0, 0x17, 0xa1, 0x10, 0xfe,
-	0x14, 0x45, 0x93, 0x78, 0x3b, 0x6d, 0xab, 0x7b, 0x44, 0x95, 0x85, 0x16, 0x00, 0x1d, 0xaa, 0xbf,
-	0x6c, 0x83, 0xd9, 0xc7, 0x50, 0x0f, 0x78, 0x2c, 0xf1, 0x45, 0x0e, 0x26, 0xcd, 0x8a, 0x47, 0xda,
-	0x75, 0xb6, 0x15, 0x9c, 0x77, 0x02, 0xa6, 0xf6, 0xd8, 0x37, 0x60, 0xf9, 0x41, 0xc0, 0xd3, 0x58,
-	0x8e, 0x42, 0xfe, 0xdc, 0x24, 0x1e, 0x69, 0x5b, 0x5d, 0xe7, 0x77, 0xfe, 0xad, 0x02, 0x68, 0x4e,
-	0xf4, 0x0d, 0xf6, 0xd3, 0x60, 0xdf, 0xc3, 0x41, 0x39, 0x4a, 0x9e, 0x24, 0xa8, 0xd6, 0x59, 0xdd,
-	0x93, 0x7f, 0x22, 0x14, 0xd4, 0x37, 0xd8, 0x1f, 0x5b, 0xcf, 0x84, 0xea, 0xd2, 0x9f, 0xa7, 0xe8,
-	0xcc, 0xc0, 0xd4, 0xb4, 0x73, 0x05, 0xbb, 0xc5, 0x92, 0x0e, 0x98, 0x9a, 0xd6, 0x07, 0x6e, 0x0a,
-	0x18, 0xe6, 0x95, 0x95, 0xe9, 0xac, 0xa4, 0x9c, 0x33, 0x30, 0x75, 0x6e, 0x5e, 0x85, 0x56, 0x07,
-	0x93, 0xc2, 0x5d, 0x67, 0x5b, 0xa1, 0x75, 0x0a, 0xfb, 0x23, 0xb9, 0x40, 0x3f, 0x62, 0xf8, 0x94,
-	0xa2, 0x90, 0xf6, 0x21, 0x54, 0x25, 0x9f, 0x61, 0xac, 0x51, 0x35, 0xf4, 0xae, 0x3f, 0xd6, 0x2e,
-	0x59, 0xad, 0x5d, 0xf2, 0xb5, 0x76, 0xc9, 0x5b, 0xe6, 0x1a, 0xab, 0xcc, 0x35, 0x3e, 0x33, 0xd7,
-	0x78, 0xf0, 0xa6, 0x8f, 0x32, 0x4c, 0xc7, 0x34, 0xe0, 0x51, 0x47, 0xdd, 0x74, 0x2e, 0x5e, 0xe3,
-	0x40, 0x7f, 0x77, 0x92, 0xf1, 0xb8, 0x56, 0xbc, 0xe7, 0xe5, 0x77, 0x00, 0x00, 0x00, 0xff, 0xff,
-	0x67, 0x39, 0x7e, 0x70, 0xf5, 0x01, 0x00, 0x00,
+	// 382 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0x74, 0x92, 0x41, 0x8b, 0xda, 0x40,
+	0x14, 0xc7, 0x33, 0xb5, 0x31, 0xcd, 0x8b, 0xed, 0x61, 0x5a, 0x21, 0x1d, 0x6c, 0x08, 0x42, 0xa9,
+	0x3d, 0x34, 0xd2, 0xf4, 0x50, 0xa8, 0x50, 0xa8, 0x50, 0xaa, 0x07, 0x2f, 0x93, 0x5b, 0x6f, 0x31,
+	0x0e, 0xa6, 0x68, 0x32, 0xa9, 0x99, 0xd8, 0xee, 0xb7, 0xd8, 0x8f, 0xb5, 0x47, 0x8f, 0x5e, 0x16,
+	0x16, 0xfd, 0x22, 0x4b, 0x66, 0x26, 0xab, 0x2e, 0xec, 0x6d, 0xde, 0xff, 0xfd, 0xfe, 0xff, 0x79,
+	0x6f, 0x18, 0xe8, 0xb0, 0x2d, 0xcb, 0x45, 0x19, 0x14, 0x1b, 0x2e, 0x38, 0x6e, 0xa7, 0x2c, 0xde,
+	0x88, 0x94, 0x74, 0x32, 0xbe, 0x60, 0x6b, 0xad, 0xf6, 0x6f, 0x5b, 0x60, 0xfe, 0xac, 0x31, 0xfc,
+	0x19, 0x5e, 0x64, 0xac, 0x2c, 0xe3, 0x25, 0x2b, 0x5d, 0xe4, 0xb7, 0x06, 0x4e, 0xd8, 0x0d, 0x94,
+	0x25, 0x90, 0x40, 0x30, 0x53, 0x5d, 0xfa, 0x80, 0xe1, 0x1e, 0xd8, 0x09, 0xcf, 0x05, 0xfb, 0x2f,
+	0xa6, 0x0b, 0xf7, 0x99, 0x8f, 0x06, 0x36, 0x3d, 0x09, 0x64, 0x8f, 0xc0, 0xd2, 0x1e, 0xfc, 0x1d,
+	0x9c, 0x38, 0x49, 0x78, 0x95, 0x8b, 0x28, 0xe5, 0xff, 0x5c, 0xe4, 0xa3, 0x81, 0x13, 0x92, 0xcb,
+	0xfc, 0x1f, 0x0a, 0x08, 0x6a, 0x62, 0x62, 0xd0, 0x73, 0x03, 0xfe, 0x05, 0xaf, 0x9a, 0x52, 0xf0,
+	0xa2, 0x60, 0xea, 0x3a, 0x27, 0x7c, 0xf7, 0x44, 0x84, 0x82, 0x26, 0x06, 0x7d, 0x64, 0xc3, 0x23,
+	0x80, 0xb2, 0x88, 0x13, 0x16, 0x89, 0x58, 0x30, 0xb7, 0x25, 0x43, 0xde, 0x5e, 0x86, 0x44, 0x75,
+	0x3f, 0x90, 0xc0, 0xc4, 0xa0, 0x67, 0xf8, 0xd8, 0x02, 0x73, 0x1b, 0xaf, 0x2b, 0x46, 0x46, 0x60,
+	0x4a, 0x8a, 0x84, 0x60, 0xca, 0x16, 0xfe, 0x08, 0xa6, 0x04, 0xf5, 0x6a, 0xaf, 0x9b, 0xc8, 0x59,
+	0xfd, 0xd8, 0x2a, 0x92, 0x2a, 0x82, 0xac, 0xc0, 0xd2, 0x73, 0x92, 0xaf, 0xf0, 0x5c, 0xae, 0x37,
+	0x04, 0x4b, 0xcf, 0xa9, 0xfd, 0xdd, 0x4b, 0xbf, 0xe6, 0x69, 0x43, 0x91, 0x0f, 0x60, 0x35, 0x1b,
+	0xf5, 0xc0, 0xd6, 0xea, 0x74, 0x21, 0xdd, 0x36, 0x3d, 0x09, 0xfd, 0xf7, 0xf0, 0x32, 0x12, 0x1b,
+	0x16, 0x67, 0x94, 0xfd, 0xad, 0x58, 0x29, 0xf0, 0x1b, 0x30, 0x05, 0x5f, 0xb1, 0x5c, 0xa3, 0xaa,
+	0x18, 0x7f, 0xbb, 0x39, 0x78, 0x68, 0x77, 0xf0, 0xd0, 0xdd, 0xc1, 0x43, 0xd7, 0x47, 0xcf, 0xd8,
+	0x1d, 0x3d, 0x63, 0x7f, 0xf4, 0x8c, 0xdf, 0xfe, 0xf2, 0x8f, 0x48, 0xab, 0x79, 0x90, 0xf0, 0x6c,
+	0xa8, 0x66, 0xfa, 0x54, 0x5e, 0xe5, 0x89, 0x3e, 0x0f, 0x8b, 0xf9, 0xbc, 0x2d, 0x7f, 0xd2, 0x97,
+	0xfb, 0x00, 0x00, 0x00, 0xff, 0xff, 0x53, 0xcd, 0xa6, 0x49, 0x6f, 0x02, 0x00, 0x00,
 }
 
 func (m *Event) Marshal() (dAtA []byte, err error) {
@@ -486,6 +586,85 @@ func (m *Event_Message_AccountStopped) MarshalToSizedBuffer(dAtA []byte) (int, e
 	}
 	return len(dAtA) - i, nil
 }
+func (m *Event_Message_SpaceState) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Event_Message_SpaceState) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.SpaceState != nil {
+		{
+			size, err := m.SpaceState.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintEvents(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x1a
+	}
+	return len(dAtA) - i, nil
+}
+func (m *Event_Space) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Event_Space) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Event_Space) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Event_Space_State) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Event_Space_State) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Event_Space_State) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Space != nil {
+		{
+			size, err := m.Space.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintEvents(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
 func (m *Event_Account) Marshal() (dAtA []byte, err error) {
 	size := m.Size()
 	dAtA = make([]byte, size)
@@ -670,6 +849,40 @@ func (m *Event_Message_AccountStopped) Size() (n int) {
 	}
 	return n
 }
+func (m *Event_Message_SpaceState) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.SpaceState != nil {
+		l = m.SpaceState.Size()
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	return n
+}
+func (m *Event_Space) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Event_Space_State) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Space != nil {
+		l = m.Space.Size()
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	return n
+}
+
 func (m *Event_Account) Size() (n int) {
 	if m == nil {
 		return 0
@@ -938,6 +1151,177 @@ func (m *Event_Message) Unmarshal(dAtA []byte) error {
 				return err
 			}
 			m.Value = &Event_Message_AccountStopped{v}
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceState", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &Event_Space_State{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Value = &Event_Message_SpaceState{v}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Event_Space) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Space: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Space: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Event_Space_State) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: State: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: State: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Space", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Space == nil {
+				m.Space = &Model_Space{}
+			}
+			if err := m.Space.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
 			iNdEx = postIndex
 		default:
 			iNdEx = preIndex

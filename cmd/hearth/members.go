@@ -210,5 +210,40 @@ func addMemberCmds(g *globals, cmd *cobra.Command) {
 			})
 		},
 	}
-	cmd.AddCommand(invite, join, requests, approve, decline, members, kick, leave, del)
+	var force bool
+	offload := &cobra.Command{
+		Use:   "offload SPACE [--force]",
+		Short: "Free the space's local data and stay a member",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			return g.call("space offload", func(c *client) error {
+				ctx, cancel := c.ctx()
+				defer cancel()
+				resp, err := c.api.SpaceOffload(ctx, &pb.Rpc_Space_Offload_Request{SpaceId: args[0], Force: force})
+				if err := c.check("space offload", err, resp.GetError()); err != nil {
+					return err
+				}
+				return g.output(map[string]any{})
+			})
+		},
+	}
+	offload.Flags().BoolVar(&force, "force", false, "offload even if the node lacks local changes (they are lost)")
+
+	load := &cobra.Command{
+		Use:   "load SPACE",
+		Short: "Download and load an offloaded space again",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			return g.call("space load", func(c *client) error {
+				ctx, cancel := c.ctx()
+				defer cancel()
+				resp, err := c.api.SpaceLoad(ctx, &pb.Rpc_Space_Load_Request{SpaceId: args[0]})
+				if err := c.check("space load", err, resp.GetError()); err != nil {
+					return err
+				}
+				return g.output(map[string]any{})
+			})
+		},
+	}
+	cmd.AddCommand(invite, join, requests, approve, decline, members, kick, leave, del, offload, load)
 }

@@ -1,0 +1,215 @@
+package core
+
+import (
+	"context"
+	"os"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/hearth-sync/hearth/core/space"
+	"github.com/hearth-sync/hearth/internal/errkind"
+	"github.com/hearth-sync/hearth/pb"
+	"github.com/hearth-sync/hearth/pb/syncpb"
+	"github.com/hearth-sync/hearth/protocol/acl"
+	"github.com/hearth-sync/hearth/protocol/crypto"
+)
+
+// The lifecycle applier: events (an applied ACL record, the node's status of
+// a space) set a status dimension; space.Target maps statuses to a mode;
+// space.Service.Apply moves the space there. One goroutine per account
+// applies transitions serially, so no two transitions of a space overlap;
+// the sync engine and the push stream only enqueue (they never block on it,
+// and nothing it calls calls back into them).
+
+// crashEnv names the test-only variable that makes the process SIGKILL
+// itself right before offload step N (1-based), to prove crash safety.
+const crashEnv = "HEARTH_TEST_CRASH_BEFORE_OFFLOAD_STEP"
+
+func crashHook() func(space.OffloadStep) {
+	n, err := strconv.Atoi(os.Getenv(crashEnv))
+	if err != nil || n <= 0 {
+		return nil
+	}
+	return func(step space.OffloadStep) {
+		if int(step) == n {
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {} // the signal is on its way
+		}
+	}
+}
+
+// enqueue asks the applier to re-evaluate a space. Non-blocking.
+func (s *accountServices) enqueue(id crypto.SpaceID) {
+	s.lifeMu.Lock()
+	s.lifeQueue[id] = true
+	s.lifeMu.Unlock()
+	select {
+	case s.lifeWake <- struct{}{}:
+	default:
+	}
+}
+
+// aclApplied is the engines' event: new ACL records were applied.
+func (s *accountServices) aclApplied(id crypto.SpaceID) { s.enqueue(id) }
+
+// nodeStatus is the engines' and the push stream's space status.
+func (s *accountServices) nodeStatus(st *syncpb.SpaceStatus) {
+	id := crypto.SpaceID(st.SpaceId)
+	var remote space.RemoteStatus
+	switch st.Status {
+	case syncpb.SpaceStatusCode_SPACE_STATUS_CODE_OK:
+		remote = space.RemoteOK
+	case syncpb.SpaceStatusCode_SPACE_STATUS_CODE_PENDING_DELETION:
+		remote = space.RemotePendingDeletion
+	case syncpb.SpaceStatusCode_SPACE_STATUS_CODE_DELETED:
+		remote = space.RemoteDeleted
+	default:
+		return
+	}
+	if _, err := s.spaces.Info(id); err != nil {
+		return // not a space this device knows
+	}
+	if err := s.spaces.SetRemoteStatus(id, remote); err != nil {
+		s.log.Warn("recording a space's node status", "space", id, "err", err)
+		return
+	}
+	// The push may say the ACL moved (a removal while we were away): the
+	// engine fetches it, and its AclApplied event brings the space back here.
+	if s.syncer != nil {
+		if e := s.syncer.Engine(id); e != nil {
+			e.AclChanged()
+		}
+	}
+	s.enqueue(id)
+}
+
+func (s *accountServices) lifecycleLoop() {
+	defer close(s.lifeDone)
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.lifeWake:
+		}
+		s.lifeMu.Lock()
+		queue := s.lifeQueue
+		s.lifeQueue = map[crypto.SpaceID]bool{}
+		s.lifeMu.Unlock()
+		for id := range queue {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			if err := s.evaluate(ctx, id); err != nil {
+				s.log.Warn("space lifecycle", "space", id, "err", err)
+			}
+			cancel()
+		}
+	}
+}
+
+// evaluate derives the account status from the space's ACL (kick
+// detection), then applies the target mode.
+func (s *accountServices) evaluate(ctx context.Context, id crypto.SpaceID) error {
+	in, err := s.spaces.Info(id)
+	if err != nil || in.Account {
+		return err
+	}
+	if sp, err := s.spaces.Get(ctx, id); err == nil && in.AccountStatus == space.AccountActive {
+		// The engine applied the node's log up to its head before telling
+		// us, so this copy of the ACL is current.
+		st, err := sp.AclState(ctx)
+		if err != nil {
+			return err
+		}
+		if st.Role(s.me) == acl.RoleNone {
+			s.log.Info("removed from a space: offloading it", "space", id)
+			if err := s.spaces.SetAccountStatus(ctx, id, space.AccountRemoved); err != nil {
+				return err
+			}
+		}
+	}
+	return s.spaces.Apply(ctx, id)
+}
+
+// spaceChanged turns a space's new mode or status into an event.
+func (s *accountServices) spaceChanged(e space.Entry) {
+	if s.events == nil {
+		return
+	}
+	s.events(&pb.Event{ContextId: string(e.ID), Messages: []*pb.Event_Message{{
+		Value: &pb.Event_Message_SpaceState{SpaceState: &pb.Event_Space_State{Space: ModelSpace(e)}},
+	}}})
+}
+
+// ModelSpace is a space entry as the API shows it.
+func ModelSpace(e space.Entry) *pb.Model_Space {
+	return &pb.Model_Space{
+		SpaceId:       string(e.ID),
+		Name:          e.Name,
+		Mode:          pb.Model_SpaceMode(e.Mode),
+		AccountStatus: pb.Model_AccountStatus(e.AccountStatus),
+		LocalStatus:   pb.Model_LocalStatus(e.LocalStatus),
+		RemoteStatus:  pb.Model_RemoteStatus(e.RemoteStatus),
+	}
+}
+
+// ReloadSpace downloads an offloaded space from the node again, under a new
+// incarnation, and loads it.
+func (a *App) ReloadSpace(ctx context.Context, id crypto.SpaceID) error {
+	svc, err := a.services()
+	if err != nil {
+		return err
+	}
+	in, err := svc.spaces.Info(id)
+	if err != nil {
+		return err
+	}
+	if in.LocalStatus != space.LocalMissing {
+		_, err := svc.spaces.Get(ctx, id)
+		return err
+	}
+	if in.AccountStatus != space.AccountActive {
+		return errkindf("space.load", "space %s was left or removed: join it again", id)
+	}
+	conn, ok := svc.node().(nodeConn)
+	if !ok {
+		return errTransient("space.load", "the sync node is not reachable: loading needs it")
+	}
+	pulled, err := conn.SpacePull(ctx, id)
+	if err != nil {
+		return errTransient("space.load", err.Error())
+	}
+	if _, err := svc.spaces.ImportJoined(ctx, pulled.Header, pulled.AclRecords, in.Name, space.AccountActive, crypto.PrivKey{}); err != nil {
+		return err
+	}
+	_, err = svc.spaces.Get(ctx, id)
+	return err
+}
+
+// OffloadSpace frees a space's local data at the user's request. Unless
+// forced, it refuses while the node lacks local changes.
+func (a *App) OffloadSpace(ctx context.Context, id crypto.SpaceID, force bool) error {
+	svc, err := a.services()
+	if err != nil {
+		return err
+	}
+	if !force {
+		sp, err := svc.spaces.Get(ctx, id)
+		if err != nil {
+			return err
+		}
+		pending, err := sp.PendingObjects(ctx)
+		if err != nil {
+			return err
+		}
+		if len(pending) > 0 {
+			return errkindf("space.offload", "space %s has %d objects with changes the node has not acknowledged: sync first, or --force", id, len(pending))
+		}
+	}
+	return svc.spaces.Offload(ctx, id)
+}
+
+func errkindf(op, format string, args ...any) error {
+	return errkind.Errorf(op, errkind.Precondition, format, args...)
+}
+
+func errTransient(op, msg string) error { return errkind.Errorf(op, errkind.Transient, "%s", msg) }
