@@ -68,6 +68,9 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
+// serveEnv is added to the environment of daemons startServe starts.
+var serveEnv []string
+
 var readyLine = regexp.MustCompile(`^hearth: ready grpc=(\S+) grpcweb=(\S+)$`)
 
 // startServe runs `hearth serve` on free loopback ports and waits for its
@@ -76,6 +79,7 @@ func startServe(t *testing.T, data string, args ...string) *daemon {
 	t.Helper()
 	argv := append([]string{"serve", "--data", data, "--grpc", "127.0.0.1:0", "--grpcweb", "127.0.0.1:0"}, args...)
 	cmd := exec.Command(hearthBin, argv...)
+	cmd.Env = append(os.Environ(), serveEnv...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	d := &daemon{t: t, cmd: cmd, data: data, stderr: &syncBuffer{}, exited: make(chan struct{})}

@@ -156,9 +156,9 @@ func (s *Service) Join(ctx context.Context, link string) (crypto.SpaceID, space.
 	if err != nil {
 		return "", 0, errkind.E(op, errkind.Invalid, err)
 	}
-	if _, err := s.Spaces.Info(in.Space); err == nil {
-		return "", 0, errkind.Errorf(op, errkind.Exists, "this account already knows space %s", in.Space)
-	}
+	if known, err := s.Spaces.Info(in.Space); err == nil && known.LocalStatus != space.LocalMissing {
+		return "", 0, errkind.Errorf(op, errkind.Exists, "space %s is already on this device", in.Space)
+	} // an offloaded space (kicked, left) may be joined again: it gets a new incarnation
 	n, err := s.node(op)
 	if err != nil {
 		return "", 0, err
