@@ -31,7 +31,7 @@ var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // env is one account's data on disk, reopenable.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	dir     string
 	account crypto.PrivKey
 	device  crypto.PrivKey
@@ -40,7 +40,7 @@ type env struct {
 	svc     *Service
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	acc, err := crypto.GenerateKey()
 	require.NoError(t, err)
 	dev, err := crypto.GenerateKey()
@@ -69,7 +69,7 @@ func (e *env) close() {
 
 func (e *env) reopen() { e.close(); e.open() }
 
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	t.Cleanup(cancel)
 	return c
