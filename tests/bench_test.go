@@ -2,6 +2,8 @@ package tests
 
 import (
 	"context"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -9,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/hearth-sync/hearth/core/space"
+	"github.com/hearth-sync/hearth/protocol/acl"
 	"github.com/hearth-sync/hearth/protocol/crypto"
 	"github.com/hearth-sync/hearth/protocol/objtree"
 )
@@ -88,4 +91,47 @@ func BenchmarkSyncBurst10k(b *testing.B) {
 			b.ReportMetric(local.Seconds(), "local-write-s")
 		}
 	}
+}
+
+// BenchmarkKickOffload: from the node accepting a removal until no file of
+// the space is left on the kicked device (budget < 1 s).
+func BenchmarkKickOffload(b *testing.B) {
+	var total time.Duration
+	for range b.N {
+		b.StopTimer()
+		tn := newTestNode(b)
+		owner := newDevice(b, tn.n.Addr())
+		member := newDevice(b, tn.n.Addr())
+		_, _, err := owner.app.Accounts().Create("owner")
+		require.NoError(b, err)
+		info, _, err := member.app.Accounts().Create("member")
+		require.NoError(b, err)
+		ctx := context.Background()
+		id, err := owner.spaces(b).Create(ctx, "kick")
+		require.NoError(b, err)
+		om, err := owner.app.Members()
+		require.NoError(b, err)
+		var link string
+		waitFor(b, 60*time.Second, "the owner is connected", func() bool {
+			link, err = om.CreateInvite(ctx, id, acl.RoleWriter, false)
+			return err == nil
+		})
+		mm, err := member.app.Members()
+		require.NoError(b, err)
+		waitFor(b, 60*time.Second, "the member joins", func() bool {
+			_, _, err = mm.Join(ctx, link)
+			return err == nil
+		})
+		member.waitSpace(b, id)
+		dir := filepath.Join(member.app.DataDir(), "accounts", string(info.ID), "spaces", string(id))
+		b.StartTimer()
+		require.NoError(b, om.Kick(ctx, id, string(info.ID)))
+		began := time.Now()
+		waitFor(b, 60*time.Second, "the kicked device offloads", func() bool {
+			_, err := os.Stat(dir)
+			return os.IsNotExist(err)
+		})
+		total += time.Since(began)
+	}
+	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "kick-to-gone-ms")
 }
