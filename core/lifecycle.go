@@ -7,6 +7,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/hearth-sync/hearth/core/membership"
 	"github.com/hearth-sync/hearth/core/space"
 	"github.com/hearth-sync/hearth/internal/errkind"
 	"github.com/hearth-sync/hearth/pb"
@@ -121,8 +122,19 @@ func (s *accountServices) evaluate(ctx context.Context, id crypto.SpaceID) error
 			return err
 		}
 		if st.Role(s.me) == acl.RoleNone {
-			s.log.Info("removed from a space: offloading it", "space", id)
-			if err := s.spaces.SetAccountStatus(ctx, id, space.AccountRemoved); err != nil {
+			history, err := sp.AclHistory(ctx)
+			if err != nil {
+				return err
+			}
+			// Left (by another device of the account) or removed by an admin.
+			status := space.AccountRemoved
+			for _, m := range membership.Members(st, history) {
+				if m.Identity == s.me.Identity() && (m.Status == membership.StatusLeft || m.Status == membership.StatusDeclined) {
+					status = space.AccountDeleted
+				}
+			}
+			s.log.Info("no longer a member of a space: offloading it", "space", id, "status", status)
+			if err := s.spaces.SetAccountStatus(ctx, id, status); err != nil {
 				return err
 			}
 		}

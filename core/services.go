@@ -124,10 +124,19 @@ func (s *accountServices) discover(ctx context.Context) error {
 	}
 	var errs []error
 	for _, ref := range refs {
+		known, err := s.spaces.Info(ref.Space)
 		if ref.Status != space.AccountActive {
+			// Another device of the account left the space or was removed
+			// from it: this device follows.
+			if err == nil && known.AccountStatus == space.AccountActive {
+				if err := s.spaces.SetAccountStatus(ctx, ref.Space, ref.Status); err != nil {
+					errs = append(errs, err)
+				}
+				s.enqueue(ref.Space)
+			}
 			continue
 		}
-		if _, err := s.spaces.Info(ref.Space); err == nil {
+		if err == nil {
 			continue
 		}
 		pulled, err := conn.SpacePull(ctx, ref.Space)
@@ -135,7 +144,7 @@ func (s *accountServices) discover(ctx context.Context) error {
 			errs = append(errs, err)
 			continue
 		}
-		if _, err := s.spaces.Import(ctx, pulled.Header, pulled.AclRecords, ref.Name); err != nil {
+		if _, err := s.spaces.ImportJoined(ctx, pulled.Header, pulled.AclRecords, ref.Name, space.AccountActive, ref.InviteKey); err != nil {
 			errs = append(errs, err)
 			continue
 		}

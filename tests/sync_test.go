@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -208,4 +210,34 @@ func TestInvitesApprovalAndPermissions(t *testing.T) {
 	assert.Equal(t, codes.PermissionDenied, status.Code(err), "pull: %v", err)
 	_, err = c.HeadSync(ctx, &syncpb.HeadSyncRequest{SpaceId: sp})
 	assert.Equal(t, codes.PermissionDenied, status.Code(err), "head sync: %v", err)
+}
+
+// TestLeaveReachesTheAccountsOtherDevices: a device leaves a space; the
+// account's other device follows through the account space and offloads.
+func TestLeaveReachesTheAccountsOtherDevices(t *testing.T) {
+	node := startNode(t, t.TempDir(), "")
+	owner, first, second := t.TempDir(), t.TempDir(), t.TempDir()
+	for _, d := range []string{owner, first, second} {
+		startServe(t, d, "--node", node.addr)
+	}
+	cliJSON(t, owner, "account", "create", "--name", "owner")
+	created := cliJSON(t, first, "account", "create", "--name", "two-devices")
+	cliJSON(t, second, "account", "recover", "--mnemonic", str(created, "mnemonic"))
+	sp := str(cliJSON(t, owner, "space", "create", "--name", "Club"), "spaceId")
+	obj := str(cliJSON(t, owner, "object", "create", sp, "name=x"), "objectId")
+	cliJSON(t, first, "space", "join", str(cliJSON(t, owner, "space", "invite", sp, "--no-approval"), "invite"))
+	eventually(t, "the account's second device finds the joined space", func() bool {
+		d, _ := objectDetails(t, second, sp, obj)
+		return d["name"] == "x"
+	})
+
+	cliJSON(t, first, "space", "leave", sp)
+	acc := str(created, "accountId")
+	eventually(t, "the second device follows the leave", func() bool {
+		_, err := os.Stat(filepath.Join(second, "accounts", acc, "spaces", sp))
+		return os.IsNotExist(err)
+	})
+	e := spaceEntry(t, second, sp)
+	assert.Equal(t, "deleted", e["accountStatus"])
+	assert.Equal(t, "offloaded", e["mode"])
 }

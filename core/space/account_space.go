@@ -2,6 +2,7 @@ package space
 
 import (
 	"context"
+	"encoding/hex"
 	"io"
 
 	"github.com/zeebo/blake3"
@@ -32,6 +33,11 @@ const (
 	refSpace  = "space"
 	refName   = "name"
 	refStatus = "accountStatus"
+	// refInviteKey carries the key of the no-approval invite the account
+	// joined through: until a rotation, the read key is sealed to it, and
+	// the account's other devices need it too. The account space is
+	// encrypted with a key only the account's devices derive.
+	refInviteKey = "inviteKey"
 )
 
 // detRand is a deterministic stream for the account space's randomness.
@@ -88,9 +94,10 @@ func (s *Service) EnsureAccountSpace(ctx context.Context) (*Space, error) {
 
 // Ref is the account space's record of one space of the account.
 type Ref struct {
-	Space  crypto.SpaceID
-	Name   string
-	Status AccountStatus
+	Space     crypto.SpaceID
+	Name      string
+	Status    AccountStatus
+	InviteKey crypto.PrivKey // zero unless joined through a no-approval invite
 }
 
 // PutRef writes a space's reference into the account space.
@@ -103,6 +110,9 @@ func (s *Service) PutRef(ctx context.Context, ref Ref) error {
 		refSpace:  objtree.String(string(ref.Space)),
 		refName:   objtree.String(ref.Name),
 		refStatus: objtree.Number(float64(ref.Status)),
+	}
+	if !ref.InviteKey.IsZero() {
+		details[refInviteKey] = objtree.String(hex.EncodeToString(ref.InviteKey.Marshal()))
 	}
 	return as.upsertDeterministic(ctx, RefType, detRand(s.cfg.Account, "hearth/space-ref/v1", string(ref.Space)), details)
 }
@@ -127,7 +137,13 @@ func (s *Service) Refs(ctx context.Context) ([]Ref, error) {
 		if st > AccountRemoved {
 			continue
 		}
-		out = append(out, Ref{Space: id, Name: r.Details[refName].AsString(), Status: st})
+		ref := Ref{Space: id, Name: r.Details[refName].AsString(), Status: st}
+		if v, ok := r.Details[refInviteKey]; ok {
+			if seed, err := hex.DecodeString(v.AsString()); err == nil {
+				ref.InviteKey, _ = crypto.UnmarshalPrivKey(seed)
+			}
+		}
+		out = append(out, ref)
 	}
 	return out, nil
 }

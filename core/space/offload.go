@@ -71,6 +71,13 @@ type OffloadHooks struct {
 // caller set it (Removed after a kick, Deleted after a leave, Active for a
 // user's offload).
 func (s *Service) Offload(ctx context.Context, id crypto.SpaceID) error {
+	// One offload of a space at a time: a concurrent caller (the leave
+	// command and the lifecycle reacting to the same leave) shares it.
+	_, err, _ := s.offloads.Do(string(id), func() (any, error) { return nil, s.offload(ctx, id) })
+	return err
+}
+
+func (s *Service) offload(ctx context.Context, id crypto.SpaceID) error {
 	in, err := s.Info(id)
 	if err != nil {
 		return err
@@ -98,7 +105,8 @@ func (s *Service) ResumeOffloads(ctx context.Context) error {
 	var errs []error
 	for id, j := range pending {
 		s.cfg.Log.Info("resuming an interrupted offload", "space", id, "step", j.Step)
-		errs = append(errs, s.runOffload(ctx, id, j))
+		_, err, _ := s.offloads.Do(string(id), func() (any, error) { return nil, s.runOffload(ctx, id, j) })
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }

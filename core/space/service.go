@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/hearth-sync/hearth/core/datadir"
 	"github.com/hearth-sync/hearth/core/spacestore"
@@ -87,6 +88,8 @@ type Service struct {
 	loading    map[crypto.SpaceID]chan struct{} // closed when that load ends
 	offloading map[crypto.SpaceID]bool
 	closed     bool
+
+	offloads singleflight.Group // one offload per space at a time
 }
 
 // New makes the service. It opens no database: spaces load on first use.
@@ -234,7 +237,9 @@ func (s *Service) ImportJoined(ctx context.Context, header []byte, records [][]b
 	if err := s.install(info, h.Raw, records, false); err != nil {
 		return "", errkind.E(op, errkind.Other, err)
 	}
-	s.refer(ctx, info)
+	if err := s.PutRef(ctx, Ref{Space: info.ID, Name: info.Name, Status: info.AccountStatus, InviteKey: inviteKey}); err != nil {
+		s.cfg.Log.Warn("could not record the space in the account space", "space", info.ID, "err", err)
+	}
 	return h.ID, nil
 }
 
