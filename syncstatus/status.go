@@ -1,0 +1,154 @@
+package syncstatus
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/hearth-sync/hearth/protocol/crypto"
+)
+
+// State is a loaded space's sync state. The zero value is Unknown: loaded,
+// nothing observed yet.
+type State uint8
+
+// Space sync states.
+const (
+	Unknown State = iota
+	Syncing
+	Synced
+	Offline
+	Error
+)
+
+// String returns the state's CLI word (CLI.md `hearth space status`).
+func (s State) String() string {
+	switch s {
+	case Unknown:
+		return "unknown"
+	case Syncing:
+		return "syncing"
+	case Synced:
+		return "synced"
+	case Offline:
+		return "offline"
+	case Error:
+		return "error"
+	}
+	return "state(" + strconv.Itoa(int(s)) + ")"
+}
+
+// Reason qualifies Error. ReasonNone everywhere else.
+type Reason uint8
+
+// Error reasons.
+const (
+	ReasonNone Reason = iota
+	// ReasonStorageLimit: the node refuses changes over the account's quota.
+	ReasonStorageLimit
+	// ReasonIncompatibleVersion: the node speaks a protocol this build does not.
+	ReasonIncompatibleVersion
+	// ReasonSpaceDeleted: the node reports the space pending deletion and
+	// refuses changes. A space actually deleted is dropped, not reported
+	// (DESIGN §9: deletion is a space mode/status event).
+	ReasonSpaceDeleted
+	// ReasonRemoved: the node refuses this member (the window before the
+	// lifecycle processes the kick and unloads the space).
+	ReasonRemoved
+	// ReasonRejected: the node rejected changes of the space.
+	ReasonRejected
+	// ReasonOther: a permanent failure with no reason of its own.
+	ReasonOther
+)
+
+// String returns the reason's CLI word; ReasonNone is "none".
+func (r Reason) String() string {
+	switch r {
+	case ReasonNone:
+		return "none"
+	case ReasonStorageLimit:
+		return "storageLimit"
+	case ReasonIncompatibleVersion:
+		return "incompatibleVersion"
+	case ReasonSpaceDeleted:
+		return "spaceDeleted"
+	case ReasonRemoved:
+		return "removed"
+	case ReasonRejected:
+		return "rejected"
+	case ReasonOther:
+		return "other"
+	}
+	return "reason(" + strconv.Itoa(int(r)) + ")"
+}
+
+// Network is the account's connection to its node. The zero value is
+// NetworkOffline: not connected until the caller reports it.
+type Network uint8
+
+// Network states.
+const (
+	NetworkOffline Network = iota
+	NetworkOnline
+	// NetworkLocalOnly: the account runs without a node (serve --local-only).
+	NetworkLocalOnly
+)
+
+// String returns the network's CLI word.
+func (n Network) String() string {
+	switch n {
+	case NetworkOffline:
+		return "offline"
+	case NetworkOnline:
+		return "online"
+	case NetworkLocalOnly:
+		return "localOnly"
+	}
+	return "network(" + strconv.Itoa(int(n)) + ")"
+}
+
+// NodeState is what the node reports about a space (pb SpaceStatusCode).
+type NodeState uint8
+
+// Node states.
+const (
+	NodeOK NodeState = iota
+	// NodePendingDeletion: the owner deleted the space; the node refuses
+	// changes until it purges it. Shown as Error(ReasonSpaceDeleted).
+	NodePendingDeletion
+	// NodeDeleted: the space is gone. The tracker drops it without an event:
+	// the lifecycle reports the deletion and offloads.
+	NodeDeleted
+	// NodeNotFound: the node does not know the space (not registered yet, or
+	// purged). Not a sync status: ignored; the lifecycle decides.
+	NodeNotFound
+)
+
+// Status is a loaded space's sync status, as sent to sessions and shown by
+// `hearth space status`.
+type Status struct {
+	Space crypto.SpaceID
+	State State
+	// Reason qualifies State == Error; ReasonNone otherwise.
+	Reason Reason
+	// SyncingObjects counts objects with local changes the node has not
+	// acknowledged (the last count the caller reported).
+	SyncingObjects int
+	// PendingFiles counts files waiting for upload.
+	PendingFiles int
+	// LastSynced is when a sync cycle last found the space fully synced
+	// (zero: never, in this load). While the space stays Synced, newer
+	// confirmations update it without an event.
+	LastSynced time.Time
+	Network    Network
+}
+
+// sameVisible reports whether a and b show the same thing: every field
+// equal, except that LastSynced is not compared while both are Synced — a
+// periodic head sync that confirms "still synced" is not a change.
+func sameVisible(a, b Status) bool {
+	if a.Space != b.Space || a.State != b.State || a.Reason != b.Reason ||
+		a.SyncingObjects != b.SyncingObjects || a.PendingFiles != b.PendingFiles || a.Network != b.Network {
+		return false
+	}
+	return a.State == Synced || a.LastSynced.Equal(b.LastSynced)
+}
