@@ -206,6 +206,15 @@ func (s *commandServer) SpaceLoad(ctx context.Context, req *pb.Rpc_Space_Load_Re
 	return resp.(*pb.Rpc_Space_Load_Response), nil
 }
 
+// SpaceStatus forwards to the library's dispatcher.
+func (s *commandServer) SpaceStatus(ctx context.Context, req *pb.Rpc_Space_Status_Request) (*pb.Rpc_Space_Status_Response, error) {
+	resp, err := s.invoke(ctx, "SpaceStatus", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_Space_Status_Response), nil
+}
+
 // ObjectCreate forwards to the library's dispatcher.
 func (s *commandServer) ObjectCreate(ctx context.Context, req *pb.Rpc_Object_Create_Request) (*pb.Rpc_Object_Create_Response, error) {
 	resp, err := s.invoke(ctx, "ObjectCreate", req)

@@ -262,7 +262,7 @@ func (c *commandServer) ListenSessionEvents(req *pb.StreamRequest, stream pb.Cli
 		sess = found
 	}
 	if sess == nil {
-		sess = c.s.lib.Sessions().Create("stream")
+		sess = c.s.lib.NewSession("stream")
 		defer c.s.lib.Sessions().Close(sess.Token())
 	}
 	ctx, cancel := context.WithCancel(ctx)

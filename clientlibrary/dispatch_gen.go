@@ -34,6 +34,7 @@ type Handlers interface {
 	SpaceDelete(ctx context.Context, req *pb.Rpc_Space_Delete_Request) *pb.Rpc_Space_Delete_Response
 	SpaceOffload(ctx context.Context, req *pb.Rpc_Space_Offload_Request) *pb.Rpc_Space_Offload_Response
 	SpaceLoad(ctx context.Context, req *pb.Rpc_Space_Load_Request) *pb.Rpc_Space_Load_Response
+	SpaceStatus(ctx context.Context, req *pb.Rpc_Space_Status_Request) *pb.Rpc_Space_Status_Response
 	ObjectCreate(ctx context.Context, req *pb.Rpc_Object_Create_Request) *pb.Rpc_Object_Create_Response
 	ObjectSet(ctx context.Context, req *pb.Rpc_Object_Set_Request) *pb.Rpc_Object_Set_Response
 	ObjectUnset(ctx context.Context, req *pb.Rpc_Object_Unset_Request) *pb.Rpc_Object_Unset_Response
@@ -259,6 +260,16 @@ var commands = map[string]command{
 		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Space_Load_Response{Error: e} },
 		call: func(ctx context.Context, h Handlers, req message) message {
 			if resp := h.SpaceLoad(ctx, req.(*pb.Rpc_Space_Load_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"SpaceStatus": {
+		newRequest:    func() message { return new(pb.Rpc_Space_Status_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Space_Status_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.SpaceStatus(ctx, req.(*pb.Rpc_Space_Status_Request)); resp != nil {
 				return resp
 			}
 			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR

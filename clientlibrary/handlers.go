@@ -77,7 +77,7 @@ func (a *api) SessionCreate(ctx context.Context, req *pb.Rpc_Session_Create_Requ
 	if !CallerFrom(ctx).Root && !a.lib.IsRootToken(req.Token) {
 		return &pb.Rpc_Session_Create_Response{Error: &pb.Rpc_Error{Code: pb.Rpc_Error_UNAUTHENTICATED, Description: "session create: the root token is missing or wrong"}}
 	}
-	s := a.lib.hub.Create(req.AppName)
+	s := a.lib.NewSession(req.AppName)
 	return &pb.Rpc_Session_Create_Response{Token: s.Token()}
 }
 

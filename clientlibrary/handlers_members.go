@@ -3,6 +3,7 @@ package clientlibrary
 import (
 	"context"
 
+	"github.com/hearth-sync/hearth/core"
 	"github.com/hearth-sync/hearth/core/membership"
 	"github.com/hearth-sync/hearth/core/space"
 	"github.com/hearth-sync/hearth/internal/errkind"
@@ -247,4 +248,20 @@ func (a *api) SpaceLoad(ctx context.Context, req *pb.Rpc_Space_Load_Request) *pb
 		return &pb.Rpc_Space_Load_Response{Error: apiError(err)}
 	}
 	return &pb.Rpc_Space_Load_Response{}
+}
+
+func (a *api) SpaceStatus(ctx context.Context, req *pb.Rpc_Space_Status_Request) *pb.Rpc_Space_Status_Response {
+	id, perr := spaceID(req.SpaceId)
+	if perr != nil {
+		return &pb.Rpc_Space_Status_Response{Error: perr}
+	}
+	st, ok, err := a.lib.app.SyncStatus(id)
+	if err != nil {
+		return &pb.Rpc_Space_Status_Response{Error: apiError(err)}
+	}
+	if !ok {
+		return &pb.Rpc_Space_Status_Response{Error: &pb.Rpc_Error{Code: pb.Rpc_Error_SPACE_NOT_LOADED,
+			Description: "space " + req.SpaceId + " is not loaded: sync status exists for loaded spaces only"}}
+	}
+	return &pb.Rpc_Space_Status_Response{Status: core.ModelSyncStatus(st)}
 }

@@ -88,6 +88,23 @@ func (l *Library) RootToken() string { return l.rootToken }
 // Sessions is the session hub, for transports.
 func (l *Library) Sessions() *Hub { return l.hub }
 
+// NewSession opens a session: it receives every event, and the sync status
+// of every loaded space once, then each change.
+func (l *Library) NewSession(app string) *Session {
+	s := l.hub.Create(app)
+	remove := l.app.AddStatusListener(s.push)
+	s.mu.Lock()
+	ended := s.err != nil
+	if !ended {
+		s.onEnd = remove
+	}
+	s.mu.Unlock()
+	if ended {
+		remove()
+	}
+	return s
+}
+
 // IsRootToken reports whether token is the root token (constant time).
 func (l *Library) IsRootToken(token string) bool {
 	return token != "" && subtle.ConstantTimeCompare([]byte(token), []byte(l.rootToken)) == 1
@@ -136,7 +153,7 @@ func (l *Library) SetEventHandler(fn func([]byte)) {
 	if !l.track() {
 		return
 	}
-	s := l.hub.Create("in-process")
+	s := l.NewSession("in-process")
 	l.evSession = s
 	go func() {
 		defer l.wg.Done()

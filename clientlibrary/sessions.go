@@ -29,10 +29,11 @@ type Session struct {
 	token string
 	app   string
 
-	mu     sync.Mutex // guards queue, err, notify
+	mu     sync.Mutex // guards queue, err, notify, onEnd
 	queue  []*pb.Event
 	err    error         // set once: closed or lagged
 	notify chan struct{} // closed and replaced when queue or err changes
+	onEnd  func()        // run once when the session ends (unregisters listeners)
 }
 
 // Token is the session's secret; it authenticates the session's calls.
@@ -56,10 +57,17 @@ func (s *Session) push(ev *pb.Event) {
 
 func (s *Session) end(err error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err == nil {
-		s.err = err
-		s.wakeLocked()
+	var onEnd func()
+	if s.err == nil || s.err == ErrSessionLagged {
+		if s.err == nil {
+			s.err = err
+			s.wakeLocked()
+		}
+		onEnd, s.onEnd = s.onEnd, nil
+	}
+	s.mu.Unlock()
+	if onEnd != nil {
+		onEnd()
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/hearth-sync/hearth/core/account"
@@ -15,6 +16,7 @@ import (
 	"github.com/hearth-sync/hearth/core/syncengine"
 	"github.com/hearth-sync/hearth/pb"
 	"github.com/hearth-sync/hearth/protocol/crypto"
+	"github.com/hearth-sync/hearth/syncstatus"
 )
 
 // Config configures an App.
@@ -43,6 +45,11 @@ type App struct {
 	cfg      Config
 	lock     *datadir.Lock
 	accounts *account.Service
+
+	lmu          sync.Mutex // guards listeners, nextListener, status
+	listeners    map[int]*statusListener
+	nextListener int
+	status       *syncstatus.Service // the open account's; nil when none
 }
 
 // Open locks the data dir and opens the middleware. A data dir in use by
@@ -58,7 +65,7 @@ func Open(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, lock: lock, accounts: account.NewService(cfg.DataDir, cfg.Logger, cfg.Now)}
+	a := &App{cfg: cfg, lock: lock, accounts: account.NewService(cfg.DataDir, cfg.Logger, cfg.Now), listeners: map[int]*statusListener{}}
 	a.accounts.SetOpenHook(a.openAccount)
 	if cfg.SelectLast {
 		if _, _, err := a.accounts.SelectLast(); err != nil {
@@ -84,6 +91,7 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 		stop: make(chan struct{}), done: make(chan struct{}), wake: make(chan struct{}, 1),
 		lifeWake: make(chan struct{}, 1), lifeQueue: map[crypto.SpaceID]bool{}, lifeDone: make(chan struct{}),
 	}
+	svc.status = syncstatus.New(syncstatus.Config{LocalOnly: a.cfg.Node == ""})
 	svc.spaces = space.New(space.Config{
 		Account:   keys.Account,
 		Device:    keys.Device,
@@ -121,8 +129,10 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 				Synced:     svc.synced,
 				AclApplied: svc.aclApplied,
 				Status:     svc.nodeStatus,
+				Failed:     svc.cycleFailed,
 			}},
 			Connected: func(up bool) {
+				svc.status.Connected(up)
 				if up {
 					svc.nudge()
 				}
@@ -151,6 +161,8 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 	if err := svc.spaces.LoadActive(ctx); err != nil {
 		a.cfg.Logger.Warn("loading spaces", "err", err)
 	}
+	a.attachStatus(svc.status)
+	svc.detach = func() { a.attachStatus(nil) }
 	return svc, nil
 }
 

@@ -71,6 +71,7 @@ func (s *accountServices) nodeStatus(st *syncpb.SpaceStatus) {
 	if _, err := s.spaces.Info(id); err != nil {
 		return // not a space this device knows
 	}
+	s.status.NodeStatus(id, nodeState(st.Status))
 	if err := s.spaces.SetRemoteStatus(id, remote); err != nil {
 		s.log.Warn("recording a space's node status", "space", id, "err", err)
 		return

@@ -13,6 +13,7 @@ import (
 	"github.com/hearth-sync/hearth/pb"
 	"github.com/hearth-sync/hearth/pb/syncpb"
 	"github.com/hearth-sync/hearth/protocol/crypto"
+	"github.com/hearth-sync/hearth/syncstatus"
 )
 
 // accountServices are the services of one open account. It wires; the logic
@@ -24,6 +25,8 @@ type accountServices struct {
 	spaces  *space.Service
 	members *membership.Service
 	syncer  *syncengine.Syncer // nil when local-only
+	status  *syncstatus.Service
+	detach  func() // unhooks status listeners from this account (set once open)
 	pinned  *pinnedKey
 
 	wake chan struct{} // capacity 1: discovery has work
@@ -38,20 +41,30 @@ type accountServices struct {
 	once sync.Once
 }
 
-// loaded is the spaces' Loaded hook: a loaded space gets a sync engine.
+// loaded is the spaces' Loaded hook: a loaded space gets a sync engine and
+// its status is tracked.
 func (s *accountServices) loaded(sp *space.Space) {
+	if s.trackable(sp.ID()) {
+		s.status.Loaded(sp.ID())
+		s.reportPending(sp)
+	}
 	if s.syncer == nil {
+		sp.OnLocalChange(func() { s.reportPending(sp) })
 		return
 	}
 	e := s.syncer.Add(sp)
-	sp.OnLocalChange(e.LocalChanged)
+	sp.OnLocalChange(func() {
+		e.LocalChanged()
+		s.reportPending(sp)
+	})
 }
 
-// unloading is the spaces' Unloading hook.
+// unloading is the spaces' Unloading hook: sync stops, status is dropped.
 func (s *accountServices) unloading(id crypto.SpaceID) {
 	if s.syncer != nil {
 		s.syncer.Remove(id)
 	}
+	s.status.Unloaded(id)
 }
 
 // node is the current node connection for membership (nil while offline).
@@ -65,12 +78,14 @@ func (s *accountServices) node() membership.Node {
 	return nil
 }
 
-// synced runs when a space's sync cycle finished: after the account space,
-// look for spaces other devices added.
+// synced runs when a space's sync cycle finished: its status may be synced
+// now; after the account space, look for spaces other devices added.
 func (s *accountServices) synced(id crypto.SpaceID) {
 	if as, err := s.spaces.AccountSpaceID(); err == nil && as == id {
 		s.nudge()
+		return
 	}
+	s.cycleDone(id)
 }
 
 // accountPush receives the account-level pushes: ACL updates and space
@@ -179,10 +194,15 @@ func (s *accountServices) discover(ctx context.Context) error {
 // Close stops discovery and sync, then unloads every space. Idempotent.
 func (s *accountServices) Close() error {
 	s.once.Do(func() { close(s.stop) })
+	if s.detach != nil {
+		s.detach()
+	}
 	<-s.done
 	<-s.lifeDone
 	if s.syncer != nil {
 		s.syncer.Close()
 	}
-	return s.spaces.Close()
+	err := s.spaces.Close()
+	s.status.Close()
+	return err
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -245,5 +246,33 @@ func addMemberCmds(g *globals, cmd *cobra.Command) {
 			})
 		},
 	}
-	cmd.AddCommand(invite, join, requests, approve, decline, members, kick, leave, del, offload, load)
+	status := &cobra.Command{
+		Use:   "status SPACE",
+		Short: "Show a loaded space's sync status",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			return g.call("space status", func(c *client) error {
+				ctx, cancel := c.ctx()
+				defer cancel()
+				resp, err := c.api.SpaceStatus(ctx, &pb.Rpc_Space_Status_Request{SpaceId: args[0]})
+				if err := c.check("space status", err, resp.GetError()); err != nil {
+					return err
+				}
+				st := resp.Status
+				out := map[string]any{
+					"spaceId":        st.GetSpaceId(),
+					"status":         st.GetStatus(),
+					"error":          st.GetError(),
+					"syncingObjects": st.GetSyncingObjects(),
+					"pendingFiles":   st.GetPendingFiles(),
+					"network":        st.GetNetwork(),
+				}
+				if ms := st.GetLastSyncedMs(); ms > 0 {
+					out["lastSynced"] = time.UnixMilli(ms).UTC().Format(time.RFC3339Nano)
+				}
+				return g.output(out, "spaceId", "status", "error", "syncingObjects", "pendingFiles", "network")
+			})
+		},
+	}
+	cmd.AddCommand(invite, join, requests, approve, decline, members, kick, leave, del, offload, load, status)
 }

@@ -50,6 +50,8 @@ type Events struct {
 	Status func(st *syncpb.SpaceStatus)
 	// Synced: a cycle finished with nothing left to push or fetch.
 	Synced func(id crypto.SpaceID)
+	// Failed: a cycle failed; it is retried with backoff.
+	Failed func(id crypto.SpaceID, err error)
 }
 
 // Config tunes an Engine.
@@ -189,6 +191,9 @@ func (e *Engine) run() {
 			return
 		default:
 			failures++
+			if e.cfg.Events.Failed != nil {
+				e.cfg.Events.Failed(e.local.ID(), err)
+			}
 			wait := Backoff(failures)
 			e.cfg.Log.Info("sync cycle failed; retrying", "space", e.local.ID(), "in", wait, "err", err)
 			if retry != nil {

@@ -1,0 +1,145 @@
+package core
+
+import (
+	"context"
+	"time"
+
+	"github.com/hearth-sync/hearth/core/space"
+	"github.com/hearth-sync/hearth/pb"
+	"github.com/hearth-sync/hearth/pb/syncpb"
+	"github.com/hearth-sync/hearth/protocol/crypto"
+	"github.com/hearth-sync/hearth/syncstatus"
+)
+
+// Sync status (DESIGN §9) is tracked for loaded spaces only: the space
+// hooks push loaded/unloaded into syncstatus, the sync engine reports its
+// cycles and the connection, and each API session gets every loaded space's
+// status once, then every change, through one ordered path.
+
+// statusListener is one API session's interest in sync status.
+type statusListener struct {
+	send func(*pb.Event)
+	sess *syncstatus.Session // while an account is open
+}
+
+// AddStatusListener registers a session for sync status: it receives the
+// status of every loaded space once (now, or when an account opens), then
+// every change. send must not block. The returned func unregisters it.
+func (a *App) AddStatusListener(send func(*pb.Event)) (remove func()) {
+	a.lmu.Lock()
+	a.nextListener++
+	id := a.nextListener
+	l := &statusListener{send: send}
+	a.listeners[id] = l
+	if a.status != nil {
+		l.sess = a.status.SessionStart(statusSender(send))
+	}
+	a.lmu.Unlock()
+	return func() {
+		a.lmu.Lock()
+		defer a.lmu.Unlock()
+		if l.sess != nil {
+			l.sess.Close()
+		}
+		delete(a.listeners, id)
+	}
+}
+
+// attachStatus makes st the status service every listener follows (nil when
+// the account closes).
+func (a *App) attachStatus(st *syncstatus.Service) {
+	a.lmu.Lock()
+	defer a.lmu.Unlock()
+	a.status = st
+	for _, l := range a.listeners {
+		if l.sess != nil {
+			l.sess.Close()
+			l.sess = nil
+		}
+		if st != nil {
+			l.sess = st.SessionStart(statusSender(l.send))
+		}
+	}
+}
+
+func statusSender(send func(*pb.Event)) func(syncstatus.Status) {
+	return func(st syncstatus.Status) {
+		send(&pb.Event{ContextId: string(st.Space), Messages: []*pb.Event_Message{{
+			Value: &pb.Event_Message_SyncStatus{SyncStatus: ModelSyncStatus(st)},
+		}}})
+	}
+}
+
+// ModelSyncStatus is a space's sync status as the API shows it.
+func ModelSyncStatus(st syncstatus.Status) *pb.Model_SpaceSyncStatus {
+	m := &pb.Model_SpaceSyncStatus{
+		SpaceId:        string(st.Space),
+		Status:         st.State.String(),
+		SyncingObjects: int64(st.SyncingObjects),
+		PendingFiles:   int64(st.PendingFiles),
+		Network:        st.Network.String(),
+	}
+	if st.State == syncstatus.Error {
+		m.Error = st.Reason.String()
+	}
+	if !st.LastSynced.IsZero() {
+		m.LastSyncedMs = st.LastSynced.UnixMilli()
+	}
+	return m
+}
+
+// SyncStatus returns a loaded space's sync status; ok is false when the
+// space is not loaded (nothing is tracked for it).
+func (a *App) SyncStatus(id crypto.SpaceID) (syncstatus.Status, bool, error) {
+	svc, err := a.services()
+	if err != nil {
+		return syncstatus.Status{}, false, err
+	}
+	st, ok := svc.status.Get(id)
+	return st, ok, nil
+}
+
+// trackable reports whether a space's status is shown (not the account space).
+func (s *accountServices) trackable(id crypto.SpaceID) bool {
+	as, err := s.spaces.AccountSpaceID()
+	return err == nil && as != id
+}
+
+// reportPending tells the status service how many objects wait for the
+// node's acknowledgement.
+func (s *accountServices) reportPending(sp *space.Space) {
+	if !s.trackable(sp.ID()) {
+		return
+	}
+	pending, err := sp.PendingObjects(context.Background())
+	if err == nil {
+		s.status.Pending(sp.ID(), len(pending))
+	}
+}
+
+// cycleDone is the engines' Synced event for status.
+func (s *accountServices) cycleDone(id crypto.SpaceID) {
+	if !s.trackable(id) {
+		return
+	}
+	if sp, err := s.spaces.Get(context.Background(), id); err == nil {
+		s.reportPending(sp)
+	}
+	s.status.CycleDone(id, time.Now())
+}
+
+func (s *accountServices) cycleFailed(id crypto.SpaceID, _ error) {
+	s.status.CycleFailed(id, syncstatus.ReasonNone)
+}
+
+func nodeState(c syncpb.SpaceStatusCode) syncstatus.NodeState {
+	switch c {
+	case syncpb.SpaceStatusCode_SPACE_STATUS_CODE_PENDING_DELETION:
+		return syncstatus.NodePendingDeletion
+	case syncpb.SpaceStatusCode_SPACE_STATUS_CODE_DELETED:
+		return syncstatus.NodeDeleted
+	case syncpb.SpaceStatusCode_SPACE_STATUS_CODE_NOT_FOUND:
+		return syncstatus.NodeNotFound
+	}
+	return syncstatus.NodeOK
+}
