@@ -15,21 +15,18 @@ func newAccountCmd(g *globals) *cobra.Command {
 		Short: "Create a new account and select it",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			c, err := g.dial()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx, cancel := c.ctx()
-			defer cancel()
-			resp, err := c.api.AccountCreate(ctx, &pb.Rpc_Account_Create_Request{Name: name})
-			if err := c.check("account create", err, resp.GetError()); err != nil {
-				return err
-			}
-			acc := resp.GetAccount()
-			g.human("Write the mnemonic down: it is the only way to recover this account.")
-			return g.output(map[string]any{"accountId": acc.GetId(), "deviceId": acc.GetDeviceId(), "mnemonic": resp.GetMnemonic()},
-				"accountId", "deviceId", "mnemonic")
+			return g.call("account create", func(c *client) error {
+				ctx, cancel := c.ctx()
+				defer cancel()
+				resp, err := c.api.AccountCreate(ctx, &pb.Rpc_Account_Create_Request{Name: name})
+				if err := c.check("account create", err, resp.GetError()); err != nil {
+					return err
+				}
+				acc := resp.GetAccount()
+				g.human("Write the mnemonic down: it is the only way to recover this account.")
+				return g.output(map[string]any{"accountId": acc.GetId(), "deviceId": acc.GetDeviceId(), "mnemonic": resp.GetMnemonic()},
+					"accountId", "deviceId", "mnemonic")
+			})
 		},
 	}
 	create.Flags().StringVar(&name, "name", "", "the account's display name")
@@ -41,19 +38,16 @@ func newAccountCmd(g *globals) *cobra.Command {
 		Short: "Recover an account from its mnemonic on this data dir, as a new device",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			c, err := g.dial()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx, cancel := c.ctx()
-			defer cancel()
-			resp, err := c.api.AccountRecover(ctx, &pb.Rpc_Account_Recover_Request{Mnemonic: mnemonic, Name: recoverName})
-			if err := c.check("account recover", err, resp.GetError()); err != nil {
-				return err
-			}
-			acc := resp.GetAccount()
-			return g.output(map[string]any{"accountId": acc.GetId(), "deviceId": acc.GetDeviceId()}, "accountId", "deviceId")
+			return g.call("account recover", func(c *client) error {
+				ctx, cancel := c.ctx()
+				defer cancel()
+				resp, err := c.api.AccountRecover(ctx, &pb.Rpc_Account_Recover_Request{Mnemonic: mnemonic, Name: recoverName})
+				if err := c.check("account recover", err, resp.GetError()); err != nil {
+					return err
+				}
+				acc := resp.GetAccount()
+				return g.output(map[string]any{"accountId": acc.GetId(), "deviceId": acc.GetDeviceId()}, "accountId", "deviceId")
+			})
 		},
 	}
 	recoverCmd.Flags().StringVar(&mnemonic, "mnemonic", "", "the account's recovery words")
@@ -65,20 +59,17 @@ func newAccountCmd(g *globals) *cobra.Command {
 		Short: "Show the selected account",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			c, err := g.dial()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx, cancel := c.ctx()
-			defer cancel()
-			resp, err := c.api.AccountShow(ctx, &pb.Rpc_Account_Show_Request{})
-			if err := c.check("account show", err, resp.GetError()); err != nil {
-				return err
-			}
-			acc := resp.GetAccount()
-			return g.output(map[string]any{"accountId": acc.GetId(), "deviceId": acc.GetDeviceId(), "name": acc.GetName(), "node": acc.GetNode()},
-				"accountId", "deviceId", "name", "node")
+			return g.call("account show", func(c *client) error {
+				ctx, cancel := c.ctx()
+				defer cancel()
+				resp, err := c.api.AccountShow(ctx, &pb.Rpc_Account_Show_Request{})
+				if err := c.check("account show", err, resp.GetError()); err != nil {
+					return err
+				}
+				acc := resp.GetAccount()
+				return g.output(map[string]any{"accountId": acc.GetId(), "deviceId": acc.GetDeviceId(), "name": acc.GetName(), "node": acc.GetNode()},
+					"accountId", "deviceId", "name", "node")
+			})
 		},
 	}
 
@@ -87,22 +78,19 @@ func newAccountCmd(g *globals) *cobra.Command {
 		Short: "List the accounts stored on this data dir",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			c, err := g.dial()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx, cancel := c.ctx()
-			defer cancel()
-			resp, err := c.api.AccountList(ctx, &pb.Rpc_Account_List_Request{})
-			if err := c.check("account list", err, resp.GetError()); err != nil {
-				return err
-			}
-			ids := resp.GetAccountIds()
-			if ids == nil {
-				ids = []string{}
-			}
-			return g.output(map[string]any{"accounts": ids}, "accounts")
+			return g.call("account list", func(c *client) error {
+				ctx, cancel := c.ctx()
+				defer cancel()
+				resp, err := c.api.AccountList(ctx, &pb.Rpc_Account_List_Request{})
+				if err := c.check("account list", err, resp.GetError()); err != nil {
+					return err
+				}
+				ids := resp.GetAccountIds()
+				if ids == nil {
+					ids = []string{}
+				}
+				return g.output(map[string]any{"accounts": ids}, "accounts")
+			})
 		},
 	}
 
@@ -111,18 +99,15 @@ func newAccountCmd(g *globals) *cobra.Command {
 		Short: "Stop the selected account (close its databases)",
 		Args:  cobra.NoArgs,
 		RunE: func(*cobra.Command, []string) error {
-			c, err := g.dial()
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			ctx, cancel := c.ctx()
-			defer cancel()
-			resp, err := c.api.AccountStop(ctx, &pb.Rpc_Account_Stop_Request{})
-			if err := c.check("account stop", err, resp.GetError()); err != nil {
-				return err
-			}
-			return g.output(map[string]any{})
+			return g.call("account stop", func(c *client) error {
+				ctx, cancel := c.ctx()
+				defer cancel()
+				resp, err := c.api.AccountStop(ctx, &pb.Rpc_Account_Stop_Request{})
+				if err := c.check("account stop", err, resp.GetError()); err != nil {
+					return err
+				}
+				return g.output(map[string]any{})
+			})
 		},
 	}
 	cmd.AddCommand(create, recoverCmd, show, list, stop)

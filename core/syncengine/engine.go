@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/hearth-sync/hearth/core/space"
+	"github.com/hearth-sync/hearth/core/syncclient"
 	"github.com/hearth-sync/hearth/internal/errkind"
 	"github.com/hearth-sync/hearth/pb/syncpb"
 	"github.com/hearth-sync/hearth/protocol/crypto"
@@ -205,15 +205,8 @@ func (e *Engine) run() {
 }
 
 // Backoff is the wait before retry n (1-based): exponential from 250 ms,
-// capped at 10 s, with full jitter in its upper half.
-func Backoff(n int) time.Duration {
-	d := 250 * time.Millisecond
-	for i := 1; i < n && d < 10*time.Second; i++ {
-		d *= 2
-	}
-	d = min(d, 10*time.Second)
-	return d/2 + rand.N(d/2+1)
-}
+// capped at 10 s (CLI.md), with jitter — the node client's policy.
+func Backoff(n int) time.Duration { return syncclient.Backoff{}.Delay(n - 1) }
 
 // cycle does one round of sync work with the current connection.
 func (e *Engine) cycle(ctx context.Context) error {
