@@ -140,10 +140,10 @@ func (s *accountServices) discover(ctx context.Context) error {
 	var errs []error
 	for _, ref := range refs {
 		known, err := s.spaces.Info(ref.Space)
-		if ref.Status != space.AccountActive {
+		if ref.Status == space.AccountDeleted || ref.Status == space.AccountRemoved {
 			// Another device of the account left the space or was removed
-			// from it: this device follows.
-			if err == nil && known.AccountStatus == space.AccountActive {
+			// from it, after this device last changed it: this device follows.
+			if err == nil && known.AccountStatus == space.AccountActive && ref.StatusAt > known.StatusAt {
 				if err := s.spaces.SetAccountStatus(ctx, ref.Space, ref.Status); err != nil {
 					errs = append(errs, err)
 				}
@@ -151,7 +151,7 @@ func (s *accountServices) discover(ctx context.Context) error {
 			}
 			continue
 		}
-		if err == nil {
+		if ref.Status != space.AccountActive || err == nil {
 			continue
 		}
 		pulled, err := conn.SpacePull(ctx, ref.Space)

@@ -33,6 +33,7 @@ const (
 	refSpace  = "space"
 	refName   = "name"
 	refStatus = "accountStatus"
+	refAt     = "statusAt"
 	// refInviteKey carries the key of the no-approval invite the account
 	// joined through: until a rotation, the read key is sealed to it, and
 	// the account's other devices need it too. The account space is
@@ -97,6 +98,7 @@ type Ref struct {
 	Space     crypto.SpaceID
 	Name      string
 	Status    AccountStatus
+	StatusAt  int64          // when Status was set (unix ms)
 	InviteKey crypto.PrivKey // zero unless joined through a no-approval invite
 }
 
@@ -110,6 +112,7 @@ func (s *Service) PutRef(ctx context.Context, ref Ref) error {
 		refSpace:  objtree.String(string(ref.Space)),
 		refName:   objtree.String(ref.Name),
 		refStatus: objtree.Number(float64(ref.Status)),
+		refAt:     objtree.Number(float64(ref.StatusAt)),
 	}
 	if !ref.InviteKey.IsZero() {
 		details[refInviteKey] = objtree.String(hex.EncodeToString(ref.InviteKey.Marshal()))
@@ -137,7 +140,7 @@ func (s *Service) Refs(ctx context.Context) ([]Ref, error) {
 		if st > AccountRemoved {
 			continue
 		}
-		ref := Ref{Space: id, Name: r.Details[refName].AsString(), Status: st}
+		ref := Ref{Space: id, Name: r.Details[refName].AsString(), Status: st, StatusAt: int64(r.Details[refAt].AsNumber())}
 		if v, ok := r.Details[refInviteKey]; ok {
 			if seed, err := hex.DecodeString(v.AsString()); err == nil {
 				ref.InviteKey, _ = crypto.UnmarshalPrivKey(seed)

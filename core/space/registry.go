@@ -53,6 +53,9 @@ type Info struct {
 	LocalStatus   LocalStatus    `json:"localStatus"`
 	RemoteStatus  RemoteStatus   `json:"remoteStatus"`
 	CreatedAt     int64          `json:"createdAt"`
+	// StatusAt is when AccountStatus last changed (unix ms): references in
+	// the account space are followed only when newer.
+	StatusAt int64 `json:"statusAt,omitempty"`
 	// Account marks the account space: internal, never listed to users.
 	Account bool `json:"account,omitempty"`
 }

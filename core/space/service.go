@@ -147,7 +147,7 @@ func (s *Service) Create(ctx context.Context, name string) (crypto.SpaceID, erro
 	if _, err := acl.New(h.ID, h.Creator).Apply(accepted); err != nil {
 		return "", errkind.E(op, errkind.Other, err)
 	}
-	info := Info{ID: h.ID, Name: name, Incarnation: newIncarnation(), AccountStatus: AccountActive, LocalStatus: LocalOK, CreatedAt: now}
+	info := Info{ID: h.ID, Name: name, Incarnation: newIncarnation(), AccountStatus: AccountActive, LocalStatus: LocalOK, CreatedAt: now, StatusAt: now}
 	if err := s.install(info, h.Raw, [][]byte{accepted.Accepted}, true); err != nil {
 		return "", errkind.E(op, errkind.Other, err)
 	}
@@ -164,7 +164,7 @@ func (s *Service) refer(ctx context.Context, in Info) {
 	if in.Account {
 		return
 	}
-	if err := s.PutRef(ctx, Ref{Space: in.ID, Name: in.Name, Status: in.AccountStatus}); err != nil {
+	if err := s.PutRef(ctx, Ref{Space: in.ID, Name: in.Name, Status: in.AccountStatus, StatusAt: in.StatusAt}); err != nil {
 		s.cfg.Log.Warn("could not record the space in the account space", "space", in.ID, "err", err)
 	}
 }
@@ -180,7 +180,7 @@ func (s *Service) Reconcile(ctx context.Context) error {
 		if in.Account {
 			continue
 		}
-		if err := s.PutRef(ctx, Ref{Space: in.ID, Name: in.Name, Status: in.AccountStatus}); err != nil {
+		if err := s.PutRef(ctx, Ref{Space: in.ID, Name: in.Name, Status: in.AccountStatus, StatusAt: in.StatusAt}); err != nil {
 			return err
 		}
 	}
@@ -221,7 +221,8 @@ func (s *Service) ImportJoined(ctx context.Context, header []byte, records [][]b
 	if _, err := acl.Replay(acl.New(h.ID, h.Creator), nodeKey, records); err != nil {
 		return "", errkind.E(op, errkind.Corrupt, err)
 	}
-	info := Info{ID: h.ID, Name: name, Incarnation: newIncarnation(), AccountStatus: status, LocalStatus: LocalOK, CreatedAt: s.nowMs()}
+	now := s.nowMs()
+	info := Info{ID: h.ID, Name: name, Incarnation: newIncarnation(), AccountStatus: status, LocalStatus: LocalOK, CreatedAt: now, StatusAt: now}
 	if known && name == "" {
 		info.Name = prev.Name
 	}
@@ -237,7 +238,7 @@ func (s *Service) ImportJoined(ctx context.Context, header []byte, records [][]b
 	if err := s.install(info, h.Raw, records, false); err != nil {
 		return "", errkind.E(op, errkind.Other, err)
 	}
-	if err := s.PutRef(ctx, Ref{Space: info.ID, Name: info.Name, Status: info.AccountStatus, InviteKey: inviteKey}); err != nil {
+	if err := s.PutRef(ctx, Ref{Space: info.ID, Name: info.Name, Status: info.AccountStatus, StatusAt: info.StatusAt, InviteKey: inviteKey}); err != nil {
 		s.cfg.Log.Warn("could not record the space in the account space", "space", info.ID, "err", err)
 	}
 	return h.ID, nil
@@ -550,6 +551,7 @@ func (s *Service) SetAccountStatus(ctx context.Context, id crypto.SpaceID, st Ac
 		return nil
 	}
 	in.AccountStatus = st
+	in.StatusAt = max(s.nowMs(), in.StatusAt+1) // strictly newer than what it replaces
 	if err := putInfo(s.cfg.DB, in); err != nil {
 		return errkind.E("space.status", errkind.Other, err)
 	}

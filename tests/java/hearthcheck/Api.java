@@ -117,8 +117,9 @@ final class Api {
     /**
      * Describes one encoded hearth.Event as "kind:id" per message, e.g.
      * "accountShow:<accountId>". Event: messages=1, contextId=2; Message
-     * oneof: accountShow=1 {account=1}, accountStopped=2 {accountId=1}.
-     * New event kinds (spaces, objects) get one more branch here.
+     * oneof: accountShow=1 {account=1}, accountStopped=2 {accountId=1},
+     * spaceState=3 {space=1 {spaceId=1}}, syncStatus=4 {spaceId=1}.
+     * New event kinds get one more branch here.
      */
     static java.util.List<String> describeEvent(byte[] event) {
         java.util.List<String> out = new java.util.ArrayList<>();
@@ -127,6 +128,10 @@ final class Api {
                 out.add("accountShow:" + new Account(m.msg(1).msg(1)).id);
             } else if (m.has(2)) {
                 out.add("accountStopped:" + m.msg(2).str(1));
+            } else if (m.has(3)) {
+                out.add("spaceState:" + m.msg(3).msg(1).str(1));
+            } else if (m.has(4)) {
+                out.add("syncStatus:" + m.msg(4).str(1));
             } else {
                 out.add("other");
             }

@@ -25,6 +25,9 @@ public final class BindingCheck {
     /** Every event the handler received, described, in order of arrival. */
     private static final LinkedBlockingQueue<String> events = new LinkedBlockingQueue<>();
     private static final List<String> seen = new ArrayList<>();
+    // Space events (states, sync statuses) arrive beside the account events;
+    // they are checked on their own, not in the account events' order.
+    private static final LinkedBlockingQueue<String> spaceEvents = new LinkedBlockingQueue<>();
 
     public static void main(String[] args) {
         int code = 0;
@@ -56,7 +59,9 @@ public final class BindingCheck {
         // logged by the facade and delivery goes on.
         AtomicBoolean thrown = new AtomicBoolean();
         Mobile.setEventHandler(event -> {
-            events.addAll(Api.describeEvent(event));
+            for (String e : Api.describeEvent(event)) {
+                (e.startsWith("space") || e.startsWith("syncStatus") ? spaceEvents : events).add(e);
+            }
             if (thrown.compareAndSet(false, true)) {
                 throw new RuntimeException("thrown on purpose by the test's event handler");
             }
@@ -120,6 +125,13 @@ public final class BindingCheck {
         // object events yet; when it does, expectEvent them here.)
         String space = Api.spaceCreate("Home");
         check(!space.isEmpty(), "SpaceCreate answers a space id");
+        boolean stateSeen = false;
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(WAIT_SECONDS);
+        while (!stateSeen && System.nanoTime() < deadline) {
+            String e = spaceEvents.poll(1, TimeUnit.SECONDS);
+            stateSeen = ("spaceState:" + space).equals(e);
+        }
+        check(stateSeen, "a spaceState event for the new space arrives through the handler");
         check("Home".equals(Api.spaceNames().get(space)), "SpaceList has Home: " + Api.spaceNames());
         String object = Api.objectCreate(space, "note", "Hello from Java", 3);
         Wire.Msg got = Api.objectGet(space, object);
