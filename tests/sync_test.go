@@ -180,9 +180,14 @@ func TestInvitesApprovalAndPermissions(t *testing.T) {
 		ids["declined"]: "none/declined",
 	}, got)
 
-	// The declined device never gets the space's data.
+	// The declined device never gets the space's data, and learns of the
+	// decline: Joining → Offloaded.
 	_, _, code = cli(t, declined, "object", "get", sp, obj)
 	assert.NotEqual(t, 0, code)
+	eventually(t, "the declined device offloads the space", func() bool {
+		e := spaceEntry(t, declined, sp)
+		return e["mode"] == "offloaded" && e["accountStatus"] == "deleted"
+	})
 
 	// A non-member cannot use a space: local commands refuse, the node refuses.
 	outsider := t.TempDir()

@@ -209,13 +209,13 @@ func (s *Service) Join(ctx context.Context, link string) (crypto.SpaceID, space.
 		}
 		records := append(pulled.AclRecords, resp.Accepted)
 		status := space.AccountActive
-		var keep crypto.PrivKey
 		if invite.RequiresApproval {
 			status = space.AccountJoining
-		} else {
-			keep = in.Key
 		}
-		if _, err := s.Spaces.ImportJoined(ctx, pulled.Header, records, in.Name, status, keep); err != nil {
+		// The invite key is kept either way: without approval the read key
+		// is sealed to it; with approval it lets a waiting device look the
+		// space up and learn of a decline.
+		if _, err := s.Spaces.ImportJoined(ctx, pulled.Header, records, in.Name, status, in.Key); err != nil {
 			return "", 0, err
 		}
 		return in.Space, status, nil
@@ -355,4 +355,56 @@ func (s *Service) Delete(ctx context.Context, id crypto.SpaceID) (*syncpb.SpaceS
 		return nil, errkind.E(op, errkind.Transient, err)
 	}
 	return status, nil
+}
+
+// Declined reports whether the account's join request to a space it waits
+// to join was declined, looking the space up through the invite it joined
+// with. ok is false when it cannot tell (no invite key, node unreachable).
+func (s *Service) Declined(ctx context.Context, id crypto.SpaceID) (declined, ok bool) {
+	key, has := s.Spaces.InviteKey(id)
+	if !has {
+		return false, false
+	}
+	n, err := s.node("space.join")
+	if err != nil {
+		return false, false
+	}
+	nodeKey, known := s.NodeKey()
+	if !known {
+		return false, false
+	}
+	if in, err := s.Spaces.Info(id); err != nil || in.AccountStatus != space.AccountJoining {
+		return false, false // only a waiting join can be declined
+	}
+	me := s.Account.Public()
+	// Find the invite of our request among the records we stored at join.
+	history, err := s.Spaces.StoredAcl(id)
+	if err != nil {
+		return false, false
+	}
+	var invite crypto.RecordID
+	var request crypto.RecordID
+	for _, rec := range history {
+		if jr := rec.Body.GetJoinRequest(); jr != nil && rec.Author == me {
+			invite, request = crypto.RecordID(jr.InviteId), rec.ID
+		}
+	}
+	if invite == "" {
+		return false, false
+	}
+	sig := key.Sign(acl.JoinInviteMessage(id, invite, me))
+	pulled, err := n.InviteLookup(ctx, &syncpb.InviteLookupRequest{SpaceId: string(id), InviteId: string(invite), Signature: sig})
+	if err != nil {
+		return false, false
+	}
+	for _, raw := range pulled.AclRecords {
+		rec, err := acl.Verify(raw, nodeKey)
+		if err != nil {
+			return false, false
+		}
+		if d := rec.Body.GetJoinDecline(); d != nil && crypto.RecordID(d.RequestId) == request {
+			return true, true
+		}
+	}
+	return false, true
 }

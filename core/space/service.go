@@ -540,6 +540,52 @@ func (s *Service) SpaceDirExists(id crypto.SpaceID) bool {
 	return err == nil
 }
 
+// InviteKey returns the key of the invite the account joined a space
+// through, if this device keeps it.
+func (s *Service) InviteKey(id crypto.SpaceID) (crypto.PrivKey, bool) {
+	in, err := s.Info(id)
+	if err != nil {
+		return crypto.PrivKey{}, false
+	}
+	raw, err := os.ReadFile(filepath.Join(filepath.Dir(s.storeDir(in)), inviteKeyFile))
+	if err != nil {
+		return crypto.PrivKey{}, false
+	}
+	k, err := crypto.UnmarshalPrivKey(raw)
+	return k, err == nil
+}
+
+// StoredAcl returns the verified ACL records in a space's store without
+// loading the space (for a space waiting to be joined).
+func (s *Service) StoredAcl(id crypto.SpaceID) ([]acl.VerifiedRecord, error) {
+	in, err := s.Info(id)
+	if err != nil {
+		return nil, err
+	}
+	store, err := spacestore.Open(s.storeDir(in), s.cfg.Log)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	records, err := store.AclRecords()
+	if err != nil {
+		return nil, err
+	}
+	key, ok := s.cfg.NodeKey()
+	if !ok {
+		return nil, errkind.Errorf("space.acl", errkind.Precondition, "no pinned node key")
+	}
+	out := make([]acl.VerifiedRecord, 0, len(records))
+	for _, raw := range records {
+		rec, err := acl.Verify(raw, key)
+		if err != nil {
+			return nil, errkind.E("space.acl", errkind.Corrupt, err)
+		}
+		out = append(out, rec)
+	}
+	return out, nil
+}
+
 // SetAccountStatus changes a known space's account status (and its
 // reference in the account space).
 func (s *Service) SetAccountStatus(ctx context.Context, id crypto.SpaceID, st AccountStatus) error {
