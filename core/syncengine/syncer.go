@@ -45,9 +45,10 @@ type SyncerConfig struct {
 type Syncer struct {
 	cfg SyncerConfig
 
-	mu      sync.Mutex // guards engines, conn
+	mu      sync.Mutex // guards engines, conn, closed
 	engines map[crypto.SpaceID]*Engine
 	conn    Conn
+	closed  bool
 
 	resub chan struct{} // capacity 1: the loaded set changed
 	stop  chan struct{}
@@ -66,10 +67,16 @@ func NewSyncer(cfg SyncerConfig) *Syncer {
 	return s
 }
 
-// Add starts syncing a loaded space.
+// Add starts syncing a loaded space. After Close it returns a stopped
+// engine (a space that finished loading while the account closed).
 func (s *Syncer) Add(local Local) *Engine {
 	e := NewEngine(local, s.cfg.Engine)
 	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		e.Close()
+		return e
+	}
 	old := s.engines[local.ID()]
 	s.engines[local.ID()] = e
 	conn := s.conn
@@ -115,6 +122,7 @@ func (s *Syncer) Close() {
 	s.once.Do(func() { close(s.stop) })
 	<-s.done
 	s.mu.Lock()
+	s.closed = true
 	engines := s.engines
 	s.engines = map[crypto.SpaceID]*Engine{}
 	s.mu.Unlock()
