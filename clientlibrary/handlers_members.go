@@ -72,6 +72,9 @@ func (a *api) SpaceJoin(ctx context.Context, req *pb.Rpc_Space_Join_Request) *pb
 	if err != nil {
 		return &pb.Rpc_Space_Join_Response{Error: apiError(err)}
 	}
+	if status == space.AccountJoining {
+		a.lib.app.WatchJoins()
+	}
 	if status == space.AccountActive {
 		if spaces, err := a.lib.app.Spaces(); err == nil {
 			if _, err := spaces.Get(ctx, id); err != nil {

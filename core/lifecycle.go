@@ -226,3 +226,10 @@ func errkindf(op, format string, args ...any) error {
 }
 
 func errTransient(op, msg string) error { return errkind.Errorf(op, errkind.Transient, "%s", msg) }
+
+// WatchJoins has the device start asking whether pending joins were answered.
+func (a *App) WatchJoins() {
+	if svc, err := a.services(); err == nil {
+		svc.nudge()
+	}
+}

@@ -114,28 +114,41 @@ func (s *accountServices) discoverLoop() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go func() { <-s.stop; cancel() }()
+	var recheck <-chan time.Time // armed only while a join waits for an answer
 	for {
 		select {
 		case <-s.stop:
 			return
 		case <-s.wake:
+		case <-recheck:
 		}
-		if err := s.discover(ctx); err != nil && ctx.Err() == nil {
+		waiting, err := s.discover(ctx)
+		if err != nil && ctx.Err() == nil {
 			s.log.Info("space discovery incomplete", "err", err)
+		}
+		recheck = nil
+		if waiting {
+			recheck = time.After(joinRecheck)
 		}
 	}
 }
 
-func (s *accountServices) discover(ctx context.Context) error {
+// joinRecheck is how often a device asks whether a pending join was
+// answered (the node pushes nothing to a joiner that is not a member yet).
+const joinRecheck = 5 * time.Second
+
+// discover imports referenced spaces and settles pending joins; waiting
+// reports whether a join is still unanswered.
+func (s *accountServices) discover(ctx context.Context) (waiting bool, err error) {
 	conn, ok := s.node().(nodeConn)
 	if !ok {
-		return nil
+		return false, nil
 	}
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
 	refs, err := s.spaces.Refs(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	var errs []error
 	for _, ref := range refs {
@@ -169,7 +182,7 @@ func (s *accountServices) discover(ctx context.Context) error {
 	}
 	entries, err := s.spaces.List()
 	if err != nil {
-		return errors.Join(append(errs, err)...)
+		return false, errors.Join(append(errs, err)...)
 	}
 	for _, e := range entries {
 		if e.AccountStatus != space.AccountJoining {
@@ -183,7 +196,9 @@ func (s *accountServices) discover(ctx context.Context) error {
 					errs = append(errs, err)
 				}
 				s.enqueue(e.ID) // Joining → Offloaded
+				continue
 			}
+			waiting = true
 			continue
 		}
 		if err := s.spaces.SetAccountStatus(ctx, e.ID, space.AccountActive); err != nil {
@@ -194,7 +209,7 @@ func (s *accountServices) discover(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	return errors.Join(errs...)
+	return waiting, errors.Join(errs...)
 }
 
 // Close stops discovery and sync, then unloads every space. Idempotent.

@@ -96,6 +96,9 @@ func startServe(t *testing.T, data string, args ...string) *daemon {
 			_ = cmd.Process.Kill()
 			<-d.exited
 		}
+		if t.Failed() { // the daemon's side of the story
+			t.Logf("hearth serve --data %s stderr:\n%s", data, d.stderr)
+		}
 	})
 
 	lines := make(chan string, 16)
