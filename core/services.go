@@ -188,16 +188,15 @@ func (s *accountServices) discover(ctx context.Context) (waiting bool, err error
 		if e.AccountStatus != space.AccountJoining {
 			continue
 		}
-		// The node serves the ACL log to members only: once it answers,
-		// the request was approved.
-		if _, err := conn.AclLog(ctx, &syncpb.AclLogRequest{SpaceId: string(e.ID)}); err != nil {
-			if declined, ok := s.members.Declined(ctx, e.ID); ok && declined {
-				if err := s.spaces.SetAccountStatus(ctx, e.ID, space.AccountDeleted); err != nil {
-					errs = append(errs, err)
-				}
-				s.enqueue(e.ID) // Joining → Offloaded
-				continue
+		switch s.members.Answer(ctx, e.ID) {
+		case membership.AnswerApproved:
+		case membership.AnswerDeclined:
+			if err := s.spaces.SetAccountStatus(ctx, e.ID, space.AccountDeleted); err != nil {
+				errs = append(errs, err)
 			}
+			s.enqueue(e.ID) // Joining → Offloaded
+			continue
+		default:
 			waiting = true
 			continue
 		}

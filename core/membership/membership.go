@@ -357,54 +357,73 @@ func (s *Service) Delete(ctx context.Context, id crypto.SpaceID) (*syncpb.SpaceS
 	return status, nil
 }
 
-// Declined reports whether the account's join request to a space it waits
-// to join was declined, looking the space up through the invite it joined
-// with. ok is false when it cannot tell (no invite key, node unreachable).
-func (s *Service) Declined(ctx context.Context, id crypto.SpaceID) (declined, ok bool) {
-	key, has := s.Spaces.InviteKey(id)
-	if !has {
-		return false, false
+// JoinAnswer is what became of a join request that waits for approval.
+type JoinAnswer uint8
+
+// Join answers.
+const (
+	AnswerUnknown  JoinAnswer = iota // cannot tell now (offline, no key)
+	AnswerWaiting                    // not answered yet
+	AnswerApproved                   // the account is a member
+	AnswerDeclined                   // the request was declined
+)
+
+// Answer finds out what became of the account's pending join to a space: it
+// replays the space's stored ACL plus what the node adds, and looks at the
+// account's role and request — never inferring from an error.
+func (s *Service) Answer(ctx context.Context, id crypto.SpaceID) JoinAnswer {
+	if in, err := s.Spaces.Info(id); err != nil || in.AccountStatus != space.AccountJoining {
+		return AnswerUnknown // only a waiting join has an answer to find
 	}
 	n, err := s.node("space.join")
 	if err != nil {
-		return false, false
+		return AnswerUnknown
 	}
 	nodeKey, known := s.NodeKey()
 	if !known {
-		return false, false
+		return AnswerUnknown
 	}
-	if in, err := s.Spaces.Info(id); err != nil || in.AccountStatus != space.AccountJoining {
-		return false, false // only a waiting join can be declined
+	stored, err := s.Spaces.StoredAcl(id)
+	if err != nil || len(stored) == 0 {
+		return AnswerUnknown
 	}
 	me := s.Account.Public()
-	// Find the invite of our request among the records we stored at join.
-	history, err := s.Spaces.StoredAcl(id)
-	if err != nil {
-		return false, false
-	}
-	var invite crypto.RecordID
-	var request crypto.RecordID
-	for _, rec := range history {
+	var invite, request crypto.RecordID
+	for _, rec := range stored {
 		if jr := rec.Body.GetJoinRequest(); jr != nil && rec.Author == me {
 			invite, request = crypto.RecordID(jr.InviteId), rec.ID
 		}
 	}
-	if invite == "" {
-		return false, false
+	// The node serves the log to members; a pending joiner reads it through
+	// its invite.
+	var records [][]byte
+	if log, err := n.AclLog(ctx, &syncpb.AclLogRequest{SpaceId: string(id)}); err == nil && len(log.Records) > 0 {
+		records = log.Records
+	} else if key, has := s.Spaces.InviteKey(id); has && invite != "" {
+		sig := key.Sign(acl.JoinInviteMessage(id, invite, me))
+		pulled, err := n.InviteLookup(ctx, &syncpb.InviteLookupRequest{SpaceId: string(id), InviteId: string(invite), Signature: sig})
+		if err != nil {
+			return AnswerUnknown
+		}
+		records = pulled.AclRecords
+	} else {
+		return AnswerUnknown
 	}
-	sig := key.Sign(acl.JoinInviteMessage(id, invite, me))
-	pulled, err := n.InviteLookup(ctx, &syncpb.InviteLookupRequest{SpaceId: string(id), InviteId: string(invite), Signature: sig})
+	st, err := acl.Replay(acl.New(id, stored[0].Author), nodeKey, records)
 	if err != nil {
-		return false, false
+		return AnswerUnknown
 	}
-	for _, raw := range pulled.AclRecords {
+	if st.Role(me) != acl.RoleNone {
+		return AnswerApproved
+	}
+	for _, raw := range records {
 		rec, err := acl.Verify(raw, nodeKey)
 		if err != nil {
-			return false, false
+			return AnswerUnknown
 		}
 		if d := rec.Body.GetJoinDecline(); d != nil && crypto.RecordID(d.RequestId) == request {
-			return true, true
+			return AnswerDeclined
 		}
 	}
-	return false, true
+	return AnswerWaiting
 }
