@@ -40,10 +40,12 @@ func crashHook() func(space.OffloadStep) {
 	}
 }
 
-// enqueue asks the applier to re-evaluate a space. Non-blocking.
-func (s *accountServices) enqueue(id crypto.SpaceID) {
+// enqueue asks the applier to re-evaluate a space. aclCurrent says the
+// space's ACL was just brought up to the node's head (only then may a
+// missing role mean a removal). Non-blocking.
+func (s *accountServices) enqueue(id crypto.SpaceID, aclCurrent bool) {
 	s.lifeMu.Lock()
-	s.lifeQueue[id] = true
+	s.lifeQueue[id] = s.lifeQueue[id] || aclCurrent
 	s.lifeMu.Unlock()
 	select {
 	case s.lifeWake <- struct{}{}:
@@ -51,8 +53,9 @@ func (s *accountServices) enqueue(id crypto.SpaceID) {
 	}
 }
 
-// aclApplied is the engines' event: new ACL records were applied.
-func (s *accountServices) aclApplied(id crypto.SpaceID) { s.enqueue(id) }
+// aclApplied is the engines' event: the node's ACL log was applied up to
+// its head.
+func (s *accountServices) aclApplied(id crypto.SpaceID) { s.enqueue(id, true) }
 
 // nodeStatus is the engines' and the push stream's space status.
 func (s *accountServices) nodeStatus(st *syncpb.SpaceStatus) {
@@ -83,7 +86,7 @@ func (s *accountServices) nodeStatus(st *syncpb.SpaceStatus) {
 			e.AclChanged()
 		}
 	}
-	s.enqueue(id)
+	s.enqueue(id, false)
 }
 
 func (s *accountServices) lifecycleLoop() {
@@ -98,9 +101,9 @@ func (s *accountServices) lifecycleLoop() {
 		queue := s.lifeQueue
 		s.lifeQueue = map[crypto.SpaceID]bool{}
 		s.lifeMu.Unlock()
-		for id := range queue {
+		for id, aclCurrent := range queue {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			if err := s.evaluate(ctx, id); err != nil {
+			if err := s.evaluate(ctx, id, aclCurrent); err != nil {
 				s.log.Warn("space lifecycle", "space", id, "err", err)
 			}
 			cancel()
@@ -109,15 +112,19 @@ func (s *accountServices) lifecycleLoop() {
 }
 
 // evaluate derives the account status from the space's ACL (kick
-// detection), then applies the target mode.
-func (s *accountServices) evaluate(ctx context.Context, id crypto.SpaceID) error {
+// detection, only when the ACL is known to be current), then applies the
+// target mode.
+func (s *accountServices) evaluate(ctx context.Context, id crypto.SpaceID, aclCurrent bool) error {
 	in, err := s.spaces.Info(id)
 	if err != nil || in.Account {
 		return err
 	}
-	if sp, err := s.spaces.Get(ctx, id); err == nil && in.AccountStatus == space.AccountActive {
+	if !aclCurrent || in.AccountStatus != space.AccountActive {
+		return s.spaces.Apply(ctx, id)
+	}
+	if sp, err := s.spaces.Get(ctx, id); err == nil {
 		// The engine applied the node's log up to its head before telling
-		// us, so this copy of the ACL is current.
+		// us, so this copy of the ACL is current: a missing role is real.
 		st, err := sp.AclState(ctx)
 		if err != nil {
 			return err

@@ -160,7 +160,7 @@ func (s *accountServices) discover(ctx context.Context) (waiting bool, err error
 				if err := s.spaces.SetAccountStatus(ctx, ref.Space, ref.Status); err != nil {
 					errs = append(errs, err)
 				}
-				s.enqueue(ref.Space)
+				s.enqueue(ref.Space, false)
 			}
 			continue
 		}
@@ -194,7 +194,7 @@ func (s *accountServices) discover(ctx context.Context) (waiting bool, err error
 			if err := s.spaces.SetAccountStatus(ctx, e.ID, space.AccountDeleted); err != nil {
 				errs = append(errs, err)
 			}
-			s.enqueue(e.ID) // Joining → Offloaded
+			s.enqueue(e.ID, false) // Joining → Offloaded
 			continue
 		default:
 			waiting = true
