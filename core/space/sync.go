@@ -60,30 +60,12 @@ func (s *Space) AcceptRegistration(ctx context.Context, accepted []byte) error {
 		if rec.Seq != 1 || rec.Prev != "" || rec.Space != s.id {
 			return errkind.Errorf("space.sync", errkind.Corrupt, "the node accepted record %s at %d, not this space's root", rec.ID, rec.Seq)
 		}
-		records, err := s.store.AclRecords()
-		if err != nil {
-			return err
-		}
-		mine, err := acl.VerifyAuthor(firstAuthor(records))
-		if err != nil || mine.ID != rec.ID {
+		// Our provisional root is record 1 of the ACL the actor holds.
+		if seq, ok := s.acl.SeqOf(rec.ID); !ok || seq != 1 {
 			return errkind.Errorf("space.sync", errkind.Corrupt, "the node's root %s is not this space's root", rec.ID)
 		}
 		return s.store.AddAcl(1, [][]byte{accepted}, false)
 	})
-}
-
-// firstAuthor extracts the author's envelope from a provisionally accepted
-// root; errors surface in the caller's VerifyAuthor.
-func firstAuthor(records [][]byte) []byte {
-	if len(records) == 0 {
-		return nil
-	}
-	var acc syncpb.AclAccepted
-	env := new(syncpb.Signed)
-	if env.Unmarshal(records[0]) != nil || acc.Unmarshal(env.Payload) != nil {
-		return nil
-	}
-	return acc.Record
 }
 
 // AclSeq is the sequence number of the space's ACL head.

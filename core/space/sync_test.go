@@ -211,3 +211,38 @@ func diffSync(a, b *diff.Set) ([]string, int, error) {
 	}
 	return append(append(append([]string{}, res.Changed...), res.RemoteOnly...), res.LocalOnly...), rounds, nil
 }
+
+// TestAcceptRegistrationRefusesAnotherRoot: the node's acceptance must be of
+// this space's own root, countersigned by the pinned node.
+func TestAcceptRegistrationRefusesAnotherRoot(t *testing.T) {
+	a, _, node := twoDevices(t)
+	c := ctx(t)
+	one, err := a.svc.Create(c, "one")
+	require.NoError(t, err)
+	two, err := a.svc.Create(c, "two")
+	require.NoError(t, err)
+	spOne, err := a.svc.Get(c, one)
+	require.NoError(t, err)
+	spTwo, err := a.svc.Get(c, two)
+	require.NoError(t, err)
+
+	regTwo, _, err := spTwo.PendingRegistration(c)
+	require.NoError(t, err)
+	recTwo, err := acl.VerifyAuthor(regTwo.AclRoot)
+	require.NoError(t, err)
+	acceptedTwo, err := acl.Countersign(node, recTwo, 1)
+	require.NoError(t, err)
+	assert.Error(t, spOne.AcceptRegistration(c, acceptedTwo.Accepted), "another space's root is refused")
+
+	forger, err := crypto.GenerateKey()
+	require.NoError(t, err)
+	regOne, _, err := spOne.PendingRegistration(c)
+	require.NoError(t, err)
+	recOne, err := acl.VerifyAuthor(regOne.AclRoot)
+	require.NoError(t, err)
+	forged, err := acl.Countersign(forger, recOne, 1)
+	require.NoError(t, err)
+	assert.Error(t, spOne.AcceptRegistration(c, forged.Accepted), "a root not countersigned by the pinned node is refused")
+
+	register(t, c, spOne, node) // the real one is accepted
+}
