@@ -50,6 +50,10 @@ func apiError(err error) *pb.Rpc_Error {
 		code = pb.Rpc_Error_NODE_UNAVAILABLE
 	case errkind.Corrupt:
 		code = pb.Rpc_Error_CORRUPT_DATA
+	case errkind.Quota:
+		code = pb.Rpc_Error_QUOTA_EXCEEDED
+	case errkind.Busy:
+		code = pb.Rpc_Error_BUSY
 	}
 	return &pb.Rpc_Error{Code: code, Description: errkind.Message(err)}
 }

@@ -27,10 +27,12 @@ const (
 	Transient            // try again later (network, busy)
 	Corrupt              // data on disk or on the wire failed its checks
 	Removed              // the resource was removed and cannot come back
+	Quota                // a storage quota would be exceeded
+	Busy                 // another agent is running the same kind of work: try again when it ends
 )
 
 var kindNames = [...]string{"other", "invalid", "not found", "exists", "permission denied",
-	"unauthenticated", "locked", "precondition", "transient", "corrupt", "removed"}
+	"unauthenticated", "locked", "precondition", "transient", "corrupt", "removed", "quota exceeded", "busy"}
 
 func (k Kind) String() string {
 	if k >= 0 && int(k) < len(kindNames) {
