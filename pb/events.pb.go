@@ -82,6 +82,7 @@ type Event_Message struct {
 	//	*Event_Message_AccountStopped
 	//	*Event_Message_SpaceState
 	//	*Event_Message_SyncStatus
+	//	*Event_Message_Progress
 	Value isEvent_Message_Value `protobuf_oneof:"value"`
 }
 
@@ -136,11 +137,15 @@ type Event_Message_SpaceState struct {
 type Event_Message_SyncStatus struct {
 	SyncStatus *Model_SpaceSyncStatus `protobuf:"bytes,4,opt,name=syncStatus,proto3,oneof" json:"syncStatus,omitempty"`
 }
+type Event_Message_Progress struct {
+	Progress *Event_Progress `protobuf:"bytes,5,opt,name=progress,proto3,oneof" json:"progress,omitempty"`
+}
 
 func (*Event_Message_AccountShow) isEvent_Message_Value()    {}
 func (*Event_Message_AccountStopped) isEvent_Message_Value() {}
 func (*Event_Message_SpaceState) isEvent_Message_Value()     {}
 func (*Event_Message_SyncStatus) isEvent_Message_Value()     {}
+func (*Event_Message_Progress) isEvent_Message_Value()       {}
 
 func (m *Event_Message) GetValue() isEvent_Message_Value {
 	if m != nil {
@@ -177,6 +182,13 @@ func (m *Event_Message) GetSyncStatus() *Model_SpaceSyncStatus {
 	return nil
 }
 
+func (m *Event_Message) GetProgress() *Event_Progress {
+	if x, ok := m.GetValue().(*Event_Message_Progress); ok {
+		return x.Progress
+	}
+	return nil
+}
+
 // XXX_OneofWrappers is for the internal use of the proto package.
 func (*Event_Message) XXX_OneofWrappers() []interface{} {
 	return []interface{}{
@@ -184,7 +196,103 @@ func (*Event_Message) XXX_OneofWrappers() []interface{} {
 		(*Event_Message_AccountStopped)(nil),
 		(*Event_Message_SpaceState)(nil),
 		(*Event_Message_SyncStatus)(nil),
+		(*Event_Message_Progress)(nil),
 	}
+}
+
+// Progress reports long work (index rebuild and verify, file upload and
+// download, gc). The event's contextId is the id the caller chose in its
+// request's progressId, so a client follows only its own work.
+type Event_Progress struct {
+	Id       string `protobuf:"bytes,1,opt,name=id,proto3" json:"id,omitempty"`
+	Kind     string `protobuf:"bytes,2,opt,name=kind,proto3" json:"kind,omitempty"`
+	Stage    string `protobuf:"bytes,3,opt,name=stage,proto3" json:"stage,omitempty"`
+	Done     int64  `protobuf:"varint,4,opt,name=done,proto3" json:"done,omitempty"`
+	Total    int64  `protobuf:"varint,5,opt,name=total,proto3" json:"total,omitempty"`
+	Unit     string `protobuf:"bytes,6,opt,name=unit,proto3" json:"unit,omitempty"`
+	Finished bool   `protobuf:"varint,7,opt,name=finished,proto3" json:"finished,omitempty"`
+}
+
+func (m *Event_Progress) Reset()         { *m = Event_Progress{} }
+func (m *Event_Progress) String() string { return proto.CompactTextString(m) }
+func (*Event_Progress) ProtoMessage()    {}
+func (*Event_Progress) Descriptor() ([]byte, []int) {
+	return fileDescriptor_8f22242cb04491f9, []int{0, 1}
+}
+func (m *Event_Progress) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Event_Progress) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Event_Progress.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Event_Progress) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Event_Progress.Merge(m, src)
+}
+func (m *Event_Progress) XXX_Size() int {
+	return m.Size()
+}
+func (m *Event_Progress) XXX_DiscardUnknown() {
+	xxx_messageInfo_Event_Progress.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Event_Progress proto.InternalMessageInfo
+
+func (m *Event_Progress) GetId() string {
+	if m != nil {
+		return m.Id
+	}
+	return ""
+}
+
+func (m *Event_Progress) GetKind() string {
+	if m != nil {
+		return m.Kind
+	}
+	return ""
+}
+
+func (m *Event_Progress) GetStage() string {
+	if m != nil {
+		return m.Stage
+	}
+	return ""
+}
+
+func (m *Event_Progress) GetDone() int64 {
+	if m != nil {
+		return m.Done
+	}
+	return 0
+}
+
+func (m *Event_Progress) GetTotal() int64 {
+	if m != nil {
+		return m.Total
+	}
+	return 0
+}
+
+func (m *Event_Progress) GetUnit() string {
+	if m != nil {
+		return m.Unit
+	}
+	return ""
+}
+
+func (m *Event_Progress) GetFinished() bool {
+	if m != nil {
+		return m.Finished
+	}
+	return false
 }
 
 type Event_Space struct {
@@ -194,7 +302,7 @@ func (m *Event_Space) Reset()         { *m = Event_Space{} }
 func (m *Event_Space) String() string { return proto.CompactTextString(m) }
 func (*Event_Space) ProtoMessage()    {}
 func (*Event_Space) Descriptor() ([]byte, []int) {
-	return fileDescriptor_8f22242cb04491f9, []int{0, 1}
+	return fileDescriptor_8f22242cb04491f9, []int{0, 2}
 }
 func (m *Event_Space) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -233,7 +341,7 @@ func (m *Event_Space_State) Reset()         { *m = Event_Space_State{} }
 func (m *Event_Space_State) String() string { return proto.CompactTextString(m) }
 func (*Event_Space_State) ProtoMessage()    {}
 func (*Event_Space_State) Descriptor() ([]byte, []int) {
-	return fileDescriptor_8f22242cb04491f9, []int{0, 1, 0}
+	return fileDescriptor_8f22242cb04491f9, []int{0, 2, 0}
 }
 func (m *Event_Space_State) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -276,7 +384,7 @@ func (m *Event_Account) Reset()         { *m = Event_Account{} }
 func (m *Event_Account) String() string { return proto.CompactTextString(m) }
 func (*Event_Account) ProtoMessage()    {}
 func (*Event_Account) Descriptor() ([]byte, []int) {
-	return fileDescriptor_8f22242cb04491f9, []int{0, 2}
+	return fileDescriptor_8f22242cb04491f9, []int{0, 3}
 }
 func (m *Event_Account) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -314,7 +422,7 @@ func (m *Event_Account_Show) Reset()         { *m = Event_Account_Show{} }
 func (m *Event_Account_Show) String() string { return proto.CompactTextString(m) }
 func (*Event_Account_Show) ProtoMessage()    {}
 func (*Event_Account_Show) Descriptor() ([]byte, []int) {
-	return fileDescriptor_8f22242cb04491f9, []int{0, 2, 0}
+	return fileDescriptor_8f22242cb04491f9, []int{0, 3, 0}
 }
 func (m *Event_Account_Show) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -359,7 +467,7 @@ func (m *Event_Account_Stopped) Reset()         { *m = Event_Account_Stopped{} }
 func (m *Event_Account_Stopped) String() string { return proto.CompactTextString(m) }
 func (*Event_Account_Stopped) ProtoMessage()    {}
 func (*Event_Account_Stopped) Descriptor() ([]byte, []int) {
-	return fileDescriptor_8f22242cb04491f9, []int{0, 2, 1}
+	return fileDescriptor_8f22242cb04491f9, []int{0, 3, 1}
 }
 func (m *Event_Account_Stopped) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -443,6 +551,7 @@ func (m *StreamRequest) GetToken() string {
 func init() {
 	proto.RegisterType((*Event)(nil), "hearth.Event")
 	proto.RegisterType((*Event_Message)(nil), "hearth.Event.Message")
+	proto.RegisterType((*Event_Progress)(nil), "hearth.Event.Progress")
 	proto.RegisterType((*Event_Space)(nil), "hearth.Event.Space")
 	proto.RegisterType((*Event_Space_State)(nil), "hearth.Event.Space.State")
 	proto.RegisterType((*Event_Account)(nil), "hearth.Event.Account")
@@ -454,32 +563,39 @@ func init() {
 func init() { proto.RegisterFile("events.proto", fileDescriptor_8f22242cb04491f9) }
 
 var fileDescriptor_8f22242cb04491f9 = []byte{
-	// 398 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0x74, 0x92, 0x3f, 0x0f, 0xd2, 0x40,
-	0x18, 0xc6, 0x5b, 0xa0, 0xd4, 0xbe, 0x45, 0x87, 0x53, 0x92, 0x7a, 0xc1, 0xa6, 0x21, 0x31, 0xe2,
-	0x60, 0x89, 0x75, 0x30, 0x91, 0x44, 0x23, 0x89, 0x11, 0x06, 0x96, 0xeb, 0xe6, 0x56, 0xca, 0x85,
-	0x1a, 0x68, 0xaf, 0x72, 0x57, 0xd4, 0x6f, 0xe1, 0xea, 0xe2, 0xe7, 0x71, 0x64, 0x74, 0x34, 0xf0,
-	0x45, 0x4c, 0xef, 0x8e, 0x3f, 0x35, 0xba, 0xf5, 0x7d, 0xee, 0xf7, 0x3c, 0x77, 0xef, 0x93, 0x42,
-	0x8f, 0xee, 0x69, 0x21, 0x78, 0x58, 0xee, 0x98, 0x60, 0xa8, 0x9b, 0xd1, 0x64, 0x27, 0x32, 0xdc,
-	0xcb, 0xd9, 0x8a, 0x6e, 0xb5, 0x3a, 0xfc, 0xd1, 0x01, 0xeb, 0x5d, 0x8d, 0xa1, 0xe7, 0x70, 0x27,
-	0xa7, 0x9c, 0x27, 0x6b, 0xca, 0x3d, 0x33, 0x68, 0x8f, 0xdc, 0xa8, 0x1f, 0x2a, 0x4b, 0x28, 0x81,
-	0x70, 0xa1, 0x4e, 0xc9, 0x05, 0x43, 0x03, 0x70, 0x52, 0x56, 0x08, 0xfa, 0x45, 0xcc, 0x57, 0x5e,
-	0x2b, 0x30, 0x47, 0x0e, 0xb9, 0x0a, 0xf8, 0x7b, 0x0b, 0x6c, 0xed, 0x41, 0xaf, 0xc1, 0x4d, 0xd2,
-	0x94, 0x55, 0x85, 0x88, 0x33, 0xf6, 0xd9, 0x33, 0x03, 0x73, 0xe4, 0x46, 0xb8, 0x99, 0xff, 0x56,
-	0x01, 0x61, 0x4d, 0xcc, 0x0c, 0x72, 0x6b, 0x40, 0xef, 0xe1, 0xde, 0x79, 0x14, 0xac, 0x2c, 0xa9,
-	0xba, 0xce, 0x8d, 0x1e, 0xfd, 0x27, 0x42, 0x41, 0x33, 0x83, 0xfc, 0x65, 0x43, 0x13, 0x00, 0x5e,
-	0x26, 0x29, 0x8d, 0x45, 0x22, 0xa8, 0xd7, 0x96, 0x21, 0x0f, 0x9b, 0x21, 0x71, 0x7d, 0x1e, 0x4a,
-	0x60, 0x66, 0x90, 0x1b, 0x1c, 0xbd, 0x01, 0xe0, 0x5f, 0x8b, 0xb4, 0x1e, 0x2a, 0xee, 0x75, 0x9a,
-	0x2f, 0x58, 0xd4, 0xb5, 0x2a, 0x73, 0x7c, 0x81, 0x64, 0xc0, 0x65, 0x9a, 0xda, 0x60, 0xed, 0x93,
-	0x6d, 0x45, 0xf1, 0x04, 0x2c, 0x49, 0xe2, 0x08, 0x2c, 0x95, 0xfd, 0x14, 0x2c, 0x79, 0x93, 0xee,
-	0xe6, 0xfe, 0x3f, 0x62, 0x89, 0x22, 0xf0, 0x06, 0x6c, 0xbd, 0x28, 0x7e, 0x09, 0x1d, 0xd9, 0xcf,
-	0x18, 0x6c, 0xbd, 0xa8, 0xf6, 0xf7, 0x9b, 0x7e, 0xcd, 0x93, 0x33, 0x85, 0x9f, 0x80, 0x7d, 0xae,
-	0x64, 0x00, 0x8e, 0x56, 0xe7, 0x2b, 0xe9, 0x76, 0xc8, 0x55, 0x18, 0x3e, 0x86, 0xbb, 0xb1, 0xd8,
-	0xd1, 0x24, 0x27, 0xf4, 0x53, 0x45, 0xb9, 0x40, 0x0f, 0xc0, 0x12, 0x6c, 0x43, 0x0b, 0x8d, 0xaa,
-	0x61, 0xfa, 0xea, 0xe7, 0xd1, 0x37, 0x0f, 0x47, 0xdf, 0xfc, 0x7d, 0xf4, 0xcd, 0x6f, 0x27, 0xdf,
-	0x38, 0x9c, 0x7c, 0xe3, 0xd7, 0xc9, 0x37, 0x3e, 0x04, 0xeb, 0x8f, 0x22, 0xab, 0x96, 0x61, 0xca,
-	0xf2, 0xb1, 0x7a, 0xd3, 0xb3, 0xba, 0x11, 0xfd, 0x3d, 0x2e, 0x97, 0xcb, 0xae, 0xfc, 0x15, 0x5f,
-	0xfc, 0x09, 0x00, 0x00, 0xff, 0xff, 0xa6, 0x0c, 0x05, 0xbe, 0xb0, 0x02, 0x00, 0x00,
+	// 503 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0x74, 0x93, 0xcf, 0x6e, 0xd3, 0x40,
+	0x10, 0xc6, 0xed, 0x24, 0x8e, 0x93, 0x49, 0xe9, 0x61, 0xa1, 0xc8, 0xac, 0x8a, 0x65, 0x55, 0x42,
+	0x84, 0x03, 0x8e, 0x08, 0x48, 0x48, 0x54, 0x02, 0x51, 0x09, 0x91, 0x1e, 0x2a, 0xa1, 0xf5, 0x8d,
+	0x9b, 0x63, 0x2f, 0xb1, 0x95, 0xc4, 0x6b, 0xbc, 0xeb, 0x02, 0x6f, 0xc1, 0x13, 0xf0, 0x3c, 0xdc,
+	0xe8, 0x91, 0x23, 0x4a, 0x9e, 0x81, 0x3b, 0xda, 0x3f, 0x76, 0x6b, 0x04, 0xb7, 0x99, 0xd9, 0xdf,
+	0x37, 0xde, 0xfd, 0x3e, 0x19, 0x0e, 0xe8, 0x25, 0x2d, 0x04, 0x0f, 0xcb, 0x8a, 0x09, 0x86, 0x86,
+	0x19, 0x8d, 0x2b, 0x91, 0xe1, 0x83, 0x2d, 0x4b, 0xe9, 0xc6, 0x4c, 0x4f, 0x7e, 0x3b, 0xe0, 0xbc,
+	0x91, 0x18, 0x7a, 0x02, 0xa3, 0x2d, 0xe5, 0x3c, 0x5e, 0x51, 0xee, 0xd9, 0x41, 0x7f, 0x3a, 0x99,
+	0x1f, 0x85, 0x5a, 0x12, 0x2a, 0x20, 0xbc, 0xd0, 0xa7, 0xa4, 0xc5, 0xd0, 0x31, 0x8c, 0x13, 0x56,
+	0x08, 0xfa, 0x59, 0x9c, 0xa7, 0x5e, 0x2f, 0xb0, 0xa7, 0x63, 0x72, 0x3d, 0xc0, 0x3f, 0x7a, 0xe0,
+	0x1a, 0x0d, 0x7a, 0x09, 0x93, 0x38, 0x49, 0x58, 0x5d, 0x88, 0x28, 0x63, 0x9f, 0x3c, 0x3b, 0xb0,
+	0xa7, 0x93, 0x39, 0xee, 0xee, 0x7f, 0xad, 0x81, 0x50, 0x12, 0x0b, 0x8b, 0xdc, 0x14, 0xa0, 0xb7,
+	0x70, 0xd8, 0xb4, 0x82, 0x95, 0x25, 0xd5, 0x9f, 0x9b, 0xcc, 0xef, 0xff, 0x67, 0x85, 0x86, 0x16,
+	0x16, 0xf9, 0x4b, 0x86, 0x4e, 0x01, 0x78, 0x19, 0x27, 0x34, 0x12, 0xb1, 0xa0, 0x5e, 0x5f, 0x2d,
+	0xb9, 0xd7, 0x5d, 0x12, 0xc9, 0xf3, 0x50, 0x01, 0x0b, 0x8b, 0xdc, 0xc0, 0xd1, 0x2b, 0x00, 0xfe,
+	0xa5, 0x48, 0x64, 0x53, 0x73, 0x6f, 0xd0, 0xbd, 0xc1, 0x85, 0xb4, 0x55, 0x8b, 0xa3, 0x16, 0x52,
+	0x0b, 0xda, 0x0e, 0x3d, 0x83, 0x51, 0x59, 0xb1, 0x55, 0x45, 0x39, 0xf7, 0x1c, 0x25, 0xbf, 0xdb,
+	0xfd, 0xf6, 0x3b, 0x73, 0xba, 0xb0, 0x48, 0x4b, 0x9e, 0xb9, 0xe0, 0x5c, 0xc6, 0x9b, 0x9a, 0xe2,
+	0x6f, 0x36, 0x8c, 0x1a, 0x02, 0x1d, 0x42, 0x2f, 0x4f, 0x95, 0x93, 0x63, 0xd2, 0xcb, 0x53, 0x84,
+	0x60, 0xb0, 0xce, 0x8b, 0x26, 0x07, 0x55, 0xa3, 0x3b, 0xe0, 0x70, 0x11, 0xaf, 0xf4, 0x43, 0xc7,
+	0x44, 0x37, 0x92, 0x4c, 0x59, 0x41, 0xd5, 0x03, 0xfa, 0x44, 0xd5, 0x92, 0x14, 0x4c, 0xc4, 0x1b,
+	0x75, 0xad, 0x3e, 0xd1, 0x8d, 0x24, 0xeb, 0x22, 0x17, 0xde, 0x50, 0xef, 0x94, 0x35, 0xc2, 0x30,
+	0xfa, 0x90, 0x17, 0x39, 0xcf, 0x68, 0xea, 0xb9, 0x81, 0x3d, 0x1d, 0x91, 0xb6, 0xc7, 0xa7, 0xe0,
+	0x28, 0x03, 0xf0, 0x1c, 0x1c, 0x6d, 0xd9, 0x23, 0x70, 0x94, 0x81, 0x26, 0xf2, 0xdb, 0xff, 0x70,
+	0x8b, 0x68, 0x02, 0xaf, 0xc1, 0x35, 0xf9, 0xe1, 0xe7, 0x30, 0x50, 0xb1, 0xcf, 0xc0, 0x35, 0xf9,
+	0x19, 0xfd, 0x51, 0x57, 0x6f, 0x78, 0xd2, 0x50, 0xf8, 0x21, 0xb8, 0x4d, 0xd2, 0xc7, 0x30, 0x36,
+	0xd3, 0xf3, 0xc6, 0xa6, 0xeb, 0xc1, 0xc9, 0x03, 0xb8, 0x15, 0x89, 0x8a, 0xc6, 0x5b, 0x42, 0x3f,
+	0xd6, 0x94, 0x0b, 0x6d, 0xc0, 0x9a, 0x16, 0x06, 0xd5, 0xcd, 0xd9, 0x8b, 0xef, 0x3b, 0xdf, 0xbe,
+	0xda, 0xf9, 0xf6, 0xaf, 0x9d, 0x6f, 0x7f, 0xdd, 0xfb, 0xd6, 0xd5, 0xde, 0xb7, 0x7e, 0xee, 0x7d,
+	0xeb, 0x7d, 0xb0, 0xca, 0x45, 0x56, 0x2f, 0xc3, 0x84, 0x6d, 0x67, 0xfa, 0x4e, 0x8f, 0x65, 0xd0,
+	0xa6, 0x9e, 0x95, 0xcb, 0xe5, 0x50, 0xfd, 0x61, 0x4f, 0xff, 0x04, 0x00, 0x00, 0xff, 0xff, 0x32,
+	0xce, 0x71, 0x54, 0x87, 0x03, 0x00, 0x00,
 }
 
 func (m *Event) Marshal() (dAtA []byte, err error) {
@@ -642,6 +758,98 @@ func (m *Event_Message_SyncStatus) MarshalToSizedBuffer(dAtA []byte) (int, error
 	}
 	return len(dAtA) - i, nil
 }
+func (m *Event_Message_Progress) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Event_Message_Progress) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.Progress != nil {
+		{
+			size, err := m.Progress.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintEvents(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x2a
+	}
+	return len(dAtA) - i, nil
+}
+func (m *Event_Progress) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Event_Progress) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Event_Progress) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Finished {
+		i--
+		if m.Finished {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x38
+	}
+	if len(m.Unit) > 0 {
+		i -= len(m.Unit)
+		copy(dAtA[i:], m.Unit)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.Unit)))
+		i--
+		dAtA[i] = 0x32
+	}
+	if m.Total != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.Total))
+		i--
+		dAtA[i] = 0x28
+	}
+	if m.Done != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.Done))
+		i--
+		dAtA[i] = 0x20
+	}
+	if len(m.Stage) > 0 {
+		i -= len(m.Stage)
+		copy(dAtA[i:], m.Stage)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.Stage)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if len(m.Kind) > 0 {
+		i -= len(m.Kind)
+		copy(dAtA[i:], m.Kind)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.Kind)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.Id) > 0 {
+		i -= len(m.Id)
+		copy(dAtA[i:], m.Id)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.Id)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
 func (m *Event_Space) Marshal() (dAtA []byte, err error) {
 	size := m.Size()
 	dAtA = make([]byte, size)
@@ -908,6 +1116,52 @@ func (m *Event_Message_SyncStatus) Size() (n int) {
 	}
 	return n
 }
+func (m *Event_Message_Progress) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Progress != nil {
+		l = m.Progress.Size()
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	return n
+}
+func (m *Event_Progress) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Id)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	l = len(m.Kind)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	l = len(m.Stage)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	if m.Done != 0 {
+		n += 1 + sovEvents(uint64(m.Done))
+	}
+	if m.Total != 0 {
+		n += 1 + sovEvents(uint64(m.Total))
+	}
+	l = len(m.Unit)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	if m.Finished {
+		n += 2
+	}
+	return n
+}
+
 func (m *Event_Space) Size() (n int) {
 	if m == nil {
 		return 0
@@ -1269,6 +1523,277 @@ func (m *Event_Message) Unmarshal(dAtA []byte) error {
 			}
 			m.Value = &Event_Message_SyncStatus{v}
 			iNdEx = postIndex
+		case 5:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Progress", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &Event_Progress{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Value = &Event_Message_Progress{v}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Event_Progress) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Progress: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Progress: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Id", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Id = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Kind", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Kind = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Stage", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Stage = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Done", wireType)
+			}
+			m.Done = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Done |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 5:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Total", wireType)
+			}
+			m.Total = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Total |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 6:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Unit", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Unit = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 7:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Finished", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.Finished = bool(v != 0)
 		default:
 			iNdEx = preIndex
 			skippy, err := skipEvents(dAtA[iNdEx:])
