@@ -268,3 +268,84 @@ func (s *commandServer) ObjectQuery(ctx context.Context, req *pb.Rpc_Object_Quer
 	}
 	return resp.(*pb.Rpc_Object_Query_Response), nil
 }
+
+// ObjectSubscribe forwards to the library's dispatcher.
+func (s *commandServer) ObjectSubscribe(ctx context.Context, req *pb.Rpc_Object_Subscribe_Request) (*pb.Rpc_Object_Subscribe_Response, error) {
+	resp, err := s.invoke(ctx, "ObjectSubscribe", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_Object_Subscribe_Response), nil
+}
+
+// ObjectUnsubscribe forwards to the library's dispatcher.
+func (s *commandServer) ObjectUnsubscribe(ctx context.Context, req *pb.Rpc_Object_Unsubscribe_Request) (*pb.Rpc_Object_Unsubscribe_Response, error) {
+	resp, err := s.invoke(ctx, "ObjectUnsubscribe", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_Object_Unsubscribe_Response), nil
+}
+
+// FileAdd forwards to the library's dispatcher.
+func (s *commandServer) FileAdd(ctx context.Context, req *pb.Rpc_File_Add_Request) (*pb.Rpc_File_Add_Response, error) {
+	resp, err := s.invoke(ctx, "FileAdd", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_File_Add_Response), nil
+}
+
+// FileGet forwards to the library's dispatcher.
+func (s *commandServer) FileGet(ctx context.Context, req *pb.Rpc_File_Get_Request) (*pb.Rpc_File_Get_Response, error) {
+	resp, err := s.invoke(ctx, "FileGet", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_File_Get_Response), nil
+}
+
+// FileGc forwards to the library's dispatcher.
+func (s *commandServer) FileGc(ctx context.Context, req *pb.Rpc_File_Gc_Request) (*pb.Rpc_File_Gc_Response, error) {
+	resp, err := s.invoke(ctx, "FileGc", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_File_Gc_Response), nil
+}
+
+// FileStatus forwards to the library's dispatcher.
+func (s *commandServer) FileStatus(ctx context.Context, req *pb.Rpc_File_Status_Request) (*pb.Rpc_File_Status_Response, error) {
+	resp, err := s.invoke(ctx, "FileStatus", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_File_Status_Response), nil
+}
+
+// FileRepairRefcounts forwards to the library's dispatcher.
+func (s *commandServer) FileRepairRefcounts(ctx context.Context, req *pb.Rpc_File_RepairRefcounts_Request) (*pb.Rpc_File_RepairRefcounts_Response, error) {
+	resp, err := s.invoke(ctx, "FileRepairRefcounts", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_File_RepairRefcounts_Response), nil
+}
+
+// IndexRebuild forwards to the library's dispatcher.
+func (s *commandServer) IndexRebuild(ctx context.Context, req *pb.Rpc_Index_Rebuild_Request) (*pb.Rpc_Index_Rebuild_Response, error) {
+	resp, err := s.invoke(ctx, "IndexRebuild", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_Index_Rebuild_Response), nil
+}
+
+// IndexVerify forwards to the library's dispatcher.
+func (s *commandServer) IndexVerify(ctx context.Context, req *pb.Rpc_Index_Verify_Request) (*pb.Rpc_Index_Verify_Response, error) {
+	resp, err := s.invoke(ctx, "IndexVerify", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_Index_Verify_Response), nil
+}

@@ -278,6 +278,9 @@ func (c *commandServer) ListenSessionEvents(req *pb.StreamRequest, stream pb.Cli
 		ev, err := sess.Next(ctx)
 		switch {
 		case errors.Is(err, clientlibrary.ErrSessionLagged):
+			// The session is over: its subscriptions and listeners end now,
+			// not when the client gets round to closing it.
+			c.s.lib.Sessions().Close(sess.Token())
 			return status.Error(codes.ResourceExhausted, err.Error())
 		case errors.Is(err, clientlibrary.ErrSessionClosed):
 			return nil

@@ -184,3 +184,39 @@ func apiSyncStatus(st spaceindex.SyncStatus) pb.Model_SyncStatus {
 	}
 	return pb.Model_SYNC_STATUS_QUEUED // unknown is never reported as synced
 }
+
+// toIndexQuery converts the API's filters (and-ed, with an optional
+// full-text query) and sorts to the index's.
+func toIndexQuery(filters []*pb.Model_Filter, sorts []*pb.Model_Sort, text string) (spaceindex.Filter, []spaceindex.Sort, error) {
+	var conds []spaceindex.Filter
+	for _, f := range filters {
+		cf, err := toIndexFilter(f, 0)
+		if err != nil {
+			return spaceindex.Filter{}, nil, err
+		}
+		conds = append(conds, cf)
+	}
+	if text != "" {
+		conds = append(conds, spaceindex.FullText(text))
+	}
+	var filter spaceindex.Filter
+	if len(conds) == 1 {
+		filter = conds[0]
+	} else if len(conds) > 1 {
+		filter = spaceindex.And(conds...)
+	}
+	var out []spaceindex.Sort
+	for _, s := range sorts {
+		out = append(out, spaceindex.Sort{Key: s.GetKey(), Desc: s.GetDesc()})
+	}
+	return filter, out, nil
+}
+
+// indexToAPIDetails converts index details to the API's.
+func indexToAPIDetails(d spaceindex.Details) map[string]*pb.Model_Value {
+	out := make(map[string]*pb.Model_Value, len(d))
+	for k, v := range d {
+		out[k] = indexToAPIValue(v)
+	}
+	return out
+}

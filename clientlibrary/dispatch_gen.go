@@ -41,6 +41,15 @@ type Handlers interface {
 	ObjectGet(ctx context.Context, req *pb.Rpc_Object_Get_Request) *pb.Rpc_Object_Get_Response
 	ObjectDelete(ctx context.Context, req *pb.Rpc_Object_Delete_Request) *pb.Rpc_Object_Delete_Response
 	ObjectQuery(ctx context.Context, req *pb.Rpc_Object_Query_Request) *pb.Rpc_Object_Query_Response
+	ObjectSubscribe(ctx context.Context, req *pb.Rpc_Object_Subscribe_Request) *pb.Rpc_Object_Subscribe_Response
+	ObjectUnsubscribe(ctx context.Context, req *pb.Rpc_Object_Unsubscribe_Request) *pb.Rpc_Object_Unsubscribe_Response
+	FileAdd(ctx context.Context, req *pb.Rpc_File_Add_Request) *pb.Rpc_File_Add_Response
+	FileGet(ctx context.Context, req *pb.Rpc_File_Get_Request) *pb.Rpc_File_Get_Response
+	FileGc(ctx context.Context, req *pb.Rpc_File_Gc_Request) *pb.Rpc_File_Gc_Response
+	FileStatus(ctx context.Context, req *pb.Rpc_File_Status_Request) *pb.Rpc_File_Status_Response
+	FileRepairRefcounts(ctx context.Context, req *pb.Rpc_File_RepairRefcounts_Request) *pb.Rpc_File_RepairRefcounts_Response
+	IndexRebuild(ctx context.Context, req *pb.Rpc_Index_Rebuild_Request) *pb.Rpc_Index_Rebuild_Response
+	IndexVerify(ctx context.Context, req *pb.Rpc_Index_Verify_Request) *pb.Rpc_Index_Verify_Response
 }
 
 // commands is the dispatch table: method name → decoder and handler.
@@ -330,6 +339,96 @@ var commands = map[string]command{
 		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Object_Query_Response{Error: e} },
 		call: func(ctx context.Context, h Handlers, req message) message {
 			if resp := h.ObjectQuery(ctx, req.(*pb.Rpc_Object_Query_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"ObjectSubscribe": {
+		newRequest:    func() message { return new(pb.Rpc_Object_Subscribe_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Object_Subscribe_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.ObjectSubscribe(ctx, req.(*pb.Rpc_Object_Subscribe_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"ObjectUnsubscribe": {
+		newRequest:    func() message { return new(pb.Rpc_Object_Unsubscribe_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Object_Unsubscribe_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.ObjectUnsubscribe(ctx, req.(*pb.Rpc_Object_Unsubscribe_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"FileAdd": {
+		newRequest:    func() message { return new(pb.Rpc_File_Add_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_File_Add_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.FileAdd(ctx, req.(*pb.Rpc_File_Add_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"FileGet": {
+		newRequest:    func() message { return new(pb.Rpc_File_Get_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_File_Get_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.FileGet(ctx, req.(*pb.Rpc_File_Get_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"FileGc": {
+		newRequest:    func() message { return new(pb.Rpc_File_Gc_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_File_Gc_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.FileGc(ctx, req.(*pb.Rpc_File_Gc_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"FileStatus": {
+		newRequest:    func() message { return new(pb.Rpc_File_Status_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_File_Status_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.FileStatus(ctx, req.(*pb.Rpc_File_Status_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"FileRepairRefcounts": {
+		newRequest:    func() message { return new(pb.Rpc_File_RepairRefcounts_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_File_RepairRefcounts_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.FileRepairRefcounts(ctx, req.(*pb.Rpc_File_RepairRefcounts_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"IndexRebuild": {
+		newRequest:    func() message { return new(pb.Rpc_Index_Rebuild_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Index_Rebuild_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.IndexRebuild(ctx, req.(*pb.Rpc_Index_Rebuild_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"IndexVerify": {
+		newRequest:    func() message { return new(pb.Rpc_Index_Verify_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Index_Verify_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.IndexVerify(ctx, req.(*pb.Rpc_Index_Verify_Request)); resp != nil {
 				return resp
 			}
 			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR

@@ -164,24 +164,9 @@ func (a *api) ObjectQuery(ctx context.Context, req *pb.Rpc_Object_Query_Request)
 	case req.Limit > maxQueryLimit:
 		return &pb.Rpc_Object_Query_Response{Error: badInput("object query: limit is at most 10000")}
 	}
-	var conds []spaceindex.Filter
-	for _, f := range req.Filters {
-		cf, err := toIndexFilter(f, 0)
-		if err != nil {
-			return &pb.Rpc_Object_Query_Response{Error: badInput("object query: " + err.Error())}
-		}
-		conds = append(conds, cf)
-	}
-	if req.Text != "" {
-		conds = append(conds, spaceindex.FullText(req.Text))
-	}
-	if len(conds) == 1 {
-		q.Filter = conds[0]
-	} else if len(conds) > 1 {
-		q.Filter = spaceindex.And(conds...)
-	}
-	for _, s := range req.Sorts {
-		q.Sorts = append(q.Sorts, spaceindex.Sort{Key: s.Key, Desc: s.Desc})
+	var err error
+	if q.Filter, q.Sorts, err = toIndexQuery(req.Filters, req.Sorts, req.Text); err != nil {
+		return &pb.Rpc_Object_Query_Response{Error: badInput("object query: " + err.Error())}
 	}
 	sp, err := a.loadedSpace(ctx, req.SpaceId)
 	if err != nil {
@@ -193,10 +178,7 @@ func (a *api) ObjectQuery(ctx context.Context, req *pb.Rpc_Object_Query_Request)
 	}
 	out := make([]*pb.Model_Object, len(res.Records))
 	for i, r := range res.Records {
-		details := make(map[string]*pb.Model_Value, len(r.Details))
-		for k, v := range r.Details {
-			details[k] = indexToAPIValue(v)
-		}
+		details := indexToAPIDetails(r.Details)
 		typ := ""
 		if t, ok := r.Details[spaceindex.KeyType]; ok {
 			typ = t.AsString()

@@ -92,16 +92,7 @@ func (l *Library) Sessions() *Hub { return l.hub }
 // of every loaded space once, then each change.
 func (l *Library) NewSession(app string) *Session {
 	s := l.hub.Create(app)
-	remove := l.app.AddStatusListener(s.push)
-	s.mu.Lock()
-	ended := s.err != nil
-	if !ended {
-		s.onEnd = remove
-	}
-	s.mu.Unlock()
-	if ended {
-		remove()
-	}
+	s.addCleanup(l.app.AddStatusListener(s.push))
 	return s
 }
 
@@ -166,7 +157,8 @@ func (l *Library) deliverEvents(s *Session) {
 		ev, err := s.Next(l.ctx)
 		if err != nil {
 			if errors.Is(err, ErrSessionLagged) {
-				l.log.Warn("in-process event handler fell behind; events were dropped")
+				l.log.Warn("in-process event handler fell behind; events were dropped: its subscriptions ended")
+				l.hub.Close(s.token)
 			}
 			return
 		}

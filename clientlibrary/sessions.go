@@ -33,7 +33,21 @@ type Session struct {
 	queue  []*pb.Event
 	err    error         // set once: closed or lagged
 	notify chan struct{} // closed and replaced when queue or err changes
-	onEnd  func()        // run once when the session ends (unregisters listeners)
+	onEnd  []func()      // run once when the session ends (unregister listeners, end subscriptions)
+}
+
+// addCleanup registers fn to run when the session ends; when it has ended
+// already, fn runs now and addCleanup reports false.
+func (s *Session) addCleanup(fn func()) bool {
+	s.mu.Lock()
+	if s.err == nil {
+		s.onEnd = append(s.onEnd, fn)
+		s.mu.Unlock()
+		return true
+	}
+	s.mu.Unlock()
+	fn()
+	return false
 }
 
 // Token is the session's secret; it authenticates the session's calls.
@@ -57,7 +71,7 @@ func (s *Session) push(ev *pb.Event) {
 
 func (s *Session) end(err error) {
 	s.mu.Lock()
-	var onEnd func()
+	var onEnd []func()
 	if s.err == nil || s.err == ErrSessionLagged {
 		if s.err == nil {
 			s.err = err
@@ -66,8 +80,8 @@ func (s *Session) end(err error) {
 		onEnd, s.onEnd = s.onEnd, nil
 	}
 	s.mu.Unlock()
-	if onEnd != nil {
-		onEnd()
+	for _, fn := range onEnd {
+		fn()
 	}
 }
 

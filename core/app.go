@@ -10,8 +10,10 @@ import (
 
 	"github.com/hearth-sync/hearth/core/account"
 	"github.com/hearth-sync/hearth/core/datadir"
+	"github.com/hearth-sync/hearth/core/files"
 	"github.com/hearth-sync/hearth/core/membership"
 	"github.com/hearth-sync/hearth/core/space"
+	"github.com/hearth-sync/hearth/core/subscription"
 	"github.com/hearth-sync/hearth/core/syncclient"
 	"github.com/hearth-sync/hearth/core/syncengine"
 	"github.com/hearth-sync/hearth/pb"
@@ -92,6 +94,9 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 		lifeWake: make(chan struct{}, 1), lifeQueue: map[crypto.SpaceID]bool{}, lifeDone: make(chan struct{}),
 	}
 	svc.status = syncstatus.New(syncstatus.Config{LocalOnly: a.cfg.Node == ""})
+	svc.files = files.New(files.Config{Dir: layout.Blobs(string(acc.Info().ID)), DB: acc.DB(), Now: a.cfg.Now, Log: a.cfg.Logger})
+	svc.fw.workers = map[crypto.SpaceID]*files.Worker{}
+	svc.subs = subscription.New(subscription.Config{Index: space.IndexConfig, Log: a.cfg.Logger})
 	svc.spaces = space.New(space.Config{
 		Account:   keys.Account,
 		Device:    keys.Device,
@@ -99,12 +104,14 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 		SpacesDir: layout.Spaces(string(acc.Info().ID)),
 		NodeKey:   pinned.get,
 		Hooks:     space.Hooks{Loaded: svc.loaded, Unloading: svc.unloading},
-		Offload:   space.OffloadHooks{Crash: crashHook()},
+		Offload:   space.OffloadHooks{Crash: crashHook(), EndSubscriptions: svc.endSubscriptions, ReleaseFiles: svc.files.ReleaseSpace},
+		Files:     svc.files.Markers(),
 		OnChange:  svc.spaceChanged,
 		Log:       a.cfg.Logger,
 		Now:       a.cfg.Now,
 	})
 	svc.members = &membership.Service{Account: keys.Account, Spaces: svc.spaces, Node: svc.node, NodeKey: pinned.get, Now: a.cfg.Now}
+	svc.maint = newMaintenance(acc.DB(), a.cfg.Now) // maintenance.go
 	if a.cfg.Node != "" {
 		dial := func(ctx context.Context) (syncengine.Conn, error) {
 			cfg := syncclient.Config{Addr: a.cfg.Node, DeviceKey: keys.Device, DeviceCert: keys.DeviceCert}
@@ -134,6 +141,7 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 			Connected: func(up bool) {
 				svc.status.Connected(up)
 				if up {
+					svc.nudgeFiles()
 					svc.nudge()
 				}
 			},

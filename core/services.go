@@ -7,8 +7,11 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hearth-sync/hearth/core/files"
+	"github.com/hearth-sync/hearth/core/maintenance"
 	"github.com/hearth-sync/hearth/core/membership"
 	"github.com/hearth-sync/hearth/core/space"
+	"github.com/hearth-sync/hearth/core/subscription"
 	"github.com/hearth-sync/hearth/core/syncengine"
 	"github.com/hearth-sync/hearth/pb"
 	"github.com/hearth-sync/hearth/pb/syncpb"
@@ -26,8 +29,12 @@ type accountServices struct {
 	members *membership.Service
 	syncer  *syncengine.Syncer // nil when local-only
 	status  *syncstatus.Service
+	subs    *subscription.Service
 	detach  func() // unhooks status listeners from this account (set once open)
 	pinned  *pinnedKey
+	maint   *maintenance.Runner // one maintenance agent at a time (maintenance.go)
+	files   *files.Service // the account's blobs (files_wiring.go)
+	fw      fileWorkers
 
 	wake chan struct{} // capacity 1: discovery has work
 	stop chan struct{}
@@ -44,9 +51,11 @@ type accountServices struct {
 // loaded is the spaces' Loaded hook: a loaded space gets a sync engine and
 // its status is tracked.
 func (s *accountServices) loaded(sp *space.Space) {
+	s.startFiles(sp)
 	if s.trackable(sp.ID()) {
 		s.status.Loaded(sp.ID())
 		s.reportPending(sp)
+		s.subs.SpaceLoaded(string(sp.ID()), sp.Index())
 	}
 	if s.syncer == nil {
 		sp.OnLocalChange(func() { s.reportPending(sp) })
@@ -61,10 +70,12 @@ func (s *accountServices) loaded(sp *space.Space) {
 
 // unloading is the spaces' Unloading hook: sync stops, status is dropped.
 func (s *accountServices) unloading(id crypto.SpaceID) {
+	s.stopFiles(id)
 	if s.syncer != nil {
 		s.syncer.Remove(id)
 	}
 	s.status.Unloaded(id)
+	s.subs.SpaceUnloading(string(id))
 }
 
 // node is the current node connection for membership (nil while offline).
@@ -223,6 +234,8 @@ func (s *accountServices) Close() error {
 		s.syncer.Close()
 	}
 	err := s.spaces.Close()
+	s.files.Close()
+	s.subs.Close()
 	s.status.Close()
 	return err
 }

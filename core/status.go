@@ -111,9 +111,8 @@ func (s *accountServices) reportPending(sp *space.Space) {
 	if !s.trackable(sp.ID()) {
 		return
 	}
-	pending, err := sp.PendingObjects(context.Background())
-	if err == nil {
-		s.status.Pending(sp.ID(), len(pending))
+	if n, err := sp.PendingCount(); err == nil {
+		s.status.Pending(sp.ID(), n)
 	}
 }
 

@@ -9,7 +9,9 @@
 // changes - their parents), Fetch and HeadSync answers, the push hub (one bounded queue
 // per Subscribe stream, drained by that stream's handler; a subscriber that falls behind
 // is disconnected, never waited for), owner-signed space deletion with a grace period and
-// the janitor that purges deleted spaces.
+// the janitor that purges deleted spaces, and the blob calls (blobs.go: per-space encrypted
+// file chunks; the id of every put is checked against its bytes, members read, writers put
+// and delete, each space has a quota, Config.BlobQuota).
 //
 // Concurrency: no lock is held across disk or network I/O. Every write that depends on
 // stored state is a compare-and-swap in the store (the ACL's last sequence number, an

@@ -26,6 +26,7 @@ const (
 	DefaultSessionTTL      = 24 * time.Hour
 	DefaultChallengeTTL    = time.Minute
 	DefaultSubscriberQueue = 256
+	DefaultBlobQuota       = 1 << 30 // bytes of blobs per space
 	// maxPendingChallenges bounds the handshake state a flood of Hellos can create.
 	maxPendingChallenges = 10_000
 )
@@ -53,7 +54,9 @@ type Config struct {
 	// SubscriberQueue bounds the pushes waiting for one Subscribe stream; a stream that
 	// falls further behind is disconnected.
 	SubscriberQueue int
-	Logger          *slog.Logger
+	// BlobQuota is how many bytes of blobs (encrypted file chunks) one space may store.
+	BlobQuota int64
+	Logger    *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -77,6 +80,9 @@ func (c *Config) defaults() {
 	}
 	if c.SubscriberQueue <= 0 {
 		c.SubscriberQueue = DefaultSubscriberQueue
+	}
+	if c.BlobQuota <= 0 {
+		c.BlobQuota = DefaultBlobQuota
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)

@@ -62,6 +62,22 @@ func (s *service) HeadSync(ctx context.Context, m *syncpb.HeadSyncRequest) (*syn
 	return s.n.headSync(ctx, m)
 }
 
+func (s *service) BlobPut(ctx context.Context, m *syncpb.BlobPutRequest) (*syncpb.BlobPutResponse, error) {
+	return s.n.blobPut(ctx, m)
+}
+
+func (s *service) BlobGet(ctx context.Context, m *syncpb.BlobGetRequest) (*syncpb.BlobGetResponse, error) {
+	return s.n.blobGet(ctx, m)
+}
+
+func (s *service) BlobDelete(ctx context.Context, m *syncpb.BlobDeleteRequest) (*syncpb.BlobDeleteResponse, error) {
+	return s.n.blobDelete(ctx, m)
+}
+
+func (s *service) BlobUsage(ctx context.Context, m *syncpb.BlobUsageRequest) (*syncpb.BlobUsageResponse, error) {
+	return s.n.blobUsage(ctx, m)
+}
+
 // Subscribe opens the account's push stream. Listed spaces must be ones the caller is a
 // member of (else PermissionDenied); a listed space pending deletion gets no HeadUpdates.
 // The stream starts with the status of every space of the account, then carries pushes

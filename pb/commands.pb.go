@@ -3408,6 +3408,415 @@ func (m *Rpc_Object) XXX_DiscardUnknown() {
 
 var xxx_messageInfo_Rpc_Object proto.InternalMessageInfo
 
+// Subscribe starts a live query owned by the calling session (the
+// in-process event handler's session for in-process callers; a gRPC
+// caller must use its session token). The answer is a snapshot; then
+// the session receives subscription and object events (Event.seq) until
+// Unsubscribe or the session ends.
+type Rpc_Object_Subscribe struct {
+}
+
+func (m *Rpc_Object_Subscribe) Reset()         { *m = Rpc_Object_Subscribe{} }
+func (m *Rpc_Object_Subscribe) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Object_Subscribe) ProtoMessage()    {}
+func (*Rpc_Object_Subscribe) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 0}
+}
+func (m *Rpc_Object_Subscribe) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Object_Subscribe) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Object_Subscribe.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Object_Subscribe) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Object_Subscribe.Merge(m, src)
+}
+func (m *Rpc_Object_Subscribe) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Object_Subscribe) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Object_Subscribe.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Object_Subscribe proto.InternalMessageInfo
+
+type Rpc_Object_Subscribe_Request struct {
+	SubId    string          `protobuf:"bytes,1,opt,name=subId,proto3" json:"subId,omitempty"`
+	SpaceIds []string        `protobuf:"bytes,2,rep,name=spaceIds,proto3" json:"spaceIds,omitempty"`
+	Filters  []*Model_Filter `protobuf:"bytes,3,rep,name=filters,proto3" json:"filters,omitempty"`
+	Sorts    []*Model_Sort   `protobuf:"bytes,4,rep,name=sorts,proto3" json:"sorts,omitempty"`
+	Limit    int32           `protobuf:"varint,5,opt,name=limit,proto3" json:"limit,omitempty"`
+	Offset   int32           `protobuf:"varint,6,opt,name=offset,proto3" json:"offset,omitempty"`
+	Text     string          `protobuf:"bytes,7,opt,name=text,proto3" json:"text,omitempty"`
+	Keys     []string        `protobuf:"bytes,8,rep,name=keys,proto3" json:"keys,omitempty"`
+}
+
+func (m *Rpc_Object_Subscribe_Request) Reset()         { *m = Rpc_Object_Subscribe_Request{} }
+func (m *Rpc_Object_Subscribe_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Object_Subscribe_Request) ProtoMessage()    {}
+func (*Rpc_Object_Subscribe_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 0, 0}
+}
+func (m *Rpc_Object_Subscribe_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Object_Subscribe_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Object_Subscribe_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Object_Subscribe_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Object_Subscribe_Request.Merge(m, src)
+}
+func (m *Rpc_Object_Subscribe_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Object_Subscribe_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Object_Subscribe_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Object_Subscribe_Request proto.InternalMessageInfo
+
+func (m *Rpc_Object_Subscribe_Request) GetSubId() string {
+	if m != nil {
+		return m.SubId
+	}
+	return ""
+}
+
+func (m *Rpc_Object_Subscribe_Request) GetSpaceIds() []string {
+	if m != nil {
+		return m.SpaceIds
+	}
+	return nil
+}
+
+func (m *Rpc_Object_Subscribe_Request) GetFilters() []*Model_Filter {
+	if m != nil {
+		return m.Filters
+	}
+	return nil
+}
+
+func (m *Rpc_Object_Subscribe_Request) GetSorts() []*Model_Sort {
+	if m != nil {
+		return m.Sorts
+	}
+	return nil
+}
+
+func (m *Rpc_Object_Subscribe_Request) GetLimit() int32 {
+	if m != nil {
+		return m.Limit
+	}
+	return 0
+}
+
+func (m *Rpc_Object_Subscribe_Request) GetOffset() int32 {
+	if m != nil {
+		return m.Offset
+	}
+	return 0
+}
+
+func (m *Rpc_Object_Subscribe_Request) GetText() string {
+	if m != nil {
+		return m.Text
+	}
+	return ""
+}
+
+func (m *Rpc_Object_Subscribe_Request) GetKeys() []string {
+	if m != nil {
+		return m.Keys
+	}
+	return nil
+}
+
+type Rpc_Object_Subscribe_Response struct {
+	Error    *Rpc_Error                     `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	SubId    string                         `protobuf:"bytes,2,opt,name=subId,proto3" json:"subId,omitempty"`
+	Objects  []*Rpc_Object_SubscribedObject `protobuf:"bytes,3,rep,name=objects,proto3" json:"objects,omitempty"`
+	Total    int64                          `protobuf:"varint,4,opt,name=total,proto3" json:"total,omitempty"`
+	Seq      uint64                         `protobuf:"varint,5,opt,name=seq,proto3" json:"seq,omitempty"`
+	SpaceIds []string                       `protobuf:"bytes,6,rep,name=spaceIds,proto3" json:"spaceIds,omitempty"`
+}
+
+func (m *Rpc_Object_Subscribe_Response) Reset()         { *m = Rpc_Object_Subscribe_Response{} }
+func (m *Rpc_Object_Subscribe_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Object_Subscribe_Response) ProtoMessage()    {}
+func (*Rpc_Object_Subscribe_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 0, 1}
+}
+func (m *Rpc_Object_Subscribe_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Object_Subscribe_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Object_Subscribe_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Object_Subscribe_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Object_Subscribe_Response.Merge(m, src)
+}
+func (m *Rpc_Object_Subscribe_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Object_Subscribe_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Object_Subscribe_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Object_Subscribe_Response proto.InternalMessageInfo
+
+func (m *Rpc_Object_Subscribe_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
+func (m *Rpc_Object_Subscribe_Response) GetSubId() string {
+	if m != nil {
+		return m.SubId
+	}
+	return ""
+}
+
+func (m *Rpc_Object_Subscribe_Response) GetObjects() []*Rpc_Object_SubscribedObject {
+	if m != nil {
+		return m.Objects
+	}
+	return nil
+}
+
+func (m *Rpc_Object_Subscribe_Response) GetTotal() int64 {
+	if m != nil {
+		return m.Total
+	}
+	return 0
+}
+
+func (m *Rpc_Object_Subscribe_Response) GetSeq() uint64 {
+	if m != nil {
+		return m.Seq
+	}
+	return 0
+}
+
+func (m *Rpc_Object_Subscribe_Response) GetSpaceIds() []string {
+	if m != nil {
+		return m.SpaceIds
+	}
+	return nil
+}
+
+type Rpc_Object_SubscribedObject struct {
+	SpaceId string                  `protobuf:"bytes,1,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+	Id      string                  `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Details map[string]*Model_Value `protobuf:"bytes,3,rep,name=details,proto3" json:"details,omitempty" protobuf_key:"bytes,1,opt,name=key,proto3" protobuf_val:"bytes,2,opt,name=value,proto3"`
+}
+
+func (m *Rpc_Object_SubscribedObject) Reset()         { *m = Rpc_Object_SubscribedObject{} }
+func (m *Rpc_Object_SubscribedObject) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Object_SubscribedObject) ProtoMessage()    {}
+func (*Rpc_Object_SubscribedObject) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 1}
+}
+func (m *Rpc_Object_SubscribedObject) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Object_SubscribedObject) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Object_SubscribedObject.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Object_SubscribedObject) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Object_SubscribedObject.Merge(m, src)
+}
+func (m *Rpc_Object_SubscribedObject) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Object_SubscribedObject) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Object_SubscribedObject.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Object_SubscribedObject proto.InternalMessageInfo
+
+func (m *Rpc_Object_SubscribedObject) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+func (m *Rpc_Object_SubscribedObject) GetId() string {
+	if m != nil {
+		return m.Id
+	}
+	return ""
+}
+
+func (m *Rpc_Object_SubscribedObject) GetDetails() map[string]*Model_Value {
+	if m != nil {
+		return m.Details
+	}
+	return nil
+}
+
+type Rpc_Object_Unsubscribe struct {
+}
+
+func (m *Rpc_Object_Unsubscribe) Reset()         { *m = Rpc_Object_Unsubscribe{} }
+func (m *Rpc_Object_Unsubscribe) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Object_Unsubscribe) ProtoMessage()    {}
+func (*Rpc_Object_Unsubscribe) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 2}
+}
+func (m *Rpc_Object_Unsubscribe) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Object_Unsubscribe) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Object_Unsubscribe.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Object_Unsubscribe) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Object_Unsubscribe.Merge(m, src)
+}
+func (m *Rpc_Object_Unsubscribe) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Object_Unsubscribe) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Object_Unsubscribe.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Object_Unsubscribe proto.InternalMessageInfo
+
+type Rpc_Object_Unsubscribe_Request struct {
+	SubIds []string `protobuf:"bytes,1,rep,name=subIds,proto3" json:"subIds,omitempty"`
+}
+
+func (m *Rpc_Object_Unsubscribe_Request) Reset()         { *m = Rpc_Object_Unsubscribe_Request{} }
+func (m *Rpc_Object_Unsubscribe_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Object_Unsubscribe_Request) ProtoMessage()    {}
+func (*Rpc_Object_Unsubscribe_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 2, 0}
+}
+func (m *Rpc_Object_Unsubscribe_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Object_Unsubscribe_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Object_Unsubscribe_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Object_Unsubscribe_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Object_Unsubscribe_Request.Merge(m, src)
+}
+func (m *Rpc_Object_Unsubscribe_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Object_Unsubscribe_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Object_Unsubscribe_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Object_Unsubscribe_Request proto.InternalMessageInfo
+
+func (m *Rpc_Object_Unsubscribe_Request) GetSubIds() []string {
+	if m != nil {
+		return m.SubIds
+	}
+	return nil
+}
+
+type Rpc_Object_Unsubscribe_Response struct {
+	Error *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+}
+
+func (m *Rpc_Object_Unsubscribe_Response) Reset()         { *m = Rpc_Object_Unsubscribe_Response{} }
+func (m *Rpc_Object_Unsubscribe_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Object_Unsubscribe_Response) ProtoMessage()    {}
+func (*Rpc_Object_Unsubscribe_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 2, 1}
+}
+func (m *Rpc_Object_Unsubscribe_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Object_Unsubscribe_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Object_Unsubscribe_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Object_Unsubscribe_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Object_Unsubscribe_Response.Merge(m, src)
+}
+func (m *Rpc_Object_Unsubscribe_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Object_Unsubscribe_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Object_Unsubscribe_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Object_Unsubscribe_Response proto.InternalMessageInfo
+
+func (m *Rpc_Object_Unsubscribe_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
 type Rpc_Object_Create struct {
 }
 
@@ -3415,7 +3824,7 @@ func (m *Rpc_Object_Create) Reset()         { *m = Rpc_Object_Create{} }
 func (m *Rpc_Object_Create) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Object_Create) ProtoMessage()    {}
 func (*Rpc_Object_Create) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 0}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 3}
 }
 func (m *Rpc_Object_Create) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -3454,7 +3863,7 @@ func (m *Rpc_Object_Create_Request) Reset()         { *m = Rpc_Object_Create_Req
 func (m *Rpc_Object_Create_Request) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Object_Create_Request) ProtoMessage()    {}
 func (*Rpc_Object_Create_Request) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 0, 0}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 3, 0}
 }
 func (m *Rpc_Object_Create_Request) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -3513,7 +3922,7 @@ func (m *Rpc_Object_Create_Response) Reset()         { *m = Rpc_Object_Create_Re
 func (m *Rpc_Object_Create_Response) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Object_Create_Response) ProtoMessage()    {}
 func (*Rpc_Object_Create_Response) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 0, 1}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 3, 1}
 }
 func (m *Rpc_Object_Create_Response) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -3563,7 +3972,7 @@ func (m *Rpc_Object_Set) Reset()         { *m = Rpc_Object_Set{} }
 func (m *Rpc_Object_Set) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Object_Set) ProtoMessage()    {}
 func (*Rpc_Object_Set) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 1}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 4}
 }
 func (m *Rpc_Object_Set) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -3602,7 +4011,7 @@ func (m *Rpc_Object_Set_Request) Reset()         { *m = Rpc_Object_Set_Request{}
 func (m *Rpc_Object_Set_Request) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Object_Set_Request) ProtoMessage()    {}
 func (*Rpc_Object_Set_Request) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 1, 0}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 4, 0}
 }
 func (m *Rpc_Object_Set_Request) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -3660,7 +4069,7 @@ func (m *Rpc_Object_Set_Response) Reset()         { *m = Rpc_Object_Set_Response
 func (m *Rpc_Object_Set_Response) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Object_Set_Response) ProtoMessage()    {}
 func (*Rpc_Object_Set_Response) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 1, 1}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 4, 1}
 }
 func (m *Rpc_Object_Set_Response) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -3703,7 +4112,7 @@ func (m *Rpc_Object_Unset) Reset()         { *m = Rpc_Object_Unset{} }
 func (m *Rpc_Object_Unset) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Object_Unset) ProtoMessage()    {}
 func (*Rpc_Object_Unset) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 2}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 5}
 }
 func (m *Rpc_Object_Unset) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -3742,7 +4151,7 @@ func (m *Rpc_Object_Unset_Request) Reset()         { *m = Rpc_Object_Unset_Reque
 func (m *Rpc_Object_Unset_Request) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Object_Unset_Request) ProtoMessage()    {}
 func (*Rpc_Object_Unset_Request) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 2, 0}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 5, 0}
 }
 func (m *Rpc_Object_Unset_Request) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -3800,7 +4209,7 @@ func (m *Rpc_Object_Unset_Response) Reset()         { *m = Rpc_Object_Unset_Resp
 func (m *Rpc_Object_Unset_Response) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Object_Unset_Response) ProtoMessage()    {}
 func (*Rpc_Object_Unset_Response) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 2, 1}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 5, 1}
 }
 func (m *Rpc_Object_Unset_Response) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -3843,7 +4252,7 @@ func (m *Rpc_Object_Get) Reset()         { *m = Rpc_Object_Get{} }
 func (m *Rpc_Object_Get) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Object_Get) ProtoMessage()    {}
 func (*Rpc_Object_Get) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 3}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 6}
 }
 func (m *Rpc_Object_Get) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -3881,7 +4290,7 @@ func (m *Rpc_Object_Get_Request) Reset()         { *m = Rpc_Object_Get_Request{}
 func (m *Rpc_Object_Get_Request) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Object_Get_Request) ProtoMessage()    {}
 func (*Rpc_Object_Get_Request) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 3, 0}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 6, 0}
 }
 func (m *Rpc_Object_Get_Request) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -3933,7 +4342,7 @@ func (m *Rpc_Object_Get_Response) Reset()         { *m = Rpc_Object_Get_Response
 func (m *Rpc_Object_Get_Response) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Object_Get_Response) ProtoMessage()    {}
 func (*Rpc_Object_Get_Response) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 3, 1}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 6, 1}
 }
 func (m *Rpc_Object_Get_Response) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -3983,7 +4392,7 @@ func (m *Rpc_Object_Delete) Reset()         { *m = Rpc_Object_Delete{} }
 func (m *Rpc_Object_Delete) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Object_Delete) ProtoMessage()    {}
 func (*Rpc_Object_Delete) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 4}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 7}
 }
 func (m *Rpc_Object_Delete) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -4021,7 +4430,7 @@ func (m *Rpc_Object_Delete_Request) Reset()         { *m = Rpc_Object_Delete_Req
 func (m *Rpc_Object_Delete_Request) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Object_Delete_Request) ProtoMessage()    {}
 func (*Rpc_Object_Delete_Request) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 4, 0}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 7, 0}
 }
 func (m *Rpc_Object_Delete_Request) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -4072,7 +4481,7 @@ func (m *Rpc_Object_Delete_Response) Reset()         { *m = Rpc_Object_Delete_Re
 func (m *Rpc_Object_Delete_Response) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Object_Delete_Response) ProtoMessage()    {}
 func (*Rpc_Object_Delete_Response) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 4, 1}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 7, 1}
 }
 func (m *Rpc_Object_Delete_Response) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -4115,7 +4524,7 @@ func (m *Rpc_Object_Query) Reset()         { *m = Rpc_Object_Query{} }
 func (m *Rpc_Object_Query) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Object_Query) ProtoMessage()    {}
 func (*Rpc_Object_Query) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 5}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 8}
 }
 func (m *Rpc_Object_Query) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -4158,7 +4567,7 @@ func (m *Rpc_Object_Query_Request) Reset()         { *m = Rpc_Object_Query_Reque
 func (m *Rpc_Object_Query_Request) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Object_Query_Request) ProtoMessage()    {}
 func (*Rpc_Object_Query_Request) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 5, 0}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 8, 0}
 }
 func (m *Rpc_Object_Query_Request) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -4246,7 +4655,7 @@ func (m *Rpc_Object_Query_Response) Reset()         { *m = Rpc_Object_Query_Resp
 func (m *Rpc_Object_Query_Response) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Object_Query_Response) ProtoMessage()    {}
 func (*Rpc_Object_Query_Response) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 5, 1}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 5, 8, 1}
 }
 func (m *Rpc_Object_Query_Response) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -4294,6 +4703,1236 @@ func (m *Rpc_Object_Query_Response) GetTotal() int64 {
 		return m.Total
 	}
 	return 0
+}
+
+// File commands (DESIGN §10): files are chunked blobs shared by the
+// account's spaces; a file object in the space refers to them.
+type Rpc_File struct {
+}
+
+func (m *Rpc_File) Reset()         { *m = Rpc_File{} }
+func (m *Rpc_File) String() string { return proto.CompactTextString(m) }
+func (*Rpc_File) ProtoMessage()    {}
+func (*Rpc_File) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6}
+}
+func (m *Rpc_File) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_File) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_File.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_File) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_File.Merge(m, src)
+}
+func (m *Rpc_File) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_File) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_File.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_File proto.InternalMessageInfo
+
+// Add stores a local file and makes a file object for it in a space;
+// its upload to the node is queued with the object.
+type Rpc_File_Add struct {
+}
+
+func (m *Rpc_File_Add) Reset()         { *m = Rpc_File_Add{} }
+func (m *Rpc_File_Add) String() string { return proto.CompactTextString(m) }
+func (*Rpc_File_Add) ProtoMessage()    {}
+func (*Rpc_File_Add) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 0}
+}
+func (m *Rpc_File_Add) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_File_Add) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_File_Add.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_File_Add) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_File_Add.Merge(m, src)
+}
+func (m *Rpc_File_Add) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_File_Add) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_File_Add.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_File_Add proto.InternalMessageInfo
+
+type Rpc_File_Add_Request struct {
+	SpaceId    string `protobuf:"bytes,1,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+	Path       string `protobuf:"bytes,2,opt,name=path,proto3" json:"path,omitempty"`
+	ProgressId string `protobuf:"bytes,3,opt,name=progressId,proto3" json:"progressId,omitempty"`
+}
+
+func (m *Rpc_File_Add_Request) Reset()         { *m = Rpc_File_Add_Request{} }
+func (m *Rpc_File_Add_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_File_Add_Request) ProtoMessage()    {}
+func (*Rpc_File_Add_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 0, 0}
+}
+func (m *Rpc_File_Add_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_File_Add_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_File_Add_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_File_Add_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_File_Add_Request.Merge(m, src)
+}
+func (m *Rpc_File_Add_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_File_Add_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_File_Add_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_File_Add_Request proto.InternalMessageInfo
+
+func (m *Rpc_File_Add_Request) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+func (m *Rpc_File_Add_Request) GetPath() string {
+	if m != nil {
+		return m.Path
+	}
+	return ""
+}
+
+func (m *Rpc_File_Add_Request) GetProgressId() string {
+	if m != nil {
+		return m.ProgressId
+	}
+	return ""
+}
+
+type Rpc_File_Add_Response struct {
+	Error    *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	FileId   string     `protobuf:"bytes,2,opt,name=fileId,proto3" json:"fileId,omitempty"`
+	ObjectId string     `protobuf:"bytes,3,opt,name=objectId,proto3" json:"objectId,omitempty"`
+	Size_    int64      `protobuf:"varint,4,opt,name=size,proto3" json:"size,omitempty"`
+}
+
+func (m *Rpc_File_Add_Response) Reset()         { *m = Rpc_File_Add_Response{} }
+func (m *Rpc_File_Add_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_File_Add_Response) ProtoMessage()    {}
+func (*Rpc_File_Add_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 0, 1}
+}
+func (m *Rpc_File_Add_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_File_Add_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_File_Add_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_File_Add_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_File_Add_Response.Merge(m, src)
+}
+func (m *Rpc_File_Add_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_File_Add_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_File_Add_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_File_Add_Response proto.InternalMessageInfo
+
+func (m *Rpc_File_Add_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
+func (m *Rpc_File_Add_Response) GetFileId() string {
+	if m != nil {
+		return m.FileId
+	}
+	return ""
+}
+
+func (m *Rpc_File_Add_Response) GetObjectId() string {
+	if m != nil {
+		return m.ObjectId
+	}
+	return ""
+}
+
+func (m *Rpc_File_Add_Response) GetSize_() int64 {
+	if m != nil {
+		return m.Size_
+	}
+	return 0
+}
+
+// Get writes a file of a space to outPath, downloading what is missing.
+type Rpc_File_Get struct {
+}
+
+func (m *Rpc_File_Get) Reset()         { *m = Rpc_File_Get{} }
+func (m *Rpc_File_Get) String() string { return proto.CompactTextString(m) }
+func (*Rpc_File_Get) ProtoMessage()    {}
+func (*Rpc_File_Get) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 1}
+}
+func (m *Rpc_File_Get) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_File_Get) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_File_Get.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_File_Get) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_File_Get.Merge(m, src)
+}
+func (m *Rpc_File_Get) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_File_Get) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_File_Get.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_File_Get proto.InternalMessageInfo
+
+type Rpc_File_Get_Request struct {
+	SpaceId    string `protobuf:"bytes,1,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+	FileId     string `protobuf:"bytes,2,opt,name=fileId,proto3" json:"fileId,omitempty"`
+	OutPath    string `protobuf:"bytes,3,opt,name=outPath,proto3" json:"outPath,omitempty"`
+	ProgressId string `protobuf:"bytes,4,opt,name=progressId,proto3" json:"progressId,omitempty"`
+}
+
+func (m *Rpc_File_Get_Request) Reset()         { *m = Rpc_File_Get_Request{} }
+func (m *Rpc_File_Get_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_File_Get_Request) ProtoMessage()    {}
+func (*Rpc_File_Get_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 1, 0}
+}
+func (m *Rpc_File_Get_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_File_Get_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_File_Get_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_File_Get_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_File_Get_Request.Merge(m, src)
+}
+func (m *Rpc_File_Get_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_File_Get_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_File_Get_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_File_Get_Request proto.InternalMessageInfo
+
+func (m *Rpc_File_Get_Request) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+func (m *Rpc_File_Get_Request) GetFileId() string {
+	if m != nil {
+		return m.FileId
+	}
+	return ""
+}
+
+func (m *Rpc_File_Get_Request) GetOutPath() string {
+	if m != nil {
+		return m.OutPath
+	}
+	return ""
+}
+
+func (m *Rpc_File_Get_Request) GetProgressId() string {
+	if m != nil {
+		return m.ProgressId
+	}
+	return ""
+}
+
+type Rpc_File_Get_Response struct {
+	Error *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Size_ int64      `protobuf:"varint,2,opt,name=size,proto3" json:"size,omitempty"`
+}
+
+func (m *Rpc_File_Get_Response) Reset()         { *m = Rpc_File_Get_Response{} }
+func (m *Rpc_File_Get_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_File_Get_Response) ProtoMessage()    {}
+func (*Rpc_File_Get_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 1, 1}
+}
+func (m *Rpc_File_Get_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_File_Get_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_File_Get_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_File_Get_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_File_Get_Response.Merge(m, src)
+}
+func (m *Rpc_File_Get_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_File_Get_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_File_Get_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_File_Get_Response proto.InternalMessageInfo
+
+func (m *Rpc_File_Get_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
+func (m *Rpc_File_Get_Response) GetSize_() int64 {
+	if m != nil {
+		return m.Size_
+	}
+	return 0
+}
+
+// Gc deletes blobs no space references, older than the grace period.
+type Rpc_File_Gc struct {
+}
+
+func (m *Rpc_File_Gc) Reset()         { *m = Rpc_File_Gc{} }
+func (m *Rpc_File_Gc) String() string { return proto.CompactTextString(m) }
+func (*Rpc_File_Gc) ProtoMessage()    {}
+func (*Rpc_File_Gc) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 2}
+}
+func (m *Rpc_File_Gc) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_File_Gc) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_File_Gc.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_File_Gc) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_File_Gc.Merge(m, src)
+}
+func (m *Rpc_File_Gc) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_File_Gc) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_File_Gc.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_File_Gc proto.InternalMessageInfo
+
+type Rpc_File_Gc_Request struct {
+	GraceSeconds int64  `protobuf:"varint,1,opt,name=graceSeconds,proto3" json:"graceSeconds,omitempty"`
+	ProgressId   string `protobuf:"bytes,2,opt,name=progressId,proto3" json:"progressId,omitempty"`
+}
+
+func (m *Rpc_File_Gc_Request) Reset()         { *m = Rpc_File_Gc_Request{} }
+func (m *Rpc_File_Gc_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_File_Gc_Request) ProtoMessage()    {}
+func (*Rpc_File_Gc_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 2, 0}
+}
+func (m *Rpc_File_Gc_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_File_Gc_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_File_Gc_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_File_Gc_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_File_Gc_Request.Merge(m, src)
+}
+func (m *Rpc_File_Gc_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_File_Gc_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_File_Gc_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_File_Gc_Request proto.InternalMessageInfo
+
+func (m *Rpc_File_Gc_Request) GetGraceSeconds() int64 {
+	if m != nil {
+		return m.GraceSeconds
+	}
+	return 0
+}
+
+func (m *Rpc_File_Gc_Request) GetProgressId() string {
+	if m != nil {
+		return m.ProgressId
+	}
+	return ""
+}
+
+type Rpc_File_Gc_Response struct {
+	Error        *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	BlobsRemoved int64      `protobuf:"varint,2,opt,name=blobsRemoved,proto3" json:"blobsRemoved,omitempty"`
+	BytesFreed   int64      `protobuf:"varint,3,opt,name=bytesFreed,proto3" json:"bytesFreed,omitempty"`
+}
+
+func (m *Rpc_File_Gc_Response) Reset()         { *m = Rpc_File_Gc_Response{} }
+func (m *Rpc_File_Gc_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_File_Gc_Response) ProtoMessage()    {}
+func (*Rpc_File_Gc_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 2, 1}
+}
+func (m *Rpc_File_Gc_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_File_Gc_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_File_Gc_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_File_Gc_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_File_Gc_Response.Merge(m, src)
+}
+func (m *Rpc_File_Gc_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_File_Gc_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_File_Gc_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_File_Gc_Response proto.InternalMessageInfo
+
+func (m *Rpc_File_Gc_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
+func (m *Rpc_File_Gc_Response) GetBlobsRemoved() int64 {
+	if m != nil {
+		return m.BlobsRemoved
+	}
+	return 0
+}
+
+func (m *Rpc_File_Gc_Response) GetBytesFreed() int64 {
+	if m != nil {
+		return m.BytesFreed
+	}
+	return 0
+}
+
+// Status is a file's upload state in a space: synced, syncing, queued,
+// limited (the space's storage quota is full) or error.
+type Rpc_File_Status struct {
+}
+
+func (m *Rpc_File_Status) Reset()         { *m = Rpc_File_Status{} }
+func (m *Rpc_File_Status) String() string { return proto.CompactTextString(m) }
+func (*Rpc_File_Status) ProtoMessage()    {}
+func (*Rpc_File_Status) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 3}
+}
+func (m *Rpc_File_Status) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_File_Status) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_File_Status.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_File_Status) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_File_Status.Merge(m, src)
+}
+func (m *Rpc_File_Status) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_File_Status) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_File_Status.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_File_Status proto.InternalMessageInfo
+
+type Rpc_File_Status_Request struct {
+	SpaceId string `protobuf:"bytes,1,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+	FileId  string `protobuf:"bytes,2,opt,name=fileId,proto3" json:"fileId,omitempty"`
+}
+
+func (m *Rpc_File_Status_Request) Reset()         { *m = Rpc_File_Status_Request{} }
+func (m *Rpc_File_Status_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_File_Status_Request) ProtoMessage()    {}
+func (*Rpc_File_Status_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 3, 0}
+}
+func (m *Rpc_File_Status_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_File_Status_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_File_Status_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_File_Status_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_File_Status_Request.Merge(m, src)
+}
+func (m *Rpc_File_Status_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_File_Status_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_File_Status_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_File_Status_Request proto.InternalMessageInfo
+
+func (m *Rpc_File_Status_Request) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+func (m *Rpc_File_Status_Request) GetFileId() string {
+	if m != nil {
+		return m.FileId
+	}
+	return ""
+}
+
+type Rpc_File_Status_Response struct {
+	Error        *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Status       string     `protobuf:"bytes,2,opt,name=status,proto3" json:"status,omitempty"`
+	ErrorMessage string     `protobuf:"bytes,3,opt,name=errorMessage,proto3" json:"errorMessage,omitempty"`
+}
+
+func (m *Rpc_File_Status_Response) Reset()         { *m = Rpc_File_Status_Response{} }
+func (m *Rpc_File_Status_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_File_Status_Response) ProtoMessage()    {}
+func (*Rpc_File_Status_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 3, 1}
+}
+func (m *Rpc_File_Status_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_File_Status_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_File_Status_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_File_Status_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_File_Status_Response.Merge(m, src)
+}
+func (m *Rpc_File_Status_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_File_Status_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_File_Status_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_File_Status_Response proto.InternalMessageInfo
+
+func (m *Rpc_File_Status_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
+func (m *Rpc_File_Status_Response) GetStatus() string {
+	if m != nil {
+		return m.Status
+	}
+	return ""
+}
+
+func (m *Rpc_File_Status_Response) GetErrorMessage() string {
+	if m != nil {
+		return m.ErrorMessage
+	}
+	return ""
+}
+
+// RepairRefcounts recounts every known space's file references and
+// rewrites the account's markers.
+type Rpc_File_RepairRefcounts struct {
+}
+
+func (m *Rpc_File_RepairRefcounts) Reset()         { *m = Rpc_File_RepairRefcounts{} }
+func (m *Rpc_File_RepairRefcounts) String() string { return proto.CompactTextString(m) }
+func (*Rpc_File_RepairRefcounts) ProtoMessage()    {}
+func (*Rpc_File_RepairRefcounts) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 4}
+}
+func (m *Rpc_File_RepairRefcounts) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_File_RepairRefcounts) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_File_RepairRefcounts.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_File_RepairRefcounts) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_File_RepairRefcounts.Merge(m, src)
+}
+func (m *Rpc_File_RepairRefcounts) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_File_RepairRefcounts) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_File_RepairRefcounts.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_File_RepairRefcounts proto.InternalMessageInfo
+
+type Rpc_File_RepairRefcounts_Request struct {
+}
+
+func (m *Rpc_File_RepairRefcounts_Request) Reset()         { *m = Rpc_File_RepairRefcounts_Request{} }
+func (m *Rpc_File_RepairRefcounts_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_File_RepairRefcounts_Request) ProtoMessage()    {}
+func (*Rpc_File_RepairRefcounts_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 4, 0}
+}
+func (m *Rpc_File_RepairRefcounts_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_File_RepairRefcounts_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_File_RepairRefcounts_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_File_RepairRefcounts_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_File_RepairRefcounts_Request.Merge(m, src)
+}
+func (m *Rpc_File_RepairRefcounts_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_File_RepairRefcounts_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_File_RepairRefcounts_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_File_RepairRefcounts_Request proto.InternalMessageInfo
+
+type Rpc_File_RepairRefcounts_Response struct {
+	Error   *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Spaces  int64      `protobuf:"varint,2,opt,name=spaces,proto3" json:"spaces,omitempty"`
+	Kept    int64      `protobuf:"varint,3,opt,name=kept,proto3" json:"kept,omitempty"`
+	Markers int64      `protobuf:"varint,4,opt,name=markers,proto3" json:"markers,omitempty"`
+	Added   int64      `protobuf:"varint,5,opt,name=added,proto3" json:"added,omitempty"`
+	Removed int64      `protobuf:"varint,6,opt,name=removed,proto3" json:"removed,omitempty"`
+}
+
+func (m *Rpc_File_RepairRefcounts_Response) Reset()         { *m = Rpc_File_RepairRefcounts_Response{} }
+func (m *Rpc_File_RepairRefcounts_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_File_RepairRefcounts_Response) ProtoMessage()    {}
+func (*Rpc_File_RepairRefcounts_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 4, 1}
+}
+func (m *Rpc_File_RepairRefcounts_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_File_RepairRefcounts_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_File_RepairRefcounts_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_File_RepairRefcounts_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_File_RepairRefcounts_Response.Merge(m, src)
+}
+func (m *Rpc_File_RepairRefcounts_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_File_RepairRefcounts_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_File_RepairRefcounts_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_File_RepairRefcounts_Response proto.InternalMessageInfo
+
+func (m *Rpc_File_RepairRefcounts_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
+func (m *Rpc_File_RepairRefcounts_Response) GetSpaces() int64 {
+	if m != nil {
+		return m.Spaces
+	}
+	return 0
+}
+
+func (m *Rpc_File_RepairRefcounts_Response) GetKept() int64 {
+	if m != nil {
+		return m.Kept
+	}
+	return 0
+}
+
+func (m *Rpc_File_RepairRefcounts_Response) GetMarkers() int64 {
+	if m != nil {
+		return m.Markers
+	}
+	return 0
+}
+
+func (m *Rpc_File_RepairRefcounts_Response) GetAdded() int64 {
+	if m != nil {
+		return m.Added
+	}
+	return 0
+}
+
+func (m *Rpc_File_RepairRefcounts_Response) GetRemoved() int64 {
+	if m != nil {
+		return m.Removed
+	}
+	return 0
+}
+
+// Index maintenance (DESIGN §10): one maintenance agent at a time per
+// account; a second request while one runs answers BUSY.
+type Rpc_Index struct {
+}
+
+func (m *Rpc_Index) Reset()         { *m = Rpc_Index{} }
+func (m *Rpc_Index) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Index) ProtoMessage()    {}
+func (*Rpc_Index) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 7}
+}
+func (m *Rpc_Index) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Index) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Index.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Index) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Index.Merge(m, src)
+}
+func (m *Rpc_Index) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Index) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Index.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Index proto.InternalMessageInfo
+
+// Rebuild rebuilds a space's index into a new generation and switches
+// to it; the space keeps serving meanwhile. source: "auto" (or empty),
+// "checkpoint" (FAILED_PRECONDITION when there is no valid one),
+// "fullscan".
+type Rpc_Index_Rebuild struct {
+}
+
+func (m *Rpc_Index_Rebuild) Reset()         { *m = Rpc_Index_Rebuild{} }
+func (m *Rpc_Index_Rebuild) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Index_Rebuild) ProtoMessage()    {}
+func (*Rpc_Index_Rebuild) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 7, 0}
+}
+func (m *Rpc_Index_Rebuild) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Index_Rebuild) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Index_Rebuild.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Index_Rebuild) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Index_Rebuild.Merge(m, src)
+}
+func (m *Rpc_Index_Rebuild) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Index_Rebuild) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Index_Rebuild.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Index_Rebuild proto.InternalMessageInfo
+
+type Rpc_Index_Rebuild_Request struct {
+	SpaceId    string `protobuf:"bytes,1,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+	Source     string `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	ProgressId string `protobuf:"bytes,3,opt,name=progressId,proto3" json:"progressId,omitempty"`
+}
+
+func (m *Rpc_Index_Rebuild_Request) Reset()         { *m = Rpc_Index_Rebuild_Request{} }
+func (m *Rpc_Index_Rebuild_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Index_Rebuild_Request) ProtoMessage()    {}
+func (*Rpc_Index_Rebuild_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 7, 0, 0}
+}
+func (m *Rpc_Index_Rebuild_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Index_Rebuild_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Index_Rebuild_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Index_Rebuild_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Index_Rebuild_Request.Merge(m, src)
+}
+func (m *Rpc_Index_Rebuild_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Index_Rebuild_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Index_Rebuild_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Index_Rebuild_Request proto.InternalMessageInfo
+
+func (m *Rpc_Index_Rebuild_Request) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+func (m *Rpc_Index_Rebuild_Request) GetSource() string {
+	if m != nil {
+		return m.Source
+	}
+	return ""
+}
+
+func (m *Rpc_Index_Rebuild_Request) GetProgressId() string {
+	if m != nil {
+		return m.ProgressId
+	}
+	return ""
+}
+
+type Rpc_Index_Rebuild_Response struct {
+	Error          *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Source         string     `protobuf:"bytes,2,opt,name=source,proto3" json:"source,omitempty"`
+	ObjectsScanned int64      `protobuf:"varint,3,opt,name=objectsScanned,proto3" json:"objectsScanned,omitempty"`
+	ObjectsIndexed int64      `protobuf:"varint,4,opt,name=objectsIndexed,proto3" json:"objectsIndexed,omitempty"`
+	ObjectsSkipped int64      `protobuf:"varint,5,opt,name=objectsSkipped,proto3" json:"objectsSkipped,omitempty"`
+	ObjectsFailed  int64      `protobuf:"varint,6,opt,name=objectsFailed,proto3" json:"objectsFailed,omitempty"`
+	DurationMs     int64      `protobuf:"varint,7,opt,name=durationMs,proto3" json:"durationMs,omitempty"`
+	FailedObjects  []string   `protobuf:"bytes,8,rep,name=failedObjects,proto3" json:"failedObjects,omitempty"`
+}
+
+func (m *Rpc_Index_Rebuild_Response) Reset()         { *m = Rpc_Index_Rebuild_Response{} }
+func (m *Rpc_Index_Rebuild_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Index_Rebuild_Response) ProtoMessage()    {}
+func (*Rpc_Index_Rebuild_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 7, 0, 1}
+}
+func (m *Rpc_Index_Rebuild_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Index_Rebuild_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Index_Rebuild_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Index_Rebuild_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Index_Rebuild_Response.Merge(m, src)
+}
+func (m *Rpc_Index_Rebuild_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Index_Rebuild_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Index_Rebuild_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Index_Rebuild_Response proto.InternalMessageInfo
+
+func (m *Rpc_Index_Rebuild_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
+func (m *Rpc_Index_Rebuild_Response) GetSource() string {
+	if m != nil {
+		return m.Source
+	}
+	return ""
+}
+
+func (m *Rpc_Index_Rebuild_Response) GetObjectsScanned() int64 {
+	if m != nil {
+		return m.ObjectsScanned
+	}
+	return 0
+}
+
+func (m *Rpc_Index_Rebuild_Response) GetObjectsIndexed() int64 {
+	if m != nil {
+		return m.ObjectsIndexed
+	}
+	return 0
+}
+
+func (m *Rpc_Index_Rebuild_Response) GetObjectsSkipped() int64 {
+	if m != nil {
+		return m.ObjectsSkipped
+	}
+	return 0
+}
+
+func (m *Rpc_Index_Rebuild_Response) GetObjectsFailed() int64 {
+	if m != nil {
+		return m.ObjectsFailed
+	}
+	return 0
+}
+
+func (m *Rpc_Index_Rebuild_Response) GetDurationMs() int64 {
+	if m != nil {
+		return m.DurationMs
+	}
+	return 0
+}
+
+func (m *Rpc_Index_Rebuild_Response) GetFailedObjects() []string {
+	if m != nil {
+		return m.FailedObjects
+	}
+	return nil
+}
+
+// Verify compares a space's index with its store; repair re-indexes the
+// mismatched objects and removes extra records.
+type Rpc_Index_Verify struct {
+}
+
+func (m *Rpc_Index_Verify) Reset()         { *m = Rpc_Index_Verify{} }
+func (m *Rpc_Index_Verify) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Index_Verify) ProtoMessage()    {}
+func (*Rpc_Index_Verify) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 7, 1}
+}
+func (m *Rpc_Index_Verify) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Index_Verify) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Index_Verify.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Index_Verify) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Index_Verify.Merge(m, src)
+}
+func (m *Rpc_Index_Verify) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Index_Verify) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Index_Verify.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Index_Verify proto.InternalMessageInfo
+
+type Rpc_Index_Verify_Request struct {
+	SpaceId    string `protobuf:"bytes,1,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+	Repair     bool   `protobuf:"varint,2,opt,name=repair,proto3" json:"repair,omitempty"`
+	ProgressId string `protobuf:"bytes,3,opt,name=progressId,proto3" json:"progressId,omitempty"`
+}
+
+func (m *Rpc_Index_Verify_Request) Reset()         { *m = Rpc_Index_Verify_Request{} }
+func (m *Rpc_Index_Verify_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Index_Verify_Request) ProtoMessage()    {}
+func (*Rpc_Index_Verify_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 7, 1, 0}
+}
+func (m *Rpc_Index_Verify_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Index_Verify_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Index_Verify_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Index_Verify_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Index_Verify_Request.Merge(m, src)
+}
+func (m *Rpc_Index_Verify_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Index_Verify_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Index_Verify_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Index_Verify_Request proto.InternalMessageInfo
+
+func (m *Rpc_Index_Verify_Request) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+func (m *Rpc_Index_Verify_Request) GetRepair() bool {
+	if m != nil {
+		return m.Repair
+	}
+	return false
+}
+
+func (m *Rpc_Index_Verify_Request) GetProgressId() string {
+	if m != nil {
+		return m.ProgressId
+	}
+	return ""
+}
+
+type Rpc_Index_Verify_Response struct {
+	Error        *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Objects      int64      `protobuf:"varint,2,opt,name=objects,proto3" json:"objects,omitempty"`
+	Mismatches   int64      `protobuf:"varint,3,opt,name=mismatches,proto3" json:"mismatches,omitempty"`
+	Repaired     int64      `protobuf:"varint,4,opt,name=repaired,proto3" json:"repaired,omitempty"`
+	MismatchList []string   `protobuf:"bytes,5,rep,name=mismatchList,proto3" json:"mismatchList,omitempty"`
+}
+
+func (m *Rpc_Index_Verify_Response) Reset()         { *m = Rpc_Index_Verify_Response{} }
+func (m *Rpc_Index_Verify_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Index_Verify_Response) ProtoMessage()    {}
+func (*Rpc_Index_Verify_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 7, 1, 1}
+}
+func (m *Rpc_Index_Verify_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Index_Verify_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Index_Verify_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Index_Verify_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Index_Verify_Response.Merge(m, src)
+}
+func (m *Rpc_Index_Verify_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Index_Verify_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Index_Verify_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Index_Verify_Response proto.InternalMessageInfo
+
+func (m *Rpc_Index_Verify_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
+func (m *Rpc_Index_Verify_Response) GetObjects() int64 {
+	if m != nil {
+		return m.Objects
+	}
+	return 0
+}
+
+func (m *Rpc_Index_Verify_Response) GetMismatches() int64 {
+	if m != nil {
+		return m.Mismatches
+	}
+	return 0
+}
+
+func (m *Rpc_Index_Verify_Response) GetRepaired() int64 {
+	if m != nil {
+		return m.Repaired
+	}
+	return 0
+}
+
+func (m *Rpc_Index_Verify_Response) GetMismatchList() []string {
+	if m != nil {
+		return m.MismatchList
+	}
+	return nil
 }
 
 func init() {
@@ -4374,6 +6013,14 @@ func init() {
 	proto.RegisterType((*Rpc_Space_Load_Request)(nil), "hearth.Rpc.Space.Load.Request")
 	proto.RegisterType((*Rpc_Space_Load_Response)(nil), "hearth.Rpc.Space.Load.Response")
 	proto.RegisterType((*Rpc_Object)(nil), "hearth.Rpc.Object")
+	proto.RegisterType((*Rpc_Object_Subscribe)(nil), "hearth.Rpc.Object.Subscribe")
+	proto.RegisterType((*Rpc_Object_Subscribe_Request)(nil), "hearth.Rpc.Object.Subscribe.Request")
+	proto.RegisterType((*Rpc_Object_Subscribe_Response)(nil), "hearth.Rpc.Object.Subscribe.Response")
+	proto.RegisterType((*Rpc_Object_SubscribedObject)(nil), "hearth.Rpc.Object.SubscribedObject")
+	proto.RegisterMapType((map[string]*Model_Value)(nil), "hearth.Rpc.Object.SubscribedObject.DetailsEntry")
+	proto.RegisterType((*Rpc_Object_Unsubscribe)(nil), "hearth.Rpc.Object.Unsubscribe")
+	proto.RegisterType((*Rpc_Object_Unsubscribe_Request)(nil), "hearth.Rpc.Object.Unsubscribe.Request")
+	proto.RegisterType((*Rpc_Object_Unsubscribe_Response)(nil), "hearth.Rpc.Object.Unsubscribe.Response")
 	proto.RegisterType((*Rpc_Object_Create)(nil), "hearth.Rpc.Object.Create")
 	proto.RegisterType((*Rpc_Object_Create_Request)(nil), "hearth.Rpc.Object.Create.Request")
 	proto.RegisterMapType((map[string]*Model_Value)(nil), "hearth.Rpc.Object.Create.Request.DetailsEntry")
@@ -4394,137 +6041,208 @@ func init() {
 	proto.RegisterType((*Rpc_Object_Query)(nil), "hearth.Rpc.Object.Query")
 	proto.RegisterType((*Rpc_Object_Query_Request)(nil), "hearth.Rpc.Object.Query.Request")
 	proto.RegisterType((*Rpc_Object_Query_Response)(nil), "hearth.Rpc.Object.Query.Response")
+	proto.RegisterType((*Rpc_File)(nil), "hearth.Rpc.File")
+	proto.RegisterType((*Rpc_File_Add)(nil), "hearth.Rpc.File.Add")
+	proto.RegisterType((*Rpc_File_Add_Request)(nil), "hearth.Rpc.File.Add.Request")
+	proto.RegisterType((*Rpc_File_Add_Response)(nil), "hearth.Rpc.File.Add.Response")
+	proto.RegisterType((*Rpc_File_Get)(nil), "hearth.Rpc.File.Get")
+	proto.RegisterType((*Rpc_File_Get_Request)(nil), "hearth.Rpc.File.Get.Request")
+	proto.RegisterType((*Rpc_File_Get_Response)(nil), "hearth.Rpc.File.Get.Response")
+	proto.RegisterType((*Rpc_File_Gc)(nil), "hearth.Rpc.File.Gc")
+	proto.RegisterType((*Rpc_File_Gc_Request)(nil), "hearth.Rpc.File.Gc.Request")
+	proto.RegisterType((*Rpc_File_Gc_Response)(nil), "hearth.Rpc.File.Gc.Response")
+	proto.RegisterType((*Rpc_File_Status)(nil), "hearth.Rpc.File.Status")
+	proto.RegisterType((*Rpc_File_Status_Request)(nil), "hearth.Rpc.File.Status.Request")
+	proto.RegisterType((*Rpc_File_Status_Response)(nil), "hearth.Rpc.File.Status.Response")
+	proto.RegisterType((*Rpc_File_RepairRefcounts)(nil), "hearth.Rpc.File.RepairRefcounts")
+	proto.RegisterType((*Rpc_File_RepairRefcounts_Request)(nil), "hearth.Rpc.File.RepairRefcounts.Request")
+	proto.RegisterType((*Rpc_File_RepairRefcounts_Response)(nil), "hearth.Rpc.File.RepairRefcounts.Response")
+	proto.RegisterType((*Rpc_Index)(nil), "hearth.Rpc.Index")
+	proto.RegisterType((*Rpc_Index_Rebuild)(nil), "hearth.Rpc.Index.Rebuild")
+	proto.RegisterType((*Rpc_Index_Rebuild_Request)(nil), "hearth.Rpc.Index.Rebuild.Request")
+	proto.RegisterType((*Rpc_Index_Rebuild_Response)(nil), "hearth.Rpc.Index.Rebuild.Response")
+	proto.RegisterType((*Rpc_Index_Verify)(nil), "hearth.Rpc.Index.Verify")
+	proto.RegisterType((*Rpc_Index_Verify_Request)(nil), "hearth.Rpc.Index.Verify.Request")
+	proto.RegisterType((*Rpc_Index_Verify_Response)(nil), "hearth.Rpc.Index.Verify.Response")
 }
 
 func init() { proto.RegisterFile("commands.proto", fileDescriptor_0dff099eb2e3dfdb) }
 
 var fileDescriptor_0dff099eb2e3dfdb = []byte{
-	// 1987 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xc4, 0x59, 0x4f, 0x6f, 0xe4, 0x48,
-	0x15, 0x1f, 0xa7, 0xff, 0x25, 0x6f, 0x92, 0xac, 0xa7, 0x32, 0xbb, 0x44, 0x05, 0x9b, 0x49, 0xb2,
-	0x88, 0x09, 0x2c, 0xf4, 0xac, 0xb2, 0x42, 0x82, 0x95, 0x10, 0xf2, 0xb4, 0x9d, 0x6c, 0x33, 0x1d,
-	0x3b, 0x5b, 0xee, 0x1e, 0x66, 0x41, 0xa8, 0xb7, 0xd3, 0x5d, 0x99, 0x78, 0xd2, 0x6d, 0x7b, 0xed,
-	0x4a, 0x66, 0x5b, 0x42, 0xc0, 0x8d, 0x1b, 0x1a, 0xfe, 0x08, 0xc4, 0x17, 0x00, 0xc1, 0x81, 0x4f,
-	0xc0, 0x89, 0x13, 0xc7, 0x15, 0x1c, 0xd8, 0x23, 0x9a, 0xb9, 0x20, 0xf8, 0x04, 0xdc, 0x50, 0xb9,
-	0xaa, 0xdd, 0x6e, 0xc7, 0xed, 0x69, 0x79, 0xd8, 0xd9, 0x5b, 0x57, 0xbd, 0x5f, 0xbd, 0xf7, 0x7b,
-	0x7f, 0xea, 0xb9, 0xaa, 0x1a, 0xd6, 0xfb, 0xde, 0x68, 0xd4, 0x73, 0x07, 0x61, 0xdd, 0x0f, 0x3c,
-	0xe6, 0xa1, 0xea, 0x19, 0xed, 0x05, 0xec, 0x0c, 0xaf, 0x8e, 0xbc, 0x01, 0x1d, 0xca, 0x59, 0xbc,
-	0x4a, 0x2f, 0xa9, 0xcb, 0xe4, 0x68, 0xf7, 0xa7, 0xb7, 0xa1, 0x44, 0xfc, 0x3e, 0xfe, 0x77, 0x09,
-	0x2a, 0x46, 0x10, 0x78, 0x01, 0xfa, 0x0a, 0x94, 0xfb, 0xde, 0x80, 0x6e, 0x2a, 0xdb, 0xca, 0xde,
-	0xfa, 0xfe, 0x6b, 0x75, 0xa1, 0xa4, 0x4e, 0xfc, 0x7e, 0x3d, 0x02, 0xd4, 0x1b, 0xde, 0x80, 0x92,
-	0x08, 0x83, 0xb6, 0xe1, 0xfa, 0x80, 0x86, 0xfd, 0xc0, 0xf1, 0x99, 0xe3, 0xb9, 0x9b, 0x4b, 0xdb,
-	0xca, 0xde, 0x0a, 0x49, 0x4e, 0xed, 0xfe, 0xa2, 0x04, 0x65, 0xbe, 0x00, 0x2d, 0x43, 0xd9, 0xec,
-	0xb4, 0x5a, 0xea, 0x35, 0x74, 0x03, 0xd6, 0x3a, 0xe6, 0x3d, 0xd3, 0xfa, 0xae, 0xd9, 0x35, 0x08,
-	0xb1, 0x88, 0xaa, 0xa0, 0x35, 0x58, 0xb9, 0xab, 0xe9, 0xdd, 0xa6, 0x79, 0xdc, 0x69, 0xab, 0x4b,
-	0x7c, 0x68, 0x5a, 0xed, 0xee, 0x81, 0xd5, 0x31, 0x75, 0x75, 0x80, 0x10, 0xac, 0x6b, 0x2d, 0x62,
-	0x68, 0xfa, 0xfb, 0x5d, 0xe3, 0x41, 0xd3, 0x6e, 0xdb, 0x2a, 0x45, 0xeb, 0x00, 0xa6, 0xd5, 0xd5,
-	0x1a, 0x0d, 0xab, 0x63, 0xb6, 0xd5, 0x53, 0x74, 0x13, 0x54, 0x39, 0xe8, 0xda, 0x46, 0xcb, 0x68,
-	0xb4, 0x0d, 0x5d, 0x7d, 0x88, 0x36, 0xe0, 0x15, 0x5d, 0x6b, 0x6b, 0x5d, 0xbd, 0x49, 0xba, 0x2d,
-	0xab, 0x71, 0xcf, 0xd0, 0xd5, 0x33, 0x3e, 0xd9, 0x31, 0xb5, 0x4e, 0xfb, 0x5d, 0xc3, 0x6c, 0x37,
-	0x1b, 0x1a, 0x47, 0x3a, 0xe8, 0x55, 0xb8, 0x71, 0x6c, 0x90, 0xa3, 0xa6, 0x6d, 0x37, 0x2d, 0xb3,
-	0xab, 0x1b, 0x66, 0xd3, 0xd0, 0xd5, 0x47, 0x02, 0x2b, 0xb8, 0x36, 0xac, 0xa3, 0x23, 0xcd, 0xd4,
-	0xd5, 0x73, 0xa4, 0xc2, 0x2a, 0x67, 0x7b, 0x64, 0x1a, 0x47, 0x96, 0xd9, 0x6c, 0xa8, 0x43, 0x3e,
-	0xd3, 0xb0, 0x08, 0xe9, 0x1c, 0xb7, 0xbb, 0xdc, 0x9e, 0x3a, 0xe2, 0x7c, 0xec, 0x63, 0xad, 0x61,
-	0x74, 0xb9, 0x23, 0x2d, 0x4b, 0xd3, 0x0d, 0x5d, 0x75, 0xb9, 0xeb, 0x62, 0x96, 0x18, 0x47, 0xd6,
-	0x7d, 0x43, 0x57, 0x3d, 0x0e, 0x34, 0x2d, 0xdd, 0xe8, 0x76, 0x4c, 0xed, 0xbe, 0xd6, 0x6c, 0x69,
-	0x77, 0x5b, 0x86, 0xea, 0xa3, 0x55, 0x58, 0x6e, 0x58, 0xe6, 0x41, 0xab, 0xd9, 0x68, 0xab, 0x1f,
-	0xa2, 0xcf, 0xc1, 0x86, 0x75, 0x70, 0xd0, 0x6a, 0x9a, 0x1c, 0x66, 0x77, 0x8e, 0x8f, 0x2d, 0xc2,
-	0x59, 0x07, 0x5c, 0x70, 0xa0, 0x35, 0x5b, 0x86, 0xde, 0x3d, 0x26, 0x46, 0xc3, 0x32, 0xf5, 0x66,
-	0xbb, 0x69, 0x99, 0x6a, 0xc8, 0x43, 0xf6, 0x5e, 0xc7, 0x6a, 0x6b, 0x5d, 0xe3, 0x41, 0xc3, 0x30,
-	0xb8, 0x71, 0xc6, 0x33, 0x70, 0xb7, 0x63, 0xbf, 0xaf, 0x5e, 0xe0, 0x11, 0x94, 0x34, 0xdf, 0xc7,
-	0xa7, 0x00, 0x87, 0x94, 0xdd, 0xa7, 0x41, 0xe8, 0x78, 0x2e, 0x5e, 0x81, 0x1a, 0xa1, 0x1f, 0x5e,
-	0xd0, 0x90, 0xe1, 0x23, 0x58, 0x26, 0x34, 0xf4, 0x3d, 0x37, 0xa4, 0xe8, 0x36, 0x54, 0x28, 0x4f,
-	0x7b, 0x54, 0x0f, 0xd7, 0xf7, 0x6f, 0x5c, 0xa9, 0x07, 0x22, 0xe4, 0x68, 0x13, 0x6a, 0x97, 0x42,
-	0x95, 0xac, 0x83, 0xc9, 0x10, 0xff, 0x57, 0x81, 0x9a, 0x4d, 0xc3, 0xe8, 0xf7, 0xcf, 0x14, 0xa8,
-	0x36, 0x02, 0xda, 0x63, 0x14, 0x7f, 0x33, 0x36, 0x88, 0x6e, 0x42, 0x85, 0x79, 0xe7, 0xd4, 0x8d,
-	0x8c, 0xac, 0x10, 0x31, 0xe0, 0x1a, 0x7b, 0xbe, 0x6f, 0xf6, 0x46, 0x74, 0xa2, 0x51, 0x0e, 0x71,
-	0xb3, 0x08, 0xc1, 0xd8, 0xc8, 0x52, 0xc2, 0x08, 0xfe, 0x01, 0x54, 0x1a, 0x43, 0x2f, 0xa4, 0xf8,
-	0xd6, 0x73, 0xe8, 0xe0, 0xb7, 0x0b, 0x18, 0xc5, 0xbf, 0xab, 0x42, 0x4d, 0xeb, 0xf7, 0xbd, 0x0b,
-	0x97, 0xe1, 0x3f, 0x4e, 0x7d, 0x7f, 0x7d, 0x6a, 0x0c, 0x41, 0xd9, 0xe5, 0x2e, 0x0a, 0x5b, 0xd1,
-	0x6f, 0xfc, 0x13, 0xa5, 0x88, 0x83, 0x77, 0xa0, 0xd6, 0x13, 0xa6, 0x22, 0x17, 0xaf, 0xef, 0xbf,
-	0x3a, 0x81, 0x1e, 0xf1, 0x06, 0x50, 0x97, 0x3c, 0xc8, 0x04, 0x85, 0x30, 0x2c, 0x8f, 0x5c, 0x3a,
-	0xf2, 0x5c, 0xa7, 0xbf, 0x59, 0x8a, 0xcc, 0xc7, 0x63, 0x4e, 0xb6, 0x46, 0x68, 0xdf, 0xbb, 0xa4,
-	0x41, 0x32, 0x53, 0xc9, 0x25, 0xca, 0xec, 0x92, 0xd8, 0x93, 0xa5, 0x84, 0x27, 0x83, 0x97, 0xe1,
-	0x08, 0xfe, 0x8d, 0x02, 0x55, 0x9b, 0x0e, 0x69, 0x9f, 0xe1, 0xdb, 0x53, 0xae, 0x5f, 0x80, 0x15,
-	0x09, 0x68, 0x0e, 0x24, 0xd9, 0xe9, 0xc4, 0x4b, 0x62, 0xf6, 0x18, 0xca, 0xf6, 0x99, 0xf7, 0x38,
-	0xb9, 0xbb, 0x5e, 0x8e, 0xe1, 0x53, 0x28, 0xb7, 0x9c, 0x90, 0x25, 0x0d, 0xdb, 0x45, 0x0c, 0x6f,
-	0x01, 0xc4, 0x31, 0x0b, 0x37, 0x97, 0xb6, 0x4b, 0x7b, 0x2b, 0x24, 0x31, 0x83, 0x0f, 0xa0, 0x6c,
-	0x33, 0xcf, 0x4f, 0xda, 0x29, 0xb4, 0x51, 0x9e, 0xbc, 0x02, 0x15, 0xdb, 0xef, 0xf5, 0x29, 0xbe,
-	0x5c, 0x74, 0x97, 0x14, 0x6d, 0x53, 0x21, 0x37, 0xd3, 0x1c, 0x4c, 0x9a, 0x8a, 0x1c, 0xe2, 0xf0,
-	0x6a, 0xc4, 0x3e, 0x28, 0x62, 0xe1, 0x4d, 0xa8, 0x46, 0x2a, 0x45, 0xb4, 0xae, 0xef, 0x6f, 0xcc,
-	0x66, 0x2a, 0x72, 0x92, 0x48, 0x08, 0xfe, 0x8b, 0x02, 0xd5, 0xa6, 0x7b, 0xe9, 0x30, 0x8a, 0xcf,
-	0xa7, 0xde, 0x26, 0x48, 0x2a, 0x33, 0x24, 0xd1, 0x97, 0xa0, 0x1c, 0x78, 0x43, 0xb1, 0xc7, 0xd6,
-	0xf7, 0xd1, 0xac, 0x6a, 0xe2, 0x0d, 0x29, 0x89, 0xe4, 0x3c, 0x6d, 0xae, 0xa7, 0xf9, 0x7e, 0xe0,
-	0x5d, 0xf6, 0x86, 0xd1, 0xe6, 0x5e, 0x26, 0x89, 0x19, 0x7c, 0xaf, 0x88, 0x67, 0xaf, 0x41, 0xd5,
-	0x89, 0xb8, 0xca, 0xd0, 0xc9, 0x11, 0xfe, 0xb3, 0x02, 0xe5, 0xef, 0x78, 0x8e, 0x8b, 0x77, 0xa6,
-	0x2e, 0x4c, 0xb1, 0xca, 0x0c, 0xf6, 0x89, 0xf2, 0x7f, 0xcd, 0x1a, 0xd2, 0x60, 0x4d, 0x56, 0xa3,
-	0xcd, 0x7a, 0xec, 0x22, 0x8c, 0x7c, 0x5d, 0xdf, 0xff, 0x7c, 0xe6, 0xf6, 0x10, 0x10, 0x32, 0xbb,
-	0x02, 0xff, 0x3a, 0xa2, 0x14, 0xd1, 0x0e, 0xf1, 0x1b, 0x0b, 0x64, 0x01, 0xd3, 0x22, 0x3e, 0xbc,
-	0x05, 0xcb, 0x81, 0xb4, 0x22, 0x2b, 0xe3, 0xe6, 0x2c, 0xc9, 0x23, 0x3a, 0x3a, 0xa1, 0x01, 0x89,
-	0x51, 0xf8, 0xf7, 0x0a, 0xd4, 0x44, 0xc6, 0x28, 0x7e, 0xb8, 0x48, 0x75, 0x60, 0x58, 0x76, 0x06,
-	0xd4, 0x65, 0x0e, 0x1b, 0xcb, 0x38, 0xc5, 0xe3, 0xb8, 0x72, 0x4a, 0xf9, 0x95, 0x53, 0x6c, 0xf7,
-	0xfe, 0x18, 0x6a, 0x3a, 0xed, 0x0f, 0x1d, 0x97, 0xe2, 0x6f, 0xbf, 0x20, 0xd1, 0x62, 0x04, 0x7e,
-	0xa9, 0x40, 0x4d, 0xc4, 0x6f, 0xc1, 0x14, 0xf6, 0x8b, 0xa4, 0xb0, 0x0e, 0xb5, 0x91, 0x30, 0x92,
-	0x9b, 0xc1, 0x09, 0x08, 0xff, 0x10, 0xca, 0xf7, 0x9c, 0xfe, 0xf9, 0x67, 0x14, 0x93, 0x1e, 0x54,
-	0x5a, 0xb4, 0x77, 0x49, 0x17, 0x0b, 0x48, 0x21, 0x13, 0x27, 0x50, 0xd5, 0xe9, 0x90, 0xb2, 0x4f,
-	0xd3, 0xc6, 0x18, 0x6a, 0xd6, 0xe9, 0xe9, 0xd0, 0xeb, 0x0d, 0x92, 0x07, 0x91, 0xf9, 0x71, 0xbc,
-	0x09, 0x95, 0x53, 0x2f, 0xe8, 0x8b, 0x26, 0xb5, 0x4c, 0xc4, 0xa0, 0x98, 0xe9, 0xdf, 0xf2, 0x73,
-	0x85, 0x68, 0x12, 0x0b, 0xf9, 0xf7, 0xa8, 0x48, 0x51, 0x7d, 0x1d, 0xaa, 0xa1, 0x68, 0x5d, 0xe2,
-	0xcb, 0xfe, 0x7a, 0xc6, 0xf7, 0xc2, 0x1e, 0xbb, 0x7d, 0xd9, 0xbc, 0x24, 0x18, 0x7f, 0x00, 0xe5,
-	0x16, 0x8f, 0xc9, 0xa7, 0x17, 0xf8, 0xff, 0x00, 0x54, 0xad, 0x93, 0x47, 0xfc, 0x54, 0xf5, 0xa7,
-	0xa5, 0xf8, 0xa3, 0xfc, 0x37, 0x65, 0x91, 0x24, 0x20, 0x28, 0xb3, 0xb1, 0x1f, 0x9f, 0x05, 0xf9,
-	0x6f, 0xf4, 0x2e, 0xd4, 0x06, 0x94, 0xf5, 0x9c, 0x21, 0x6f, 0xd2, 0x7c, 0xf7, 0xd4, 0x93, 0xa6,
-	0x85, 0xa5, 0xba, 0xb0, 0x52, 0x97, 0x16, 0xea, 0xba, 0x58, 0x60, 0xb8, 0x2c, 0x18, 0x93, 0xc9,
-	0x72, 0x6c, 0xc1, 0x6a, 0x52, 0x80, 0x54, 0x28, 0x9d, 0xd3, 0xb1, 0xe4, 0xc0, 0x7f, 0xa2, 0x2f,
-	0x43, 0xe5, 0xb2, 0x37, 0xbc, 0xa0, 0x32, 0xa6, 0xa9, 0x6f, 0xf0, 0x7d, 0x2e, 0x22, 0x02, 0xf1,
-	0xce, 0xd2, 0x37, 0x14, 0x6c, 0x15, 0x49, 0x1c, 0x86, 0x65, 0x2f, 0x22, 0x1d, 0x7f, 0x95, 0xe2,
-	0x31, 0xfe, 0xd5, 0x12, 0x94, 0x6c, 0xca, 0xf0, 0x3f, 0x94, 0x05, 0xb7, 0xfe, 0x3c, 0x4d, 0xc8,
-	0x48, 0x47, 0xed, 0xcd, 0x8c, 0xa8, 0xd9, 0x94, 0xbd, 0xec, 0x90, 0x15, 0x2a, 0xa9, 0x9f, 0x2b,
-	0x50, 0xe9, 0xb8, 0x21, 0xe5, 0x87, 0xd1, 0x17, 0x8c, 0x0b, 0x82, 0xf2, 0x39, 0x1d, 0x8b, 0xa0,
-	0xac, 0x90, 0xe8, 0x77, 0x31, 0x4e, 0x7f, 0x50, 0xa0, 0x74, 0x48, 0xd9, 0xc2, 0x4d, 0x7a, 0x6e,
-	0xce, 0x7b, 0x45, 0x8a, 0xe8, 0xab, 0x50, 0x15, 0x0a, 0x64, 0xd8, 0x53, 0x5f, 0x14, 0x91, 0x5f,
-	0x22, 0x31, 0xf8, 0x47, 0x71, 0xbf, 0x7d, 0x61, 0xb6, 0x85, 0x62, 0xf5, 0xc9, 0x12, 0x54, 0xde,
-	0xbb, 0xa0, 0xc1, 0x18, 0xff, 0x7d, 0xa1, 0xc2, 0xae, 0x43, 0xed, 0xd4, 0x19, 0xb2, 0xb9, 0x1f,
-	0xcc, 0x83, 0x48, 0x48, 0x26, 0x20, 0xb4, 0x07, 0x95, 0xd0, 0x0b, 0xd8, 0xa4, 0xd4, 0x53, 0xa7,
-	0x14, 0xdb, 0x0b, 0x18, 0x11, 0x00, 0xde, 0xe5, 0x87, 0xce, 0xc8, 0x61, 0x9b, 0xe5, 0x6d, 0x65,
-	0xaf, 0x42, 0xc4, 0x80, 0x9f, 0x3a, 0xbd, 0xd3, 0xd3, 0x90, 0xb2, 0xcd, 0x4a, 0x34, 0x2d, 0x47,
-	0x51, 0x3b, 0xa2, 0x1f, 0xb1, 0xcd, 0xaa, 0x6c, 0x47, 0xf4, 0x23, 0x16, 0x17, 0x50, 0x2d, 0x51,
-	0x40, 0xe3, 0x82, 0xa7, 0x02, 0x11, 0xd5, 0x39, 0x4e, 0xca, 0x1c, 0x4e, 0x40, 0xe2, 0x79, 0x81,
-	0xc9, 0x63, 0x79, 0x89, 0x88, 0xc1, 0xfe, 0xbf, 0x36, 0x60, 0xbd, 0x31, 0x74, 0xa8, 0xcb, 0x1a,
-	0xf2, 0x19, 0x0f, 0x3d, 0x80, 0x35, 0xcd, 0xf7, 0xa7, 0x6f, 0x34, 0x68, 0x37, 0xc9, 0x41, 0xf3,
-	0xfd, 0xfa, 0x54, 0x36, 0xd9, 0xfe, 0xf8, 0x8d, 0x5c, 0x8c, 0xf4, 0xed, 0x01, 0xac, 0xc9, 0x17,
-	0x19, 0xd1, 0x6f, 0x67, 0x35, 0x4b, 0x51, 0xaa, 0x17, 0xcf, 0x6a, 0xbe, 0x82, 0x91, 0x9a, 0x3b,
-	0xb0, 0x3a, 0xd1, 0x3c, 0xf4, 0x42, 0x8a, 0x76, 0x32, 0x17, 0x71, 0x51, 0xac, 0x77, 0x37, 0x0f,
-	0x32, 0x25, 0x2c, 0xcf, 0xf0, 0x59, 0x84, 0xa5, 0x28, 0x97, 0xf0, 0x15, 0x8c, 0xd4, 0xfc, 0x7d,
-	0x58, 0x9f, 0x5c, 0x9e, 0xc5, 0x73, 0x07, 0xca, 0x5c, 0x26, 0x85, 0xb1, 0xee, 0x2f, 0xe6, 0x83,
-	0xae, 0xd0, 0x16, 0xcf, 0x13, 0xd9, 0xb4, 0x85, 0x2c, 0x9f, 0x76, 0x8c, 0x91, 0x9a, 0x09, 0x5c,
-	0x9f, 0x68, 0x3e, 0xf3, 0x1e, 0xa3, 0xed, 0xcc, 0x35, 0x67, 0xde, 0xe3, 0x58, 0xeb, 0x4e, 0x0e,
-	0xe2, 0x8a, 0x4e, 0x7e, 0x11, 0xce, 0xd6, 0xc9, 0x25, 0xf9, 0x3a, 0x25, 0xe2, 0x2a, 0x4f, 0xe6,
-	0xf9, 0x73, 0x78, 0x32, 0xcf, 0x7f, 0x0e, 0x4f, 0x81, 0x98, 0xea, 0x8c, 0x4e, 0x45, 0xb2, 0x14,
-	0x66, 0x74, 0x46, 0x82, 0x74, 0x21, 0xec, 0xe4, 0x20, 0xa4, 0xce, 0x16, 0xac, 0x44, 0x82, 0xc8,
-	0xf3, 0xad, 0xab, 0xf8, 0x19, 0xbf, 0x6f, 0xcd, 0x95, 0xa7, 0x18, 0x8a, 0xab, 0x7d, 0x16, 0x43,
-	0x21, 0xc9, 0x63, 0x18, 0x23, 0x52, 0x0c, 0xf9, 0x4d, 0x3b, 0x8b, 0x21, 0x9f, 0xcf, 0x63, 0x28,
-	0xe5, 0x89, 0x0e, 0x10, 0xbd, 0x44, 0xc8, 0xcb, 0x66, 0xaa, 0x03, 0x44, 0x2b, 0x26, 0xb2, 0x39,
-	0x1d, 0x20, 0x8d, 0x49, 0x74, 0x00, 0x2e, 0x92, 0x37, 0x57, 0x94, 0xe1, 0x9a, 0x14, 0xcd, 0xe9,
-	0x00, 0x29, 0x48, 0x4a, 0xad, 0xbc, 0x67, 0x66, 0xa9, 0x95, 0xa2, 0x3c, 0xb5, 0x53, 0x48, 0x4a,
-	0xad, 0xbc, 0x3c, 0x66, 0xa9, 0x95, 0xa2, 0x3c, 0xb5, 0x53, 0x48, 0x2a, 0x59, 0xfc, 0xfa, 0x97,
-	0x95, 0x2c, 0x3e, 0x9f, 0x97, 0x2c, 0x29, 0x97, 0xda, 0x2c, 0x00, 0x51, 0x9c, 0xfc, 0x3a, 0x87,
-	0xb2, 0xaa, 0x8f, 0x0b, 0x62, 0x7d, 0xdb, 0xf3, 0x01, 0xa9, 0xfa, 0x14, 0x87, 0x89, 0xac, 0xfa,
-	0x14, 0x92, 0xbc, 0xfa, 0x8c, 0x11, 0xa9, 0x48, 0xca, 0xcb, 0x5a, 0x56, 0x24, 0xa5, 0x28, 0x2f,
-	0x92, 0x53, 0x48, 0x7a, 0x63, 0x72, 0x9d, 0x59, 0x1b, 0x33, 0xa9, 0xf0, 0xd6, 0x5c, 0x79, 0xca,
-	0x71, 0x71, 0x99, 0xca, 0x72, 0x5c, 0x48, 0xf2, 0x1c, 0x8f, 0x11, 0x53, 0xc7, 0xc5, 0x27, 0x5e,
-	0xf6, 0xa3, 0x9d, 0xe7, 0x5e, 0x6b, 0x66, 0x1d, 0x4f, 0x43, 0xa6, 0x8e, 0x0b, 0x89, 0x4d, 0x53,
-	0x1d, 0xe9, 0xea, 0xa1, 0x7f, 0xd6, 0xf1, 0x19, 0xf9, 0xd4, 0x71, 0x31, 0x1d, 0x1d, 0xbf, 0x67,
-	0x1d, 0x97, 0xf8, 0x48, 0x92, 0xed, 0x78, 0x0a, 0x91, 0x66, 0x78, 0x38, 0x87, 0xe1, 0xe1, 0x73,
-	0x18, 0x1e, 0x26, 0xb5, 0xc5, 0x61, 0x94, 0x45, 0x99, 0x45, 0x20, 0x55, 0x95, 0xbb, 0x79, 0x90,
-	0xb4, 0xe3, 0xd1, 0xb9, 0x35, 0xd3, 0xf1, 0x48, 0x92, 0xeb, 0xf8, 0x04, 0x21, 0x75, 0x7e, 0x0b,
-	0x36, 0x78, 0xbf, 0xa7, 0xae, 0x3c, 0xad, 0x18, 0xd1, 0x5f, 0xaa, 0x28, 0x7e, 0x93, 0xb7, 0x59,
-	0x40, 0x7b, 0xa3, 0x89, 0xc2, 0xb5, 0xc9, 0x74, 0x04, 0x7b, 0x4b, 0xb9, 0xfb, 0xce, 0x5f, 0x9f,
-	0x6e, 0x29, 0x1f, 0x3f, 0xdd, 0x52, 0xfe, 0xf9, 0x74, 0x4b, 0x79, 0xf2, 0x6c, 0xeb, 0xda, 0xc7,
-	0xcf, 0xb6, 0xae, 0x7d, 0xf2, 0x6c, 0xeb, 0xda, 0xf7, 0xb6, 0x1f, 0x3a, 0xec, 0xec, 0xe2, 0xa4,
-	0xde, 0xf7, 0x46, 0x77, 0xc4, 0xa2, 0xaf, 0x85, 0x63, 0xb7, 0x2f, 0x7f, 0xdf, 0xf1, 0x4f, 0x4e,
-	0xaa, 0xd1, 0xff, 0xb6, 0x6f, 0xff, 0x2f, 0x00, 0x00, 0xff, 0xff, 0x78, 0x5f, 0xeb, 0x2b, 0xed,
-	0x1d, 0x00, 0x00,
+	// 2755 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xc4, 0x5a, 0xdd, 0x8f, 0xe3, 0x56,
+	0x15, 0x5f, 0xe7, 0x73, 0xe6, 0xec, 0xec, 0x6c, 0xd6, 0xbb, 0x2d, 0xe1, 0xb6, 0x3b, 0x3b, 0x3b,
+	0x2d, 0xed, 0x94, 0x42, 0x5a, 0x4d, 0x85, 0x04, 0x45, 0x15, 0xf2, 0x26, 0x9e, 0x69, 0xba, 0x99,
+	0x78, 0xea, 0x4c, 0xb6, 0x5b, 0x2a, 0x48, 0x1d, 0xfb, 0x66, 0xc7, 0x3b, 0x89, 0xed, 0xda, 0xce,
+	0x6c, 0x07, 0x10, 0xf0, 0x17, 0xa0, 0xf2, 0x0d, 0xff, 0x00, 0xa8, 0x48, 0xc0, 0x1b, 0x0f, 0x88,
+	0x27, 0x24, 0xa4, 0x3e, 0xf4, 0xa1, 0x02, 0x24, 0x8a, 0x78, 0x41, 0xed, 0x1b, 0xfd, 0x0b, 0xfa,
+	0x04, 0xba, 0x1f, 0xfe, 0x8c, 0x93, 0x09, 0x5e, 0xba, 0xbc, 0xe5, 0x9e, 0xf3, 0xbb, 0xe7, 0xeb,
+	0x9e, 0x73, 0xee, 0x87, 0x03, 0xeb, 0xba, 0x3d, 0x99, 0x68, 0x96, 0xe1, 0x35, 0x1c, 0xd7, 0xf6,
+	0x6d, 0xb1, 0x72, 0x84, 0x35, 0xd7, 0x3f, 0x42, 0x6b, 0x13, 0xdb, 0xc0, 0x63, 0x4e, 0x45, 0x6b,
+	0xf8, 0x04, 0x5b, 0x3e, 0x1f, 0x6d, 0xfd, 0xf5, 0x79, 0x28, 0xaa, 0x8e, 0x8e, 0xfe, 0x55, 0x84,
+	0xb2, 0xec, 0xba, 0xb6, 0x2b, 0x7e, 0x16, 0x4a, 0xba, 0x6d, 0xe0, 0xba, 0xb0, 0x29, 0x6c, 0xaf,
+	0xef, 0x3c, 0xdc, 0x60, 0x42, 0x1a, 0xaa, 0xa3, 0x37, 0x28, 0xa0, 0xd1, 0xb4, 0x0d, 0xac, 0x52,
+	0x8c, 0xb8, 0x09, 0xe7, 0x0d, 0xec, 0xe9, 0xae, 0xe9, 0xf8, 0xa6, 0x6d, 0xd5, 0x0b, 0x9b, 0xc2,
+	0xf6, 0xaa, 0x1a, 0x27, 0x6d, 0xfd, 0xa0, 0x08, 0x25, 0x32, 0x41, 0x5c, 0x81, 0x52, 0xb7, 0xdf,
+	0xe9, 0xd4, 0xce, 0x89, 0x97, 0xe0, 0x42, 0xbf, 0x7b, 0xb3, 0xab, 0xbc, 0xd2, 0x1d, 0xc8, 0xaa,
+	0xaa, 0xa8, 0x35, 0x41, 0xbc, 0x00, 0xab, 0x37, 0xa4, 0xd6, 0xa0, 0xdd, 0x3d, 0xe8, 0x1f, 0xd6,
+	0x0a, 0x64, 0xd8, 0x55, 0x0e, 0x07, 0xbb, 0x4a, 0xbf, 0xdb, 0xaa, 0x19, 0xa2, 0x08, 0xeb, 0x52,
+	0x47, 0x95, 0xa5, 0xd6, 0xab, 0x03, 0xf9, 0x76, 0xbb, 0x77, 0xd8, 0xab, 0x61, 0x71, 0x1d, 0xa0,
+	0xab, 0x0c, 0xa4, 0x66, 0x53, 0xe9, 0x77, 0x0f, 0x6b, 0x23, 0xf1, 0x0a, 0xd4, 0xf8, 0x60, 0xd0,
+	0x93, 0x3b, 0x72, 0xf3, 0x50, 0x6e, 0xd5, 0xee, 0x88, 0x97, 0xe1, 0x62, 0x4b, 0x3a, 0x94, 0x06,
+	0xad, 0xb6, 0x3a, 0xe8, 0x28, 0xcd, 0x9b, 0x72, 0xab, 0x76, 0x44, 0x88, 0xfd, 0xae, 0xd4, 0x3f,
+	0x7c, 0x51, 0xee, 0x1e, 0xb6, 0x9b, 0x12, 0x41, 0x9a, 0xe2, 0x43, 0x70, 0xe9, 0x40, 0x56, 0xf7,
+	0xdb, 0xbd, 0x5e, 0x5b, 0xe9, 0x0e, 0x5a, 0x72, 0xb7, 0x2d, 0xb7, 0x6a, 0x77, 0x19, 0x96, 0xd9,
+	0xda, 0x54, 0xf6, 0xf7, 0xa5, 0x6e, 0xab, 0x76, 0x2c, 0xd6, 0x60, 0x8d, 0x58, 0xbb, 0xdf, 0x95,
+	0xf7, 0x95, 0x6e, 0xbb, 0x59, 0x1b, 0x13, 0x4a, 0x53, 0x51, 0xd5, 0xfe, 0xc1, 0xe1, 0x80, 0xe8,
+	0xab, 0x4d, 0x88, 0x3d, 0xbd, 0x03, 0xa9, 0x29, 0x0f, 0x88, 0x23, 0x1d, 0x45, 0x6a, 0xc9, 0xad,
+	0x9a, 0x45, 0x5c, 0x67, 0x54, 0x55, 0xde, 0x57, 0x6e, 0xc9, 0xad, 0x9a, 0x4d, 0x80, 0x5d, 0xa5,
+	0x25, 0x0f, 0xfa, 0x5d, 0xe9, 0x96, 0xd4, 0xee, 0x48, 0x37, 0x3a, 0x72, 0xcd, 0x11, 0xd7, 0x60,
+	0xa5, 0xa9, 0x74, 0x77, 0x3b, 0xed, 0xe6, 0x61, 0xed, 0x0d, 0xf1, 0x53, 0x70, 0x59, 0xd9, 0xdd,
+	0xed, 0xb4, 0xbb, 0x04, 0xd6, 0xeb, 0x1f, 0x1c, 0x28, 0x2a, 0xb1, 0xda, 0x25, 0x8c, 0x5d, 0xa9,
+	0xdd, 0x91, 0x5b, 0x83, 0x03, 0x55, 0x6e, 0x2a, 0xdd, 0x56, 0xfb, 0xb0, 0xad, 0x74, 0x6b, 0x1e,
+	0x09, 0xd9, 0xcb, 0x7d, 0xe5, 0x50, 0x1a, 0xc8, 0xb7, 0x9b, 0xb2, 0x4c, 0x94, 0xfb, 0x64, 0x05,
+	0x6e, 0xf4, 0x7b, 0xaf, 0xd6, 0xa6, 0x68, 0x02, 0x45, 0xc9, 0x71, 0xd0, 0x08, 0x60, 0x0f, 0xfb,
+	0xb7, 0xb0, 0xeb, 0x99, 0xb6, 0x85, 0x56, 0xa1, 0xaa, 0xe2, 0x37, 0xa6, 0xd8, 0xf3, 0xd1, 0x3e,
+	0xac, 0xa8, 0xd8, 0x73, 0x6c, 0xcb, 0xc3, 0xe2, 0x93, 0x50, 0xc6, 0x64, 0xd9, 0x69, 0x3e, 0x9c,
+	0xdf, 0xb9, 0x34, 0x93, 0x0f, 0x2a, 0xe3, 0x8b, 0x75, 0xa8, 0x9e, 0x30, 0x51, 0x3c, 0x0f, 0x82,
+	0x21, 0xfa, 0x58, 0x80, 0x6a, 0x0f, 0x7b, 0xf4, 0xf7, 0xf7, 0x04, 0xa8, 0x34, 0x5d, 0xac, 0xf9,
+	0x18, 0x7d, 0x29, 0x54, 0x28, 0x5e, 0x81, 0xb2, 0x6f, 0x1f, 0x63, 0x8b, 0x2a, 0x59, 0x55, 0xd9,
+	0x80, 0x48, 0xd4, 0x1c, 0xa7, 0xab, 0x4d, 0x70, 0x20, 0x91, 0x0f, 0x51, 0x3b, 0x8f, 0x81, 0xa1,
+	0x92, 0x42, 0x4c, 0x09, 0xfa, 0x1a, 0x94, 0x9b, 0x63, 0xdb, 0xc3, 0xe8, 0xda, 0x19, 0xe6, 0xa0,
+	0xe7, 0x72, 0x28, 0x45, 0xbf, 0xa8, 0x40, 0x55, 0xd2, 0x75, 0x7b, 0x6a, 0xf9, 0xe8, 0x57, 0x91,
+	0xef, 0x57, 0x23, 0x65, 0x22, 0x94, 0x2c, 0xe2, 0x22, 0xd3, 0x45, 0x7f, 0xa3, 0xef, 0x0a, 0x79,
+	0x1c, 0x7c, 0x06, 0xaa, 0x1a, 0x53, 0x45, 0x5d, 0x3c, 0xbf, 0xf3, 0x50, 0x00, 0xdd, 0x27, 0x0d,
+	0xa0, 0xc1, 0xed, 0x50, 0x03, 0x94, 0x88, 0x60, 0x65, 0x62, 0xe1, 0x89, 0x6d, 0x99, 0x7a, 0xbd,
+	0x48, 0xd5, 0x87, 0x63, 0x62, 0x6c, 0x55, 0xc5, 0xba, 0x7d, 0x82, 0xdd, 0xf8, 0x4a, 0xc5, 0xa7,
+	0x08, 0xc9, 0x29, 0xa1, 0x27, 0x85, 0x98, 0x27, 0xc6, 0x83, 0x70, 0x04, 0xfd, 0x54, 0x80, 0x4a,
+	0x0f, 0x8f, 0xb1, 0xee, 0xa3, 0x27, 0x23, 0x5b, 0x1f, 0x85, 0x55, 0x0e, 0x68, 0x1b, 0xdc, 0xd8,
+	0x88, 0xf0, 0x80, 0x2c, 0xbb, 0x07, 0xa5, 0xde, 0x91, 0x7d, 0x2f, 0x5e, 0x5d, 0x0f, 0x46, 0xf1,
+	0x08, 0x4a, 0x1d, 0xd3, 0xf3, 0xe3, 0x8a, 0x7b, 0x79, 0x14, 0x6f, 0x00, 0x84, 0x31, 0xf3, 0xea,
+	0x85, 0xcd, 0xe2, 0xf6, 0xaa, 0x1a, 0xa3, 0xa0, 0x5d, 0x28, 0xf5, 0x7c, 0xdb, 0x89, 0xeb, 0xc9,
+	0x55, 0x28, 0x6f, 0x5d, 0x84, 0x72, 0xcf, 0xd1, 0x74, 0x8c, 0x4e, 0x96, 0xad, 0x92, 0xbc, 0x6d,
+	0xca, 0x23, 0x6a, 0xda, 0x46, 0xd0, 0x54, 0xf8, 0x10, 0x79, 0xb3, 0x11, 0x7b, 0x3d, 0x8f, 0x86,
+	0xa7, 0xa1, 0x42, 0x45, 0xb2, 0x68, 0x9d, 0xdf, 0xb9, 0x9c, 0x5c, 0x29, 0xea, 0xa4, 0xca, 0x21,
+	0xe8, 0x8f, 0x02, 0x54, 0xda, 0xd6, 0x89, 0xe9, 0x63, 0x74, 0x1c, 0x79, 0x1b, 0x33, 0x52, 0x48,
+	0x18, 0x29, 0x3e, 0x01, 0x25, 0xd7, 0x1e, 0xb3, 0x1a, 0x5b, 0xdf, 0x11, 0x93, 0xa2, 0x55, 0x7b,
+	0x8c, 0x55, 0xca, 0x27, 0xcb, 0x66, 0xd9, 0x92, 0xe3, 0xb8, 0xf6, 0x89, 0x36, 0xa6, 0xc5, 0xbd,
+	0xa2, 0xc6, 0x28, 0xe8, 0x66, 0x1e, 0xcf, 0x1e, 0x86, 0x8a, 0x49, 0x6d, 0xe5, 0xa1, 0xe3, 0x23,
+	0xf4, 0x07, 0x01, 0x4a, 0x2f, 0xd9, 0xa6, 0x85, 0xae, 0x47, 0x2e, 0x44, 0x58, 0x21, 0x81, 0x7d,
+	0x4b, 0xf8, 0x9f, 0xae, 0x9a, 0x28, 0xc1, 0x05, 0x9e, 0x8d, 0x3d, 0x5f, 0xf3, 0xa7, 0x1e, 0xf5,
+	0x75, 0x7d, 0xe7, 0x91, 0xcc, 0xf2, 0x60, 0x10, 0x35, 0x39, 0x03, 0xfd, 0x84, 0x9a, 0x44, 0xcd,
+	0xf6, 0xd0, 0x63, 0x4b, 0xac, 0x02, 0xc2, 0x79, 0x7c, 0x78, 0x16, 0x56, 0x5c, 0xae, 0x85, 0x67,
+	0xc6, 0x95, 0xa4, 0x91, 0xfb, 0x78, 0x32, 0xc4, 0xae, 0x1a, 0xa2, 0xd0, 0x2f, 0x05, 0xa8, 0xb2,
+	0x15, 0xc3, 0xe8, 0xce, 0x32, 0xd9, 0x81, 0x60, 0xc5, 0x34, 0xb0, 0xe5, 0x9b, 0xfe, 0x29, 0x8f,
+	0x53, 0x38, 0x0e, 0x33, 0xa7, 0xb8, 0x38, 0x73, 0xf2, 0x55, 0xef, 0x77, 0xa0, 0xda, 0xc2, 0xfa,
+	0xd8, 0xb4, 0x30, 0xfa, 0xca, 0x7d, 0x1a, 0x9a, 0xcf, 0x80, 0x1f, 0x0a, 0x50, 0x65, 0xf1, 0x5b,
+	0x72, 0x09, 0xf5, 0x3c, 0x4b, 0xd8, 0x80, 0xea, 0x84, 0x29, 0x59, 0xb8, 0x82, 0x01, 0x08, 0x7d,
+	0x0b, 0x4a, 0x37, 0x4d, 0xfd, 0xf8, 0xff, 0x14, 0x13, 0x0d, 0xca, 0x1d, 0xac, 0x9d, 0xe0, 0xe5,
+	0x02, 0x92, 0x4b, 0xc5, 0x10, 0x2a, 0x2d, 0x3c, 0xc6, 0xfe, 0x27, 0xa9, 0xe3, 0x14, 0xaa, 0xca,
+	0x68, 0x34, 0xb6, 0x35, 0x23, 0x7e, 0x10, 0x99, 0x1f, 0xc7, 0x2b, 0x50, 0x1e, 0xd9, 0xae, 0xce,
+	0x9a, 0xd4, 0x8a, 0xca, 0x06, 0xf9, 0x54, 0xff, 0x9c, 0x9c, 0x2b, 0x58, 0x93, 0x58, 0xca, 0xbf,
+	0xbb, 0x79, 0x92, 0xea, 0x0b, 0x50, 0xf1, 0x58, 0xeb, 0x62, 0x3b, 0xfb, 0xd5, 0x8c, 0xfd, 0xa2,
+	0x77, 0x6a, 0xe9, 0xbc, 0x79, 0x71, 0x30, 0x7a, 0x1d, 0x4a, 0x1d, 0x12, 0x93, 0x4f, 0x2e, 0xf0,
+	0x1f, 0xd7, 0xa0, 0xa2, 0x0c, 0xef, 0x92, 0x53, 0xd5, 0x3b, 0x45, 0x58, 0xed, 0x4d, 0x87, 0xe4,
+	0x5e, 0x37, 0xc4, 0xe8, 0x23, 0x21, 0x71, 0x56, 0xf6, 0xa6, 0xc3, 0x50, 0x23, 0x1b, 0x90, 0x5c,
+	0xe6, 0xaa, 0x83, 0x33, 0x43, 0x38, 0x26, 0x45, 0x34, 0x32, 0xc7, 0x3e, 0x29, 0xa2, 0x62, 0x56,
+	0x11, 0xed, 0x52, 0xa6, 0x1a, 0x80, 0xc4, 0x6d, 0x28, 0x7b, 0xb6, 0xeb, 0x7b, 0xf5, 0x12, 0x45,
+	0xa7, 0x3a, 0x57, 0xcf, 0x76, 0x7d, 0x95, 0x01, 0x88, 0x2d, 0x63, 0x73, 0x62, 0xfa, 0xf5, 0xf2,
+	0xa6, 0xb0, 0x5d, 0x56, 0xd9, 0x80, 0xec, 0x44, 0xf6, 0x68, 0xe4, 0x61, 0xbf, 0x5e, 0xa1, 0x64,
+	0x3e, 0x22, 0x47, 0x0a, 0x1f, 0xbf, 0xe9, 0xd7, 0xab, 0xec, 0x48, 0x41, 0x7e, 0x13, 0xda, 0x31,
+	0x3e, 0xf5, 0xea, 0x2b, 0xd4, 0x66, 0xfa, 0x1b, 0xbd, 0x2b, 0xe4, 0xbc, 0x6d, 0xb0, 0xb8, 0x14,
+	0xe2, 0x71, 0x79, 0x01, 0xaa, 0x36, 0x8d, 0x68, 0xe0, 0xfb, 0x63, 0x71, 0x01, 0x2c, 0xd8, 0x8d,
+	0x30, 0xd0, 0x06, 0x23, 0xa8, 0xc1, 0x1c, 0x76, 0x31, 0xf1, 0xb5, 0x71, 0xbd, 0xb4, 0x29, 0x6c,
+	0x17, 0x55, 0x36, 0x10, 0x6b, 0x50, 0xf4, 0xf0, 0x1b, 0xd4, 0xe9, 0x92, 0x4a, 0x7e, 0x26, 0xc2,
+	0x5f, 0x49, 0x86, 0x1f, 0xfd, 0x5d, 0x80, 0x5a, 0x5a, 0xc3, 0x82, 0x6a, 0x5a, 0x87, 0x82, 0x19,
+	0x38, 0x51, 0x30, 0x0d, 0xf1, 0x25, 0xa8, 0x1a, 0xd8, 0xd7, 0xcc, 0x71, 0xe0, 0xc1, 0xb3, 0x4b,
+	0x78, 0xd0, 0x68, 0xb1, 0x29, 0xb2, 0xe5, 0xbb, 0xa7, 0x6a, 0x20, 0x00, 0x29, 0xb0, 0x16, 0x67,
+	0x10, 0x47, 0x8e, 0xf1, 0x29, 0xb7, 0x80, 0xfc, 0x14, 0x9f, 0x82, 0xf2, 0x89, 0x36, 0x9e, 0x62,
+	0x5e, 0x1a, 0xa9, 0xa3, 0xd4, 0x2d, 0xc2, 0x52, 0x19, 0xe2, 0xf9, 0xc2, 0x17, 0x05, 0x84, 0xe1,
+	0x7c, 0xdf, 0xf2, 0xc2, 0x3c, 0x4d, 0x1e, 0x47, 0xe8, 0x0a, 0x78, 0x75, 0x81, 0xc6, 0x83, 0x8f,
+	0xf2, 0x15, 0xc6, 0x6f, 0x0a, 0xe1, 0x11, 0xf5, 0xcf, 0xc2, 0x32, 0x2d, 0x89, 0xa4, 0xda, 0xa9,
+	0x13, 0xde, 0x8c, 0xc8, 0x6f, 0xf1, 0xc5, 0x74, 0x20, 0x1b, 0x19, 0x81, 0x64, 0x5a, 0x1a, 0x5c,
+	0xc3, 0x83, 0x0a, 0xa3, 0x92, 0x27, 0xe1, 0x11, 0xac, 0xb0, 0x34, 0x0d, 0x73, 0x3e, 0x1c, 0xa3,
+	0x1f, 0x15, 0xa0, 0xd8, 0xc3, 0x3e, 0xfa, 0x9b, 0xb0, 0xe4, 0x46, 0x38, 0x4f, 0x92, 0x28, 0xa7,
+	0xa3, 0xf6, 0x74, 0x56, 0xfa, 0x61, 0xff, 0x41, 0x87, 0x2c, 0x57, 0x1e, 0x7d, 0x5f, 0x80, 0x72,
+	0xdf, 0xf2, 0x30, 0xb9, 0x9a, 0xdd, 0x67, 0x5c, 0x82, 0xc6, 0x55, 0x8c, 0x35, 0xae, 0x5c, 0x36,
+	0xbd, 0x2d, 0x40, 0x71, 0x0f, 0xfb, 0x4b, 0x1f, 0x59, 0xe6, 0xae, 0xb9, 0x96, 0x27, 0x89, 0x3e,
+	0x07, 0x15, 0x26, 0x80, 0x87, 0x3d, 0xb5, 0x35, 0xf0, 0x7e, 0xc8, 0x31, 0xe8, 0xdb, 0xe1, 0xe9,
+	0xe3, 0xbe, 0xad, 0xcd, 0x15, 0xab, 0xf7, 0x0b, 0x50, 0x7e, 0x79, 0x8a, 0xdd, 0x53, 0xf4, 0x97,
+	0xa5, 0x12, 0x3b, 0xb6, 0xf3, 0x15, 0xfe, 0xab, 0x9d, 0xaf, 0xb8, 0xf4, 0xce, 0x57, 0xca, 0xde,
+	0xf9, 0xca, 0x99, 0x3b, 0x5f, 0x25, 0x63, 0xe7, 0xab, 0xc6, 0x12, 0xe8, 0x34, 0xe7, 0x19, 0x39,
+	0xd8, 0xe2, 0x32, 0x9d, 0x9c, 0xbb, 0xa7, 0x15, 0x63, 0x7b, 0x1a, 0xfa, 0x77, 0x15, 0x4a, 0xbb,
+	0xe6, 0x18, 0xa3, 0x7f, 0x08, 0x50, 0x94, 0x0c, 0x03, 0xbd, 0xb2, 0x64, 0x9f, 0x75, 0x34, 0xff,
+	0x28, 0xe8, 0xb3, 0xe4, 0x37, 0xb9, 0x09, 0x3b, 0xae, 0x7d, 0xc7, 0xc5, 0x9e, 0xd7, 0x36, 0xf8,
+	0x33, 0x57, 0x8c, 0x82, 0xbe, 0x99, 0xf3, 0x26, 0x3c, 0x32, 0xc7, 0xd1, 0x75, 0x94, 0x8f, 0x12,
+	0x29, 0x56, 0x9c, 0x2d, 0x51, 0xcf, 0xfc, 0x06, 0xe6, 0x7b, 0x37, 0xfd, 0x8d, 0xfe, 0xc4, 0xab,
+	0x6d, 0xba, 0x8c, 0x77, 0xf3, 0x94, 0xd6, 0xa1, 0x6a, 0x4f, 0xfd, 0x03, 0xe2, 0x38, 0xd3, 0x19,
+	0x0c, 0x53, 0xbe, 0x97, 0x66, 0x7c, 0xdf, 0xcb, 0xe3, 0x7b, 0xe0, 0x47, 0x21, 0xe6, 0xc7, 0xbb,
+	0x02, 0x14, 0xf6, 0x74, 0xb4, 0x1f, 0xb9, 0xb1, 0x05, 0x6b, 0x77, 0x5c, 0x72, 0x72, 0xc5, 0xba,
+	0x6d, 0xd1, 0x6d, 0x97, 0xa0, 0x13, 0xb4, 0x94, 0x79, 0x85, 0x19, 0xf3, 0xee, 0xe5, 0x31, 0x6f,
+	0x0b, 0xd6, 0x86, 0x63, 0x7b, 0xe8, 0xa9, 0x78, 0x62, 0x9f, 0x60, 0x83, 0x9b, 0x99, 0xa0, 0x11,
+	0xc5, 0xc3, 0x53, 0x1f, 0x7b, 0xbb, 0x2e, 0xc6, 0x06, 0x4f, 0xbc, 0x18, 0x05, 0xfd, 0x2e, 0x3a,
+	0xf7, 0x7f, 0xf9, 0x3e, 0x56, 0x06, 0xd9, 0x39, 0x73, 0x2b, 0x76, 0x1f, 0x58, 0x0d, 0x0e, 0xfc,
+	0xc4, 0x31, 0x0a, 0xd8, 0xc7, 0x9e, 0xa7, 0xdd, 0xc1, 0x7c, 0xad, 0x13, 0x34, 0xf4, 0x8e, 0x00,
+	0x17, 0x55, 0xec, 0x68, 0xa6, 0xab, 0xe2, 0x11, 0x7d, 0xe3, 0xf0, 0xe2, 0xef, 0x59, 0x6f, 0x0b,
+	0x79, 0x0d, 0x0a, 0x1e, 0xb4, 0x48, 0xa4, 0xf8, 0x88, 0xb5, 0x0c, 0xc7, 0xe7, 0xf1, 0xa3, 0xbf,
+	0x49, 0x8c, 0x26, 0x9a, 0x7b, 0x4c, 0x5a, 0x1c, 0xcb, 0xf3, 0x60, 0x48, 0xea, 0x5c, 0x33, 0x0c,
+	0x6c, 0xd0, 0x5e, 0x54, 0x54, 0xd9, 0x80, 0xe0, 0x5d, 0xbe, 0x50, 0x15, 0x86, 0xe7, 0x43, 0xf4,
+	0xfb, 0x32, 0x94, 0xdb, 0x96, 0x81, 0xdf, 0x44, 0x3f, 0x2b, 0x12, 0x0f, 0x86, 0x53, 0x73, 0x6c,
+	0xa0, 0xd7, 0x96, 0x5c, 0x0e, 0xcf, 0x9e, 0x06, 0x57, 0x40, 0x12, 0x41, 0x3a, 0x3a, 0xb3, 0x15,
+	0xfc, 0xb6, 0x90, 0x37, 0x3c, 0x59, 0xda, 0x9e, 0x80, 0x75, 0xde, 0xe3, 0x7a, 0xba, 0x66, 0x59,
+	0x61, 0xa2, 0xa5, 0xa8, 0x31, 0x1c, 0x75, 0x17, 0x1b, 0x3c, 0x72, 0x29, 0x6a, 0x5c, 0xde, 0xb1,
+	0xe9, 0x38, 0x61, 0x24, 0x53, 0x54, 0xf1, 0x71, 0xb8, 0xc0, 0x29, 0xbb, 0x9a, 0x39, 0x0e, 0x03,
+	0x9b, 0x24, 0x92, 0x58, 0x18, 0x53, 0x57, 0xf3, 0x4d, 0xdb, 0xda, 0xf7, 0xe8, 0x1d, 0xa8, 0xa8,
+	0xc6, 0x28, 0x44, 0xca, 0x88, 0x22, 0x15, 0xde, 0xcc, 0xd9, 0x95, 0x28, 0x49, 0x44, 0x3f, 0x2e,
+	0x40, 0xe5, 0x16, 0x76, 0xcd, 0xd1, 0xe9, 0xd2, 0x2b, 0xe3, 0xd2, 0xf4, 0xe4, 0x97, 0x73, 0x3e,
+	0x3a, 0x73, 0x65, 0x7e, 0x9d, 0xf7, 0xd5, 0x30, 0xda, 0x8a, 0x68, 0x72, 0x05, 0x9b, 0xce, 0x06,
+	0xc0, 0xc4, 0xf4, 0x26, 0x9a, 0xaf, 0x1f, 0x61, 0x2f, 0x68, 0x00, 0x11, 0x85, 0xf4, 0x71, 0x66,
+	0x59, 0xb8, 0x1a, 0xe1, 0x98, 0xd4, 0x61, 0x80, 0xec, 0x98, 0x1e, 0xd9, 0x5b, 0x49, 0x60, 0x12,
+	0xb4, 0x9d, 0x8f, 0x3e, 0x0d, 0xeb, 0xcd, 0xb1, 0x89, 0x2d, 0xbf, 0xc9, 0xbf, 0xc9, 0x8a, 0xb7,
+	0xe1, 0x82, 0xe4, 0x38, 0xd1, 0x07, 0x37, 0x71, 0x2b, 0x6e, 0xb7, 0xe4, 0x38, 0x8d, 0x88, 0x17,
+	0x9c, 0x5e, 0xd1, 0x63, 0x0b, 0x31, 0x3c, 0x1e, 0xb7, 0xe1, 0x02, 0xff, 0xbc, 0xc6, 0xae, 0x0b,
+	0x49, 0xc9, 0x9c, 0x95, 0xba, 0x4a, 0x24, 0x25, 0xcf, 0x60, 0xb8, 0xe4, 0x3e, 0xac, 0x05, 0x92,
+	0xc7, 0xb6, 0x87, 0xc5, 0xeb, 0x99, 0x93, 0x08, 0x2b, 0x94, 0xbb, 0xb5, 0x08, 0x12, 0x19, 0xcc,
+	0x1f, 0x64, 0xb3, 0x0c, 0xe6, 0xac, 0x85, 0x06, 0xcf, 0x60, 0xb8, 0xe4, 0xd7, 0x60, 0x3d, 0xf8,
+	0x12, 0xc2, 0xbe, 0x5d, 0x89, 0x99, 0xd3, 0x38, 0x33, 0x94, 0xfd, 0xf8, 0x62, 0xd0, 0x8c, 0xd9,
+	0xec, 0x5b, 0x53, 0xb6, 0xd9, 0x8c, 0xb7, 0xd8, 0xec, 0x10, 0xc3, 0x25, 0xab, 0x70, 0x3e, 0x90,
+	0x7c, 0x64, 0xdf, 0x13, 0x37, 0x33, 0xe7, 0x1c, 0xd9, 0xf7, 0x42, 0xa9, 0xd7, 0x17, 0x20, 0x66,
+	0x64, 0x92, 0x8c, 0xcc, 0x96, 0x49, 0x38, 0x8b, 0x65, 0x72, 0xc4, 0xac, 0x9d, 0xbe, 0xed, 0xcc,
+	0xb1, 0xd3, 0xb7, 0x9d, 0x33, 0xec, 0x64, 0x88, 0x48, 0x26, 0x7d, 0xe2, 0xe2, 0xa9, 0x90, 0x90,
+	0x49, 0x19, 0xe9, 0x44, 0xb8, 0xbe, 0x00, 0xc1, 0x65, 0x76, 0x60, 0x95, 0x32, 0xa8, 0xe7, 0x1b,
+	0xb3, 0xf8, 0x84, 0xdf, 0xd7, 0xe6, 0xf2, 0x53, 0x16, 0xb2, 0xef, 0x34, 0x59, 0x16, 0x32, 0xce,
+	0x22, 0x0b, 0x43, 0x44, 0xca, 0xc2, 0x97, 0x6c, 0xd3, 0xca, 0xb2, 0x90, 0xd0, 0x17, 0x59, 0xc8,
+	0xf9, 0xb1, 0x0e, 0x40, 0x3f, 0x2b, 0xf1, 0x2f, 0x07, 0xa9, 0x0e, 0x40, 0x67, 0x04, 0xbc, 0x39,
+	0x1d, 0x20, 0x8d, 0x89, 0x75, 0x00, 0xc2, 0xe2, 0x9f, 0x21, 0xc4, 0x0c, 0xd7, 0x38, 0x6b, 0x4e,
+	0x07, 0x48, 0x41, 0x52, 0x62, 0xf9, 0x47, 0x83, 0x2c, 0xb1, 0x9c, 0xb5, 0x48, 0x6c, 0x04, 0x49,
+	0x89, 0xe5, 0x5f, 0x02, 0xb2, 0xc4, 0x72, 0xd6, 0x22, 0xb1, 0x11, 0x24, 0xb5, 0x58, 0x37, 0x4d,
+	0xfd, 0x38, 0x6b, 0xb1, 0x08, 0x7d, 0xd1, 0x62, 0x71, 0x3e, 0x97, 0xa6, 0x00, 0xb0, 0xe4, 0xc4,
+	0xda, 0x09, 0x16, 0xb3, 0xb2, 0x8f, 0x30, 0x42, 0x79, 0x9b, 0xf3, 0x01, 0xa9, 0xfc, 0x64, 0x77,
+	0xe1, 0xac, 0xfc, 0x64, 0x9c, 0x45, 0xf9, 0x19, 0x22, 0x52, 0x91, 0xe4, 0x2f, 0xef, 0x59, 0x91,
+	0xe4, 0xac, 0x45, 0x91, 0x8c, 0x20, 0xe9, 0xc2, 0x24, 0x32, 0xb3, 0x0a, 0x33, 0x2e, 0xf0, 0xda,
+	0x5c, 0x7e, 0xca, 0x71, 0x76, 0x54, 0xcf, 0x72, 0x9c, 0x71, 0x16, 0x39, 0x1e, 0x22, 0x22, 0xc7,
+	0xd9, 0xe1, 0x86, 0xf7, 0xa3, 0xeb, 0x67, 0xbe, 0xca, 0x25, 0x1d, 0x4f, 0x43, 0x22, 0xc7, 0x19,
+	0xa7, 0x87, 0x53, 0x1d, 0x69, 0xf6, 0xcd, 0x2a, 0xe9, 0x78, 0x82, 0x1f, 0x39, 0xce, 0xc8, 0xf4,
+	0xf5, 0x28, 0xe9, 0x38, 0xc7, 0x53, 0x4e, 0xb6, 0xe3, 0x29, 0x44, 0xda, 0xc2, 0xbd, 0x39, 0x16,
+	0xee, 0x9d, 0x61, 0xe1, 0x5e, 0x5c, 0x5a, 0x18, 0x46, 0x9e, 0x94, 0x59, 0x06, 0xa4, 0xb2, 0x72,
+	0x6b, 0x11, 0x24, 0xed, 0x38, 0x7d, 0x76, 0xc9, 0x74, 0x9c, 0x72, 0x16, 0x3a, 0x1e, 0x20, 0xb8,
+	0xcc, 0xaf, 0xc3, 0x45, 0xbe, 0x34, 0xc1, 0xc3, 0xb1, 0xf8, 0xf8, 0xa2, 0x37, 0xed, 0x50, 0xf6,
+	0x67, 0xce, 0x40, 0x71, 0xf9, 0x06, 0x5c, 0x0a, 0x17, 0x2b, 0xd4, 0xf0, 0x44, 0xf6, 0x82, 0xcc,
+	0xe8, 0x78, 0xf2, 0x4c, 0x1c, 0xd7, 0xb2, 0x0b, 0xd5, 0x5d, 0x73, 0x8c, 0x25, 0xc3, 0x10, 0x1f,
+	0x8d, 0xcf, 0x21, 0xc4, 0x86, 0x64, 0x44, 0x55, 0x75, 0x75, 0x0e, 0x37, 0x29, 0x87, 0x24, 0xc1,
+	0xac, 0x9c, 0x78, 0x0a, 0x5c, 0x9d, 0xc3, 0xe5, 0x72, 0x9a, 0x50, 0xa1, 0x72, 0x74, 0xf1, 0x91,
+	0x59, 0xa0, 0x1e, 0x4a, 0x79, 0x34, 0x9b, 0x19, 0xb5, 0x4a, 0x42, 0xe3, 0xf5, 0x7d, 0x6d, 0x06,
+	0x9b, 0x2a, 0xef, 0xcd, 0xf9, 0x00, 0x2e, 0xf0, 0x2e, 0x5c, 0x26, 0xf4, 0xd4, 0x15, 0x59, 0xdc,
+	0x9e, 0x99, 0x98, 0x42, 0x84, 0x2a, 0x9e, 0x5a, 0x02, 0x19, 0x95, 0x00, 0xbd, 0xba, 0xf1, 0xab,
+	0x6b, 0xb2, 0x04, 0x28, 0xa7, 0xc1, 0x59, 0xd9, 0x25, 0x90, 0x86, 0x44, 0x25, 0x40, 0x39, 0xec,
+	0xda, 0x95, 0x2c, 0x01, 0x36, 0x85, 0x71, 0xb2, 0x4b, 0x20, 0x85, 0xe0, 0x32, 0x5f, 0x80, 0xcb,
+	0xe4, 0xc8, 0x83, 0x2d, 0x7e, 0x60, 0x97, 0xe9, 0x5f, 0x44, 0xc5, 0xf0, 0x3f, 0x46, 0x3d, 0xdf,
+	0xc5, 0xda, 0x24, 0x10, 0x78, 0x21, 0x20, 0x53, 0xd8, 0xb3, 0xc2, 0x8d, 0xe7, 0xdf, 0xf9, 0x60,
+	0x43, 0x78, 0xef, 0x83, 0x0d, 0xe1, 0x9f, 0x1f, 0x6c, 0x08, 0x6f, 0x7d, 0xb8, 0x71, 0xee, 0xbd,
+	0x0f, 0x37, 0xce, 0xbd, 0xff, 0xe1, 0xc6, 0xb9, 0xaf, 0x6e, 0xde, 0x31, 0xfd, 0xa3, 0xe9, 0xb0,
+	0xa1, 0xdb, 0x93, 0x67, 0xd8, 0xa4, 0xcf, 0x7b, 0xa7, 0x96, 0xce, 0x7f, 0x3f, 0xe3, 0x0c, 0x87,
+	0x15, 0xfa, 0x3f, 0xd4, 0xe7, 0xfe, 0x13, 0x00, 0x00, 0xff, 0xff, 0x5f, 0x46, 0x9e, 0xc2, 0xbd,
+	0x2a, 0x00, 0x00,
 }
 
 // Reference imports to suppress errors if they are not otherwise used.
@@ -4568,6 +6286,15 @@ type ClientCommandsClient interface {
 	ObjectGet(ctx context.Context, in *Rpc_Object_Get_Request, opts ...grpc.CallOption) (*Rpc_Object_Get_Response, error)
 	ObjectDelete(ctx context.Context, in *Rpc_Object_Delete_Request, opts ...grpc.CallOption) (*Rpc_Object_Delete_Response, error)
 	ObjectQuery(ctx context.Context, in *Rpc_Object_Query_Request, opts ...grpc.CallOption) (*Rpc_Object_Query_Response, error)
+	ObjectSubscribe(ctx context.Context, in *Rpc_Object_Subscribe_Request, opts ...grpc.CallOption) (*Rpc_Object_Subscribe_Response, error)
+	ObjectUnsubscribe(ctx context.Context, in *Rpc_Object_Unsubscribe_Request, opts ...grpc.CallOption) (*Rpc_Object_Unsubscribe_Response, error)
+	FileAdd(ctx context.Context, in *Rpc_File_Add_Request, opts ...grpc.CallOption) (*Rpc_File_Add_Response, error)
+	FileGet(ctx context.Context, in *Rpc_File_Get_Request, opts ...grpc.CallOption) (*Rpc_File_Get_Response, error)
+	FileGc(ctx context.Context, in *Rpc_File_Gc_Request, opts ...grpc.CallOption) (*Rpc_File_Gc_Response, error)
+	FileStatus(ctx context.Context, in *Rpc_File_Status_Request, opts ...grpc.CallOption) (*Rpc_File_Status_Response, error)
+	FileRepairRefcounts(ctx context.Context, in *Rpc_File_RepairRefcounts_Request, opts ...grpc.CallOption) (*Rpc_File_RepairRefcounts_Response, error)
+	IndexRebuild(ctx context.Context, in *Rpc_Index_Rebuild_Request, opts ...grpc.CallOption) (*Rpc_Index_Rebuild_Response, error)
+	IndexVerify(ctx context.Context, in *Rpc_Index_Verify_Request, opts ...grpc.CallOption) (*Rpc_Index_Verify_Response, error)
 	ListenSessionEvents(ctx context.Context, in *StreamRequest, opts ...grpc.CallOption) (ClientCommands_ListenSessionEventsClient, error)
 }
 
@@ -4840,6 +6567,87 @@ func (c *clientCommandsClient) ObjectQuery(ctx context.Context, in *Rpc_Object_Q
 	return out, nil
 }
 
+func (c *clientCommandsClient) ObjectSubscribe(ctx context.Context, in *Rpc_Object_Subscribe_Request, opts ...grpc.CallOption) (*Rpc_Object_Subscribe_Response, error) {
+	out := new(Rpc_Object_Subscribe_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/ObjectSubscribe", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientCommandsClient) ObjectUnsubscribe(ctx context.Context, in *Rpc_Object_Unsubscribe_Request, opts ...grpc.CallOption) (*Rpc_Object_Unsubscribe_Response, error) {
+	out := new(Rpc_Object_Unsubscribe_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/ObjectUnsubscribe", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientCommandsClient) FileAdd(ctx context.Context, in *Rpc_File_Add_Request, opts ...grpc.CallOption) (*Rpc_File_Add_Response, error) {
+	out := new(Rpc_File_Add_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/FileAdd", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientCommandsClient) FileGet(ctx context.Context, in *Rpc_File_Get_Request, opts ...grpc.CallOption) (*Rpc_File_Get_Response, error) {
+	out := new(Rpc_File_Get_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/FileGet", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientCommandsClient) FileGc(ctx context.Context, in *Rpc_File_Gc_Request, opts ...grpc.CallOption) (*Rpc_File_Gc_Response, error) {
+	out := new(Rpc_File_Gc_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/FileGc", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientCommandsClient) FileStatus(ctx context.Context, in *Rpc_File_Status_Request, opts ...grpc.CallOption) (*Rpc_File_Status_Response, error) {
+	out := new(Rpc_File_Status_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/FileStatus", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientCommandsClient) FileRepairRefcounts(ctx context.Context, in *Rpc_File_RepairRefcounts_Request, opts ...grpc.CallOption) (*Rpc_File_RepairRefcounts_Response, error) {
+	out := new(Rpc_File_RepairRefcounts_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/FileRepairRefcounts", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientCommandsClient) IndexRebuild(ctx context.Context, in *Rpc_Index_Rebuild_Request, opts ...grpc.CallOption) (*Rpc_Index_Rebuild_Response, error) {
+	out := new(Rpc_Index_Rebuild_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/IndexRebuild", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientCommandsClient) IndexVerify(ctx context.Context, in *Rpc_Index_Verify_Request, opts ...grpc.CallOption) (*Rpc_Index_Verify_Response, error) {
+	out := new(Rpc_Index_Verify_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/IndexVerify", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *clientCommandsClient) ListenSessionEvents(ctx context.Context, in *StreamRequest, opts ...grpc.CallOption) (ClientCommands_ListenSessionEventsClient, error) {
 	stream, err := c.cc.NewStream(ctx, &_ClientCommands_serviceDesc.Streams[0], "/hearth.ClientCommands/ListenSessionEvents", opts...)
 	if err != nil {
@@ -4903,6 +6711,15 @@ type ClientCommandsServer interface {
 	ObjectGet(context.Context, *Rpc_Object_Get_Request) (*Rpc_Object_Get_Response, error)
 	ObjectDelete(context.Context, *Rpc_Object_Delete_Request) (*Rpc_Object_Delete_Response, error)
 	ObjectQuery(context.Context, *Rpc_Object_Query_Request) (*Rpc_Object_Query_Response, error)
+	ObjectSubscribe(context.Context, *Rpc_Object_Subscribe_Request) (*Rpc_Object_Subscribe_Response, error)
+	ObjectUnsubscribe(context.Context, *Rpc_Object_Unsubscribe_Request) (*Rpc_Object_Unsubscribe_Response, error)
+	FileAdd(context.Context, *Rpc_File_Add_Request) (*Rpc_File_Add_Response, error)
+	FileGet(context.Context, *Rpc_File_Get_Request) (*Rpc_File_Get_Response, error)
+	FileGc(context.Context, *Rpc_File_Gc_Request) (*Rpc_File_Gc_Response, error)
+	FileStatus(context.Context, *Rpc_File_Status_Request) (*Rpc_File_Status_Response, error)
+	FileRepairRefcounts(context.Context, *Rpc_File_RepairRefcounts_Request) (*Rpc_File_RepairRefcounts_Response, error)
+	IndexRebuild(context.Context, *Rpc_Index_Rebuild_Request) (*Rpc_Index_Rebuild_Response, error)
+	IndexVerify(context.Context, *Rpc_Index_Verify_Request) (*Rpc_Index_Verify_Response, error)
 	ListenSessionEvents(*StreamRequest, ClientCommands_ListenSessionEventsServer) error
 }
 
@@ -4996,6 +6813,33 @@ func (*UnimplementedClientCommandsServer) ObjectDelete(ctx context.Context, req 
 }
 func (*UnimplementedClientCommandsServer) ObjectQuery(ctx context.Context, req *Rpc_Object_Query_Request) (*Rpc_Object_Query_Response, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method ObjectQuery not implemented")
+}
+func (*UnimplementedClientCommandsServer) ObjectSubscribe(ctx context.Context, req *Rpc_Object_Subscribe_Request) (*Rpc_Object_Subscribe_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ObjectSubscribe not implemented")
+}
+func (*UnimplementedClientCommandsServer) ObjectUnsubscribe(ctx context.Context, req *Rpc_Object_Unsubscribe_Request) (*Rpc_Object_Unsubscribe_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method ObjectUnsubscribe not implemented")
+}
+func (*UnimplementedClientCommandsServer) FileAdd(ctx context.Context, req *Rpc_File_Add_Request) (*Rpc_File_Add_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method FileAdd not implemented")
+}
+func (*UnimplementedClientCommandsServer) FileGet(ctx context.Context, req *Rpc_File_Get_Request) (*Rpc_File_Get_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method FileGet not implemented")
+}
+func (*UnimplementedClientCommandsServer) FileGc(ctx context.Context, req *Rpc_File_Gc_Request) (*Rpc_File_Gc_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method FileGc not implemented")
+}
+func (*UnimplementedClientCommandsServer) FileStatus(ctx context.Context, req *Rpc_File_Status_Request) (*Rpc_File_Status_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method FileStatus not implemented")
+}
+func (*UnimplementedClientCommandsServer) FileRepairRefcounts(ctx context.Context, req *Rpc_File_RepairRefcounts_Request) (*Rpc_File_RepairRefcounts_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method FileRepairRefcounts not implemented")
+}
+func (*UnimplementedClientCommandsServer) IndexRebuild(ctx context.Context, req *Rpc_Index_Rebuild_Request) (*Rpc_Index_Rebuild_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method IndexRebuild not implemented")
+}
+func (*UnimplementedClientCommandsServer) IndexVerify(ctx context.Context, req *Rpc_Index_Verify_Request) (*Rpc_Index_Verify_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method IndexVerify not implemented")
 }
 func (*UnimplementedClientCommandsServer) ListenSessionEvents(req *StreamRequest, srv ClientCommands_ListenSessionEventsServer) error {
 	return status.Errorf(codes.Unimplemented, "method ListenSessionEvents not implemented")
@@ -5527,6 +7371,168 @@ func _ClientCommands_ObjectQuery_Handler(srv interface{}, ctx context.Context, d
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ClientCommands_ObjectSubscribe_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_Object_Subscribe_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).ObjectSubscribe(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/ObjectSubscribe",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).ObjectSubscribe(ctx, req.(*Rpc_Object_Subscribe_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientCommands_ObjectUnsubscribe_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_Object_Unsubscribe_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).ObjectUnsubscribe(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/ObjectUnsubscribe",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).ObjectUnsubscribe(ctx, req.(*Rpc_Object_Unsubscribe_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientCommands_FileAdd_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_File_Add_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).FileAdd(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/FileAdd",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).FileAdd(ctx, req.(*Rpc_File_Add_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientCommands_FileGet_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_File_Get_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).FileGet(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/FileGet",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).FileGet(ctx, req.(*Rpc_File_Get_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientCommands_FileGc_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_File_Gc_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).FileGc(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/FileGc",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).FileGc(ctx, req.(*Rpc_File_Gc_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientCommands_FileStatus_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_File_Status_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).FileStatus(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/FileStatus",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).FileStatus(ctx, req.(*Rpc_File_Status_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientCommands_FileRepairRefcounts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_File_RepairRefcounts_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).FileRepairRefcounts(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/FileRepairRefcounts",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).FileRepairRefcounts(ctx, req.(*Rpc_File_RepairRefcounts_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientCommands_IndexRebuild_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_Index_Rebuild_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).IndexRebuild(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/IndexRebuild",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).IndexRebuild(ctx, req.(*Rpc_Index_Rebuild_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientCommands_IndexVerify_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_Index_Verify_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).IndexVerify(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/IndexVerify",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).IndexVerify(ctx, req.(*Rpc_Index_Verify_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ClientCommands_ListenSessionEvents_Handler(srv interface{}, stream grpc.ServerStream) error {
 	m := new(StreamRequest)
 	if err := stream.RecvMsg(m); err != nil {
@@ -5667,6 +7673,42 @@ var _ClientCommands_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "ObjectQuery",
 			Handler:    _ClientCommands_ObjectQuery_Handler,
+		},
+		{
+			MethodName: "ObjectSubscribe",
+			Handler:    _ClientCommands_ObjectSubscribe_Handler,
+		},
+		{
+			MethodName: "ObjectUnsubscribe",
+			Handler:    _ClientCommands_ObjectUnsubscribe_Handler,
+		},
+		{
+			MethodName: "FileAdd",
+			Handler:    _ClientCommands_FileAdd_Handler,
+		},
+		{
+			MethodName: "FileGet",
+			Handler:    _ClientCommands_FileGet_Handler,
+		},
+		{
+			MethodName: "FileGc",
+			Handler:    _ClientCommands_FileGc_Handler,
+		},
+		{
+			MethodName: "FileStatus",
+			Handler:    _ClientCommands_FileStatus_Handler,
+		},
+		{
+			MethodName: "FileRepairRefcounts",
+			Handler:    _ClientCommands_FileRepairRefcounts_Handler,
+		},
+		{
+			MethodName: "IndexRebuild",
+			Handler:    _ClientCommands_IndexRebuild_Handler,
+		},
+		{
+			MethodName: "IndexVerify",
+			Handler:    _ClientCommands_IndexVerify_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
@@ -8064,6 +10106,350 @@ func (m *Rpc_Object) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	return len(dAtA) - i, nil
 }
 
+func (m *Rpc_Object_Subscribe) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Object_Subscribe) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Object_Subscribe) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Object_Subscribe_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Object_Subscribe_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Object_Subscribe_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Keys) > 0 {
+		for iNdEx := len(m.Keys) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.Keys[iNdEx])
+			copy(dAtA[i:], m.Keys[iNdEx])
+			i = encodeVarintCommands(dAtA, i, uint64(len(m.Keys[iNdEx])))
+			i--
+			dAtA[i] = 0x42
+		}
+	}
+	if len(m.Text) > 0 {
+		i -= len(m.Text)
+		copy(dAtA[i:], m.Text)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.Text)))
+		i--
+		dAtA[i] = 0x3a
+	}
+	if m.Offset != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.Offset))
+		i--
+		dAtA[i] = 0x30
+	}
+	if m.Limit != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.Limit))
+		i--
+		dAtA[i] = 0x28
+	}
+	if len(m.Sorts) > 0 {
+		for iNdEx := len(m.Sorts) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Sorts[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintCommands(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x22
+		}
+	}
+	if len(m.Filters) > 0 {
+		for iNdEx := len(m.Filters) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Filters[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintCommands(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x1a
+		}
+	}
+	if len(m.SpaceIds) > 0 {
+		for iNdEx := len(m.SpaceIds) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.SpaceIds[iNdEx])
+			copy(dAtA[i:], m.SpaceIds[iNdEx])
+			i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceIds[iNdEx])))
+			i--
+			dAtA[i] = 0x12
+		}
+	}
+	if len(m.SubId) > 0 {
+		i -= len(m.SubId)
+		copy(dAtA[i:], m.SubId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SubId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Object_Subscribe_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Object_Subscribe_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Object_Subscribe_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.SpaceIds) > 0 {
+		for iNdEx := len(m.SpaceIds) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.SpaceIds[iNdEx])
+			copy(dAtA[i:], m.SpaceIds[iNdEx])
+			i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceIds[iNdEx])))
+			i--
+			dAtA[i] = 0x32
+		}
+	}
+	if m.Seq != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.Seq))
+		i--
+		dAtA[i] = 0x28
+	}
+	if m.Total != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.Total))
+		i--
+		dAtA[i] = 0x20
+	}
+	if len(m.Objects) > 0 {
+		for iNdEx := len(m.Objects) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Objects[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintCommands(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x1a
+		}
+	}
+	if len(m.SubId) > 0 {
+		i -= len(m.SubId)
+		copy(dAtA[i:], m.SubId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SubId)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Object_SubscribedObject) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Object_SubscribedObject) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Object_SubscribedObject) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Details) > 0 {
+		for k := range m.Details {
+			v := m.Details[k]
+			baseI := i
+			if v != nil {
+				{
+					size, err := v.MarshalToSizedBuffer(dAtA[:i])
+					if err != nil {
+						return 0, err
+					}
+					i -= size
+					i = encodeVarintCommands(dAtA, i, uint64(size))
+				}
+				i--
+				dAtA[i] = 0x12
+			}
+			i -= len(k)
+			copy(dAtA[i:], k)
+			i = encodeVarintCommands(dAtA, i, uint64(len(k)))
+			i--
+			dAtA[i] = 0xa
+			i = encodeVarintCommands(dAtA, i, uint64(baseI-i))
+			i--
+			dAtA[i] = 0x1a
+		}
+	}
+	if len(m.Id) > 0 {
+		i -= len(m.Id)
+		copy(dAtA[i:], m.Id)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.Id)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Object_Unsubscribe) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Object_Unsubscribe) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Object_Unsubscribe) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Object_Unsubscribe_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Object_Unsubscribe_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Object_Unsubscribe_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.SubIds) > 0 {
+		for iNdEx := len(m.SubIds) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.SubIds[iNdEx])
+			copy(dAtA[i:], m.SubIds[iNdEx])
+			i = encodeVarintCommands(dAtA, i, uint64(len(m.SubIds[iNdEx])))
+			i--
+			dAtA[i] = 0xa
+		}
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Object_Unsubscribe_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Object_Unsubscribe_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Object_Unsubscribe_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
 func (m *Rpc_Object_Create) Marshal() (dAtA []byte, err error) {
 	size := m.Size()
 	dAtA = make([]byte, size)
@@ -8764,6 +11150,877 @@ func (m *Rpc_Object_Query_Response) MarshalToSizedBuffer(dAtA []byte) (int, erro
 			i--
 			dAtA[i] = 0x12
 		}
+	}
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_File) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_File) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_File) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_File_Add) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_File_Add) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_File_Add) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_File_Add_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_File_Add_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_File_Add_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.ProgressId) > 0 {
+		i -= len(m.ProgressId)
+		copy(dAtA[i:], m.ProgressId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.ProgressId)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if len(m.Path) > 0 {
+		i -= len(m.Path)
+		copy(dAtA[i:], m.Path)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.Path)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_File_Add_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_File_Add_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_File_Add_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Size_ != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.Size_))
+		i--
+		dAtA[i] = 0x20
+	}
+	if len(m.ObjectId) > 0 {
+		i -= len(m.ObjectId)
+		copy(dAtA[i:], m.ObjectId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.ObjectId)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if len(m.FileId) > 0 {
+		i -= len(m.FileId)
+		copy(dAtA[i:], m.FileId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.FileId)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_File_Get) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_File_Get) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_File_Get) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_File_Get_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_File_Get_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_File_Get_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.ProgressId) > 0 {
+		i -= len(m.ProgressId)
+		copy(dAtA[i:], m.ProgressId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.ProgressId)))
+		i--
+		dAtA[i] = 0x22
+	}
+	if len(m.OutPath) > 0 {
+		i -= len(m.OutPath)
+		copy(dAtA[i:], m.OutPath)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.OutPath)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if len(m.FileId) > 0 {
+		i -= len(m.FileId)
+		copy(dAtA[i:], m.FileId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.FileId)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_File_Get_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_File_Get_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_File_Get_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Size_ != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.Size_))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_File_Gc) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_File_Gc) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_File_Gc) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_File_Gc_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_File_Gc_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_File_Gc_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.ProgressId) > 0 {
+		i -= len(m.ProgressId)
+		copy(dAtA[i:], m.ProgressId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.ProgressId)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if m.GraceSeconds != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.GraceSeconds))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_File_Gc_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_File_Gc_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_File_Gc_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.BytesFreed != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.BytesFreed))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.BlobsRemoved != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.BlobsRemoved))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_File_Status) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_File_Status) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_File_Status) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_File_Status_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_File_Status_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_File_Status_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.FileId) > 0 {
+		i -= len(m.FileId)
+		copy(dAtA[i:], m.FileId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.FileId)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_File_Status_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_File_Status_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_File_Status_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.ErrorMessage) > 0 {
+		i -= len(m.ErrorMessage)
+		copy(dAtA[i:], m.ErrorMessage)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.ErrorMessage)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if len(m.Status) > 0 {
+		i -= len(m.Status)
+		copy(dAtA[i:], m.Status)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.Status)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_File_RepairRefcounts) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_File_RepairRefcounts) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_File_RepairRefcounts) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_File_RepairRefcounts_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_File_RepairRefcounts_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_File_RepairRefcounts_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_File_RepairRefcounts_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_File_RepairRefcounts_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_File_RepairRefcounts_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Removed != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.Removed))
+		i--
+		dAtA[i] = 0x30
+	}
+	if m.Added != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.Added))
+		i--
+		dAtA[i] = 0x28
+	}
+	if m.Markers != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.Markers))
+		i--
+		dAtA[i] = 0x20
+	}
+	if m.Kept != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.Kept))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.Spaces != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.Spaces))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Index) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Index) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Index) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Index_Rebuild) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Index_Rebuild) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Index_Rebuild) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Index_Rebuild_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Index_Rebuild_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Index_Rebuild_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.ProgressId) > 0 {
+		i -= len(m.ProgressId)
+		copy(dAtA[i:], m.ProgressId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.ProgressId)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if len(m.Source) > 0 {
+		i -= len(m.Source)
+		copy(dAtA[i:], m.Source)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.Source)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Index_Rebuild_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Index_Rebuild_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Index_Rebuild_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.FailedObjects) > 0 {
+		for iNdEx := len(m.FailedObjects) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.FailedObjects[iNdEx])
+			copy(dAtA[i:], m.FailedObjects[iNdEx])
+			i = encodeVarintCommands(dAtA, i, uint64(len(m.FailedObjects[iNdEx])))
+			i--
+			dAtA[i] = 0x42
+		}
+	}
+	if m.DurationMs != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.DurationMs))
+		i--
+		dAtA[i] = 0x38
+	}
+	if m.ObjectsFailed != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.ObjectsFailed))
+		i--
+		dAtA[i] = 0x30
+	}
+	if m.ObjectsSkipped != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.ObjectsSkipped))
+		i--
+		dAtA[i] = 0x28
+	}
+	if m.ObjectsIndexed != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.ObjectsIndexed))
+		i--
+		dAtA[i] = 0x20
+	}
+	if m.ObjectsScanned != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.ObjectsScanned))
+		i--
+		dAtA[i] = 0x18
+	}
+	if len(m.Source) > 0 {
+		i -= len(m.Source)
+		copy(dAtA[i:], m.Source)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.Source)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Index_Verify) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Index_Verify) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Index_Verify) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Index_Verify_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Index_Verify_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Index_Verify_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.ProgressId) > 0 {
+		i -= len(m.ProgressId)
+		copy(dAtA[i:], m.ProgressId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.ProgressId)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if m.Repair {
+		i--
+		if m.Repair {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Index_Verify_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Index_Verify_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Index_Verify_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.MismatchList) > 0 {
+		for iNdEx := len(m.MismatchList) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.MismatchList[iNdEx])
+			copy(dAtA[i:], m.MismatchList[iNdEx])
+			i = encodeVarintCommands(dAtA, i, uint64(len(m.MismatchList[iNdEx])))
+			i--
+			dAtA[i] = 0x2a
+		}
+	}
+	if m.Repaired != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.Repaired))
+		i--
+		dAtA[i] = 0x20
+	}
+	if m.Mismatches != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.Mismatches))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.Objects != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.Objects))
+		i--
+		dAtA[i] = 0x10
 	}
 	if m.Error != nil {
 		{
@@ -9749,6 +13006,164 @@ func (m *Rpc_Object) Size() (n int) {
 	return n
 }
 
+func (m *Rpc_Object_Subscribe) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Object_Subscribe_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SubId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	if len(m.SpaceIds) > 0 {
+		for _, s := range m.SpaceIds {
+			l = len(s)
+			n += 1 + l + sovCommands(uint64(l))
+		}
+	}
+	if len(m.Filters) > 0 {
+		for _, e := range m.Filters {
+			l = e.Size()
+			n += 1 + l + sovCommands(uint64(l))
+		}
+	}
+	if len(m.Sorts) > 0 {
+		for _, e := range m.Sorts {
+			l = e.Size()
+			n += 1 + l + sovCommands(uint64(l))
+		}
+	}
+	if m.Limit != 0 {
+		n += 1 + sovCommands(uint64(m.Limit))
+	}
+	if m.Offset != 0 {
+		n += 1 + sovCommands(uint64(m.Offset))
+	}
+	l = len(m.Text)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	if len(m.Keys) > 0 {
+		for _, s := range m.Keys {
+			l = len(s)
+			n += 1 + l + sovCommands(uint64(l))
+		}
+	}
+	return n
+}
+
+func (m *Rpc_Object_Subscribe_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	l = len(m.SubId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	if len(m.Objects) > 0 {
+		for _, e := range m.Objects {
+			l = e.Size()
+			n += 1 + l + sovCommands(uint64(l))
+		}
+	}
+	if m.Total != 0 {
+		n += 1 + sovCommands(uint64(m.Total))
+	}
+	if m.Seq != 0 {
+		n += 1 + sovCommands(uint64(m.Seq))
+	}
+	if len(m.SpaceIds) > 0 {
+		for _, s := range m.SpaceIds {
+			l = len(s)
+			n += 1 + l + sovCommands(uint64(l))
+		}
+	}
+	return n
+}
+
+func (m *Rpc_Object_SubscribedObject) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	l = len(m.Id)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	if len(m.Details) > 0 {
+		for k, v := range m.Details {
+			_ = k
+			_ = v
+			l = 0
+			if v != nil {
+				l = v.Size()
+				l += 1 + sovCommands(uint64(l))
+			}
+			mapEntrySize := 1 + len(k) + sovCommands(uint64(len(k))) + l
+			n += mapEntrySize + 1 + sovCommands(uint64(mapEntrySize))
+		}
+	}
+	return n
+}
+
+func (m *Rpc_Object_Unsubscribe) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Object_Unsubscribe_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if len(m.SubIds) > 0 {
+		for _, s := range m.SubIds {
+			l = len(s)
+			n += 1 + l + sovCommands(uint64(l))
+		}
+	}
+	return n
+}
+
+func (m *Rpc_Object_Unsubscribe_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
 func (m *Rpc_Object_Create) Size() (n int) {
 	if m == nil {
 		return 0
@@ -10052,6 +13467,390 @@ func (m *Rpc_Object_Query_Response) Size() (n int) {
 	}
 	if m.Total != 0 {
 		n += 1 + sovCommands(uint64(m.Total))
+	}
+	return n
+}
+
+func (m *Rpc_File) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_File_Add) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_File_Add_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	l = len(m.Path)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	l = len(m.ProgressId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_File_Add_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	l = len(m.FileId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	l = len(m.ObjectId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	if m.Size_ != 0 {
+		n += 1 + sovCommands(uint64(m.Size_))
+	}
+	return n
+}
+
+func (m *Rpc_File_Get) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_File_Get_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	l = len(m.FileId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	l = len(m.OutPath)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	l = len(m.ProgressId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_File_Get_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	if m.Size_ != 0 {
+		n += 1 + sovCommands(uint64(m.Size_))
+	}
+	return n
+}
+
+func (m *Rpc_File_Gc) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_File_Gc_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.GraceSeconds != 0 {
+		n += 1 + sovCommands(uint64(m.GraceSeconds))
+	}
+	l = len(m.ProgressId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_File_Gc_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	if m.BlobsRemoved != 0 {
+		n += 1 + sovCommands(uint64(m.BlobsRemoved))
+	}
+	if m.BytesFreed != 0 {
+		n += 1 + sovCommands(uint64(m.BytesFreed))
+	}
+	return n
+}
+
+func (m *Rpc_File_Status) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_File_Status_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	l = len(m.FileId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_File_Status_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	l = len(m.Status)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	l = len(m.ErrorMessage)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_File_RepairRefcounts) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_File_RepairRefcounts_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_File_RepairRefcounts_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	if m.Spaces != 0 {
+		n += 1 + sovCommands(uint64(m.Spaces))
+	}
+	if m.Kept != 0 {
+		n += 1 + sovCommands(uint64(m.Kept))
+	}
+	if m.Markers != 0 {
+		n += 1 + sovCommands(uint64(m.Markers))
+	}
+	if m.Added != 0 {
+		n += 1 + sovCommands(uint64(m.Added))
+	}
+	if m.Removed != 0 {
+		n += 1 + sovCommands(uint64(m.Removed))
+	}
+	return n
+}
+
+func (m *Rpc_Index) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Index_Rebuild) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Index_Rebuild_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	l = len(m.Source)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	l = len(m.ProgressId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_Index_Rebuild_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	l = len(m.Source)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	if m.ObjectsScanned != 0 {
+		n += 1 + sovCommands(uint64(m.ObjectsScanned))
+	}
+	if m.ObjectsIndexed != 0 {
+		n += 1 + sovCommands(uint64(m.ObjectsIndexed))
+	}
+	if m.ObjectsSkipped != 0 {
+		n += 1 + sovCommands(uint64(m.ObjectsSkipped))
+	}
+	if m.ObjectsFailed != 0 {
+		n += 1 + sovCommands(uint64(m.ObjectsFailed))
+	}
+	if m.DurationMs != 0 {
+		n += 1 + sovCommands(uint64(m.DurationMs))
+	}
+	if len(m.FailedObjects) > 0 {
+		for _, s := range m.FailedObjects {
+			l = len(s)
+			n += 1 + l + sovCommands(uint64(l))
+		}
+	}
+	return n
+}
+
+func (m *Rpc_Index_Verify) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Index_Verify_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	if m.Repair {
+		n += 2
+	}
+	l = len(m.ProgressId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_Index_Verify_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	if m.Objects != 0 {
+		n += 1 + sovCommands(uint64(m.Objects))
+	}
+	if m.Mismatches != 0 {
+		n += 1 + sovCommands(uint64(m.Mismatches))
+	}
+	if m.Repaired != 0 {
+		n += 1 + sovCommands(uint64(m.Repaired))
+	}
+	if len(m.MismatchList) > 0 {
+		for _, s := range m.MismatchList {
+			l = len(s)
+			n += 1 + l + sovCommands(uint64(l))
+		}
 	}
 	return n
 }
@@ -16080,6 +19879,1023 @@ func (m *Rpc_Object) Unmarshal(dAtA []byte) error {
 	}
 	return nil
 }
+func (m *Rpc_Object_Subscribe) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Subscribe: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Subscribe: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Object_Subscribe_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SubId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SubId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceIds", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceIds = append(m.SpaceIds, string(dAtA[iNdEx:postIndex]))
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Filters", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Filters = append(m.Filters, &Model_Filter{})
+			if err := m.Filters[len(m.Filters)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Sorts", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Sorts = append(m.Sorts, &Model_Sort{})
+			if err := m.Sorts[len(m.Sorts)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 5:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Limit", wireType)
+			}
+			m.Limit = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Limit |= int32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 6:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Offset", wireType)
+			}
+			m.Offset = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Offset |= int32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 7:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Text", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Text = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 8:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Keys", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Keys = append(m.Keys, string(dAtA[iNdEx:postIndex]))
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Object_Subscribe_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SubId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SubId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Objects", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Objects = append(m.Objects, &Rpc_Object_SubscribedObject{})
+			if err := m.Objects[len(m.Objects)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Total", wireType)
+			}
+			m.Total = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Total |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 5:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Seq", wireType)
+			}
+			m.Seq = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Seq |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 6:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceIds", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceIds = append(m.SpaceIds, string(dAtA[iNdEx:postIndex]))
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Object_SubscribedObject) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: SubscribedObject: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: SubscribedObject: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Id", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Id = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Details", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Details == nil {
+				m.Details = make(map[string]*Model_Value)
+			}
+			var mapkey string
+			var mapvalue *Model_Value
+			for iNdEx < postIndex {
+				entryPreIndex := iNdEx
+				var wire uint64
+				for shift := uint(0); ; shift += 7 {
+					if shift >= 64 {
+						return ErrIntOverflowCommands
+					}
+					if iNdEx >= l {
+						return io.ErrUnexpectedEOF
+					}
+					b := dAtA[iNdEx]
+					iNdEx++
+					wire |= uint64(b&0x7F) << shift
+					if b < 0x80 {
+						break
+					}
+				}
+				fieldNum := int32(wire >> 3)
+				if fieldNum == 1 {
+					var stringLenmapkey uint64
+					for shift := uint(0); ; shift += 7 {
+						if shift >= 64 {
+							return ErrIntOverflowCommands
+						}
+						if iNdEx >= l {
+							return io.ErrUnexpectedEOF
+						}
+						b := dAtA[iNdEx]
+						iNdEx++
+						stringLenmapkey |= uint64(b&0x7F) << shift
+						if b < 0x80 {
+							break
+						}
+					}
+					intStringLenmapkey := int(stringLenmapkey)
+					if intStringLenmapkey < 0 {
+						return ErrInvalidLengthCommands
+					}
+					postStringIndexmapkey := iNdEx + intStringLenmapkey
+					if postStringIndexmapkey < 0 {
+						return ErrInvalidLengthCommands
+					}
+					if postStringIndexmapkey > l {
+						return io.ErrUnexpectedEOF
+					}
+					mapkey = string(dAtA[iNdEx:postStringIndexmapkey])
+					iNdEx = postStringIndexmapkey
+				} else if fieldNum == 2 {
+					var mapmsglen int
+					for shift := uint(0); ; shift += 7 {
+						if shift >= 64 {
+							return ErrIntOverflowCommands
+						}
+						if iNdEx >= l {
+							return io.ErrUnexpectedEOF
+						}
+						b := dAtA[iNdEx]
+						iNdEx++
+						mapmsglen |= int(b&0x7F) << shift
+						if b < 0x80 {
+							break
+						}
+					}
+					if mapmsglen < 0 {
+						return ErrInvalidLengthCommands
+					}
+					postmsgIndex := iNdEx + mapmsglen
+					if postmsgIndex < 0 {
+						return ErrInvalidLengthCommands
+					}
+					if postmsgIndex > l {
+						return io.ErrUnexpectedEOF
+					}
+					mapvalue = &Model_Value{}
+					if err := mapvalue.Unmarshal(dAtA[iNdEx:postmsgIndex]); err != nil {
+						return err
+					}
+					iNdEx = postmsgIndex
+				} else {
+					iNdEx = entryPreIndex
+					skippy, err := skipCommands(dAtA[iNdEx:])
+					if err != nil {
+						return err
+					}
+					if (skippy < 0) || (iNdEx+skippy) < 0 {
+						return ErrInvalidLengthCommands
+					}
+					if (iNdEx + skippy) > postIndex {
+						return io.ErrUnexpectedEOF
+					}
+					iNdEx += skippy
+				}
+			}
+			m.Details[mapkey] = mapvalue
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Object_Unsubscribe) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Unsubscribe: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Unsubscribe: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Object_Unsubscribe_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SubIds", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SubIds = append(m.SubIds, string(dAtA[iNdEx:postIndex]))
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Object_Unsubscribe_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
 func (m *Rpc_Object_Create) Unmarshal(dAtA []byte) error {
 	l := len(dAtA)
 	iNdEx := 0
@@ -18108,6 +22924,2474 @@ func (m *Rpc_Object_Query_Response) Unmarshal(dAtA []byte) error {
 					break
 				}
 			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_File) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: File: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: File: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_File_Add) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Add: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Add: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_File_Add_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Path", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Path = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ProgressId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.ProgressId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_File_Add_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field FileId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.FileId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ObjectId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.ObjectId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Size_", wireType)
+			}
+			m.Size_ = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Size_ |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_File_Get) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Get: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Get: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_File_Get_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field FileId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.FileId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field OutPath", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.OutPath = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ProgressId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.ProgressId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_File_Get_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Size_", wireType)
+			}
+			m.Size_ = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Size_ |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_File_Gc) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Gc: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Gc: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_File_Gc_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field GraceSeconds", wireType)
+			}
+			m.GraceSeconds = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.GraceSeconds |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ProgressId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.ProgressId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_File_Gc_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field BlobsRemoved", wireType)
+			}
+			m.BlobsRemoved = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.BlobsRemoved |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field BytesFreed", wireType)
+			}
+			m.BytesFreed = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.BytesFreed |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_File_Status) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Status: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Status: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_File_Status_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field FileId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.FileId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_File_Status_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Status", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Status = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ErrorMessage", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.ErrorMessage = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_File_RepairRefcounts) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: RepairRefcounts: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: RepairRefcounts: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_File_RepairRefcounts_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_File_RepairRefcounts_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Spaces", wireType)
+			}
+			m.Spaces = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Spaces |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Kept", wireType)
+			}
+			m.Kept = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Kept |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Markers", wireType)
+			}
+			m.Markers = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Markers |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 5:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Added", wireType)
+			}
+			m.Added = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Added |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 6:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Removed", wireType)
+			}
+			m.Removed = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Removed |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Index) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Index: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Index: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Index_Rebuild) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Rebuild: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Rebuild: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Index_Rebuild_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Source", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Source = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ProgressId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.ProgressId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Index_Rebuild_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Source", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Source = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ObjectsScanned", wireType)
+			}
+			m.ObjectsScanned = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ObjectsScanned |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ObjectsIndexed", wireType)
+			}
+			m.ObjectsIndexed = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ObjectsIndexed |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 5:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ObjectsSkipped", wireType)
+			}
+			m.ObjectsSkipped = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ObjectsSkipped |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 6:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ObjectsFailed", wireType)
+			}
+			m.ObjectsFailed = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.ObjectsFailed |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 7:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DurationMs", wireType)
+			}
+			m.DurationMs = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.DurationMs |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 8:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field FailedObjects", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.FailedObjects = append(m.FailedObjects, string(dAtA[iNdEx:postIndex]))
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Index_Verify) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Verify: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Verify: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Index_Verify_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Repair", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.Repair = bool(v != 0)
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ProgressId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.ProgressId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Index_Verify_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Objects", wireType)
+			}
+			m.Objects = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Objects |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Mismatches", wireType)
+			}
+			m.Mismatches = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Mismatches |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Repaired", wireType)
+			}
+			m.Repaired = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Repaired |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 5:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field MismatchList", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.MismatchList = append(m.MismatchList, string(dAtA[iNdEx:postIndex]))
+			iNdEx = postIndex
 		default:
 			iNdEx = preIndex
 			skippy, err := skipCommands(dAtA[iNdEx:])

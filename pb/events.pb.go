@@ -27,6 +27,11 @@ type Event struct {
 	Messages []*Event_Message `protobuf:"bytes,1,rep,name=messages,proto3" json:"messages,omitempty"`
 	// contextId names what the batch is about (an account, a space, a subscription).
 	ContextId string `protobuf:"bytes,2,opt,name=contextId,proto3" json:"contextId,omitempty"`
+	// For subscription events (contextId = the subscription id): the batch's
+	// number within the subscription, 1, 2, … A subscribe response's seq says
+	// which batches its snapshot already includes; batches may reach the
+	// session before that response does, so apply only those after it.
+	Seq uint64 `protobuf:"varint,3,opt,name=seq,proto3" json:"seq,omitempty"`
 }
 
 func (m *Event) Reset()         { *m = Event{} }
@@ -76,6 +81,13 @@ func (m *Event) GetContextId() string {
 	return ""
 }
 
+func (m *Event) GetSeq() uint64 {
+	if m != nil {
+		return m.Seq
+	}
+	return 0
+}
+
 type Event_Message struct {
 	// Types that are valid to be assigned to Value:
 	//	*Event_Message_AccountShow
@@ -83,6 +95,14 @@ type Event_Message struct {
 	//	*Event_Message_SpaceState
 	//	*Event_Message_SyncStatus
 	//	*Event_Message_Progress
+	//	*Event_Message_SubscriptionAdd
+	//	*Event_Message_SubscriptionRemove
+	//	*Event_Message_SubscriptionPosition
+	//	*Event_Message_SubscriptionCounters
+	//	*Event_Message_SubscriptionSpaceRemoved
+	//	*Event_Message_ObjectDetailsSet
+	//	*Event_Message_ObjectDetailsAmend
+	//	*Event_Message_ObjectDetailsUnset
 	Value isEvent_Message_Value `protobuf_oneof:"value"`
 }
 
@@ -140,12 +160,44 @@ type Event_Message_SyncStatus struct {
 type Event_Message_Progress struct {
 	Progress *Event_Progress `protobuf:"bytes,5,opt,name=progress,proto3,oneof" json:"progress,omitempty"`
 }
+type Event_Message_SubscriptionAdd struct {
+	SubscriptionAdd *Event_Subscription_Add `protobuf:"bytes,10,opt,name=subscriptionAdd,proto3,oneof" json:"subscriptionAdd,omitempty"`
+}
+type Event_Message_SubscriptionRemove struct {
+	SubscriptionRemove *Event_Subscription_Remove `protobuf:"bytes,11,opt,name=subscriptionRemove,proto3,oneof" json:"subscriptionRemove,omitempty"`
+}
+type Event_Message_SubscriptionPosition struct {
+	SubscriptionPosition *Event_Subscription_Position `protobuf:"bytes,12,opt,name=subscriptionPosition,proto3,oneof" json:"subscriptionPosition,omitempty"`
+}
+type Event_Message_SubscriptionCounters struct {
+	SubscriptionCounters *Event_Subscription_Counters `protobuf:"bytes,13,opt,name=subscriptionCounters,proto3,oneof" json:"subscriptionCounters,omitempty"`
+}
+type Event_Message_SubscriptionSpaceRemoved struct {
+	SubscriptionSpaceRemoved *Event_Subscription_SpaceRemoved `protobuf:"bytes,14,opt,name=subscriptionSpaceRemoved,proto3,oneof" json:"subscriptionSpaceRemoved,omitempty"`
+}
+type Event_Message_ObjectDetailsSet struct {
+	ObjectDetailsSet *Event_Object_DetailsSet `protobuf:"bytes,15,opt,name=objectDetailsSet,proto3,oneof" json:"objectDetailsSet,omitempty"`
+}
+type Event_Message_ObjectDetailsAmend struct {
+	ObjectDetailsAmend *Event_Object_DetailsAmend `protobuf:"bytes,16,opt,name=objectDetailsAmend,proto3,oneof" json:"objectDetailsAmend,omitempty"`
+}
+type Event_Message_ObjectDetailsUnset struct {
+	ObjectDetailsUnset *Event_Object_DetailsUnset `protobuf:"bytes,17,opt,name=objectDetailsUnset,proto3,oneof" json:"objectDetailsUnset,omitempty"`
+}
 
-func (*Event_Message_AccountShow) isEvent_Message_Value()    {}
-func (*Event_Message_AccountStopped) isEvent_Message_Value() {}
-func (*Event_Message_SpaceState) isEvent_Message_Value()     {}
-func (*Event_Message_SyncStatus) isEvent_Message_Value()     {}
-func (*Event_Message_Progress) isEvent_Message_Value()       {}
+func (*Event_Message_AccountShow) isEvent_Message_Value()              {}
+func (*Event_Message_AccountStopped) isEvent_Message_Value()           {}
+func (*Event_Message_SpaceState) isEvent_Message_Value()               {}
+func (*Event_Message_SyncStatus) isEvent_Message_Value()               {}
+func (*Event_Message_Progress) isEvent_Message_Value()                 {}
+func (*Event_Message_SubscriptionAdd) isEvent_Message_Value()          {}
+func (*Event_Message_SubscriptionRemove) isEvent_Message_Value()       {}
+func (*Event_Message_SubscriptionPosition) isEvent_Message_Value()     {}
+func (*Event_Message_SubscriptionCounters) isEvent_Message_Value()     {}
+func (*Event_Message_SubscriptionSpaceRemoved) isEvent_Message_Value() {}
+func (*Event_Message_ObjectDetailsSet) isEvent_Message_Value()         {}
+func (*Event_Message_ObjectDetailsAmend) isEvent_Message_Value()       {}
+func (*Event_Message_ObjectDetailsUnset) isEvent_Message_Value()       {}
 
 func (m *Event_Message) GetValue() isEvent_Message_Value {
 	if m != nil {
@@ -189,6 +241,62 @@ func (m *Event_Message) GetProgress() *Event_Progress {
 	return nil
 }
 
+func (m *Event_Message) GetSubscriptionAdd() *Event_Subscription_Add {
+	if x, ok := m.GetValue().(*Event_Message_SubscriptionAdd); ok {
+		return x.SubscriptionAdd
+	}
+	return nil
+}
+
+func (m *Event_Message) GetSubscriptionRemove() *Event_Subscription_Remove {
+	if x, ok := m.GetValue().(*Event_Message_SubscriptionRemove); ok {
+		return x.SubscriptionRemove
+	}
+	return nil
+}
+
+func (m *Event_Message) GetSubscriptionPosition() *Event_Subscription_Position {
+	if x, ok := m.GetValue().(*Event_Message_SubscriptionPosition); ok {
+		return x.SubscriptionPosition
+	}
+	return nil
+}
+
+func (m *Event_Message) GetSubscriptionCounters() *Event_Subscription_Counters {
+	if x, ok := m.GetValue().(*Event_Message_SubscriptionCounters); ok {
+		return x.SubscriptionCounters
+	}
+	return nil
+}
+
+func (m *Event_Message) GetSubscriptionSpaceRemoved() *Event_Subscription_SpaceRemoved {
+	if x, ok := m.GetValue().(*Event_Message_SubscriptionSpaceRemoved); ok {
+		return x.SubscriptionSpaceRemoved
+	}
+	return nil
+}
+
+func (m *Event_Message) GetObjectDetailsSet() *Event_Object_DetailsSet {
+	if x, ok := m.GetValue().(*Event_Message_ObjectDetailsSet); ok {
+		return x.ObjectDetailsSet
+	}
+	return nil
+}
+
+func (m *Event_Message) GetObjectDetailsAmend() *Event_Object_DetailsAmend {
+	if x, ok := m.GetValue().(*Event_Message_ObjectDetailsAmend); ok {
+		return x.ObjectDetailsAmend
+	}
+	return nil
+}
+
+func (m *Event_Message) GetObjectDetailsUnset() *Event_Object_DetailsUnset {
+	if x, ok := m.GetValue().(*Event_Message_ObjectDetailsUnset); ok {
+		return x.ObjectDetailsUnset
+	}
+	return nil
+}
+
 // XXX_OneofWrappers is for the internal use of the proto package.
 func (*Event_Message) XXX_OneofWrappers() []interface{} {
 	return []interface{}{
@@ -197,7 +305,622 @@ func (*Event_Message) XXX_OneofWrappers() []interface{} {
 		(*Event_Message_SpaceState)(nil),
 		(*Event_Message_SyncStatus)(nil),
 		(*Event_Message_Progress)(nil),
+		(*Event_Message_SubscriptionAdd)(nil),
+		(*Event_Message_SubscriptionRemove)(nil),
+		(*Event_Message_SubscriptionPosition)(nil),
+		(*Event_Message_SubscriptionCounters)(nil),
+		(*Event_Message_SubscriptionSpaceRemoved)(nil),
+		(*Event_Message_ObjectDetailsSet)(nil),
+		(*Event_Message_ObjectDetailsAmend)(nil),
+		(*Event_Message_ObjectDetailsUnset)(nil),
 	}
+}
+
+// Subscription messages change a live query's window. Object ids are
+// unique across spaces.
+type Event_Subscription struct {
+}
+
+func (m *Event_Subscription) Reset()         { *m = Event_Subscription{} }
+func (m *Event_Subscription) String() string { return proto.CompactTextString(m) }
+func (*Event_Subscription) ProtoMessage()    {}
+func (*Event_Subscription) Descriptor() ([]byte, []int) {
+	return fileDescriptor_8f22242cb04491f9, []int{0, 1}
+}
+func (m *Event_Subscription) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Event_Subscription) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Event_Subscription.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Event_Subscription) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Event_Subscription.Merge(m, src)
+}
+func (m *Event_Subscription) XXX_Size() int {
+	return m.Size()
+}
+func (m *Event_Subscription) XXX_DiscardUnknown() {
+	xxx_messageInfo_Event_Subscription.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Event_Subscription proto.InternalMessageInfo
+
+// Add: the object entered the window right after afterId ("" = first).
+// Its objectDetailsSet comes just before.
+type Event_Subscription_Add struct {
+	SubId   string `protobuf:"bytes,1,opt,name=subId,proto3" json:"subId,omitempty"`
+	SpaceId string `protobuf:"bytes,2,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+	Id      string `protobuf:"bytes,3,opt,name=id,proto3" json:"id,omitempty"`
+	AfterId string `protobuf:"bytes,4,opt,name=afterId,proto3" json:"afterId,omitempty"`
+}
+
+func (m *Event_Subscription_Add) Reset()         { *m = Event_Subscription_Add{} }
+func (m *Event_Subscription_Add) String() string { return proto.CompactTextString(m) }
+func (*Event_Subscription_Add) ProtoMessage()    {}
+func (*Event_Subscription_Add) Descriptor() ([]byte, []int) {
+	return fileDescriptor_8f22242cb04491f9, []int{0, 1, 0}
+}
+func (m *Event_Subscription_Add) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Event_Subscription_Add) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Event_Subscription_Add.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Event_Subscription_Add) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Event_Subscription_Add.Merge(m, src)
+}
+func (m *Event_Subscription_Add) XXX_Size() int {
+	return m.Size()
+}
+func (m *Event_Subscription_Add) XXX_DiscardUnknown() {
+	xxx_messageInfo_Event_Subscription_Add.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Event_Subscription_Add proto.InternalMessageInfo
+
+func (m *Event_Subscription_Add) GetSubId() string {
+	if m != nil {
+		return m.SubId
+	}
+	return ""
+}
+
+func (m *Event_Subscription_Add) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+func (m *Event_Subscription_Add) GetId() string {
+	if m != nil {
+		return m.Id
+	}
+	return ""
+}
+
+func (m *Event_Subscription_Add) GetAfterId() string {
+	if m != nil {
+		return m.AfterId
+	}
+	return ""
+}
+
+// Remove: the object left the window.
+type Event_Subscription_Remove struct {
+	SubId   string `protobuf:"bytes,1,opt,name=subId,proto3" json:"subId,omitempty"`
+	SpaceId string `protobuf:"bytes,2,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+	Id      string `protobuf:"bytes,3,opt,name=id,proto3" json:"id,omitempty"`
+}
+
+func (m *Event_Subscription_Remove) Reset()         { *m = Event_Subscription_Remove{} }
+func (m *Event_Subscription_Remove) String() string { return proto.CompactTextString(m) }
+func (*Event_Subscription_Remove) ProtoMessage()    {}
+func (*Event_Subscription_Remove) Descriptor() ([]byte, []int) {
+	return fileDescriptor_8f22242cb04491f9, []int{0, 1, 1}
+}
+func (m *Event_Subscription_Remove) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Event_Subscription_Remove) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Event_Subscription_Remove.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Event_Subscription_Remove) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Event_Subscription_Remove.Merge(m, src)
+}
+func (m *Event_Subscription_Remove) XXX_Size() int {
+	return m.Size()
+}
+func (m *Event_Subscription_Remove) XXX_DiscardUnknown() {
+	xxx_messageInfo_Event_Subscription_Remove.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Event_Subscription_Remove proto.InternalMessageInfo
+
+func (m *Event_Subscription_Remove) GetSubId() string {
+	if m != nil {
+		return m.SubId
+	}
+	return ""
+}
+
+func (m *Event_Subscription_Remove) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+func (m *Event_Subscription_Remove) GetId() string {
+	if m != nil {
+		return m.Id
+	}
+	return ""
+}
+
+// Position: the object, still in the window, now follows afterId.
+type Event_Subscription_Position struct {
+	SubId   string `protobuf:"bytes,1,opt,name=subId,proto3" json:"subId,omitempty"`
+	SpaceId string `protobuf:"bytes,2,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+	Id      string `protobuf:"bytes,3,opt,name=id,proto3" json:"id,omitempty"`
+	AfterId string `protobuf:"bytes,4,opt,name=afterId,proto3" json:"afterId,omitempty"`
+}
+
+func (m *Event_Subscription_Position) Reset()         { *m = Event_Subscription_Position{} }
+func (m *Event_Subscription_Position) String() string { return proto.CompactTextString(m) }
+func (*Event_Subscription_Position) ProtoMessage()    {}
+func (*Event_Subscription_Position) Descriptor() ([]byte, []int) {
+	return fileDescriptor_8f22242cb04491f9, []int{0, 1, 2}
+}
+func (m *Event_Subscription_Position) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Event_Subscription_Position) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Event_Subscription_Position.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Event_Subscription_Position) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Event_Subscription_Position.Merge(m, src)
+}
+func (m *Event_Subscription_Position) XXX_Size() int {
+	return m.Size()
+}
+func (m *Event_Subscription_Position) XXX_DiscardUnknown() {
+	xxx_messageInfo_Event_Subscription_Position.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Event_Subscription_Position proto.InternalMessageInfo
+
+func (m *Event_Subscription_Position) GetSubId() string {
+	if m != nil {
+		return m.SubId
+	}
+	return ""
+}
+
+func (m *Event_Subscription_Position) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+func (m *Event_Subscription_Position) GetId() string {
+	if m != nil {
+		return m.Id
+	}
+	return ""
+}
+
+func (m *Event_Subscription_Position) GetAfterId() string {
+	if m != nil {
+		return m.AfterId
+	}
+	return ""
+}
+
+// Counters: every match, those before the window and those after it.
+type Event_Subscription_Counters struct {
+	SubId     string `protobuf:"bytes,1,opt,name=subId,proto3" json:"subId,omitempty"`
+	Total     int64  `protobuf:"varint,2,opt,name=total,proto3" json:"total,omitempty"`
+	PrevCount int64  `protobuf:"varint,3,opt,name=prevCount,proto3" json:"prevCount,omitempty"`
+	NextCount int64  `protobuf:"varint,4,opt,name=nextCount,proto3" json:"nextCount,omitempty"`
+}
+
+func (m *Event_Subscription_Counters) Reset()         { *m = Event_Subscription_Counters{} }
+func (m *Event_Subscription_Counters) String() string { return proto.CompactTextString(m) }
+func (*Event_Subscription_Counters) ProtoMessage()    {}
+func (*Event_Subscription_Counters) Descriptor() ([]byte, []int) {
+	return fileDescriptor_8f22242cb04491f9, []int{0, 1, 3}
+}
+func (m *Event_Subscription_Counters) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Event_Subscription_Counters) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Event_Subscription_Counters.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Event_Subscription_Counters) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Event_Subscription_Counters.Merge(m, src)
+}
+func (m *Event_Subscription_Counters) XXX_Size() int {
+	return m.Size()
+}
+func (m *Event_Subscription_Counters) XXX_DiscardUnknown() {
+	xxx_messageInfo_Event_Subscription_Counters.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Event_Subscription_Counters proto.InternalMessageInfo
+
+func (m *Event_Subscription_Counters) GetSubId() string {
+	if m != nil {
+		return m.SubId
+	}
+	return ""
+}
+
+func (m *Event_Subscription_Counters) GetTotal() int64 {
+	if m != nil {
+		return m.Total
+	}
+	return 0
+}
+
+func (m *Event_Subscription_Counters) GetPrevCount() int64 {
+	if m != nil {
+		return m.PrevCount
+	}
+	return 0
+}
+
+func (m *Event_Subscription_Counters) GetNextCount() int64 {
+	if m != nil {
+		return m.NextCount
+	}
+	return 0
+}
+
+// SpaceRemoved: the space unloaded (offloaded, left, removed …): its
+// objects leave the subscription; the Remove messages for those in the
+// window follow in the same batch. Cross-space subscriptions cover
+// loaded spaces only; a space that loads again rejoins with Add messages.
+type Event_Subscription_SpaceRemoved struct {
+	SubId   string `protobuf:"bytes,1,opt,name=subId,proto3" json:"subId,omitempty"`
+	SpaceId string `protobuf:"bytes,2,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+}
+
+func (m *Event_Subscription_SpaceRemoved) Reset()         { *m = Event_Subscription_SpaceRemoved{} }
+func (m *Event_Subscription_SpaceRemoved) String() string { return proto.CompactTextString(m) }
+func (*Event_Subscription_SpaceRemoved) ProtoMessage()    {}
+func (*Event_Subscription_SpaceRemoved) Descriptor() ([]byte, []int) {
+	return fileDescriptor_8f22242cb04491f9, []int{0, 1, 4}
+}
+func (m *Event_Subscription_SpaceRemoved) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Event_Subscription_SpaceRemoved) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Event_Subscription_SpaceRemoved.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Event_Subscription_SpaceRemoved) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Event_Subscription_SpaceRemoved.Merge(m, src)
+}
+func (m *Event_Subscription_SpaceRemoved) XXX_Size() int {
+	return m.Size()
+}
+func (m *Event_Subscription_SpaceRemoved) XXX_DiscardUnknown() {
+	xxx_messageInfo_Event_Subscription_SpaceRemoved.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Event_Subscription_SpaceRemoved proto.InternalMessageInfo
+
+func (m *Event_Subscription_SpaceRemoved) GetSubId() string {
+	if m != nil {
+		return m.SubId
+	}
+	return ""
+}
+
+func (m *Event_Subscription_SpaceRemoved) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+// Object messages carry the requested details of objects in a window.
+// Requested keys include "syncStatus" (synced, syncing, queued, error)
+// when every key or that key is requested.
+type Event_Object struct {
+}
+
+func (m *Event_Object) Reset()         { *m = Event_Object{} }
+func (m *Event_Object) String() string { return proto.CompactTextString(m) }
+func (*Event_Object) ProtoMessage()    {}
+func (*Event_Object) Descriptor() ([]byte, []int) {
+	return fileDescriptor_8f22242cb04491f9, []int{0, 2}
+}
+func (m *Event_Object) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Event_Object) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Event_Object.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Event_Object) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Event_Object.Merge(m, src)
+}
+func (m *Event_Object) XXX_Size() int {
+	return m.Size()
+}
+func (m *Event_Object) XXX_DiscardUnknown() {
+	xxx_messageInfo_Event_Object.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Event_Object proto.InternalMessageInfo
+
+type Event_Object_DetailsSet struct {
+	SubId   string                  `protobuf:"bytes,1,opt,name=subId,proto3" json:"subId,omitempty"`
+	SpaceId string                  `protobuf:"bytes,2,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+	Id      string                  `protobuf:"bytes,3,opt,name=id,proto3" json:"id,omitempty"`
+	Details map[string]*Model_Value `protobuf:"bytes,4,rep,name=details,proto3" json:"details,omitempty" protobuf_key:"bytes,1,opt,name=key,proto3" protobuf_val:"bytes,2,opt,name=value,proto3"`
+}
+
+func (m *Event_Object_DetailsSet) Reset()         { *m = Event_Object_DetailsSet{} }
+func (m *Event_Object_DetailsSet) String() string { return proto.CompactTextString(m) }
+func (*Event_Object_DetailsSet) ProtoMessage()    {}
+func (*Event_Object_DetailsSet) Descriptor() ([]byte, []int) {
+	return fileDescriptor_8f22242cb04491f9, []int{0, 2, 0}
+}
+func (m *Event_Object_DetailsSet) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Event_Object_DetailsSet) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Event_Object_DetailsSet.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Event_Object_DetailsSet) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Event_Object_DetailsSet.Merge(m, src)
+}
+func (m *Event_Object_DetailsSet) XXX_Size() int {
+	return m.Size()
+}
+func (m *Event_Object_DetailsSet) XXX_DiscardUnknown() {
+	xxx_messageInfo_Event_Object_DetailsSet.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Event_Object_DetailsSet proto.InternalMessageInfo
+
+func (m *Event_Object_DetailsSet) GetSubId() string {
+	if m != nil {
+		return m.SubId
+	}
+	return ""
+}
+
+func (m *Event_Object_DetailsSet) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+func (m *Event_Object_DetailsSet) GetId() string {
+	if m != nil {
+		return m.Id
+	}
+	return ""
+}
+
+func (m *Event_Object_DetailsSet) GetDetails() map[string]*Model_Value {
+	if m != nil {
+		return m.Details
+	}
+	return nil
+}
+
+// DetailsAmend holds only the keys that changed or appeared.
+type Event_Object_DetailsAmend struct {
+	SubId   string                  `protobuf:"bytes,1,opt,name=subId,proto3" json:"subId,omitempty"`
+	SpaceId string                  `protobuf:"bytes,2,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+	Id      string                  `protobuf:"bytes,3,opt,name=id,proto3" json:"id,omitempty"`
+	Details map[string]*Model_Value `protobuf:"bytes,4,rep,name=details,proto3" json:"details,omitempty" protobuf_key:"bytes,1,opt,name=key,proto3" protobuf_val:"bytes,2,opt,name=value,proto3"`
+}
+
+func (m *Event_Object_DetailsAmend) Reset()         { *m = Event_Object_DetailsAmend{} }
+func (m *Event_Object_DetailsAmend) String() string { return proto.CompactTextString(m) }
+func (*Event_Object_DetailsAmend) ProtoMessage()    {}
+func (*Event_Object_DetailsAmend) Descriptor() ([]byte, []int) {
+	return fileDescriptor_8f22242cb04491f9, []int{0, 2, 1}
+}
+func (m *Event_Object_DetailsAmend) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Event_Object_DetailsAmend) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Event_Object_DetailsAmend.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Event_Object_DetailsAmend) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Event_Object_DetailsAmend.Merge(m, src)
+}
+func (m *Event_Object_DetailsAmend) XXX_Size() int {
+	return m.Size()
+}
+func (m *Event_Object_DetailsAmend) XXX_DiscardUnknown() {
+	xxx_messageInfo_Event_Object_DetailsAmend.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Event_Object_DetailsAmend proto.InternalMessageInfo
+
+func (m *Event_Object_DetailsAmend) GetSubId() string {
+	if m != nil {
+		return m.SubId
+	}
+	return ""
+}
+
+func (m *Event_Object_DetailsAmend) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+func (m *Event_Object_DetailsAmend) GetId() string {
+	if m != nil {
+		return m.Id
+	}
+	return ""
+}
+
+func (m *Event_Object_DetailsAmend) GetDetails() map[string]*Model_Value {
+	if m != nil {
+		return m.Details
+	}
+	return nil
+}
+
+type Event_Object_DetailsUnset struct {
+	SubId   string   `protobuf:"bytes,1,opt,name=subId,proto3" json:"subId,omitempty"`
+	SpaceId string   `protobuf:"bytes,2,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+	Id      string   `protobuf:"bytes,3,opt,name=id,proto3" json:"id,omitempty"`
+	Keys    []string `protobuf:"bytes,4,rep,name=keys,proto3" json:"keys,omitempty"`
+}
+
+func (m *Event_Object_DetailsUnset) Reset()         { *m = Event_Object_DetailsUnset{} }
+func (m *Event_Object_DetailsUnset) String() string { return proto.CompactTextString(m) }
+func (*Event_Object_DetailsUnset) ProtoMessage()    {}
+func (*Event_Object_DetailsUnset) Descriptor() ([]byte, []int) {
+	return fileDescriptor_8f22242cb04491f9, []int{0, 2, 2}
+}
+func (m *Event_Object_DetailsUnset) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Event_Object_DetailsUnset) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Event_Object_DetailsUnset.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Event_Object_DetailsUnset) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Event_Object_DetailsUnset.Merge(m, src)
+}
+func (m *Event_Object_DetailsUnset) XXX_Size() int {
+	return m.Size()
+}
+func (m *Event_Object_DetailsUnset) XXX_DiscardUnknown() {
+	xxx_messageInfo_Event_Object_DetailsUnset.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Event_Object_DetailsUnset proto.InternalMessageInfo
+
+func (m *Event_Object_DetailsUnset) GetSubId() string {
+	if m != nil {
+		return m.SubId
+	}
+	return ""
+}
+
+func (m *Event_Object_DetailsUnset) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+func (m *Event_Object_DetailsUnset) GetId() string {
+	if m != nil {
+		return m.Id
+	}
+	return ""
+}
+
+func (m *Event_Object_DetailsUnset) GetKeys() []string {
+	if m != nil {
+		return m.Keys
+	}
+	return nil
 }
 
 // Progress reports long work (index rebuild and verify, file upload and
@@ -217,7 +940,7 @@ func (m *Event_Progress) Reset()         { *m = Event_Progress{} }
 func (m *Event_Progress) String() string { return proto.CompactTextString(m) }
 func (*Event_Progress) ProtoMessage()    {}
 func (*Event_Progress) Descriptor() ([]byte, []int) {
-	return fileDescriptor_8f22242cb04491f9, []int{0, 1}
+	return fileDescriptor_8f22242cb04491f9, []int{0, 3}
 }
 func (m *Event_Progress) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -302,7 +1025,7 @@ func (m *Event_Space) Reset()         { *m = Event_Space{} }
 func (m *Event_Space) String() string { return proto.CompactTextString(m) }
 func (*Event_Space) ProtoMessage()    {}
 func (*Event_Space) Descriptor() ([]byte, []int) {
-	return fileDescriptor_8f22242cb04491f9, []int{0, 2}
+	return fileDescriptor_8f22242cb04491f9, []int{0, 4}
 }
 func (m *Event_Space) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -341,7 +1064,7 @@ func (m *Event_Space_State) Reset()         { *m = Event_Space_State{} }
 func (m *Event_Space_State) String() string { return proto.CompactTextString(m) }
 func (*Event_Space_State) ProtoMessage()    {}
 func (*Event_Space_State) Descriptor() ([]byte, []int) {
-	return fileDescriptor_8f22242cb04491f9, []int{0, 2, 0}
+	return fileDescriptor_8f22242cb04491f9, []int{0, 4, 0}
 }
 func (m *Event_Space_State) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -384,7 +1107,7 @@ func (m *Event_Account) Reset()         { *m = Event_Account{} }
 func (m *Event_Account) String() string { return proto.CompactTextString(m) }
 func (*Event_Account) ProtoMessage()    {}
 func (*Event_Account) Descriptor() ([]byte, []int) {
-	return fileDescriptor_8f22242cb04491f9, []int{0, 3}
+	return fileDescriptor_8f22242cb04491f9, []int{0, 5}
 }
 func (m *Event_Account) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -422,7 +1145,7 @@ func (m *Event_Account_Show) Reset()         { *m = Event_Account_Show{} }
 func (m *Event_Account_Show) String() string { return proto.CompactTextString(m) }
 func (*Event_Account_Show) ProtoMessage()    {}
 func (*Event_Account_Show) Descriptor() ([]byte, []int) {
-	return fileDescriptor_8f22242cb04491f9, []int{0, 3, 0}
+	return fileDescriptor_8f22242cb04491f9, []int{0, 5, 0}
 }
 func (m *Event_Account_Show) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -467,7 +1190,7 @@ func (m *Event_Account_Stopped) Reset()         { *m = Event_Account_Stopped{} }
 func (m *Event_Account_Stopped) String() string { return proto.CompactTextString(m) }
 func (*Event_Account_Stopped) ProtoMessage()    {}
 func (*Event_Account_Stopped) Descriptor() ([]byte, []int) {
-	return fileDescriptor_8f22242cb04491f9, []int{0, 3, 1}
+	return fileDescriptor_8f22242cb04491f9, []int{0, 5, 1}
 }
 func (m *Event_Account_Stopped) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -551,6 +1274,18 @@ func (m *StreamRequest) GetToken() string {
 func init() {
 	proto.RegisterType((*Event)(nil), "hearth.Event")
 	proto.RegisterType((*Event_Message)(nil), "hearth.Event.Message")
+	proto.RegisterType((*Event_Subscription)(nil), "hearth.Event.Subscription")
+	proto.RegisterType((*Event_Subscription_Add)(nil), "hearth.Event.Subscription.Add")
+	proto.RegisterType((*Event_Subscription_Remove)(nil), "hearth.Event.Subscription.Remove")
+	proto.RegisterType((*Event_Subscription_Position)(nil), "hearth.Event.Subscription.Position")
+	proto.RegisterType((*Event_Subscription_Counters)(nil), "hearth.Event.Subscription.Counters")
+	proto.RegisterType((*Event_Subscription_SpaceRemoved)(nil), "hearth.Event.Subscription.SpaceRemoved")
+	proto.RegisterType((*Event_Object)(nil), "hearth.Event.Object")
+	proto.RegisterType((*Event_Object_DetailsSet)(nil), "hearth.Event.Object.DetailsSet")
+	proto.RegisterMapType((map[string]*Model_Value)(nil), "hearth.Event.Object.DetailsSet.DetailsEntry")
+	proto.RegisterType((*Event_Object_DetailsAmend)(nil), "hearth.Event.Object.DetailsAmend")
+	proto.RegisterMapType((map[string]*Model_Value)(nil), "hearth.Event.Object.DetailsAmend.DetailsEntry")
+	proto.RegisterType((*Event_Object_DetailsUnset)(nil), "hearth.Event.Object.DetailsUnset")
 	proto.RegisterType((*Event_Progress)(nil), "hearth.Event.Progress")
 	proto.RegisterType((*Event_Space)(nil), "hearth.Event.Space")
 	proto.RegisterType((*Event_Space_State)(nil), "hearth.Event.Space.State")
@@ -563,39 +1298,66 @@ func init() {
 func init() { proto.RegisterFile("events.proto", fileDescriptor_8f22242cb04491f9) }
 
 var fileDescriptor_8f22242cb04491f9 = []byte{
-	// 503 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0x74, 0x93, 0xcf, 0x6e, 0xd3, 0x40,
-	0x10, 0xc6, 0xed, 0x24, 0x8e, 0x93, 0x49, 0xe9, 0x61, 0xa1, 0xc8, 0xac, 0x8a, 0x65, 0x55, 0x42,
-	0x84, 0x03, 0x8e, 0x08, 0x48, 0x48, 0x54, 0x02, 0x51, 0x09, 0x91, 0x1e, 0x2a, 0xa1, 0xf5, 0x8d,
-	0x9b, 0x63, 0x2f, 0xb1, 0x95, 0xc4, 0x6b, 0xbc, 0xeb, 0x02, 0x6f, 0xc1, 0x13, 0xf0, 0x3c, 0xdc,
-	0xe8, 0x91, 0x23, 0x4a, 0x9e, 0x81, 0x3b, 0xda, 0x3f, 0x76, 0x6b, 0x04, 0xb7, 0x99, 0xd9, 0xdf,
-	0x37, 0xde, 0xfd, 0x3e, 0x19, 0x0e, 0xe8, 0x25, 0x2d, 0x04, 0x0f, 0xcb, 0x8a, 0x09, 0x86, 0x86,
-	0x19, 0x8d, 0x2b, 0x91, 0xe1, 0x83, 0x2d, 0x4b, 0xe9, 0xc6, 0x4c, 0x4f, 0x7e, 0x3b, 0xe0, 0xbc,
-	0x91, 0x18, 0x7a, 0x02, 0xa3, 0x2d, 0xe5, 0x3c, 0x5e, 0x51, 0xee, 0xd9, 0x41, 0x7f, 0x3a, 0x99,
-	0x1f, 0x85, 0x5a, 0x12, 0x2a, 0x20, 0xbc, 0xd0, 0xa7, 0xa4, 0xc5, 0xd0, 0x31, 0x8c, 0x13, 0x56,
-	0x08, 0xfa, 0x59, 0x9c, 0xa7, 0x5e, 0x2f, 0xb0, 0xa7, 0x63, 0x72, 0x3d, 0xc0, 0x3f, 0x7a, 0xe0,
-	0x1a, 0x0d, 0x7a, 0x09, 0x93, 0x38, 0x49, 0x58, 0x5d, 0x88, 0x28, 0x63, 0x9f, 0x3c, 0x3b, 0xb0,
-	0xa7, 0x93, 0x39, 0xee, 0xee, 0x7f, 0xad, 0x81, 0x50, 0x12, 0x0b, 0x8b, 0xdc, 0x14, 0xa0, 0xb7,
-	0x70, 0xd8, 0xb4, 0x82, 0x95, 0x25, 0xd5, 0x9f, 0x9b, 0xcc, 0xef, 0xff, 0x67, 0x85, 0x86, 0x16,
-	0x16, 0xf9, 0x4b, 0x86, 0x4e, 0x01, 0x78, 0x19, 0x27, 0x34, 0x12, 0xb1, 0xa0, 0x5e, 0x5f, 0x2d,
-	0xb9, 0xd7, 0x5d, 0x12, 0xc9, 0xf3, 0x50, 0x01, 0x0b, 0x8b, 0xdc, 0xc0, 0xd1, 0x2b, 0x00, 0xfe,
-	0xa5, 0x48, 0x64, 0x53, 0x73, 0x6f, 0xd0, 0xbd, 0xc1, 0x85, 0xb4, 0x55, 0x8b, 0xa3, 0x16, 0x52,
-	0x0b, 0xda, 0x0e, 0x3d, 0x83, 0x51, 0x59, 0xb1, 0x55, 0x45, 0x39, 0xf7, 0x1c, 0x25, 0xbf, 0xdb,
-	0xfd, 0xf6, 0x3b, 0x73, 0xba, 0xb0, 0x48, 0x4b, 0x9e, 0xb9, 0xe0, 0x5c, 0xc6, 0x9b, 0x9a, 0xe2,
-	0x6f, 0x36, 0x8c, 0x1a, 0x02, 0x1d, 0x42, 0x2f, 0x4f, 0x95, 0x93, 0x63, 0xd2, 0xcb, 0x53, 0x84,
-	0x60, 0xb0, 0xce, 0x8b, 0x26, 0x07, 0x55, 0xa3, 0x3b, 0xe0, 0x70, 0x11, 0xaf, 0xf4, 0x43, 0xc7,
-	0x44, 0x37, 0x92, 0x4c, 0x59, 0x41, 0xd5, 0x03, 0xfa, 0x44, 0xd5, 0x92, 0x14, 0x4c, 0xc4, 0x1b,
-	0x75, 0xad, 0x3e, 0xd1, 0x8d, 0x24, 0xeb, 0x22, 0x17, 0xde, 0x50, 0xef, 0x94, 0x35, 0xc2, 0x30,
-	0xfa, 0x90, 0x17, 0x39, 0xcf, 0x68, 0xea, 0xb9, 0x81, 0x3d, 0x1d, 0x91, 0xb6, 0xc7, 0xa7, 0xe0,
-	0x28, 0x03, 0xf0, 0x1c, 0x1c, 0x6d, 0xd9, 0x23, 0x70, 0x94, 0x81, 0x26, 0xf2, 0xdb, 0xff, 0x70,
-	0x8b, 0x68, 0x02, 0xaf, 0xc1, 0x35, 0xf9, 0xe1, 0xe7, 0x30, 0x50, 0xb1, 0xcf, 0xc0, 0x35, 0xf9,
-	0x19, 0xfd, 0x51, 0x57, 0x6f, 0x78, 0xd2, 0x50, 0xf8, 0x21, 0xb8, 0x4d, 0xd2, 0xc7, 0x30, 0x36,
-	0xd3, 0xf3, 0xc6, 0xa6, 0xeb, 0xc1, 0xc9, 0x03, 0xb8, 0x15, 0x89, 0x8a, 0xc6, 0x5b, 0x42, 0x3f,
-	0xd6, 0x94, 0x0b, 0x6d, 0xc0, 0x9a, 0x16, 0x06, 0xd5, 0xcd, 0xd9, 0x8b, 0xef, 0x3b, 0xdf, 0xbe,
-	0xda, 0xf9, 0xf6, 0xaf, 0x9d, 0x6f, 0x7f, 0xdd, 0xfb, 0xd6, 0xd5, 0xde, 0xb7, 0x7e, 0xee, 0x7d,
-	0xeb, 0x7d, 0xb0, 0xca, 0x45, 0x56, 0x2f, 0xc3, 0x84, 0x6d, 0x67, 0xfa, 0x4e, 0x8f, 0x65, 0xd0,
-	0xa6, 0x9e, 0x95, 0xcb, 0xe5, 0x50, 0xfd, 0x61, 0x4f, 0xff, 0x04, 0x00, 0x00, 0xff, 0xff, 0x32,
-	0xce, 0x71, 0x54, 0x87, 0x03, 0x00, 0x00,
+	// 929 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xbc, 0x56, 0xdf, 0x6e, 0x1b, 0xc5,
+	0x17, 0xde, 0x8d, 0xbd, 0xfe, 0x73, 0xec, 0xa6, 0xf9, 0x4d, 0xd2, 0x9f, 0x86, 0x51, 0x31, 0xa6,
+	0x08, 0xd5, 0x95, 0x60, 0x23, 0x0c, 0x12, 0xa8, 0x95, 0x8a, 0x52, 0x28, 0x6c, 0x90, 0xa2, 0x56,
+	0x63, 0x81, 0x04, 0x37, 0x68, 0xed, 0x9d, 0xc6, 0x4b, 0xe2, 0x5d, 0x77, 0x67, 0x1c, 0x9a, 0x17,
+	0xe0, 0x9a, 0x27, 0xe0, 0x59, 0xb8, 0xe4, 0xb2, 0x12, 0x17, 0x70, 0x89, 0x12, 0x71, 0xc1, 0x5b,
+	0xa0, 0x39, 0x33, 0xbb, 0xde, 0x75, 0xdc, 0x44, 0x28, 0x82, 0xab, 0x9d, 0x73, 0xe6, 0xfb, 0xbe,
+	0x99, 0xb3, 0x73, 0xce, 0xcc, 0x81, 0xae, 0x38, 0x11, 0x89, 0x92, 0xfe, 0x3c, 0x4b, 0x55, 0x4a,
+	0x1a, 0x53, 0x11, 0x66, 0x6a, 0xca, 0xba, 0xb3, 0x34, 0x12, 0xc7, 0xd6, 0x7b, 0xe7, 0xb7, 0x6d,
+	0xf0, 0x1e, 0x6b, 0x18, 0x79, 0x0f, 0x5a, 0x33, 0x21, 0x65, 0x78, 0x28, 0x24, 0x75, 0xfb, 0xb5,
+	0x41, 0x67, 0x78, 0xcb, 0x37, 0x14, 0x1f, 0x01, 0xfe, 0x81, 0x99, 0xe5, 0x05, 0x8c, 0xdc, 0x86,
+	0xf6, 0x24, 0x4d, 0x94, 0x78, 0xa1, 0xf6, 0x23, 0xba, 0xd1, 0x77, 0x07, 0x6d, 0xbe, 0x74, 0x90,
+	0x2d, 0xa8, 0x49, 0xf1, 0x9c, 0xd6, 0xfa, 0xee, 0xa0, 0xce, 0xf5, 0x90, 0xfd, 0xd0, 0x82, 0xa6,
+	0x55, 0x21, 0x0f, 0xa1, 0x13, 0x4e, 0x26, 0xe9, 0x22, 0x51, 0xa3, 0x69, 0xfa, 0x3d, 0x75, 0xfb,
+	0xee, 0xa0, 0x33, 0x64, 0xd5, 0x15, 0xf7, 0x0c, 0xc0, 0xd7, 0x88, 0xc0, 0xe1, 0x65, 0x02, 0xf9,
+	0x1c, 0x36, 0x73, 0x53, 0xa5, 0xf3, 0xb9, 0x30, 0x1b, 0xe8, 0x0c, 0x5f, 0x7f, 0x85, 0x84, 0x01,
+	0x05, 0x0e, 0x5f, 0xa1, 0x91, 0x07, 0x00, 0x72, 0x1e, 0x4e, 0xc4, 0x48, 0x85, 0x4a, 0xe0, 0x6e,
+	0x3b, 0xc3, 0xd7, 0xaa, 0x22, 0x23, 0x3d, 0xef, 0x23, 0x20, 0x70, 0x78, 0x09, 0x4e, 0x3e, 0x06,
+	0x90, 0xa7, 0xc9, 0x44, 0x1b, 0x0b, 0x49, 0xeb, 0xd5, 0x1d, 0x1c, 0xe8, 0x1f, 0x6d, 0xc8, 0xa3,
+	0x02, 0x84, 0x02, 0x85, 0x45, 0x3e, 0x80, 0xd6, 0x3c, 0x4b, 0x0f, 0x33, 0x21, 0x25, 0xf5, 0x90,
+	0xfe, 0xff, 0xea, 0xda, 0x4f, 0xed, 0x6c, 0xe0, 0xf0, 0x02, 0x49, 0xbe, 0x80, 0x9b, 0x72, 0x31,
+	0x96, 0x93, 0x2c, 0x9e, 0xab, 0x38, 0x4d, 0xf6, 0xa2, 0x88, 0x02, 0x92, 0x7b, 0x2b, 0x1b, 0x2f,
+	0x81, 0xfc, 0xbd, 0x48, 0x87, 0xbf, 0x4a, 0x24, 0x23, 0x20, 0x65, 0x17, 0x17, 0xb3, 0xf4, 0x44,
+	0xd0, 0x0e, 0xca, 0xbd, 0x79, 0x89, 0x9c, 0x01, 0x06, 0x0e, 0x5f, 0x43, 0x27, 0x5f, 0xc3, 0x4e,
+	0xd9, 0xfb, 0x34, 0x95, 0xb1, 0xfe, 0xd2, 0x2e, 0xca, 0xbe, 0x75, 0x89, 0x6c, 0x0e, 0x0d, 0x1c,
+	0xbe, 0x56, 0x62, 0x55, 0xfa, 0x13, 0x7d, 0x96, 0x22, 0x93, 0xf4, 0xc6, 0x95, 0xd2, 0x39, 0x74,
+	0x55, 0x3a, 0xf7, 0x13, 0x01, 0xb4, 0xec, 0xc7, 0x93, 0x33, 0x01, 0x45, 0x74, 0x13, 0xe5, 0xef,
+	0x5e, 0x22, 0x5f, 0x86, 0x07, 0x0e, 0x7f, 0xa5, 0x14, 0x39, 0x80, 0xad, 0x74, 0xfc, 0x9d, 0x98,
+	0xa8, 0x4f, 0x85, 0x0a, 0xe3, 0x63, 0x39, 0x12, 0x8a, 0xde, 0x44, 0xf9, 0x37, 0xaa, 0xf2, 0x4f,
+	0x10, 0xe5, 0x2f, 0x61, 0x81, 0xc3, 0x2f, 0x50, 0xf5, 0x01, 0x56, 0x7c, 0x7b, 0x33, 0x91, 0x44,
+	0x74, 0x6b, 0xdd, 0x01, 0x56, 0x05, 0x11, 0xa8, 0x0f, 0xf0, 0x22, 0xfd, 0x82, 0xe8, 0x97, 0x89,
+	0x14, 0x8a, 0xfe, 0xef, 0x6a, 0x51, 0x04, 0x5e, 0x10, 0x45, 0xef, 0xa3, 0x26, 0x78, 0x27, 0xe1,
+	0xf1, 0x42, 0xb0, 0x5f, 0x6b, 0xd0, 0x2d, 0xff, 0x3b, 0xf6, 0x2d, 0xd4, 0x74, 0x2e, 0xee, 0x80,
+	0x27, 0x17, 0xe3, 0xfd, 0x08, 0xaf, 0x83, 0x36, 0x37, 0x06, 0xa1, 0xd0, 0xc4, 0x92, 0x2b, 0x2e,
+	0x99, 0xdc, 0x24, 0x9b, 0xb0, 0x11, 0x47, 0x58, 0xb3, 0x6d, 0xbe, 0x11, 0x23, 0x32, 0x7c, 0xa6,
+	0x44, 0xb6, 0x1f, 0x61, 0x2d, 0xb6, 0x79, 0x6e, 0xb2, 0x00, 0x1a, 0x36, 0x35, 0xaf, 0xb9, 0x06,
+	0x8b, 0xa0, 0x55, 0xe4, 0xe2, 0xbf, 0xb7, 0xdf, 0x0c, 0x5a, 0x45, 0x5a, 0xae, 0x5f, 0x65, 0x07,
+	0x3c, 0x95, 0xaa, 0xf0, 0x18, 0xd7, 0xa8, 0x71, 0x63, 0xe8, 0x2b, 0x79, 0x9e, 0x89, 0x13, 0xe4,
+	0xe2, 0x42, 0x35, 0xbe, 0x74, 0xe8, 0xd9, 0x44, 0xbc, 0x50, 0x66, 0xb6, 0x6e, 0x66, 0x0b, 0x07,
+	0x7b, 0x08, 0xdd, 0x4a, 0x9e, 0xfe, 0xc3, 0xe8, 0xd8, 0xcf, 0x75, 0x68, 0x98, 0x64, 0x60, 0x7f,
+	0xba, 0x00, 0xa5, 0x14, 0xbd, 0xee, 0x7f, 0xfa, 0x0c, 0x9a, 0x91, 0x51, 0xa3, 0x75, 0x7c, 0x9a,
+	0xde, 0xb9, 0xa2, 0x50, 0xf2, 0xe1, 0xe3, 0x44, 0x65, 0xa7, 0x3c, 0x27, 0xb3, 0x27, 0xd0, 0x2d,
+	0x4f, 0xe8, 0x27, 0xea, 0x48, 0x9c, 0xda, 0x5d, 0xe9, 0x21, 0xb9, 0x67, 0x53, 0xd4, 0xbe, 0x26,
+	0xdb, 0xd5, 0xbb, 0xfc, 0x2b, 0x3d, 0xc5, 0x0d, 0xe2, 0xfe, 0xc6, 0x47, 0x2e, 0xfb, 0xcb, 0x2d,
+	0x14, 0x4d, 0xdd, 0x5c, 0x37, 0xd2, 0x60, 0x35, 0x52, 0xff, 0xca, 0x0a, 0xfe, 0xaf, 0x62, 0x1d,
+	0x17, 0x82, 0x58, 0xcd, 0xd7, 0x0e, 0x95, 0x40, 0xfd, 0x48, 0x9c, 0x9a, 0x38, 0xdb, 0x1c, 0xc7,
+	0xec, 0x27, 0x17, 0x5a, 0xf9, 0x8b, 0x67, 0x09, 0x6e, 0x85, 0x10, 0x27, 0xb9, 0x2e, 0x8e, 0x71,
+	0x13, 0x2a, 0x3c, 0x14, 0x56, 0xd7, 0x18, 0x1a, 0x19, 0xa5, 0x89, 0xb0, 0x29, 0x8e, 0xe3, 0x65,
+	0xbd, 0x78, 0xe5, 0x7a, 0x21, 0x50, 0x5f, 0x24, 0xb1, 0xa2, 0x0d, 0xa3, 0xa9, 0xc7, 0x84, 0x41,
+	0xeb, 0x59, 0x9c, 0xc4, 0x72, 0x2a, 0x22, 0xda, 0xec, 0xbb, 0x83, 0x16, 0x2f, 0x6c, 0xf6, 0x00,
+	0x3c, 0xac, 0x11, 0x36, 0x04, 0xcf, 0xb4, 0x00, 0xf7, 0xc0, 0xc3, 0x08, 0x6d, 0x0b, 0xb3, 0xbd,
+	0xe6, 0xf5, 0xe7, 0x06, 0xc1, 0x8e, 0xa0, 0x69, 0xfb, 0x11, 0xf6, 0x21, 0xd4, 0xb1, 0x8d, 0xd9,
+	0x85, 0xa6, 0xed, 0x47, 0x2c, 0xff, 0x56, 0x95, 0x6f, 0xf1, 0x3c, 0x47, 0xb1, 0xbb, 0xd0, 0xcc,
+	0x3b, 0x97, 0xdb, 0xd0, 0xb6, 0xde, 0xe2, 0x10, 0x96, 0x8e, 0x3b, 0x6f, 0xc3, 0x8d, 0x91, 0xca,
+	0x44, 0x38, 0xe3, 0xe2, 0xf9, 0x42, 0x48, 0x65, 0x7e, 0xc0, 0x91, 0x48, 0xf2, 0xf3, 0x42, 0xe3,
+	0xd1, 0xfd, 0x5f, 0xce, 0x7a, 0xee, 0xcb, 0xb3, 0x9e, 0xfb, 0xc7, 0x59, 0xcf, 0xfd, 0xf1, 0xbc,
+	0xe7, 0xbc, 0x3c, 0xef, 0x39, 0xbf, 0x9f, 0xf7, 0x9c, 0x6f, 0xfa, 0x87, 0xb1, 0x9a, 0x2e, 0xc6,
+	0xfe, 0x24, 0x9d, 0xed, 0x9a, 0x3d, 0xbd, 0xab, 0x1b, 0x17, 0x3b, 0xde, 0x9d, 0x8f, 0xc7, 0x0d,
+	0xec, 0x21, 0xdf, 0xff, 0x3b, 0x00, 0x00, 0xff, 0xff, 0x2b, 0x05, 0x77, 0xe0, 0x69, 0x0a, 0x00,
+	0x00,
 }
 
 func (m *Event) Marshal() (dAtA []byte, err error) {
@@ -618,6 +1380,11 @@ func (m *Event) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	_ = i
 	var l int
 	_ = l
+	if m.Seq != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.Seq))
+		i--
+		dAtA[i] = 0x18
+	}
 	if len(m.ContextId) > 0 {
 		i -= len(m.ContextId)
 		copy(dAtA[i:], m.ContextId)
@@ -779,6 +1546,645 @@ func (m *Event_Message_Progress) MarshalToSizedBuffer(dAtA []byte) (int, error) 
 	}
 	return len(dAtA) - i, nil
 }
+func (m *Event_Message_SubscriptionAdd) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Event_Message_SubscriptionAdd) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.SubscriptionAdd != nil {
+		{
+			size, err := m.SubscriptionAdd.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintEvents(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x52
+	}
+	return len(dAtA) - i, nil
+}
+func (m *Event_Message_SubscriptionRemove) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Event_Message_SubscriptionRemove) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.SubscriptionRemove != nil {
+		{
+			size, err := m.SubscriptionRemove.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintEvents(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x5a
+	}
+	return len(dAtA) - i, nil
+}
+func (m *Event_Message_SubscriptionPosition) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Event_Message_SubscriptionPosition) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.SubscriptionPosition != nil {
+		{
+			size, err := m.SubscriptionPosition.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintEvents(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x62
+	}
+	return len(dAtA) - i, nil
+}
+func (m *Event_Message_SubscriptionCounters) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Event_Message_SubscriptionCounters) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.SubscriptionCounters != nil {
+		{
+			size, err := m.SubscriptionCounters.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintEvents(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x6a
+	}
+	return len(dAtA) - i, nil
+}
+func (m *Event_Message_SubscriptionSpaceRemoved) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Event_Message_SubscriptionSpaceRemoved) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.SubscriptionSpaceRemoved != nil {
+		{
+			size, err := m.SubscriptionSpaceRemoved.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintEvents(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x72
+	}
+	return len(dAtA) - i, nil
+}
+func (m *Event_Message_ObjectDetailsSet) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Event_Message_ObjectDetailsSet) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.ObjectDetailsSet != nil {
+		{
+			size, err := m.ObjectDetailsSet.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintEvents(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x7a
+	}
+	return len(dAtA) - i, nil
+}
+func (m *Event_Message_ObjectDetailsAmend) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Event_Message_ObjectDetailsAmend) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.ObjectDetailsAmend != nil {
+		{
+			size, err := m.ObjectDetailsAmend.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintEvents(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x1
+		i--
+		dAtA[i] = 0x82
+	}
+	return len(dAtA) - i, nil
+}
+func (m *Event_Message_ObjectDetailsUnset) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Event_Message_ObjectDetailsUnset) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.ObjectDetailsUnset != nil {
+		{
+			size, err := m.ObjectDetailsUnset.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintEvents(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x1
+		i--
+		dAtA[i] = 0x8a
+	}
+	return len(dAtA) - i, nil
+}
+func (m *Event_Subscription) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Event_Subscription) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Event_Subscription) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Event_Subscription_Add) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Event_Subscription_Add) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Event_Subscription_Add) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.AfterId) > 0 {
+		i -= len(m.AfterId)
+		copy(dAtA[i:], m.AfterId)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.AfterId)))
+		i--
+		dAtA[i] = 0x22
+	}
+	if len(m.Id) > 0 {
+		i -= len(m.Id)
+		copy(dAtA[i:], m.Id)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.Id)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.SubId) > 0 {
+		i -= len(m.SubId)
+		copy(dAtA[i:], m.SubId)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.SubId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Event_Subscription_Remove) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Event_Subscription_Remove) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Event_Subscription_Remove) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Id) > 0 {
+		i -= len(m.Id)
+		copy(dAtA[i:], m.Id)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.Id)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.SubId) > 0 {
+		i -= len(m.SubId)
+		copy(dAtA[i:], m.SubId)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.SubId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Event_Subscription_Position) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Event_Subscription_Position) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Event_Subscription_Position) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.AfterId) > 0 {
+		i -= len(m.AfterId)
+		copy(dAtA[i:], m.AfterId)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.AfterId)))
+		i--
+		dAtA[i] = 0x22
+	}
+	if len(m.Id) > 0 {
+		i -= len(m.Id)
+		copy(dAtA[i:], m.Id)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.Id)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.SubId) > 0 {
+		i -= len(m.SubId)
+		copy(dAtA[i:], m.SubId)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.SubId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Event_Subscription_Counters) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Event_Subscription_Counters) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Event_Subscription_Counters) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.NextCount != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.NextCount))
+		i--
+		dAtA[i] = 0x20
+	}
+	if m.PrevCount != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.PrevCount))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.Total != 0 {
+		i = encodeVarintEvents(dAtA, i, uint64(m.Total))
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.SubId) > 0 {
+		i -= len(m.SubId)
+		copy(dAtA[i:], m.SubId)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.SubId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Event_Subscription_SpaceRemoved) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Event_Subscription_SpaceRemoved) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Event_Subscription_SpaceRemoved) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.SubId) > 0 {
+		i -= len(m.SubId)
+		copy(dAtA[i:], m.SubId)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.SubId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Event_Object) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Event_Object) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Event_Object) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Event_Object_DetailsSet) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Event_Object_DetailsSet) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Event_Object_DetailsSet) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Details) > 0 {
+		for k := range m.Details {
+			v := m.Details[k]
+			baseI := i
+			if v != nil {
+				{
+					size, err := v.MarshalToSizedBuffer(dAtA[:i])
+					if err != nil {
+						return 0, err
+					}
+					i -= size
+					i = encodeVarintEvents(dAtA, i, uint64(size))
+				}
+				i--
+				dAtA[i] = 0x12
+			}
+			i -= len(k)
+			copy(dAtA[i:], k)
+			i = encodeVarintEvents(dAtA, i, uint64(len(k)))
+			i--
+			dAtA[i] = 0xa
+			i = encodeVarintEvents(dAtA, i, uint64(baseI-i))
+			i--
+			dAtA[i] = 0x22
+		}
+	}
+	if len(m.Id) > 0 {
+		i -= len(m.Id)
+		copy(dAtA[i:], m.Id)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.Id)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.SubId) > 0 {
+		i -= len(m.SubId)
+		copy(dAtA[i:], m.SubId)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.SubId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Event_Object_DetailsAmend) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Event_Object_DetailsAmend) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Event_Object_DetailsAmend) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Details) > 0 {
+		for k := range m.Details {
+			v := m.Details[k]
+			baseI := i
+			if v != nil {
+				{
+					size, err := v.MarshalToSizedBuffer(dAtA[:i])
+					if err != nil {
+						return 0, err
+					}
+					i -= size
+					i = encodeVarintEvents(dAtA, i, uint64(size))
+				}
+				i--
+				dAtA[i] = 0x12
+			}
+			i -= len(k)
+			copy(dAtA[i:], k)
+			i = encodeVarintEvents(dAtA, i, uint64(len(k)))
+			i--
+			dAtA[i] = 0xa
+			i = encodeVarintEvents(dAtA, i, uint64(baseI-i))
+			i--
+			dAtA[i] = 0x22
+		}
+	}
+	if len(m.Id) > 0 {
+		i -= len(m.Id)
+		copy(dAtA[i:], m.Id)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.Id)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.SubId) > 0 {
+		i -= len(m.SubId)
+		copy(dAtA[i:], m.SubId)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.SubId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Event_Object_DetailsUnset) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Event_Object_DetailsUnset) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Event_Object_DetailsUnset) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Keys) > 0 {
+		for iNdEx := len(m.Keys) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.Keys[iNdEx])
+			copy(dAtA[i:], m.Keys[iNdEx])
+			i = encodeVarintEvents(dAtA, i, uint64(len(m.Keys[iNdEx])))
+			i--
+			dAtA[i] = 0x22
+		}
+	}
+	if len(m.Id) > 0 {
+		i -= len(m.Id)
+		copy(dAtA[i:], m.Id)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.Id)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.SubId) > 0 {
+		i -= len(m.SubId)
+		copy(dAtA[i:], m.SubId)
+		i = encodeVarintEvents(dAtA, i, uint64(len(m.SubId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
 func (m *Event_Progress) Marshal() (dAtA []byte, err error) {
 	size := m.Size()
 	dAtA = make([]byte, size)
@@ -1053,6 +2459,9 @@ func (m *Event) Size() (n int) {
 	if l > 0 {
 		n += 1 + l + sovEvents(uint64(l))
 	}
+	if m.Seq != 0 {
+		n += 1 + sovEvents(uint64(m.Seq))
+	}
 	return n
 }
 
@@ -1128,6 +2537,325 @@ func (m *Event_Message_Progress) Size() (n int) {
 	}
 	return n
 }
+func (m *Event_Message_SubscriptionAdd) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.SubscriptionAdd != nil {
+		l = m.SubscriptionAdd.Size()
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	return n
+}
+func (m *Event_Message_SubscriptionRemove) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.SubscriptionRemove != nil {
+		l = m.SubscriptionRemove.Size()
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	return n
+}
+func (m *Event_Message_SubscriptionPosition) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.SubscriptionPosition != nil {
+		l = m.SubscriptionPosition.Size()
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	return n
+}
+func (m *Event_Message_SubscriptionCounters) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.SubscriptionCounters != nil {
+		l = m.SubscriptionCounters.Size()
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	return n
+}
+func (m *Event_Message_SubscriptionSpaceRemoved) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.SubscriptionSpaceRemoved != nil {
+		l = m.SubscriptionSpaceRemoved.Size()
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	return n
+}
+func (m *Event_Message_ObjectDetailsSet) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.ObjectDetailsSet != nil {
+		l = m.ObjectDetailsSet.Size()
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	return n
+}
+func (m *Event_Message_ObjectDetailsAmend) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.ObjectDetailsAmend != nil {
+		l = m.ObjectDetailsAmend.Size()
+		n += 2 + l + sovEvents(uint64(l))
+	}
+	return n
+}
+func (m *Event_Message_ObjectDetailsUnset) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.ObjectDetailsUnset != nil {
+		l = m.ObjectDetailsUnset.Size()
+		n += 2 + l + sovEvents(uint64(l))
+	}
+	return n
+}
+func (m *Event_Subscription) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Event_Subscription_Add) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SubId)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	l = len(m.Id)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	l = len(m.AfterId)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	return n
+}
+
+func (m *Event_Subscription_Remove) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SubId)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	l = len(m.Id)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	return n
+}
+
+func (m *Event_Subscription_Position) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SubId)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	l = len(m.Id)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	l = len(m.AfterId)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	return n
+}
+
+func (m *Event_Subscription_Counters) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SubId)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	if m.Total != 0 {
+		n += 1 + sovEvents(uint64(m.Total))
+	}
+	if m.PrevCount != 0 {
+		n += 1 + sovEvents(uint64(m.PrevCount))
+	}
+	if m.NextCount != 0 {
+		n += 1 + sovEvents(uint64(m.NextCount))
+	}
+	return n
+}
+
+func (m *Event_Subscription_SpaceRemoved) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SubId)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	return n
+}
+
+func (m *Event_Object) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Event_Object_DetailsSet) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SubId)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	l = len(m.Id)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	if len(m.Details) > 0 {
+		for k, v := range m.Details {
+			_ = k
+			_ = v
+			l = 0
+			if v != nil {
+				l = v.Size()
+				l += 1 + sovEvents(uint64(l))
+			}
+			mapEntrySize := 1 + len(k) + sovEvents(uint64(len(k))) + l
+			n += mapEntrySize + 1 + sovEvents(uint64(mapEntrySize))
+		}
+	}
+	return n
+}
+
+func (m *Event_Object_DetailsAmend) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SubId)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	l = len(m.Id)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	if len(m.Details) > 0 {
+		for k, v := range m.Details {
+			_ = k
+			_ = v
+			l = 0
+			if v != nil {
+				l = v.Size()
+				l += 1 + sovEvents(uint64(l))
+			}
+			mapEntrySize := 1 + len(k) + sovEvents(uint64(len(k))) + l
+			n += mapEntrySize + 1 + sovEvents(uint64(mapEntrySize))
+		}
+	}
+	return n
+}
+
+func (m *Event_Object_DetailsUnset) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SubId)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	l = len(m.Id)
+	if l > 0 {
+		n += 1 + l + sovEvents(uint64(l))
+	}
+	if len(m.Keys) > 0 {
+		for _, s := range m.Keys {
+			l = len(s)
+			n += 1 + l + sovEvents(uint64(l))
+		}
+	}
+	return n
+}
+
 func (m *Event_Progress) Size() (n int) {
 	if m == nil {
 		return 0
@@ -1333,6 +3061,25 @@ func (m *Event) Unmarshal(dAtA []byte) error {
 			}
 			m.ContextId = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Seq", wireType)
+			}
+			m.Seq = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Seq |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
 		default:
 			iNdEx = preIndex
 			skippy, err := skipEvents(dAtA[iNdEx:])
@@ -1557,6 +3304,1869 @@ func (m *Event_Message) Unmarshal(dAtA []byte) error {
 				return err
 			}
 			m.Value = &Event_Message_Progress{v}
+			iNdEx = postIndex
+		case 10:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SubscriptionAdd", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &Event_Subscription_Add{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Value = &Event_Message_SubscriptionAdd{v}
+			iNdEx = postIndex
+		case 11:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SubscriptionRemove", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &Event_Subscription_Remove{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Value = &Event_Message_SubscriptionRemove{v}
+			iNdEx = postIndex
+		case 12:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SubscriptionPosition", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &Event_Subscription_Position{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Value = &Event_Message_SubscriptionPosition{v}
+			iNdEx = postIndex
+		case 13:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SubscriptionCounters", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &Event_Subscription_Counters{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Value = &Event_Message_SubscriptionCounters{v}
+			iNdEx = postIndex
+		case 14:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SubscriptionSpaceRemoved", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &Event_Subscription_SpaceRemoved{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Value = &Event_Message_SubscriptionSpaceRemoved{v}
+			iNdEx = postIndex
+		case 15:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ObjectDetailsSet", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &Event_Object_DetailsSet{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Value = &Event_Message_ObjectDetailsSet{v}
+			iNdEx = postIndex
+		case 16:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ObjectDetailsAmend", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &Event_Object_DetailsAmend{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Value = &Event_Message_ObjectDetailsAmend{v}
+			iNdEx = postIndex
+		case 17:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field ObjectDetailsUnset", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &Event_Object_DetailsUnset{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Value = &Event_Message_ObjectDetailsUnset{v}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Event_Subscription) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Subscription: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Subscription: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Event_Subscription_Add) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Add: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Add: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SubId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SubId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Id", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Id = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field AfterId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.AfterId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Event_Subscription_Remove) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Remove: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Remove: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SubId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SubId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Id", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Id = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Event_Subscription_Position) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Position: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Position: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SubId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SubId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Id", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Id = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field AfterId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.AfterId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Event_Subscription_Counters) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Counters: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Counters: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SubId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SubId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Total", wireType)
+			}
+			m.Total = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Total |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field PrevCount", wireType)
+			}
+			m.PrevCount = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.PrevCount |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field NextCount", wireType)
+			}
+			m.NextCount = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.NextCount |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Event_Subscription_SpaceRemoved) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: SpaceRemoved: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: SpaceRemoved: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SubId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SubId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Event_Object) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Object: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Object: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Event_Object_DetailsSet) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: DetailsSet: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: DetailsSet: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SubId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SubId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Id", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Id = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Details", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Details == nil {
+				m.Details = make(map[string]*Model_Value)
+			}
+			var mapkey string
+			var mapvalue *Model_Value
+			for iNdEx < postIndex {
+				entryPreIndex := iNdEx
+				var wire uint64
+				for shift := uint(0); ; shift += 7 {
+					if shift >= 64 {
+						return ErrIntOverflowEvents
+					}
+					if iNdEx >= l {
+						return io.ErrUnexpectedEOF
+					}
+					b := dAtA[iNdEx]
+					iNdEx++
+					wire |= uint64(b&0x7F) << shift
+					if b < 0x80 {
+						break
+					}
+				}
+				fieldNum := int32(wire >> 3)
+				if fieldNum == 1 {
+					var stringLenmapkey uint64
+					for shift := uint(0); ; shift += 7 {
+						if shift >= 64 {
+							return ErrIntOverflowEvents
+						}
+						if iNdEx >= l {
+							return io.ErrUnexpectedEOF
+						}
+						b := dAtA[iNdEx]
+						iNdEx++
+						stringLenmapkey |= uint64(b&0x7F) << shift
+						if b < 0x80 {
+							break
+						}
+					}
+					intStringLenmapkey := int(stringLenmapkey)
+					if intStringLenmapkey < 0 {
+						return ErrInvalidLengthEvents
+					}
+					postStringIndexmapkey := iNdEx + intStringLenmapkey
+					if postStringIndexmapkey < 0 {
+						return ErrInvalidLengthEvents
+					}
+					if postStringIndexmapkey > l {
+						return io.ErrUnexpectedEOF
+					}
+					mapkey = string(dAtA[iNdEx:postStringIndexmapkey])
+					iNdEx = postStringIndexmapkey
+				} else if fieldNum == 2 {
+					var mapmsglen int
+					for shift := uint(0); ; shift += 7 {
+						if shift >= 64 {
+							return ErrIntOverflowEvents
+						}
+						if iNdEx >= l {
+							return io.ErrUnexpectedEOF
+						}
+						b := dAtA[iNdEx]
+						iNdEx++
+						mapmsglen |= int(b&0x7F) << shift
+						if b < 0x80 {
+							break
+						}
+					}
+					if mapmsglen < 0 {
+						return ErrInvalidLengthEvents
+					}
+					postmsgIndex := iNdEx + mapmsglen
+					if postmsgIndex < 0 {
+						return ErrInvalidLengthEvents
+					}
+					if postmsgIndex > l {
+						return io.ErrUnexpectedEOF
+					}
+					mapvalue = &Model_Value{}
+					if err := mapvalue.Unmarshal(dAtA[iNdEx:postmsgIndex]); err != nil {
+						return err
+					}
+					iNdEx = postmsgIndex
+				} else {
+					iNdEx = entryPreIndex
+					skippy, err := skipEvents(dAtA[iNdEx:])
+					if err != nil {
+						return err
+					}
+					if (skippy < 0) || (iNdEx+skippy) < 0 {
+						return ErrInvalidLengthEvents
+					}
+					if (iNdEx + skippy) > postIndex {
+						return io.ErrUnexpectedEOF
+					}
+					iNdEx += skippy
+				}
+			}
+			m.Details[mapkey] = mapvalue
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Event_Object_DetailsAmend) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: DetailsAmend: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: DetailsAmend: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SubId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SubId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Id", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Id = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Details", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Details == nil {
+				m.Details = make(map[string]*Model_Value)
+			}
+			var mapkey string
+			var mapvalue *Model_Value
+			for iNdEx < postIndex {
+				entryPreIndex := iNdEx
+				var wire uint64
+				for shift := uint(0); ; shift += 7 {
+					if shift >= 64 {
+						return ErrIntOverflowEvents
+					}
+					if iNdEx >= l {
+						return io.ErrUnexpectedEOF
+					}
+					b := dAtA[iNdEx]
+					iNdEx++
+					wire |= uint64(b&0x7F) << shift
+					if b < 0x80 {
+						break
+					}
+				}
+				fieldNum := int32(wire >> 3)
+				if fieldNum == 1 {
+					var stringLenmapkey uint64
+					for shift := uint(0); ; shift += 7 {
+						if shift >= 64 {
+							return ErrIntOverflowEvents
+						}
+						if iNdEx >= l {
+							return io.ErrUnexpectedEOF
+						}
+						b := dAtA[iNdEx]
+						iNdEx++
+						stringLenmapkey |= uint64(b&0x7F) << shift
+						if b < 0x80 {
+							break
+						}
+					}
+					intStringLenmapkey := int(stringLenmapkey)
+					if intStringLenmapkey < 0 {
+						return ErrInvalidLengthEvents
+					}
+					postStringIndexmapkey := iNdEx + intStringLenmapkey
+					if postStringIndexmapkey < 0 {
+						return ErrInvalidLengthEvents
+					}
+					if postStringIndexmapkey > l {
+						return io.ErrUnexpectedEOF
+					}
+					mapkey = string(dAtA[iNdEx:postStringIndexmapkey])
+					iNdEx = postStringIndexmapkey
+				} else if fieldNum == 2 {
+					var mapmsglen int
+					for shift := uint(0); ; shift += 7 {
+						if shift >= 64 {
+							return ErrIntOverflowEvents
+						}
+						if iNdEx >= l {
+							return io.ErrUnexpectedEOF
+						}
+						b := dAtA[iNdEx]
+						iNdEx++
+						mapmsglen |= int(b&0x7F) << shift
+						if b < 0x80 {
+							break
+						}
+					}
+					if mapmsglen < 0 {
+						return ErrInvalidLengthEvents
+					}
+					postmsgIndex := iNdEx + mapmsglen
+					if postmsgIndex < 0 {
+						return ErrInvalidLengthEvents
+					}
+					if postmsgIndex > l {
+						return io.ErrUnexpectedEOF
+					}
+					mapvalue = &Model_Value{}
+					if err := mapvalue.Unmarshal(dAtA[iNdEx:postmsgIndex]); err != nil {
+						return err
+					}
+					iNdEx = postmsgIndex
+				} else {
+					iNdEx = entryPreIndex
+					skippy, err := skipEvents(dAtA[iNdEx:])
+					if err != nil {
+						return err
+					}
+					if (skippy < 0) || (iNdEx+skippy) < 0 {
+						return ErrInvalidLengthEvents
+					}
+					if (iNdEx + skippy) > postIndex {
+						return io.ErrUnexpectedEOF
+					}
+					iNdEx += skippy
+				}
+			}
+			m.Details[mapkey] = mapvalue
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipEvents(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Event_Object_DetailsUnset) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowEvents
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: DetailsUnset: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: DetailsUnset: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SubId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SubId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Id", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Id = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Keys", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowEvents
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthEvents
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthEvents
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Keys = append(m.Keys, string(dAtA[iNdEx:postIndex]))
 			iNdEx = postIndex
 		default:
 			iNdEx = preIndex

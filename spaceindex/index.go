@@ -68,7 +68,11 @@ type index struct {
 	// valueThreshold: values this long or longer go to the value log.
 	valueThreshold int64
 
-	writeMu sync.Mutex // serialises Put, Delete and SetSyncStatus
+	writeMu sync.Mutex // serialises Put, Delete and SetSyncStatus; guards seq
+	seq     uint64     // the change feed's sequence number (feed.go)
+	// notify tells the registry entry's watchers about a committed write;
+	// called with writeMu held. Nil until the registry attaches it.
+	notify func(Batch)
 }
 
 // configFingerprint identifies what an index holds besides the schema version.
@@ -85,6 +89,16 @@ func openIndex(dir string, cfg Config, tune func(badger.Options) badger.Options)
 	gen, err := currentGeneration(dir)
 	if err != nil {
 		return nil, err
+	}
+	removeStaleGenerations(dir, gen) // swap.go
+	return openGeneration(dir, gen, cfg, tune)
+}
+
+// openGeneration opens (creating if needed) the database of one generation
+// of the index under dir.
+func openGeneration(dir, gen string, cfg Config, tune func(badger.Options) badger.Options) (*index, error) {
+	if err := checkTables(filepath.Join(dir, gen)); err != nil { // tablecheck.go
+		return nil, fmt.Errorf("spaceindex: open %s: %w", dir, err)
 	}
 	opts := PhoneOptions(filepath.Join(dir, gen))
 	if tune != nil {
@@ -116,6 +130,10 @@ func openIndex(dir string, cfg Config, tune func(badger.Options) badger.Options)
 		}
 	}
 	if err := ix.checkSchema(); err != nil {
+		_ = db.Close()
+		return nil, err
+	}
+	if ix.seq, err = readFeedSeq(db); err != nil {
 		_ = db.Close()
 		return nil, err
 	}
@@ -246,6 +264,9 @@ type writeBatch struct {
 	dirty    map[string]bool  // counters changed in txn
 	records  int64            // absolute record count; -1 until read
 	recDirty bool
+	// committed: a transaction of this call was handed to badger, so a
+	// failure after it leaves part of the call applied.
+	committed bool
 
 	inflight chan struct{} // bounds outstanding async commits
 	wg       sync.WaitGroup
@@ -282,6 +303,10 @@ type recordOps struct {
 	dels     [][]byte
 	counters map[string]int64
 	records  int64
+}
+
+func (o *recordOps) empty() bool {
+	return len(o.sets) == 0 && len(o.dels) == 0 && len(o.counters) == 0 && o.records == 0
 }
 
 // cost returns the transaction bytes and entries ops need, counting every
@@ -372,6 +397,7 @@ func (b *writeBatch) commit() error {
 		return nil
 	}
 	b.txn, b.size, b.count = nil, 0, 0
+	b.committed = true
 	for k := range b.dirty {
 		if err := putCounter(txn, []byte(k), b.counters[k]); err != nil {
 			txn.Discard()
@@ -532,41 +558,79 @@ func (ix *index) mutate(ctx context.Context, ids []string, fn func(i int, cur *R
 	defer read.Discard()
 	overlay := map[string]*Record{}
 	b := newWriteBatch(ix)
-	if err := ix.applyAll(ctx, read, overlay, b, ids, fn); err != nil {
+	changes, err := ix.applyAll(ctx, read, overlay, b, ids, fn)
+	if err == nil && len(changes) > 0 {
+		next := ix.seq + 1
+		err = b.add(&recordOps{sets: []kv{{feedSeqKey(), binary.BigEndian.AppendUint64(nil, next)}}})
+	}
+	if err == nil {
+		err = b.addWatermark(ctx) // watermark.go
+	}
+	if err != nil {
 		b.abort()
+		ix.told(b.committed, nil)
 		return err
 	}
-	return b.finish()
+	if err := b.finish(); err != nil {
+		ix.told(true, nil)
+		return err
+	}
+	if len(changes) > 0 {
+		ix.told(false, changes)
+	}
+	return nil
 }
 
+// told advances the sequence number and tells the watchers about a write:
+// its changes, or a reset when it failed after committing some of them.
+// Caller holds writeMu.
+func (ix *index) told(failedAfterCommit bool, changes []Change) {
+	if ix.notify == nil || (!failedAfterCommit && len(changes) == 0) {
+		return
+	}
+	ix.seq++
+	if failedAfterCommit {
+		ix.notify(Batch{Seq: ix.seq, Reset: true})
+		return
+	}
+	ix.notify(Batch{Seq: ix.seq, Changes: changes})
+}
+
+// applyAll adds fn's replacements to b and returns the records that changed.
 func (ix *index) applyAll(ctx context.Context, read *badger.Txn, overlay map[string]*Record, b *writeBatch,
-	ids []string, fn func(i int, cur *Record) (next *Record, skip bool, err error)) error {
+	ids []string, fn func(i int, cur *Record) (next *Record, skip bool, err error)) ([]Change, error) {
+	var changes []Change
 	for i, id := range ids {
 		if i%256 == 0 {
 			if err := ctx.Err(); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		cur, seen := overlay[id]
 		if !seen {
 			var err error
 			if cur, err = getRecord(read, id, nil); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		next, skip, err := fn(i, cur)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if skip {
 			continue
 		}
-		if err := b.add(ix.diffOps(id, cur, next)); err != nil {
-			return err
+		ops := ix.diffOps(id, cur, next)
+		if ops.empty() {
+			continue
+		}
+		if err := b.add(ops); err != nil {
+			return nil, err
 		}
 		overlay[id] = next
+		changes = append(changes, Change{ID: id, Record: next})
 	}
-	return nil
+	return changes, nil
 }
 
 func (ix *index) put(ctx context.Context, recs []Record) error {

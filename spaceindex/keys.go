@@ -15,6 +15,7 @@ package spaceindex
 // "key missing" marker, which sorts after every encoded value):
 //
 //	0x00 "schema"                                   -> uvarint schemaVersion, config fingerprint
+//	0x00 "feedseq"                                  -> uint64 BE: the change feed's sequence number (feed.go)
 //	'c'                                             -> uint64 BE: number of records
 //	'r' id                                          -> record (appendRecord)
 //	'x' esc(key) enc(value)|0xFF id                 -> empty: secondary index entry for every
@@ -46,6 +47,7 @@ const (
 	firstGeneration  = "g1"
 	indexDirName     = "index"
 	schemaKeySuffix  = "schema"
+	feedSeqKeySuffix = "feedseq"
 	textTokenEndByte = 0x00
 )
 

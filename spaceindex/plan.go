@@ -195,6 +195,11 @@ func neededKeys(c *Compiled) []string {
 func (ix *index) query(ctx context.Context, c *Compiled) (Result, error) {
 	txn := ix.db.NewTransaction(false)
 	defer txn.Discard()
+	return ix.queryTxn(ctx, txn, c)
+}
+
+// queryTxn runs c within the read transaction txn.
+func (ix *index) queryTxn(ctx context.Context, txn *badger.Txn, c *Compiled) (Result, error) {
 	x := &exec{ctx: ctx, txn: txn, c: c, keys: neededKeys(c)}
 	p := ix.choosePlan(c)
 	switch p.kind {

@@ -89,6 +89,14 @@ type space struct {
 	incarnation string
 	cfg         Config
 	idx         *index
+	swapping    bool // a rebuilt generation is replacing idx: new calls wait (swap.go)
+
+	// The change feed (feed.go); feedMu is taken under an index's writeMu
+	// and under mu, never the other way round.
+	feedMu      sync.Mutex
+	watchers    map[uint64]func(Batch) // guarded by feedMu
+	nextWatcher uint64                 // guarded by feedMu
+	lastSeq     uint64                 // guarded by feedMu: the highest Seq told
 }
 
 func newSpace(id string) *space {
@@ -227,6 +235,8 @@ func (r *Registry) Open(ctx context.Context, spaceID, incarnation string, cfg Co
 		return nil, err
 	}
 	r.opened.Add(1)
+	idx.seq = max(idx.seq, sp.seqFloor())
+	idx.notify = sp.notify
 	sp.state, sp.idx, sp.incarnation, sp.cfg = StateOpen, idx, incarnation, cfg
 	return &Handle{sp: sp}, nil
 }
@@ -493,6 +503,9 @@ func (h *Handle) acquire() (*index, error) {
 	sp := h.sp
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
+	for sp.swapping {
+		sp.cond.Wait()
+	}
 	switch sp.state {
 	case StateOpen:
 		sp.inflight++

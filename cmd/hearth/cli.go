@@ -70,6 +70,7 @@ func newRoot(g *globals) *cobra.Command {
 	root.PersistentFlags().StringVar(&g.dataDir, "data", defaultDataDir(), "data dir ($HEARTH_DATA, else ~/.hearth)")
 	root.PersistentFlags().BoolVar(&g.json, "json", false, "print one JSON object per command")
 	root.AddCommand(newServeCmd(g), newNodeCmd(g), newAccountCmd(g), newSpaceCmd(g), newObjectCmd(g))
+	root.AddCommand(newEventsCmd(g), newFilesCmd(g), newIndexCmd(g))
 	return root
 }
 

@@ -54,11 +54,11 @@ func detRand(account crypto.PrivKey, label string, parts ...string) io.Reader {
 
 // AccountSpaceID is the id of the account's account space.
 func (s *Service) AccountSpaceID() (crypto.SpaceID, error) {
-	h, err := space.AccountSpace(s.cfg.Account)
-	if err != nil {
-		return "", err
-	}
-	return h.ID, nil
+	s.accountSpace.once.Do(func() { // derived from the key: compute once
+		h, err := space.AccountSpace(s.cfg.Account)
+		s.accountSpace.id, s.accountSpace.err = h.ID, err
+	})
+	return s.accountSpace.id, s.accountSpace.err
 }
 
 // EnsureAccountSpace creates the account space on this device if it is not

@@ -63,6 +63,8 @@ type Config struct {
 	Hooks Hooks
 	// Offload are the subsystems an offload tells.
 	Offload OffloadHooks
+	// Files are the account's file markers (nil: file objects cannot be stored).
+	Files FileMarkers
 	// OnChange is told whenever a space's mode or statuses change (for UI
 	// events). It must not call back into the Service.
 	OnChange func(Entry)
@@ -90,6 +92,12 @@ type Service struct {
 	closed     bool
 
 	offloads singleflight.Group // one offload per space at a time
+
+	accountSpace struct { // AccountSpaceID's result, computed once
+		once sync.Once
+		id   crypto.SpaceID
+		err  error
+	}
 }
 
 // New makes the service. It opens no database: spaces load on first use.
@@ -415,13 +423,14 @@ func (s *Service) load(id crypto.SpaceID) (*Space, error) {
 	case info.LocalStatus == LocalMissing:
 		return nil, errkind.Errorf(op, errkind.Precondition, "space %s is offloaded: load it first", id)
 	}
-	store, err := spacestore.Open(s.storeDir(info), s.cfg.Log)
+	// The actor is the store's only writer: it commits in groups.
+	store, err := spacestore.OpenGrouped(s.storeDir(info), s.cfg.Log)
 	if err != nil {
 		return nil, errkind.E(op, errkind.Other, err)
 	}
 	sp := &Space{
 		id: id, store: store, author: s.cfg.Account, log: s.cfg.Log,
-		device: s.cfg.Device.Public(), node: s.cfg.NodeKey,
+		device: s.cfg.Device.Public(), node: s.cfg.NodeKey, files: s.cfg.Files,
 		now:     s.nowMs,
 		reqs:    make(chan request),
 		stop:    make(chan struct{}),
@@ -439,14 +448,13 @@ func (s *Service) load(id crypto.SpaceID) (*Space, error) {
 		return nil, errkind.E(op, errkind.Corrupt, err)
 	}
 	ctx := context.Background() // a load that started must finish or fail on its own
-	idx, err := s.registry.Open(ctx, string(id), info.Incarnation, IndexConfig)
-	if err != nil {
+	if err := s.openIndex(ctx, sp, info.Incarnation); err != nil { // rebuilds a broken index (rebuild.go)
 		store.Close()
 		return nil, errkind.E(op, errkind.Other, err)
 	}
-	sp.index = idx
 	if err := sp.heal(ctx); err != nil {
-		s.cfg.Log.Warn("index heal failed", "space", id, "err", err)
+		s.cfg.Log.Warn("index heal failed: rebuilding the index", "space", id, "err", err)
+		s.rebuildOnLoad(ctx, sp, SourceFullScan)
 	}
 	go sp.run()
 	return sp, nil
@@ -473,6 +481,9 @@ func (sp *Space) heal(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if len(stale) > healMax { // rebuild.go: faster, and derives sync statuses
+		return fmt.Errorf("%d objects out of date in the index: %w", len(stale), errIndexFarBehind)
+	}
 	for _, id := range stale {
 		obj, err := sp.object(id)
 		if err != nil {
@@ -485,7 +496,7 @@ func (sp *Space) heal(ctx context.Context) error {
 	if len(stale) > 0 {
 		sp.log.Info("index healed", "space", sp.id, "objects", len(stale))
 	}
-	return nil
+	return sp.index.SetWatermark(ctx, sp.storeSeq()) // every record matches the store now
 }
 
 // Unload unloads a loaded space (a no-op for one that is not loaded).
@@ -505,6 +516,7 @@ func (s *Service) unload(sp *Space) error {
 		s.cfg.Hooks.Unloading(sp.id)
 	}
 	err := sp.close()
+	s.checkpointOnUnload(sp) // rebuild.go
 	return errors.Join(err, s.registry.Close(context.Background(), string(sp.id)))
 }
 

@@ -33,6 +33,13 @@ type Space struct {
 	log       *slog.Logger
 
 	onLocalChange atomic.Pointer[func()] // told after every local write
+	files         FileMarkers            // the account's file markers (nil: no files)
+
+	maint maintenance // rebuilds and verifies running beside the actor (rebuild.go)
+
+	// afterSync runs after the actor's next successful group sync (work that
+	// must follow durability, such as dropping a file marker). Actor only.
+	afterSync []func()
 
 	reqs chan request
 	stop chan struct{} // closed by close: the actor drains and exits
@@ -73,6 +80,10 @@ func (s *Space) OnLocalChange(fn func()) { s.onLocalChange.Store(&fn) }
 // ID is the space id.
 func (s *Space) ID() crypto.SpaceID { return s.id }
 
+// Index is the space's index handle (for live subscriptions: QueryAt and
+// Watch). It stays a proxy: it never reopens the index after an unload.
+func (s *Space) Index() *spaceindex.Handle { return s.index }
+
 // do runs fn on the actor and waits for it. ctx bounds only the wait for
 // the actor to take the request: once taken, fn runs to completion and do
 // waits for it (a started write is never cut, and fn's results are never
@@ -89,22 +100,64 @@ func (s *Space) do(ctx context.Context, fn func() error) error {
 	return <-r.done
 }
 
+// maxGroup bounds the requests one group commit answers.
+const maxGroup = 256
+
+// run is the actor. It commits in groups: it runs a request, then every
+// request that arrived meanwhile (up to maxGroup), syncs the store once, and
+// only then answers them all — nothing is acknowledged before it is
+// durable, and concurrent writers share one fsync.
 func (s *Space) run() {
 	defer close(s.done)
+	group := make([]request, 0, maxGroup)
+	errs := make([]error, 0, maxGroup)
 	for {
 		select {
 		case r := <-s.reqs:
-			r.done <- s.safely(r.fn)
+			group, errs = append(group[:0], r), append(errs[:0], s.safely(r.fn))
+		more:
+			for len(group) < maxGroup {
+				select {
+				case r := <-s.reqs:
+					group, errs = append(group, r), append(errs, s.safely(r.fn))
+				default:
+					break more
+				}
+			}
+			s.answer(group, errs)
 		case <-s.stop:
 			for { // finish what was already handed over
 				select {
 				case r := <-s.reqs:
-					r.done <- s.safely(r.fn)
+					s.answer([]request{r}, []error{s.safely(r.fn)})
 				default:
 					return
 				}
 			}
 		}
+	}
+}
+
+// answer syncs the store and answers a group. When the sync fails, every
+// request of the group fails with it (its writes may be lost) and the
+// object cache, which may hold them, is dropped.
+func (s *Space) answer(group []request, errs []error) {
+	after := s.afterSync
+	s.afterSync = nil
+	if err := s.store.Sync(); err != nil {
+		s.log.Error("space store sync failed", "space", s.id, "err", err)
+		s.objects = map[crypto.ObjectID]*object{}
+		err = errkind.E("space", errkind.Other, err)
+		for i := range errs {
+			errs[i] = err
+		}
+	} else {
+		for _, fn := range after {
+			fn()
+		}
+	}
+	for i, r := range group {
+		r.done <- errs[i]
 	}
 }
 
@@ -121,15 +174,21 @@ func (s *Space) safely(fn func() error) (err error) {
 	return fn()
 }
 
-// close stops the actor after the requests already handed over, then closes
-// the store. The index is closed by the caller through the registry.
+// close stops the actor after the requests already handed over, waits for
+// maintenance work on the space (rebuild.go: it holds a store snapshot and
+// an index generation), then closes the store. The index is closed by the
+// caller through the registry.
 func (s *Space) close() error {
+	s.maint.mu.Lock()
+	s.maint.stopped = true
+	s.maint.mu.Unlock()
 	select {
 	case <-s.stop:
 	default:
 		close(s.stop)
 	}
 	<-s.done
+	s.maint.wg.Wait()
 	return s.store.Close()
 }
 
@@ -217,7 +276,15 @@ type Object struct {
 }
 
 // CreateObject makes a new object with initial details and returns its id.
+// Files are made by CreateFile.
 func (s *Space) CreateObject(ctx context.Context, typ string, details Details) (crypto.ObjectID, error) {
+	if typ == FileType {
+		return "", errkind.Errorf("object.create", errkind.Invalid, "objects of type %q are made by adding a file", FileType)
+	}
+	return s.createObject(ctx, typ, details)
+}
+
+func (s *Space) createObject(ctx context.Context, typ string, details Details) (crypto.ObjectID, error) {
 	ops, err := setOps(details)
 	if err != nil {
 		return "", err
@@ -292,6 +359,9 @@ func (s *Space) write(id crypto.ObjectID, ops []*syncpb.Op) error {
 	if !s.acl.Role(s.author.Public()).CanWrite() {
 		return errkind.Errorf("object", errkind.Permission, "your role in space %s cannot write", s.id)
 	}
+	if err := checkFileOps(obj, ops); err != nil {
+		return err
+	}
 	c, err := s.newChange(obj, ops)
 	if err != nil {
 		return err
@@ -333,7 +403,7 @@ func (s *Space) persist(obj *object, written []objtree.Change) error {
 	}
 	heads := headStrings(obj.tree.Heads())
 	meta := spacestore.Meta{Type: obj.typ, Heads: heads, Deleted: obj.deleted()}
-	if err := s.store.WriteChanges(string(obj.tree.ID()), ids, raws, meta, true); err != nil {
+	if err := s.writeFileChanges(obj, ids, raws, meta, true); err != nil {
 		delete(s.objects, obj.tree.ID()) // the tree holds changes the store lacks
 		return errkind.E("object", errkind.Other, err)
 	}
@@ -349,14 +419,18 @@ func (s *Space) persist(obj *object, written []objtree.Change) error {
 
 // replay brings obj.state up to the tree's order, incrementally when the new
 // changes extend the order, else from scratch. Actor only.
-func (s *Space) replay(obj *object) error {
+func (s *Space) replay(obj *object) error { return replayObject(obj, s.keys) }
+
+// replayObject is replay with the given read keys (rebuild.go runs it off
+// the actor).
+func replayObject(obj *object, keys map[crypto.KeyID]crypto.SymKey) error {
 	order := obj.tree.Order()
-	if obj.applied > len(order) || !s.prefixStable(obj, order) {
+	if obj.applied > len(order) || !prefixStable(obj, order) {
 		obj.state, obj.applied = objtree.NewState(), 0
 	}
 	for _, id := range order[obj.applied:] {
 		c, _ := obj.tree.Get(id)
-		ops, err := objtree.DecryptOps(c, s.keys)
+		ops, err := objtree.DecryptOps(c, keys)
 		if err != nil {
 			return err
 		}
@@ -370,7 +444,7 @@ func (s *Space) replay(obj *object) error {
 
 // prefixStable reports whether the changes already applied are still the
 // first ones of the order (true when new changes only came after them).
-func (s *Space) prefixStable(obj *object, order []crypto.ChangeID) bool {
+func prefixStable(obj *object, order []crypto.ChangeID) bool {
 	return obj.applied == 0 || obj.lastApplied == order[obj.applied-1]
 }
 
@@ -393,6 +467,18 @@ func (s *Space) object(id crypto.ObjectID) (*object, error) {
 	if len(raws) == 0 {
 		return nil, errkind.Errorf("object", errkind.NotFound, "no object %s in space %s", id, s.id)
 	}
+	obj, err := restoreObject(id, raws, s.keys)
+	if err != nil {
+		return nil, err
+	}
+	s.cache(obj)
+	return obj, nil
+}
+
+// restoreObject rebuilds an object's core from its stored changes and
+// replays its state with keys. It touches no Space state, so a rebuild can
+// run it off the actor.
+func restoreObject(id crypto.ObjectID, raws [][]byte, keys map[crypto.KeyID]crypto.SymKey) (*object, error) {
 	changes := make([]objtree.Change, 0, len(raws))
 	var root *objtree.Change
 	for _, raw := range raws {
@@ -417,10 +503,9 @@ func (s *Space) object(id crypto.ObjectID) (*object, error) {
 		return nil, errkind.E("object", errkind.Corrupt, err)
 	}
 	obj := &object{tree: tree, state: objtree.NewState(), typ: root.ObjectType, created: root.Timestamp, updated: root.Timestamp}
-	if err := s.replay(obj); err != nil {
+	if err := replayObject(obj, keys); err != nil {
 		return nil, err
 	}
-	s.cache(obj)
 	return obj, nil
 }
 
@@ -429,8 +514,8 @@ func (o *object) deleted() bool {
 	return ok && v.GetBool()
 }
 
-// record is the object's index record.
-func (s *Space) record(obj *object) spaceindex.Record {
+// recordOf is the object's index record.
+func recordOf(obj *object) spaceindex.Record {
 	d := spaceindex.Details{}
 	for _, k := range obj.state.Keys() {
 		if v, ok := obj.state.Get(k); ok && !isReserved(k) {
@@ -448,13 +533,16 @@ func (s *Space) record(obj *object) spaceindex.Record {
 	}
 }
 
-// reindex writes the object's record, or removes it once deleted. Actor only.
+// reindex writes the object's record, or removes it once deleted, moving
+// the index's watermark to the store's sequence number (rebuild.go). Actor
+// only.
 func (s *Space) reindex(obj *object) error {
 	ctx := context.Background() // index writes after a persisted change must finish
+	seq := s.storeSeq()
 	if obj.deleted() {
-		return s.index.Delete(ctx, string(obj.tree.ID()))
+		return s.index.DeleteAt(ctx, seq, string(obj.tree.ID()))
 	}
-	return s.index.Put(ctx, s.record(obj))
+	return s.index.PutAt(ctx, seq, recordOf(obj))
 }
 
 // Get returns a live object.

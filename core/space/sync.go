@@ -172,6 +172,10 @@ func (s *Space) PendingObjects(ctx context.Context) ([]crypto.ObjectID, error) {
 	return out, nil
 }
 
+// PendingCount counts the objects with changes the node has not
+// acknowledged.
+func (s *Space) PendingCount() (int, error) { return s.store.PendingCount() }
+
 // Outgoing returns what the node lacks of an object, given the heads it
 // acknowledged, as HeadUpdates within the message size limit, parents first.
 func (s *Space) Outgoing(ctx context.Context, id crypto.ObjectID) ([]*syncpb.HeadUpdate, error) {
@@ -243,7 +247,7 @@ func (s *Space) updateSyncStatus(id crypto.ObjectID) error {
 	if covers(acked, meta.Heads) {
 		st.State = spaceindex.SyncSynced
 	}
-	err = s.index.SetSyncStatus(context.Background(), string(id), st)
+	err = s.index.SetSyncStatusAt(context.Background(), s.storeSeq(), string(id), st)
 	if errors.Is(err, spaceindex.ErrNotFound) { // deleted objects are not in the index
 		return nil
 	}
@@ -324,7 +328,7 @@ func (s *Space) persistRemote(obj *object, written []objtree.Change) error {
 		return err
 	}
 	meta := spacestore.Meta{Type: obj.typ, Heads: headStrings(obj.tree.Heads()), Deleted: obj.deleted()}
-	if err := s.store.WriteChanges(string(obj.tree.ID()), ids, raws, meta, false); err != nil {
+	if err := s.writeFileChanges(obj, ids, raws, meta, false); err != nil {
 		delete(s.objects, obj.tree.ID())
 		return errkind.E("space.sync", errkind.Other, err)
 	}

@@ -12,6 +12,12 @@ import "encoding/binary"
 //	's' object                   → heads the node acknowledged as durably stored (encodeHeads)
 //	'q' object                   → present while the object has local changes the node has not acknowledged
 //	'm' name                     → small store metadata (schema version …)
+//	'r' 'b' 'u' 'x'              → file references and queues (files.go)
+//	'm' "seq"                    → uint64 BE: the last sequence number given (absent = 0)
+//	'l' seq(8, big endian)       → object id: the object's indexable state changed at seq
+//	                               (the index's watermark counts these; log.go)
+//	'L' object                   → uint64 BE: the object's latest seq, so an object keeps one
+//	                               log entry however often it changes
 const (
 	prefixHeader      = 'h'
 	prefixAcl         = 'a'
@@ -21,6 +27,8 @@ const (
 	prefixAcked       = 's'
 	prefixPending     = 'q'
 	prefixMeta        = 'm'
+	prefixLog         = 'l'
+	prefixLogLatest   = 'L'
 )
 
 // schemaVersion is the store's format version, stored under 'm' "schema".
@@ -29,6 +37,14 @@ const schemaVersion = "1"
 func headerKey() []byte      { return []byte{prefixHeader} }
 func provisionalKey() []byte { return []byte{prefixProvisional} }
 func schemaKey() []byte      { return append([]byte{prefixMeta}, "schema"...) }
+
+func seqKey() []byte { return append([]byte{prefixMeta}, "seq"...) }
+
+func logKey(seq uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte{prefixLog}, seq)
+}
+
+func logLatestKey(object string) []byte { return append([]byte{prefixLogLatest}, object...) }
 
 func aclKey(seq uint64) []byte {
 	return binary.BigEndian.AppendUint64([]byte{prefixAcl}, seq)

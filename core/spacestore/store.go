@@ -23,8 +23,19 @@ type Store struct {
 
 // Open opens (creating if needed) the store at dir. Writes are synced:
 // this is the source of truth.
-func Open(dir string, log *slog.Logger) (*Store, error) {
-	db, err := badgerdb.Open(dir, true, log)
+func Open(dir string, log *slog.Logger) (*Store, error) { return openStore(dir, true, log) }
+
+// OpenGrouped opens the store for one owner that commits in groups: writes
+// are not synced one by one, and the owner calls Sync before it
+// acknowledges any of them (a space's actor syncs once per batch of
+// requests, so concurrent writers share one fsync).
+func OpenGrouped(dir string, log *slog.Logger) (*Store, error) { return openStore(dir, false, log) }
+
+// Sync makes every write so far durable.
+func (s *Store) Sync() error { return s.db.Sync() }
+
+func openStore(dir string, sync bool, log *slog.Logger) (*Store, error) {
+	db, err := badgerdb.Open(dir, sync, log)
 	if err != nil {
 		return nil, err
 	}
@@ -109,8 +120,11 @@ type Meta struct {
 }
 
 // WriteChanges stores new changes of object and its new meta in one
-// transaction. local marks the object as having changes to push.
-func (s *Store) WriteChanges(object string, ids []string, raws [][]byte, meta Meta, local bool) error {
+// transaction, with the object's next sequence number (log.go). local marks
+// the object as having changes to push.
+// extra are more writes (file references, queues: files.go) made in the
+// same transaction.
+func (s *Store) WriteChanges(object string, ids []string, raws [][]byte, meta Meta, local bool, extra ...Write) error {
 	if len(ids) != len(raws) {
 		return fmt.Errorf("spacestore: %d ids for %d changes", len(ids), len(raws))
 	}
@@ -121,6 +135,12 @@ func (s *Store) WriteChanges(object string, ids []string, raws [][]byte, meta Me
 			}
 		}
 		if err := txn.Set(objectKey(object), encodeMeta(meta)); err != nil {
+			return err
+		}
+		if _, err := logChange(txn, object); err != nil {
+			return err
+		}
+		if err := applyWrites(txn, extra); err != nil {
 			return err
 		}
 		if local {
@@ -172,6 +192,9 @@ func (s *Store) SetAcked(object string, acked []string) error {
 		if err := txn.Set(ackedKey(object), encodeHeads(acked)); err != nil {
 			return err
 		}
+		if _, err := logChange(txn, object); err != nil { // the sync status derives from it
+			return err
+		}
 		item, err := txn.Get(objectKey(object))
 		if err != nil {
 			return err
@@ -209,6 +232,22 @@ func (s *Store) Pending() ([]string, error) {
 	return out, err
 }
 
+// PendingCount counts the objects with changes the node has not
+// acknowledged (keys only: cheap enough to run after every write).
+func (s *Store) PendingCount() (int, error) {
+	n := 0
+	err := s.db.View(func(txn *badger.Txn) error {
+		prefix := []byte{prefixPending}
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
+		defer it.Close()
+		for it.Rewind(); it.ValidForPrefix(prefix); it.Next() {
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
 func covers(have, want []string) bool {
 	set := make(map[string]bool, len(have))
 	for _, h := range have {
@@ -224,36 +263,39 @@ func covers(have, want []string) bool {
 
 func (s *Store) get(key []byte) ([]byte, error) {
 	var out []byte
-	err := s.db.View(func(txn *badger.Txn) error {
-		item, err := txn.Get(key)
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		out, err = item.ValueCopy(nil)
-		return err
-	})
+	err := s.db.View(func(txn *badger.Txn) (err error) { out, err = getIn(txn, key); return err })
 	return out, err
 }
 
+func getIn(txn *badger.Txn, key []byte) ([]byte, error) {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, ErrNotFound
+	}
+	if err != nil {
+		return nil, err
+	}
+	return item.ValueCopy(nil)
+}
+
 func (s *Store) scan(prefix []byte, fn func(k, v []byte) error) error {
-	return s.db.View(func(txn *badger.Txn) error {
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
-		defer it.Close()
-		for it.Rewind(); it.ValidForPrefix(prefix); it.Next() {
-			item := it.Item()
-			v, err := item.ValueCopy(nil)
-			if err != nil {
-				return err
-			}
-			if err := fn(item.KeyCopy(nil), v); err != nil {
-				return err
-			}
+	return s.db.View(func(txn *badger.Txn) error { return scanIn(txn, prefix, fn) })
+}
+
+func scanIn(txn *badger.Txn, prefix []byte, fn func(k, v []byte) error) error {
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
+	defer it.Close()
+	for it.Rewind(); it.ValidForPrefix(prefix); it.Next() {
+		item := it.Item()
+		v, err := item.ValueCopy(nil)
+		if err != nil {
+			return err
 		}
-		return nil
-	})
+		if err := fn(item.KeyCopy(nil), v); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // encodeMeta: flags(1) | len(type) uvarint | type | heads (encodeHeads).

@@ -167,14 +167,19 @@ func (b *Badger) Header(ctx context.Context, id crypto.SpaceID) (h []byte, err e
 	return h, err
 }
 
+// statusLocked reads a space's status in txn; ErrNotFound for an unknown space.
+func statusLocked(txn *badger.Txn, id crypto.SpaceID) (Status, error) {
+	v, err := get(txn, keyStatus(id))
+	if err != nil {
+		return Status{}, err
+	}
+	return parseStatus(v)
+}
+
 // Status implements Spaces.
 func (b *Badger) Status(ctx context.Context, id crypto.SpaceID) (st Status, err error) {
 	err = b.view(ctx, func(txn *badger.Txn) error {
-		v, err := get(txn, keyStatus(id))
-		if err != nil {
-			return err
-		}
-		st, err = parseStatus(v)
+		st, err = statusLocked(txn, id)
 		return err
 	})
 	return st, err
@@ -183,11 +188,7 @@ func (b *Badger) Status(ctx context.Context, id crypto.SpaceID) (st Status, err 
 // SwapStatus implements Spaces.
 func (b *Badger) SwapStatus(ctx context.Context, id crypto.SpaceID, old, new Status) error {
 	return b.update(ctx, func(txn *badger.Txn) error {
-		v, err := get(txn, keyStatus(id))
-		if err != nil {
-			return err
-		}
-		cur, err := parseStatus(v)
+		cur, err := statusLocked(txn, id)
 		if err != nil {
 			return err
 		}
@@ -224,14 +225,16 @@ func (b *Badger) Statuses(ctx context.Context, fn func(crypto.SpaceID, Status) b
 // Purge implements Spaces: it deletes in bounded transactions (a small memtable caps
 // one transaction), so a crash half-way leaves a space the caller purges again.
 func (b *Badger) Purge(ctx context.Context, id crypto.SpaceID) error {
-	for _, p := range [][]byte{prefixChanges(id), prefixChangeIDs(id), prefixObjects(id), prefixACL(id)} {
+	for _, p := range [][]byte{prefixChanges(id), prefixChangeIDs(id), prefixObjects(id), prefixACL(id), prefixBlobs(id)} {
 		if err := b.deletePrefix(ctx, p); err != nil {
 			return err
 		}
 	}
 	return b.update(ctx, func(txn *badger.Txn) error {
-		if err := txn.Delete(keyACLSeq(id)); err != nil {
-			return err
+		for _, k := range [][]byte{keyBlobUsage(id), keyACLSeq(id)} {
+			if err := txn.Delete(k); err != nil {
+				return err
+			}
 		}
 		return txn.Delete(keyHeader(id))
 	})

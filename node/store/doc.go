@@ -7,7 +7,9 @@
 // Per space it stores the signed header, the accepted (node-countersigned) ACL records by
 // sequence number, the raw signed changes of each object in arrival order, the heads of
 // each object, and the space status (ok, pending deletion with its time, deleted); beside
-// them an index from identity to the spaces it ever belonged to.
+// them an index from identity to the spaces it ever belonged to, and the space's blobs
+// (encrypted file chunks, opaque to the store) with a usage counter kept in the same
+// transaction as every blob put and delete.
 //
 // Concurrency contract: every write that depends on what is stored is a compare-and-swap
 // (AppendACL on the last sequence number, PutChanges on the heads, SwapStatus on the

@@ -18,6 +18,8 @@ import (
 //	c/<space>/<object>/<n 8 BE>    change number n in arrival order (n from 1): len(id) (1 byte) | id | raw
 //	ci/<space>/<object>/<change>   marker: the object holds this change
 //	ix/<identity>/<space>          marker: identity was a member of space
+//	b/<space>/<blob id>            a blob's bytes (sealed by the device; up to MaxBlobSize)
+//	bu/<space>                     the space's blob usage in bytes (8 BE), kept in the blob's transaction
 const schemaVersion = 1
 
 var keySchema = []byte("v")
@@ -48,3 +50,8 @@ func prefixIndex(who crypto.PubKey) []byte { return []byte("ix/" + string(who.Id
 func keyIndex(who crypto.PubKey, id crypto.SpaceID) []byte {
 	return append(prefixIndex(who), id...)
 }
+func prefixBlobs(id crypto.SpaceID) []byte { return []byte("b/" + string(id) + "/") }
+func keyBlob(id crypto.SpaceID, blob string) []byte {
+	return append(prefixBlobs(id), blob...)
+}
+func keyBlobUsage(id crypto.SpaceID) []byte { return []byte("bu/" + string(id)) }

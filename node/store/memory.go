@@ -23,6 +23,8 @@ type memSpace struct {
 	status  Status
 	acl     [][]byte // by seq-1
 	objects map[crypto.ObjectID]*memObject
+	blobs   map[string][]byte // by blob id; nil until the first put
+	used    int64             // bytes in blobs
 }
 
 type memObject struct {
@@ -172,6 +174,7 @@ func (m *Memory) Purge(ctx context.Context, id crypto.SpaceID) error {
 		return err
 	}
 	s.header, s.acl, s.objects = nil, nil, map[crypto.ObjectID]*memObject{}
+	s.blobs, s.used = nil, 0
 	return nil
 }
 

@@ -90,6 +90,7 @@ type Store interface {
 	ACL
 	Changes
 	Index
+	Blobs
 	Close() error
 }
 

@@ -611,6 +611,442 @@ func (m *SpaceStatusRequest) GetSpaceId() string {
 	return ""
 }
 
+// Blobs: the encrypted file chunks of a space (DESIGN §5, §10). The node never
+// decrypts them. A blob's id is its content address: the lowercase hex
+// blake3-256 of its (already sealed) bytes; the node checks it on every put.
+// Members read (readers included); writers put and delete. Each space has a
+// storage quota.
+type BlobPutRequest struct {
+	SpaceId string `protobuf:"bytes,1,opt,name=space_id,json=spaceId,proto3" json:"space_id,omitempty"`
+	Id      string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+	Data    []byte `protobuf:"bytes,3,opt,name=data,proto3" json:"data,omitempty"`
+}
+
+func (m *BlobPutRequest) Reset()         { *m = BlobPutRequest{} }
+func (m *BlobPutRequest) String() string { return proto.CompactTextString(m) }
+func (*BlobPutRequest) ProtoMessage()    {}
+func (*BlobPutRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0c843d59d2d938e7, []int{10}
+}
+func (m *BlobPutRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *BlobPutRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_BlobPutRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *BlobPutRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_BlobPutRequest.Merge(m, src)
+}
+func (m *BlobPutRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *BlobPutRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_BlobPutRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_BlobPutRequest proto.InternalMessageInfo
+
+func (m *BlobPutRequest) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+func (m *BlobPutRequest) GetId() string {
+	if m != nil {
+		return m.Id
+	}
+	return ""
+}
+
+func (m *BlobPutRequest) GetData() []byte {
+	if m != nil {
+		return m.Data
+	}
+	return nil
+}
+
+// BlobPutResponse comes once the blob is durable (or was stored already).
+type BlobPutResponse struct {
+	Used  int64 `protobuf:"varint,1,opt,name=used,proto3" json:"used,omitempty"`
+	Limit int64 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+}
+
+func (m *BlobPutResponse) Reset()         { *m = BlobPutResponse{} }
+func (m *BlobPutResponse) String() string { return proto.CompactTextString(m) }
+func (*BlobPutResponse) ProtoMessage()    {}
+func (*BlobPutResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0c843d59d2d938e7, []int{11}
+}
+func (m *BlobPutResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *BlobPutResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_BlobPutResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *BlobPutResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_BlobPutResponse.Merge(m, src)
+}
+func (m *BlobPutResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *BlobPutResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_BlobPutResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_BlobPutResponse proto.InternalMessageInfo
+
+func (m *BlobPutResponse) GetUsed() int64 {
+	if m != nil {
+		return m.Used
+	}
+	return 0
+}
+
+func (m *BlobPutResponse) GetLimit() int64 {
+	if m != nil {
+		return m.Limit
+	}
+	return 0
+}
+
+type BlobGetRequest struct {
+	SpaceId string `protobuf:"bytes,1,opt,name=space_id,json=spaceId,proto3" json:"space_id,omitempty"`
+	Id      string `protobuf:"bytes,2,opt,name=id,proto3" json:"id,omitempty"`
+}
+
+func (m *BlobGetRequest) Reset()         { *m = BlobGetRequest{} }
+func (m *BlobGetRequest) String() string { return proto.CompactTextString(m) }
+func (*BlobGetRequest) ProtoMessage()    {}
+func (*BlobGetRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0c843d59d2d938e7, []int{12}
+}
+func (m *BlobGetRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *BlobGetRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_BlobGetRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *BlobGetRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_BlobGetRequest.Merge(m, src)
+}
+func (m *BlobGetRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *BlobGetRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_BlobGetRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_BlobGetRequest proto.InternalMessageInfo
+
+func (m *BlobGetRequest) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+func (m *BlobGetRequest) GetId() string {
+	if m != nil {
+		return m.Id
+	}
+	return ""
+}
+
+type BlobGetResponse struct {
+	Data []byte `protobuf:"bytes,1,opt,name=data,proto3" json:"data,omitempty"`
+}
+
+func (m *BlobGetResponse) Reset()         { *m = BlobGetResponse{} }
+func (m *BlobGetResponse) String() string { return proto.CompactTextString(m) }
+func (*BlobGetResponse) ProtoMessage()    {}
+func (*BlobGetResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0c843d59d2d938e7, []int{13}
+}
+func (m *BlobGetResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *BlobGetResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_BlobGetResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *BlobGetResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_BlobGetResponse.Merge(m, src)
+}
+func (m *BlobGetResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *BlobGetResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_BlobGetResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_BlobGetResponse proto.InternalMessageInfo
+
+func (m *BlobGetResponse) GetData() []byte {
+	if m != nil {
+		return m.Data
+	}
+	return nil
+}
+
+// BlobDeleteRequest deletes ids in order; an id the node does not hold counts
+// as deleted. The node stops at the first failure.
+type BlobDeleteRequest struct {
+	SpaceId string   `protobuf:"bytes,1,opt,name=space_id,json=spaceId,proto3" json:"space_id,omitempty"`
+	Ids     []string `protobuf:"bytes,2,rep,name=ids,proto3" json:"ids,omitempty"`
+}
+
+func (m *BlobDeleteRequest) Reset()         { *m = BlobDeleteRequest{} }
+func (m *BlobDeleteRequest) String() string { return proto.CompactTextString(m) }
+func (*BlobDeleteRequest) ProtoMessage()    {}
+func (*BlobDeleteRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0c843d59d2d938e7, []int{14}
+}
+func (m *BlobDeleteRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *BlobDeleteRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_BlobDeleteRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *BlobDeleteRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_BlobDeleteRequest.Merge(m, src)
+}
+func (m *BlobDeleteRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *BlobDeleteRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_BlobDeleteRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_BlobDeleteRequest proto.InternalMessageInfo
+
+func (m *BlobDeleteRequest) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+func (m *BlobDeleteRequest) GetIds() []string {
+	if m != nil {
+		return m.Ids
+	}
+	return nil
+}
+
+// BlobDeleteResponse: ids[0:done] are deleted (durably). When done < len(ids),
+// ids[done] failed with the gRPC status code failed_code and failed_message,
+// and later ids were not tried. A failure of the whole request (not a member,
+// bad space id) is a gRPC error instead, with nothing done.
+type BlobDeleteResponse struct {
+	Done          uint32 `protobuf:"varint,1,opt,name=done,proto3" json:"done,omitempty"`
+	FailedId      string `protobuf:"bytes,2,opt,name=failed_id,json=failedId,proto3" json:"failed_id,omitempty"`
+	FailedCode    uint32 `protobuf:"varint,3,opt,name=failed_code,json=failedCode,proto3" json:"failed_code,omitempty"`
+	FailedMessage string `protobuf:"bytes,4,opt,name=failed_message,json=failedMessage,proto3" json:"failed_message,omitempty"`
+}
+
+func (m *BlobDeleteResponse) Reset()         { *m = BlobDeleteResponse{} }
+func (m *BlobDeleteResponse) String() string { return proto.CompactTextString(m) }
+func (*BlobDeleteResponse) ProtoMessage()    {}
+func (*BlobDeleteResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0c843d59d2d938e7, []int{15}
+}
+func (m *BlobDeleteResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *BlobDeleteResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_BlobDeleteResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *BlobDeleteResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_BlobDeleteResponse.Merge(m, src)
+}
+func (m *BlobDeleteResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *BlobDeleteResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_BlobDeleteResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_BlobDeleteResponse proto.InternalMessageInfo
+
+func (m *BlobDeleteResponse) GetDone() uint32 {
+	if m != nil {
+		return m.Done
+	}
+	return 0
+}
+
+func (m *BlobDeleteResponse) GetFailedId() string {
+	if m != nil {
+		return m.FailedId
+	}
+	return ""
+}
+
+func (m *BlobDeleteResponse) GetFailedCode() uint32 {
+	if m != nil {
+		return m.FailedCode
+	}
+	return 0
+}
+
+func (m *BlobDeleteResponse) GetFailedMessage() string {
+	if m != nil {
+		return m.FailedMessage
+	}
+	return ""
+}
+
+type BlobUsageRequest struct {
+	SpaceId string `protobuf:"bytes,1,opt,name=space_id,json=spaceId,proto3" json:"space_id,omitempty"`
+}
+
+func (m *BlobUsageRequest) Reset()         { *m = BlobUsageRequest{} }
+func (m *BlobUsageRequest) String() string { return proto.CompactTextString(m) }
+func (*BlobUsageRequest) ProtoMessage()    {}
+func (*BlobUsageRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0c843d59d2d938e7, []int{16}
+}
+func (m *BlobUsageRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *BlobUsageRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_BlobUsageRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *BlobUsageRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_BlobUsageRequest.Merge(m, src)
+}
+func (m *BlobUsageRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *BlobUsageRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_BlobUsageRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_BlobUsageRequest proto.InternalMessageInfo
+
+func (m *BlobUsageRequest) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+type BlobUsageResponse struct {
+	Used  int64 `protobuf:"varint,1,opt,name=used,proto3" json:"used,omitempty"`
+	Limit int64 `protobuf:"varint,2,opt,name=limit,proto3" json:"limit,omitempty"`
+}
+
+func (m *BlobUsageResponse) Reset()         { *m = BlobUsageResponse{} }
+func (m *BlobUsageResponse) String() string { return proto.CompactTextString(m) }
+func (*BlobUsageResponse) ProtoMessage()    {}
+func (*BlobUsageResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0c843d59d2d938e7, []int{17}
+}
+func (m *BlobUsageResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *BlobUsageResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_BlobUsageResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *BlobUsageResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_BlobUsageResponse.Merge(m, src)
+}
+func (m *BlobUsageResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *BlobUsageResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_BlobUsageResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_BlobUsageResponse proto.InternalMessageInfo
+
+func (m *BlobUsageResponse) GetUsed() int64 {
+	if m != nil {
+		return m.Used
+	}
+	return 0
+}
+
+func (m *BlobUsageResponse) GetLimit() int64 {
+	if m != nil {
+		return m.Limit
+	}
+	return 0
+}
+
 func init() {
 	proto.RegisterType((*HelloRequest)(nil), "hearth.sync.HelloRequest")
 	proto.RegisterType((*HelloResponse)(nil), "hearth.sync.HelloResponse")
@@ -622,61 +1058,84 @@ func init() {
 	proto.RegisterType((*SubscribeRequest)(nil), "hearth.sync.SubscribeRequest")
 	proto.RegisterType((*Push)(nil), "hearth.sync.Push")
 	proto.RegisterType((*SpaceStatusRequest)(nil), "hearth.sync.SpaceStatusRequest")
+	proto.RegisterType((*BlobPutRequest)(nil), "hearth.sync.BlobPutRequest")
+	proto.RegisterType((*BlobPutResponse)(nil), "hearth.sync.BlobPutResponse")
+	proto.RegisterType((*BlobGetRequest)(nil), "hearth.sync.BlobGetRequest")
+	proto.RegisterType((*BlobGetResponse)(nil), "hearth.sync.BlobGetResponse")
+	proto.RegisterType((*BlobDeleteRequest)(nil), "hearth.sync.BlobDeleteRequest")
+	proto.RegisterType((*BlobDeleteResponse)(nil), "hearth.sync.BlobDeleteResponse")
+	proto.RegisterType((*BlobUsageRequest)(nil), "hearth.sync.BlobUsageRequest")
+	proto.RegisterType((*BlobUsageResponse)(nil), "hearth.sync.BlobUsageResponse")
 }
 
 func init() { proto.RegisterFile("node.proto", fileDescriptor_0c843d59d2d938e7) }
 
 var fileDescriptor_0c843d59d2d938e7 = []byte{
-	// 780 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0x8c, 0x55, 0xcd, 0x4e, 0xf3, 0x46,
-	0x14, 0x8d, 0xbf, 0x84, 0x90, 0x5c, 0x27, 0x94, 0x0e, 0x12, 0x4d, 0x0c, 0x0d, 0xa9, 0xa5, 0xaa,
-	0xb4, 0x52, 0x13, 0x4a, 0x17, 0x48, 0x54, 0xfd, 0x09, 0x54, 0x25, 0x08, 0x84, 0x90, 0xa3, 0x76,
-	0x51, 0x55, 0x8a, 0x9c, 0xf1, 0x6d, 0xec, 0xc6, 0x78, 0x82, 0x67, 0x8c, 0x94, 0xb7, 0xe8, 0xba,
-	0x6f, 0xd3, 0x5d, 0x97, 0x2c, 0xbb, 0xac, 0x60, 0xdf, 0x67, 0xa8, 0x66, 0x6c, 0xe7, 0xc7, 0x38,
-	0xd0, 0x0d, 0xe2, 0x9e, 0x33, 0xe7, 0xdc, 0x1f, 0xee, 0x35, 0x00, 0x01, 0x73, 0xb0, 0x33, 0x0d,
-	0x99, 0x60, 0x44, 0x77, 0xd1, 0x0e, 0x85, 0xdb, 0xe1, 0xb3, 0x80, 0x1a, 0x20, 0x7f, 0xc6, 0x84,
-	0xf9, 0x05, 0xd4, 0xfa, 0xe8, 0xfb, 0xcc, 0xc2, 0xfb, 0x08, 0xb9, 0x20, 0x1f, 0x41, 0x8d, 0xfa,
-	0x1e, 0x06, 0x62, 0x18, 0xb0, 0x80, 0x62, 0x43, 0x6b, 0x6b, 0x87, 0x35, 0x4b, 0x8f, 0xb1, 0x1b,
-	0x09, 0x99, 0x7f, 0x68, 0x50, 0x4f, 0x34, 0x7c, 0xca, 0x02, 0x8e, 0xa4, 0x09, 0x15, 0x99, 0x6b,
-	0x38, 0xc1, 0x59, 0x22, 0xd8, 0x94, 0xf1, 0x15, 0xce, 0xc8, 0x3e, 0x54, 0xa9, 0x6b, 0xfb, 0x3e,
-	0x06, 0x63, 0x6c, 0xbc, 0x53, 0xdc, 0x02, 0x20, 0x1f, 0xc3, 0x96, 0x12, 0x72, 0x6f, 0x1c, 0xd8,
-	0x22, 0x0a, 0xb1, 0x51, 0x54, 0x4f, 0xea, 0x12, 0x1d, 0xa4, 0x20, 0xf9, 0x14, 0xb6, 0x55, 0xb5,
-	0x94, 0xf9, 0xc3, 0x07, 0x0c, 0xb9, 0xc7, 0x82, 0x46, 0xa9, 0xad, 0x1d, 0xd6, 0xad, 0xf7, 0x52,
-	0xfc, 0xa7, 0x18, 0x36, 0x7f, 0x03, 0xbd, 0x17, 0x09, 0x37, 0x6d, 0x67, 0x25, 0xbd, 0x96, 0x4d,
-	0x7f, 0x00, 0xba, 0x83, 0x0f, 0x1e, 0xc5, 0x21, 0xc5, 0x50, 0x24, 0xe5, 0x41, 0x0c, 0x9d, 0x63,
-	0xa8, 0xe4, 0xd9, 0xd2, 0x16, 0x80, 0x79, 0x06, 0xb5, 0x38, 0x57, 0x32, 0x86, 0x06, 0x6c, 0x72,
-	0xe4, 0xaa, 0x3a, 0x99, 0xaa, 0x6a, 0xa5, 0xa1, 0x64, 0x6c, 0x4a, 0x59, 0x14, 0xa4, 0x49, 0xd2,
-	0xd0, 0xbc, 0x80, 0x7a, 0x8f, 0xfa, 0xd7, 0x6c, 0x9c, 0x56, 0xdc, 0x84, 0x0a, 0x9f, 0xda, 0x14,
-	0x87, 0x9e, 0x33, 0x77, 0x91, 0xf1, 0xa5, 0x43, 0xf6, 0xa0, 0x6a, 0xff, 0x2a, 0x30, 0x1c, 0x72,
-	0xbc, 0x57, 0x3e, 0x25, 0xab, 0xa2, 0x80, 0x01, 0xde, 0x9b, 0xbf, 0xc0, 0x56, 0x6a, 0xb4, 0x28,
-	0x27, 0x44, 0xca, 0x42, 0x87, 0x37, 0xb4, 0x76, 0x51, 0x26, 0x4d, 0x42, 0x72, 0x04, 0x65, 0x2e,
-	0x6c, 0x11, 0x71, 0xe5, 0xa2, 0x1f, 0x37, 0x3a, 0x4b, 0xeb, 0xd1, 0x19, 0xc8, 0x74, 0x03, 0xc5,
-	0x5b, 0xc9, 0x3b, 0x73, 0x02, 0x3b, 0x97, 0xc1, 0x83, 0x27, 0xf0, 0x9a, 0xb1, 0x49, 0x34, 0xfd,
-	0x7f, 0xc5, 0x7a, 0x4a, 0x21, 0xb9, 0x77, 0x8a, 0xab, 0xc4, 0xc0, 0xa5, 0xf3, 0xc6, 0x5c, 0x3f,
-	0x83, 0xed, 0x41, 0x34, 0xe2, 0x34, 0xf4, 0x46, 0x98, 0x66, 0xda, 0x85, 0xb2, 0x72, 0x8e, 0x7b,
-	0xa9, 0x5a, 0x49, 0x64, 0xfe, 0xa9, 0x41, 0xe9, 0x36, 0xe2, 0x2e, 0x39, 0x05, 0xb9, 0xe3, 0xce,
-	0x30, 0x9a, 0x3a, 0xb6, 0x88, 0xff, 0xd6, 0xfa, 0xf1, 0x07, 0x2b, 0x8d, 0xf5, 0xd1, 0x76, 0x7e,
-	0x54, 0x74, 0xbf, 0x60, 0x81, 0x3b, 0x8f, 0xc8, 0x09, 0x80, 0x4d, 0xfd, 0x54, 0x1a, 0xcf, 0x64,
-	0x77, 0x45, 0xda, 0xa3, 0xfe, 0x5c, 0x59, 0xb5, 0xd3, 0x80, 0x7c, 0x0d, 0xb5, 0xb8, 0xff, 0x64,
-	0x9c, 0xc5, 0xd7, 0xc7, 0xd9, 0x2f, 0x58, 0x3a, 0x5f, 0x84, 0x67, 0x1b, 0x50, 0xbc, 0xe3, 0x63,
-	0xb3, 0x0b, 0x64, 0x79, 0xe6, 0x6f, 0xce, 0xf6, 0xf8, 0xdf, 0x32, 0x94, 0x6e, 0x98, 0x83, 0xe4,
-	0x1b, 0xd8, 0x50, 0x97, 0x48, 0x9a, 0x99, 0x46, 0x17, 0x17, 0x6d, 0x18, 0x79, 0x54, 0xb2, 0x22,
-	0x5f, 0x41, 0x49, 0x6e, 0x30, 0x59, 0xad, 0x78, 0xe9, 0x80, 0x8c, 0x66, 0x0e, 0x93, 0x88, 0xbf,
-	0x83, 0xaa, 0x2a, 0x5b, 0x8d, 0x7f, 0xf7, 0x65, 0xcf, 0x12, 0x37, 0xf6, 0xb2, 0x63, 0xec, 0x39,
-	0xce, 0xdc, 0xe1, 0x7c, 0xee, 0xe0, 0xfb, 0xf9, 0x0e, 0xbe, 0x6f, 0xb4, 0xf2, 0xf1, 0xb9, 0xc9,
-	0x29, 0x94, 0x63, 0x5b, 0xb2, 0x93, 0x93, 0xeb, 0xf5, 0x02, 0x7a, 0x4a, 0x7b, 0xcd, 0xc6, 0xc4,
-	0xc8, 0x3e, 0x5b, 0x9c, 0xe4, 0x4b, 0x8b, 0xe5, 0x2b, 0xbb, 0x85, 0xda, 0xf2, 0x65, 0x90, 0xf6,
-	0xca, 0xe3, 0x9c, 0xa3, 0x79, 0xb3, 0xa1, 0x1e, 0xe8, 0x0a, 0xfc, 0x1e, 0x7d, 0x14, 0x48, 0x72,
-	0xb6, 0x29, 0x66, 0x8c, 0xb5, 0x7b, 0x46, 0xae, 0x60, 0xeb, 0x02, 0xc5, 0x32, 0x72, 0xb0, 0xf6,
-	0xc4, 0x93, 0xaa, 0xd6, 0x9b, 0x9d, 0x00, 0x2c, 0x2e, 0x87, 0xac, 0x3b, 0x29, 0x63, 0x3b, 0x33,
-	0xa5, 0x89, 0xdc, 0xce, 0x1f, 0x50, 0x50, 0x37, 0xb3, 0x9d, 0x0a, 0xcb, 0xdf, 0xce, 0x84, 0x4a,
-	0x06, 0x71, 0x01, 0x15, 0xe9, 0x3f, 0x98, 0x05, 0x94, 0xec, 0xbf, 0x48, 0x2b, 0xe1, 0xd4, 0xe5,
-	0xc3, 0x35, 0x6c, 0x62, 0xf4, 0x2d, 0x54, 0xe7, 0x1f, 0x14, 0xb2, 0xfa, 0x36, 0xfb, 0xa1, 0x31,
-	0xde, 0x5f, 0xa1, 0xe5, 0x0e, 0x1f, 0x69, 0x67, 0xbd, 0xbf, 0x9e, 0x5a, 0xda, 0xe3, 0x53, 0x4b,
-	0xfb, 0xe7, 0xa9, 0xa5, 0xfd, 0xfe, 0xdc, 0x2a, 0x3c, 0x3e, 0xb7, 0x0a, 0x7f, 0x3f, 0xb7, 0x0a,
-	0x3f, 0x7f, 0x32, 0xf6, 0x84, 0x1b, 0x8d, 0x3a, 0x94, 0xdd, 0x75, 0x63, 0xe1, 0xe7, 0x52, 0x98,
-	0xfc, 0xde, 0x9d, 0x8e, 0xba, 0x32, 0x9c, 0x8e, 0x46, 0x65, 0xf5, 0x9f, 0xea, 0xcb, 0xff, 0x02,
-	0x00, 0x00, 0xff, 0xff, 0xdd, 0xcf, 0x4f, 0xb5, 0x96, 0x07, 0x00, 0x00,
+	// 1021 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0x9c, 0x56, 0xcb, 0x6e, 0xdb, 0x56,
+	0x10, 0x15, 0x2d, 0xd9, 0x16, 0x47, 0x8f, 0x28, 0x37, 0x85, 0x2b, 0x33, 0xae, 0xec, 0x12, 0x08,
+	0x9a, 0x16, 0x88, 0x9c, 0xba, 0x8b, 0x00, 0x31, 0xd2, 0x46, 0x76, 0x50, 0xd9, 0x8d, 0x93, 0x1a,
+	0x14, 0xd2, 0x45, 0x51, 0x40, 0xa0, 0xc8, 0x89, 0xc4, 0x9a, 0x26, 0x65, 0x5e, 0xd2, 0x80, 0x3f,
+	0xa2, 0x40, 0x37, 0xdd, 0xf4, 0x6f, 0xba, 0xeb, 0x32, 0xcb, 0x2e, 0x0b, 0xfb, 0x47, 0x8a, 0xfb,
+	0xe0, 0xd3, 0x94, 0xed, 0x66, 0x23, 0x70, 0xce, 0xcc, 0x9c, 0x99, 0x3b, 0x77, 0x78, 0x28, 0x00,
+	0xcf, 0xb7, 0xb1, 0x3f, 0x0f, 0xfc, 0xd0, 0x27, 0x8d, 0x19, 0x9a, 0x41, 0x38, 0xeb, 0xd3, 0x0b,
+	0xcf, 0xd2, 0x80, 0xfd, 0x0a, 0x87, 0xfe, 0x35, 0x34, 0x0f, 0xd0, 0x75, 0x7d, 0x03, 0xcf, 0x22,
+	0xa4, 0x21, 0xf9, 0x1c, 0x9a, 0x96, 0xeb, 0xa0, 0x17, 0x8e, 0x3d, 0xdf, 0xb3, 0xb0, 0xab, 0x6c,
+	0x29, 0x8f, 0x9b, 0x46, 0x43, 0x60, 0x6f, 0x19, 0xa4, 0xff, 0xa9, 0x40, 0x4b, 0xe6, 0xd0, 0xb9,
+	0xef, 0x51, 0x24, 0xeb, 0x50, 0x67, 0xb5, 0xc6, 0x27, 0x78, 0x21, 0x13, 0x56, 0x99, 0xfd, 0x1a,
+	0x2f, 0xc8, 0x06, 0xa8, 0xd6, 0xcc, 0x74, 0x5d, 0xf4, 0xa6, 0xd8, 0x5d, 0xe2, 0xbe, 0x14, 0x20,
+	0x8f, 0xa0, 0xcd, 0x13, 0xa9, 0x33, 0xf5, 0xcc, 0x30, 0x0a, 0xb0, 0x5b, 0xe5, 0x21, 0x2d, 0x86,
+	0x8e, 0x62, 0x90, 0x7c, 0x09, 0x1d, 0xde, 0xad, 0xe5, 0xbb, 0xe3, 0x73, 0x0c, 0xa8, 0xe3, 0x7b,
+	0xdd, 0xda, 0x96, 0xf2, 0xb8, 0x65, 0xdc, 0x8b, 0xf1, 0x9f, 0x04, 0xac, 0xff, 0x0a, 0x8d, 0x41,
+	0x14, 0xce, 0xe2, 0xe3, 0xe4, 0xca, 0x2b, 0xc5, 0xf2, 0x9b, 0xd0, 0xb0, 0xf1, 0xdc, 0xb1, 0x70,
+	0x6c, 0x61, 0x10, 0xca, 0xf6, 0x40, 0x40, 0xfb, 0x18, 0xf0, 0xf4, 0x62, 0x6b, 0x29, 0xa0, 0xef,
+	0x41, 0x53, 0xd4, 0x92, 0x63, 0xe8, 0xc2, 0x2a, 0x45, 0xca, 0xbb, 0x63, 0xa5, 0x54, 0x23, 0x36,
+	0x99, 0xc7, 0xb4, 0x2c, 0x3f, 0xf2, 0xe2, 0x22, 0xb1, 0xa9, 0x0f, 0xa1, 0x35, 0xb0, 0xdc, 0x23,
+	0x7f, 0x1a, 0x77, 0xbc, 0x0e, 0x75, 0x3a, 0x37, 0x2d, 0x1c, 0x3b, 0x76, 0xc2, 0xc2, 0xec, 0x43,
+	0x9b, 0x3c, 0x04, 0xd5, 0x7c, 0x1f, 0x62, 0x30, 0xa6, 0x78, 0xc6, 0x79, 0x6a, 0x46, 0x9d, 0x03,
+	0x23, 0x3c, 0xd3, 0x7f, 0x81, 0x76, 0x4c, 0x94, 0xb6, 0x13, 0xa0, 0xe5, 0x07, 0x36, 0xed, 0x2a,
+	0x5b, 0x55, 0x56, 0x54, 0x9a, 0xe4, 0x29, 0xac, 0xd0, 0xd0, 0x0c, 0x23, 0xca, 0x59, 0x1a, 0x3b,
+	0xdd, 0x7e, 0x66, 0x3d, 0xfa, 0x23, 0x56, 0x6e, 0xc4, 0xfd, 0x86, 0x8c, 0xd3, 0x4f, 0xe0, 0xc1,
+	0xa1, 0x77, 0xee, 0x84, 0x78, 0xe4, 0xfb, 0x27, 0xd1, 0xfc, 0x6e, 0xcd, 0x3a, 0x3c, 0x83, 0xf9,
+	0x96, 0xb8, 0xaf, 0x2e, 0x80, 0x43, 0xfb, 0x96, 0xb9, 0x7e, 0x05, 0x9d, 0x51, 0x34, 0xa1, 0x56,
+	0xe0, 0x4c, 0x30, 0xae, 0xb4, 0x06, 0x2b, 0x9c, 0x59, 0x9c, 0x45, 0x35, 0xa4, 0xa5, 0xff, 0xa5,
+	0x40, 0xed, 0x38, 0xa2, 0x33, 0xf2, 0x1c, 0xd8, 0x8e, 0xdb, 0xe3, 0x68, 0x6e, 0x9b, 0xa1, 0xb8,
+	0xeb, 0xc6, 0xce, 0xa7, 0xb9, 0x83, 0x1d, 0xa0, 0x69, 0xbf, 0xe3, 0xee, 0x83, 0x8a, 0x01, 0xb3,
+	0xc4, 0x22, 0xcf, 0x00, 0x4c, 0xcb, 0x8d, 0x53, 0xc5, 0x4c, 0xd6, 0x72, 0xa9, 0x03, 0xcb, 0x4d,
+	0x32, 0x55, 0x33, 0x36, 0xc8, 0x0b, 0x68, 0x8a, 0xf3, 0xcb, 0x71, 0x56, 0x6f, 0x1e, 0xe7, 0x41,
+	0xc5, 0x68, 0xd0, 0xd4, 0xdc, 0x5b, 0x86, 0xea, 0x29, 0x9d, 0xea, 0xdb, 0x40, 0xb2, 0x33, 0xbf,
+	0x75, 0xb6, 0xfa, 0x8f, 0xd0, 0xde, 0x73, 0xfd, 0xc9, 0x71, 0x14, 0xde, 0xe1, 0x22, 0xda, 0xb0,
+	0x94, 0xdc, 0xc0, 0x92, 0x63, 0x13, 0x02, 0x35, 0xdb, 0x0c, 0x4d, 0x39, 0x76, 0xfe, 0xac, 0xef,
+	0xc2, 0xbd, 0x84, 0x50, 0x6e, 0x0f, 0x81, 0x5a, 0x44, 0x51, 0xb0, 0x55, 0x0d, 0xfe, 0x4c, 0x3e,
+	0x81, 0x65, 0xd7, 0x39, 0x75, 0xc4, 0x12, 0x57, 0x0d, 0x61, 0xe8, 0xbb, 0xa2, 0x9b, 0x21, 0x7e,
+	0x44, 0x37, 0xfa, 0x23, 0x51, 0x99, 0x27, 0xa7, 0x95, 0x79, 0x83, 0x4a, 0xa6, 0xc1, 0x97, 0x70,
+	0x9f, 0x85, 0xbd, 0x42, 0x17, 0x43, 0xbc, 0x43, 0x99, 0x0e, 0x54, 0x1d, 0x9b, 0xad, 0x37, 0xdb,
+	0x15, 0xf6, 0xa8, 0xff, 0xa6, 0x00, 0xc9, 0x52, 0x64, 0x8a, 0xf9, 0x9e, 0xd8, 0x97, 0x96, 0xc1,
+	0x9f, 0xd9, 0xea, 0xbe, 0x37, 0x1d, 0x17, 0xed, 0xcc, 0xea, 0x0a, 0xe0, 0xd0, 0x66, 0x9a, 0x21,
+	0x9d, 0x96, 0x6f, 0x8b, 0xe5, 0x6d, 0x19, 0x20, 0xa0, 0x7d, 0xdf, 0xe6, 0x9a, 0x26, 0x03, 0x4e,
+	0x91, 0x52, 0x73, 0x8a, 0x5c, 0xaa, 0x54, 0xa3, 0x25, 0xd0, 0x37, 0x02, 0xd4, 0x9f, 0x40, 0x87,
+	0xb5, 0xf3, 0x8e, 0x19, 0x77, 0xb8, 0xf2, 0x17, 0x62, 0x00, 0x32, 0xfc, 0xff, 0xde, 0xd1, 0xce,
+	0x1f, 0x2a, 0xd4, 0xde, 0xb2, 0xee, 0xbe, 0x85, 0x65, 0xae, 0xdd, 0x64, 0xbd, 0xf0, 0x6a, 0xa4,
+	0xdf, 0x00, 0x4d, 0x2b, 0x73, 0xc9, 0x92, 0xbb, 0x50, 0x63, 0x9a, 0x47, 0xf2, 0x3b, 0x9e, 0x91,
+	0x5c, 0x6d, 0xbd, 0xc4, 0x23, 0x93, 0x5f, 0x82, 0xca, 0x17, 0x9d, 0xbf, 0xb0, 0x6b, 0xd7, 0xdf,
+	0x12, 0x86, 0x6b, 0x0f, 0x8b, 0x2f, 0xde, 0xc0, 0xb6, 0x13, 0x86, 0xfd, 0x84, 0xc1, 0x75, 0xcb,
+	0x19, 0x5c, 0x57, 0xeb, 0x95, 0xe3, 0x09, 0xc9, 0x73, 0x58, 0x11, 0xb4, 0xe4, 0x41, 0x49, 0xad,
+	0x9b, 0x1b, 0x18, 0xf0, 0xdc, 0x23, 0x7f, 0x4a, 0xb4, 0x62, 0x58, 0x2a, 0xe2, 0xd7, 0x29, 0xb2,
+	0xba, 0x7c, 0x0c, 0xcd, 0xac, 0x96, 0x92, 0xad, 0x5c, 0x70, 0x89, 0xcc, 0xde, 0x7a, 0xa0, 0x01,
+	0x34, 0x38, 0x28, 0x76, 0x9b, 0x94, 0xe8, 0x8f, 0xf0, 0x68, 0x0b, 0x95, 0x89, 0xbc, 0x86, 0xf6,
+	0x10, 0xc3, 0x2c, 0xb2, 0xb9, 0xf0, 0xa3, 0x20, 0xbb, 0x5a, 0x4c, 0xf6, 0x0c, 0x20, 0xd5, 0x5a,
+	0xb2, 0x48, 0x84, 0xb5, 0x4e, 0x61, 0x4a, 0x27, 0x6c, 0x3b, 0xbf, 0xc7, 0xd0, 0x9a, 0x15, 0xb6,
+	0x93, 0x63, 0xe5, 0xdb, 0x29, 0x5d, 0x72, 0x10, 0x43, 0xa8, 0x33, 0xfe, 0xd1, 0x85, 0x67, 0x91,
+	0x8d, 0x6b, 0x65, 0x19, 0x1c, 0xb3, 0x7c, 0xb6, 0xc0, 0x2b, 0x89, 0xbe, 0x03, 0x35, 0xf9, 0x04,
+	0x91, 0x7c, 0x6c, 0xf1, 0xd3, 0xa4, 0xdd, 0xcf, 0xb9, 0xd9, 0x0e, 0x3f, 0x55, 0xc8, 0x2b, 0x58,
+	0x95, 0x8a, 0x4a, 0xf2, 0xcb, 0x90, 0x17, 0x6e, 0x6d, 0xa3, 0xdc, 0x29, 0xdb, 0x90, 0x2c, 0x43,
+	0x2c, 0x63, 0x49, 0x05, 0xb7, 0x84, 0x25, 0x2b, 0xa8, 0x6f, 0x00, 0x52, 0xe5, 0x23, 0xbd, 0x6b,
+	0xb1, 0x39, 0x55, 0xd5, 0x36, 0x17, 0xfa, 0x25, 0xdd, 0x0f, 0xa0, 0x26, 0x52, 0x54, 0x98, 0x4d,
+	0x51, 0xd1, 0xb4, 0xde, 0x22, 0xb7, 0xe0, 0xda, 0x1b, 0xfc, 0x7d, 0xd9, 0x53, 0x3e, 0x5c, 0xf6,
+	0x94, 0x7f, 0x2f, 0x7b, 0xca, 0xef, 0x57, 0xbd, 0xca, 0x87, 0xab, 0x5e, 0xe5, 0x9f, 0xab, 0x5e,
+	0xe5, 0xe7, 0x2f, 0xa6, 0x4e, 0x38, 0x8b, 0x26, 0x7d, 0xcb, 0x3f, 0xdd, 0x16, 0x1c, 0x4f, 0x18,
+	0x87, 0x7c, 0xde, 0x9e, 0x4f, 0xb6, 0x99, 0x39, 0x9f, 0x4c, 0x56, 0xf8, 0x5f, 0xc0, 0x6f, 0xfe,
+	0x0b, 0x00, 0x00, 0xff, 0xff, 0x12, 0x59, 0x02, 0x85, 0xef, 0x0a, 0x00, 0x00,
 }
 
 // Reference imports to suppress errors if they are not otherwise used.
@@ -708,6 +1167,13 @@ type NodeClient interface {
 	Fetch(ctx context.Context, in *FetchRequest, opts ...grpc.CallOption) (*FetchResponse, error)
 	HeadSync(ctx context.Context, in *HeadSyncRequest, opts ...grpc.CallOption) (*HeadSyncResponse, error)
 	Subscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (Node_SubscribeClient, error)
+	// BlobPut stores a blob (idempotent); over the space's quota it fails
+	// RESOURCE_EXHAUSTED "space storage quota exceeded (used X of Y bytes)".
+	BlobPut(ctx context.Context, in *BlobPutRequest, opts ...grpc.CallOption) (*BlobPutResponse, error)
+	// BlobGet returns a blob; NOT_FOUND when the node has none with that id.
+	BlobGet(ctx context.Context, in *BlobGetRequest, opts ...grpc.CallOption) (*BlobGetResponse, error)
+	BlobDelete(ctx context.Context, in *BlobDeleteRequest, opts ...grpc.CallOption) (*BlobDeleteResponse, error)
+	BlobUsage(ctx context.Context, in *BlobUsageRequest, opts ...grpc.CallOption) (*BlobUsageResponse, error)
 }
 
 type nodeClient struct {
@@ -858,6 +1324,42 @@ func (x *nodeSubscribeClient) Recv() (*Push, error) {
 	return m, nil
 }
 
+func (c *nodeClient) BlobPut(ctx context.Context, in *BlobPutRequest, opts ...grpc.CallOption) (*BlobPutResponse, error) {
+	out := new(BlobPutResponse)
+	err := c.cc.Invoke(ctx, "/hearth.sync.Node/BlobPut", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nodeClient) BlobGet(ctx context.Context, in *BlobGetRequest, opts ...grpc.CallOption) (*BlobGetResponse, error) {
+	out := new(BlobGetResponse)
+	err := c.cc.Invoke(ctx, "/hearth.sync.Node/BlobGet", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nodeClient) BlobDelete(ctx context.Context, in *BlobDeleteRequest, opts ...grpc.CallOption) (*BlobDeleteResponse, error) {
+	out := new(BlobDeleteResponse)
+	err := c.cc.Invoke(ctx, "/hearth.sync.Node/BlobDelete", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nodeClient) BlobUsage(ctx context.Context, in *BlobUsageRequest, opts ...grpc.CallOption) (*BlobUsageResponse, error) {
+	out := new(BlobUsageResponse)
+	err := c.cc.Invoke(ctx, "/hearth.sync.Node/BlobUsage", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // NodeServer is the server API for Node service.
 type NodeServer interface {
 	Hello(context.Context, *HelloRequest) (*HelloResponse, error)
@@ -877,6 +1379,13 @@ type NodeServer interface {
 	Fetch(context.Context, *FetchRequest) (*FetchResponse, error)
 	HeadSync(context.Context, *HeadSyncRequest) (*HeadSyncResponse, error)
 	Subscribe(*SubscribeRequest, Node_SubscribeServer) error
+	// BlobPut stores a blob (idempotent); over the space's quota it fails
+	// RESOURCE_EXHAUSTED "space storage quota exceeded (used X of Y bytes)".
+	BlobPut(context.Context, *BlobPutRequest) (*BlobPutResponse, error)
+	// BlobGet returns a blob; NOT_FOUND when the node has none with that id.
+	BlobGet(context.Context, *BlobGetRequest) (*BlobGetResponse, error)
+	BlobDelete(context.Context, *BlobDeleteRequest) (*BlobDeleteResponse, error)
+	BlobUsage(context.Context, *BlobUsageRequest) (*BlobUsageResponse, error)
 }
 
 // UnimplementedNodeServer can be embedded to have forward compatible implementations.
@@ -921,6 +1430,18 @@ func (*UnimplementedNodeServer) HeadSync(ctx context.Context, req *HeadSyncReque
 }
 func (*UnimplementedNodeServer) Subscribe(req *SubscribeRequest, srv Node_SubscribeServer) error {
 	return status.Errorf(codes.Unimplemented, "method Subscribe not implemented")
+}
+func (*UnimplementedNodeServer) BlobPut(ctx context.Context, req *BlobPutRequest) (*BlobPutResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method BlobPut not implemented")
+}
+func (*UnimplementedNodeServer) BlobGet(ctx context.Context, req *BlobGetRequest) (*BlobGetResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method BlobGet not implemented")
+}
+func (*UnimplementedNodeServer) BlobDelete(ctx context.Context, req *BlobDeleteRequest) (*BlobDeleteResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method BlobDelete not implemented")
+}
+func (*UnimplementedNodeServer) BlobUsage(ctx context.Context, req *BlobUsageRequest) (*BlobUsageResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method BlobUsage not implemented")
 }
 
 func RegisterNodeServer(s *grpc.Server, srv NodeServer) {
@@ -1164,6 +1685,78 @@ func (x *nodeSubscribeServer) Send(m *Push) error {
 	return x.ServerStream.SendMsg(m)
 }
 
+func _Node_BlobPut_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BlobPutRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodeServer).BlobPut(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.sync.Node/BlobPut",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodeServer).BlobPut(ctx, req.(*BlobPutRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Node_BlobGet_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BlobGetRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodeServer).BlobGet(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.sync.Node/BlobGet",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodeServer).BlobGet(ctx, req.(*BlobGetRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Node_BlobDelete_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BlobDeleteRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodeServer).BlobDelete(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.sync.Node/BlobDelete",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodeServer).BlobDelete(ctx, req.(*BlobDeleteRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Node_BlobUsage_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(BlobUsageRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodeServer).BlobUsage(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.sync.Node/BlobUsage",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodeServer).BlobUsage(ctx, req.(*BlobUsageRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 var _Node_serviceDesc = grpc.ServiceDesc{
 	ServiceName: "hearth.sync.Node",
 	HandlerType: (*NodeServer)(nil),
@@ -1215,6 +1808,22 @@ var _Node_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "HeadSync",
 			Handler:    _Node_HeadSync_Handler,
+		},
+		{
+			MethodName: "BlobPut",
+			Handler:    _Node_BlobPut_Handler,
+		},
+		{
+			MethodName: "BlobGet",
+			Handler:    _Node_BlobGet_Handler,
+		},
+		{
+			MethodName: "BlobDelete",
+			Handler:    _Node_BlobDelete_Handler,
+		},
+		{
+			MethodName: "BlobUsage",
+			Handler:    _Node_BlobUsage_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{
@@ -1667,6 +2276,299 @@ func (m *SpaceStatusRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	return len(dAtA) - i, nil
 }
 
+func (m *BlobPutRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *BlobPutRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *BlobPutRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Data) > 0 {
+		i -= len(m.Data)
+		copy(dAtA[i:], m.Data)
+		i = encodeVarintNode(dAtA, i, uint64(len(m.Data)))
+		i--
+		dAtA[i] = 0x1a
+	}
+	if len(m.Id) > 0 {
+		i -= len(m.Id)
+		copy(dAtA[i:], m.Id)
+		i = encodeVarintNode(dAtA, i, uint64(len(m.Id)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintNode(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *BlobPutResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *BlobPutResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *BlobPutResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Limit != 0 {
+		i = encodeVarintNode(dAtA, i, uint64(m.Limit))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.Used != 0 {
+		i = encodeVarintNode(dAtA, i, uint64(m.Used))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *BlobGetRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *BlobGetRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *BlobGetRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Id) > 0 {
+		i -= len(m.Id)
+		copy(dAtA[i:], m.Id)
+		i = encodeVarintNode(dAtA, i, uint64(len(m.Id)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintNode(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *BlobGetResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *BlobGetResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *BlobGetResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Data) > 0 {
+		i -= len(m.Data)
+		copy(dAtA[i:], m.Data)
+		i = encodeVarintNode(dAtA, i, uint64(len(m.Data)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *BlobDeleteRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *BlobDeleteRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *BlobDeleteRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Ids) > 0 {
+		for iNdEx := len(m.Ids) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.Ids[iNdEx])
+			copy(dAtA[i:], m.Ids[iNdEx])
+			i = encodeVarintNode(dAtA, i, uint64(len(m.Ids[iNdEx])))
+			i--
+			dAtA[i] = 0x12
+		}
+	}
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintNode(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *BlobDeleteResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *BlobDeleteResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *BlobDeleteResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.FailedMessage) > 0 {
+		i -= len(m.FailedMessage)
+		copy(dAtA[i:], m.FailedMessage)
+		i = encodeVarintNode(dAtA, i, uint64(len(m.FailedMessage)))
+		i--
+		dAtA[i] = 0x22
+	}
+	if m.FailedCode != 0 {
+		i = encodeVarintNode(dAtA, i, uint64(m.FailedCode))
+		i--
+		dAtA[i] = 0x18
+	}
+	if len(m.FailedId) > 0 {
+		i -= len(m.FailedId)
+		copy(dAtA[i:], m.FailedId)
+		i = encodeVarintNode(dAtA, i, uint64(len(m.FailedId)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if m.Done != 0 {
+		i = encodeVarintNode(dAtA, i, uint64(m.Done))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *BlobUsageRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *BlobUsageRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *BlobUsageRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintNode(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *BlobUsageResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *BlobUsageResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *BlobUsageResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.Limit != 0 {
+		i = encodeVarintNode(dAtA, i, uint64(m.Limit))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.Used != 0 {
+		i = encodeVarintNode(dAtA, i, uint64(m.Used))
+		i--
+		dAtA[i] = 0x8
+	}
+	return len(dAtA) - i, nil
+}
+
 func encodeVarintNode(dAtA []byte, offset int, v uint64) int {
 	offset -= sovNode(v)
 	base := offset
@@ -1881,6 +2783,142 @@ func (m *SpaceStatusRequest) Size() (n int) {
 	l = len(m.SpaceId)
 	if l > 0 {
 		n += 1 + l + sovNode(uint64(l))
+	}
+	return n
+}
+
+func (m *BlobPutRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovNode(uint64(l))
+	}
+	l = len(m.Id)
+	if l > 0 {
+		n += 1 + l + sovNode(uint64(l))
+	}
+	l = len(m.Data)
+	if l > 0 {
+		n += 1 + l + sovNode(uint64(l))
+	}
+	return n
+}
+
+func (m *BlobPutResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Used != 0 {
+		n += 1 + sovNode(uint64(m.Used))
+	}
+	if m.Limit != 0 {
+		n += 1 + sovNode(uint64(m.Limit))
+	}
+	return n
+}
+
+func (m *BlobGetRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovNode(uint64(l))
+	}
+	l = len(m.Id)
+	if l > 0 {
+		n += 1 + l + sovNode(uint64(l))
+	}
+	return n
+}
+
+func (m *BlobGetResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.Data)
+	if l > 0 {
+		n += 1 + l + sovNode(uint64(l))
+	}
+	return n
+}
+
+func (m *BlobDeleteRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovNode(uint64(l))
+	}
+	if len(m.Ids) > 0 {
+		for _, s := range m.Ids {
+			l = len(s)
+			n += 1 + l + sovNode(uint64(l))
+		}
+	}
+	return n
+}
+
+func (m *BlobDeleteResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Done != 0 {
+		n += 1 + sovNode(uint64(m.Done))
+	}
+	l = len(m.FailedId)
+	if l > 0 {
+		n += 1 + l + sovNode(uint64(l))
+	}
+	if m.FailedCode != 0 {
+		n += 1 + sovNode(uint64(m.FailedCode))
+	}
+	l = len(m.FailedMessage)
+	if l > 0 {
+		n += 1 + l + sovNode(uint64(l))
+	}
+	return n
+}
+
+func (m *BlobUsageRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovNode(uint64(l))
+	}
+	return n
+}
+
+func (m *BlobUsageResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Used != 0 {
+		n += 1 + sovNode(uint64(m.Used))
+	}
+	if m.Limit != 0 {
+		n += 1 + sovNode(uint64(m.Limit))
 	}
 	return n
 }
@@ -3079,6 +4117,876 @@ func (m *SpaceStatusRequest) Unmarshal(dAtA []byte) error {
 			}
 			m.SpaceId = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipNode(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthNode
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *BlobPutRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowNode
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: BlobPutRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: BlobPutRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowNode
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthNode
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthNode
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Id", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowNode
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthNode
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthNode
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Id = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Data", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowNode
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthNode
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthNode
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Data = append(m.Data[:0], dAtA[iNdEx:postIndex]...)
+			if m.Data == nil {
+				m.Data = []byte{}
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipNode(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthNode
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *BlobPutResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowNode
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: BlobPutResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: BlobPutResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Used", wireType)
+			}
+			m.Used = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowNode
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Used |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Limit", wireType)
+			}
+			m.Limit = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowNode
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Limit |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipNode(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthNode
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *BlobGetRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowNode
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: BlobGetRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: BlobGetRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowNode
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthNode
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthNode
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Id", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowNode
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthNode
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthNode
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Id = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipNode(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthNode
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *BlobGetResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowNode
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: BlobGetResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: BlobGetResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Data", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowNode
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthNode
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthNode
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Data = append(m.Data[:0], dAtA[iNdEx:postIndex]...)
+			if m.Data == nil {
+				m.Data = []byte{}
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipNode(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthNode
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *BlobDeleteRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowNode
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: BlobDeleteRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: BlobDeleteRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowNode
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthNode
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthNode
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Ids", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowNode
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthNode
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthNode
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Ids = append(m.Ids, string(dAtA[iNdEx:postIndex]))
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipNode(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthNode
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *BlobDeleteResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowNode
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: BlobDeleteResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: BlobDeleteResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Done", wireType)
+			}
+			m.Done = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowNode
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Done |= uint32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field FailedId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowNode
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthNode
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthNode
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.FailedId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field FailedCode", wireType)
+			}
+			m.FailedCode = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowNode
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.FailedCode |= uint32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field FailedMessage", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowNode
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthNode
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthNode
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.FailedMessage = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipNode(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthNode
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *BlobUsageRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowNode
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: BlobUsageRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: BlobUsageRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowNode
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthNode
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthNode
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipNode(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthNode
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *BlobUsageResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowNode
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: BlobUsageResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: BlobUsageResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Used", wireType)
+			}
+			m.Used = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowNode
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Used |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Limit", wireType)
+			}
+			m.Limit = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowNode
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Limit |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
 		default:
 			iNdEx = preIndex
 			skippy, err := skipNode(dAtA[iNdEx:])

@@ -42,6 +42,11 @@ func Run(t *testing.T, open Opener) {
 		"ChangesRace": testChangesRace,
 		"Purge":       testPurge,
 		"Index":       testIndex,
+		"Blobs":       testBlobs,
+		"BlobQuota":   testBlobQuota,
+		"BlobRace":    testBlobRace,
+		"BlobUsage":   testBlobUsageProperty,
+		"BlobPurge":   testBlobPurge,
 	}
 	names := make([]string, 0, len(tests))
 	for n := range tests {
