@@ -33,7 +33,7 @@ type accountServices struct {
 	detach  func() // unhooks status listeners from this account (set once open)
 	pinned  *pinnedKey
 	maint   *maintenance.Runner // one maintenance agent at a time (maintenance.go)
-	files   *files.Service // the account's blobs (files_wiring.go)
+	files   *files.Service      // the account's blobs (files_wiring.go)
 	fw      fileWorkers
 
 	wake chan struct{} // capacity 1: discovery has work

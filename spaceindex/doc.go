@@ -44,8 +44,12 @@
 // schema version or Config, and with ErrCorrupt when badger cannot open it
 // or its data cannot be decoded. Either way the caller deletes it (Delete)
 // and rebuilds from the store. The index directory holds CURRENT, naming the
-// generation directory in use, so a rebuild can later build a new
-// generation beside the old one and switch by rewriting CURRENT.
+// generation directory in use: a rebuild builds a new generation beside the
+// old one (Registry.NewGeneration) and switches by rewriting CURRENT
+// (swap.go); an open deletes generations CURRENT does not name. The index
+// keeps a watermark, the store sequence number it reflects (watermark.go),
+// and can write a checksummed checkpoint of itself (checkpoint.go) from
+// which a rebuild restores before applying the store's later changes.
 //
 // # Values and order
 //

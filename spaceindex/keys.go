@@ -16,6 +16,7 @@ package spaceindex
 //
 //	0x00 "schema"                                   -> uvarint schemaVersion, config fingerprint
 //	0x00 "feedseq"                                  -> uint64 BE: the change feed's sequence number (feed.go)
+//	0x00 "watermark"                                -> uint64 BE: the store sequence number indexed through (watermark.go)
 //	'c'                                             -> uint64 BE: number of records
 //	'r' id                                          -> record (appendRecord)
 //	'x' esc(key) enc(value)|0xFF id                 -> empty: secondary index entry for every
@@ -49,6 +50,9 @@ const (
 	schemaKeySuffix  = "schema"
 	feedSeqKeySuffix = "feedseq"
 	textTokenEndByte = 0x00
+
+	// watermarkKeySuffix names the watermark's meta key (watermark.go).
+	watermarkKeySuffix = "watermark"
 )
 
 // compositePrefixKeys are the keys that lead a composite index and keep a
@@ -58,6 +62,8 @@ var compositePrefixKeys = []string{KeyType}
 func schemaKey() []byte { return append([]byte{prefixMeta}, schemaKeySuffix...) }
 
 func countKey() []byte { return []byte{prefixCount} }
+
+func watermarkKey() []byte { return append([]byte{prefixMeta}, watermarkKeySuffix...) }
 
 func recordKey(id string) []byte {
 	k := make([]byte, 0, 1+len(id))

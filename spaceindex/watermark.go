@@ -21,10 +21,6 @@ import (
 // commit; heal catches up on load) but never lead it: every writer of the
 // index runs in store order on the space's actor.
 
-const watermarkKeySuffix = "watermark"
-
-func watermarkKey() []byte { return append([]byte{prefixMeta}, watermarkKeySuffix...) }
-
 type watermarkCtxKey struct{}
 
 // withWatermark marks ctx's write as applying the store through seq.

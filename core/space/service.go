@@ -448,7 +448,8 @@ func (s *Service) load(id crypto.SpaceID) (*Space, error) {
 		return nil, errkind.E(op, errkind.Corrupt, err)
 	}
 	ctx := context.Background() // a load that started must finish or fail on its own
-	if err := s.openIndex(ctx, sp, info.Incarnation); err != nil { // rebuilds a broken index (rebuild.go)
+	// openIndex rebuilds an index that is broken (rebuild.go).
+	if err := s.openIndex(ctx, sp, info.Incarnation); err != nil {
 		store.Close()
 		return nil, errkind.E(op, errkind.Other, err)
 	}

@@ -380,7 +380,7 @@ func (s *Space) newChange(obj *object, ops []*syncpb.Op) (objtree.Change, error)
 	if err != nil {
 		return objtree.Change{}, errkind.E("object", errkind.Invalid, err)
 	}
-	c, err := objtree.Verify(raw)
+	c, err := objtree.DecodeStored(raw) // just signed here: no need to verify our own signature
 	if err != nil {
 		return objtree.Change{}, err
 	}
@@ -482,7 +482,9 @@ func restoreObject(id crypto.ObjectID, raws [][]byte, keys map[crypto.KeyID]cryp
 	changes := make([]objtree.Change, 0, len(raws))
 	var root *objtree.Change
 	for _, raw := range raws {
-		c, err := objtree.Verify(raw)
+		// Stored changes were verified when they arrived: decode without
+		// the signature check (the id is still recomputed from the bytes).
+		c, err := objtree.DecodeStored(raw)
 		if err != nil {
 			return nil, errkind.E("object", errkind.Corrupt, err)
 		}
@@ -495,9 +497,9 @@ func restoreObject(id crypto.ObjectID, raws [][]byte, keys map[crypto.KeyID]cryp
 	if root == nil || crypto.ObjectID(root.ID) != id {
 		return nil, errkind.Errorf("object", errkind.Corrupt, "object %s has no root change in the store", id)
 	}
-	// The store holds only changes that passed the ACL checks when they
-	// arrived; Restore re-verifies their signatures (above) and rebuilds the
-	// DAG without judging old changes by today's ACL.
+	// The store holds only changes that passed the signature and ACL checks
+	// when they arrived; Restore rebuilds the DAG without judging old changes
+	// by today's ACL.
 	tree, err := objtree.Restore(*root, changes...)
 	if err != nil {
 		return nil, errkind.E("object", errkind.Corrupt, err)
