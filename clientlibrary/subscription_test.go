@@ -36,7 +36,9 @@ func accountAndSpace(t testing.TB, lib *Library) string {
 	return sp.SpaceId
 }
 
-func strValue(s string) *pb.Model_Value { return &pb.Model_Value{Kind: &pb.Model_Value_String_{String_: s}} }
+func strValue(s string) *pb.Model_Value {
+	return &pb.Model_Value{Kind: &pb.Model_Value_String_{String_: s}}
+}
 func numValue(f float64) *pb.Model_Value {
 	return &pb.Model_Value{Kind: &pb.Model_Value_Number{Number: f}}
 }

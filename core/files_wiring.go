@@ -164,13 +164,19 @@ func (a *App) FileGet(ctx context.Context, spaceID crypto.SpaceID, fileID, out s
 	return n, nil
 }
 
-// FileGC collects unreferenced blobs older than grace (negative: the default).
+// FileGC collects unreferenced blobs older than grace (negative: the
+// default), under the account's maintenance lease: never while a refcount
+// repair rewrites the markers it reads.
 func (a *App) FileGC(ctx context.Context, grace time.Duration, progress *Progress) (files.GCResult, error) {
-	svc, err := a.services()
+	svc, err := a.maintenance()
 	if err != nil {
 		return files.GCResult{}, err
 	}
-	res, err := svc.files.GC(ctx, grace, func(done, total int64) { progress.Set("collect", done, total) })
+	var res files.GCResult
+	err = svc.maint.Run(ctx, "file garbage collection", func(ctx context.Context) error {
+		res, err = svc.files.GC(ctx, grace, func(done, total int64) { progress.Set("collect", done, total) })
+		return err
+	})
 	if err == nil {
 		progress.Finish(int64(res.BlobsRemoved), int64(res.BlobsRemoved))
 	}
@@ -200,9 +206,14 @@ func (a *App) FileStatus(ctx context.Context, spaceID crypto.SpaceID, fileID str
 // FileRepairRefcounts recounts every known space's file references and
 // rewrites the markers. Run it under the maintenance lease.
 func (a *App) FileRepairRefcounts(ctx context.Context) (files.RepairResult, error) {
-	svc, err := a.services()
+	svc, err := a.maintenance()
 	if err != nil {
 		return files.RepairResult{}, err
 	}
-	return svc.files.Repair(ctx, svc.spaces)
+	var res files.RepairResult
+	err = svc.maint.Run(ctx, "file refcount repair", func(ctx context.Context) error {
+		res, err = svc.files.Repair(ctx, svc.spaces)
+		return err
+	})
+	return res, err
 }

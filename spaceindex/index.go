@@ -556,6 +556,31 @@ func (ix *index) mutate(ctx context.Context, ids []string, fn func(i int, cur *R
 	defer ix.writeMu.Unlock()
 	read := ix.db.NewTransaction(false)
 	defer read.Discard()
+	return ix.mutateLocked(ctx, read, ids, fn)
+}
+
+// load writes records whose ids are not in the index yet (a rebuild's full
+// scan writes each object once into an empty generation): it skips reading
+// the current records, which a bulk load would pay for every record.
+func (ix *index) load(ctx context.Context, recs []Record) error {
+	ids := make([]string, len(recs))
+	for i := range recs {
+		if err := validateRecord(&recs[i]); err != nil {
+			return err
+		}
+		ids[i] = recs[i].ID
+	}
+	ix.writeMu.Lock()
+	defer ix.writeMu.Unlock()
+	return ix.mutateLocked(ctx, nil, ids, func(i int, _ *Record) (*Record, bool, error) {
+		r := recs[i]
+		return &r, false, nil
+	})
+}
+
+// mutateLocked is mutate with writeMu held; a nil read transaction means
+// every id is absent.
+func (ix *index) mutateLocked(ctx context.Context, read *badger.Txn, ids []string, fn func(i int, cur *Record) (next *Record, skip bool, err error)) error {
 	overlay := map[string]*Record{}
 	b := newWriteBatch(ix)
 	changes, err := ix.applyAll(ctx, read, overlay, b, ids, fn)
@@ -607,7 +632,7 @@ func (ix *index) applyAll(ctx context.Context, read *badger.Txn, overlay map[str
 			}
 		}
 		cur, seen := overlay[id]
-		if !seen {
+		if !seen && read != nil {
 			var err error
 			if cur, err = getRecord(read, id, nil); err != nil {
 				return nil, err

@@ -131,6 +131,12 @@ func (g *Generation) Name() string { return g.name }
 // Put writes records into the new generation (see Handle.Put).
 func (g *Generation) Put(ctx context.Context, recs ...Record) error { return g.idx.put(ctx, recs) }
 
+// Load writes records whose ids are not in the generation yet, without
+// reading what is there (a full scan's bulk write: each object once). A
+// record whose id is already in the generation leaves its old secondary
+// entries behind: use Put for those.
+func (g *Generation) Load(ctx context.Context, recs ...Record) error { return g.idx.load(ctx, recs) }
+
 // PutAt writes records at store sequence number seq (see Handle.PutAt).
 func (g *Generation) PutAt(ctx context.Context, seq uint64, recs ...Record) error {
 	return g.idx.put(withWatermark(ctx, seq), recs)

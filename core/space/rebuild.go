@@ -410,10 +410,10 @@ func (s *Space) fullScan(ctx context.Context, gen *spaceindex.Generation, snap *
 		return nil
 	})
 	g.Go(func() error {
-		const batch = 512
+		const batch = 4096 // big batches: each Load waits for its commits
 		recs := make([]spaceindex.Record, 0, batch)
 		flush := func() error {
-			if err := gen.Put(gctx, recs...); err != nil {
+			if err := gen.Load(gctx, recs...); err != nil { // each object once, into an empty generation
 				return err
 			}
 			st.Indexed += int64(len(recs))

@@ -684,8 +684,11 @@ func (sb *sub) finishTell(window int, msgs []Message) {
 }
 
 // project returns the requested details of rec (see KeySyncStatus).
-func (sb *sub) project(rec *spaceindex.Record) spaceindex.Details {
-	keys := sb.q.Keys
+func (sb *sub) project(rec *spaceindex.Record) spaceindex.Details { return Project(sb.q.Keys, rec) }
+
+// Project returns the details of rec a subscription with these keys shows
+// (nil keys: every detail; KeySyncStatus included in both cases when asked).
+func Project(keys []string, rec *spaceindex.Record) spaceindex.Details {
 	out := spaceindex.Details{}
 	if keys == nil {
 		for k, v := range rec.Details {

@@ -126,11 +126,10 @@ func (w *world) expected(req Request) (ids []string, details map[string]spaceind
 	if req.Query.Limit > 0 {
 		hi = min(hi, lo+req.Query.Limit)
 	}
-	sb := &sub{q: req.Query}
 	details = map[string]spaceindex.Details{}
 	for _, r := range all[lo:hi] {
 		ids = append(ids, r.rec.ID)
-		details[r.rec.ID] = sb.project(&r.rec)
+		details[r.rec.ID] = Project(req.Query.Keys, &r.rec)
 	}
 	return ids, details, len(all)
 }
