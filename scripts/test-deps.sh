@@ -56,7 +56,8 @@ grpcurl() {
 }
 
 chromium() {
-	command -v chromium >/dev/null 2>&1 && return 0
+	# type -P: the binary on PATH (command -v would find this very function).
+	type -P chromium >/dev/null 2>&1 && return 0
 	if ! can_apt; then
 		log "chromium is missing and cannot be installed here (needs root and apt-get): the browser test will skip"
 		return 0
