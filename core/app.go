@@ -40,7 +40,15 @@ type Config struct {
 	// Events receives the events core raises (space modes and statuses);
 	// nil drops them. It must not block.
 	Events func(*pb.Event)
+	// FileDeleteGrace is how long a queued remote file delete waits before
+	// it is sent, so that another member's concurrent add of the same file
+	// (which reuses its remote copy) can cancel it. 0 means
+	// DefaultFileDeleteGrace; negative means no wait.
+	FileDeleteGrace time.Duration
 }
+
+// DefaultFileDeleteGrace is Config.FileDeleteGrace's default.
+const DefaultFileDeleteGrace = 2 * time.Minute
 
 // App is the middleware for one data dir.
 type App struct {
@@ -92,6 +100,10 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 		log: a.cfg.Logger, me: keys.Account.Public(), events: a.cfg.Events, pinned: pinned,
 		stop: make(chan struct{}), done: make(chan struct{}), wake: make(chan struct{}, 1),
 		lifeWake: make(chan struct{}, 1), lifeQueue: map[crypto.SpaceID]bool{}, lifeDone: make(chan struct{}),
+		deleteGrace: max(a.cfg.FileDeleteGrace, 0), now: a.cfg.Now,
+	}
+	if a.cfg.FileDeleteGrace == 0 {
+		svc.deleteGrace = DefaultFileDeleteGrace
 	}
 	svc.status = syncstatus.New(syncstatus.Config{LocalOnly: a.cfg.Node == ""})
 	svc.files = files.New(files.Config{Dir: layout.Blobs(string(acc.Info().ID)), DB: acc.DB(), Now: a.cfg.Now, Log: a.cfg.Logger})

@@ -28,11 +28,13 @@ func (s *accountServices) startFiles(sp *space.Space) {
 	}
 	id := sp.ID()
 	w := files.StartWorker(files.WorkerConfig{
-		Queue:   sp,
-		Files:   s.files,
-		Remote:  s.blobRemote,
-		Pending: func(n int) { s.status.FilesPending(id, n) },
-		Log:     s.log,
+		Queue:       sp,
+		Files:       s.files,
+		Remote:      s.blobRemote,
+		Pending:     func(n int) { s.status.FilesPending(id, n) },
+		DeleteGrace: s.deleteGrace,
+		Now:         s.now,
+		Log:         s.log,
 	})
 	s.fw.mu.Lock()
 	old := s.fw.workers[id]

@@ -30,11 +30,14 @@ type accountServices struct {
 	syncer  *syncengine.Syncer // nil when local-only
 	status  *syncstatus.Service
 	subs    *subscription.Service
-	detach  func() // unhooks status listeners from this account (set once open)
-	pinned  *pinnedKey
-	maint   *maintenance.Runner // one maintenance agent at a time (maintenance.go)
-	files   *files.Service      // the account's blobs (files_wiring.go)
-	fw      fileWorkers
+	// deleteGrace is how long queued remote file deletes wait (Config.FileDeleteGrace).
+	deleteGrace time.Duration
+	now         func() time.Time
+	detach      func() // unhooks status listeners from this account (set once open)
+	pinned      *pinnedKey
+	maint       *maintenance.Runner // one maintenance agent at a time (maintenance.go)
+	files       *files.Service      // the account's blobs (files_wiring.go)
+	fw          fileWorkers
 
 	wake chan struct{} // capacity 1: discovery has work
 	stop chan struct{}

@@ -81,13 +81,19 @@ func DecodeUpload(b []byte) (UploadEntry, error) {
 	return e, r.end()
 }
 
-// DeleteEntry is a queued remote delete of a unit.
+// DeleteEntry is a queued remote delete of a unit, with when it was queued
+// (unix ms): the worker waits out a grace period before sending it, so a
+// reference to the same remote copy made meanwhile on another device (which
+// cancels the entry when it arrives) is not deleted under it.
 type DeleteEntry struct {
 	RemoteID string
+	QueuedAt int64
 }
 
-// EncodeDelete: version | remoteId 32.
-func EncodeDelete(e DeleteEntry) []byte { return appendID([]byte{entryVersion}, e.RemoteID) }
+// EncodeDelete: version | remoteId 32 | uvarint queuedAt.
+func EncodeDelete(e DeleteEntry) []byte {
+	return binary.AppendUvarint(appendID([]byte{entryVersion}, e.RemoteID), uint64(max(e.QueuedAt, 0)))
+}
 
 // DecodeDelete parses a delete outbox entry.
 func DecodeDelete(b []byte) (DeleteEntry, error) {
@@ -99,6 +105,14 @@ func DecodeDelete(b []byte) (DeleteEntry, error) {
 	if e.RemoteID, err = r.id(); err != nil {
 		return DeleteEntry{}, err
 	}
+	at, err := r.uvarint()
+	if err != nil {
+		return DeleteEntry{}, err
+	}
+	if at > 1<<62 {
+		return DeleteEntry{}, corruptf("delete queued at %d: out of range", at)
+	}
+	e.QueuedAt = int64(at)
 	return e, r.end()
 }
 

@@ -73,7 +73,14 @@ type WorkerConfig struct {
 	Pending func(n int)
 	// MinBackoff and MaxBackoff bound the retry delay (0: 1 s and 5 min).
 	MinBackoff, MaxBackoff time.Duration
-	Log                    *slog.Logger
+	// DeleteGrace is how long a queued remote delete waits before it is
+	// sent (0: none). Another member adding the same file to the space
+	// meanwhile reuses the same remote copy; when that reference reaches
+	// this device it cancels the delete, and the grace gives it time to.
+	DeleteGrace time.Duration
+	// Now is the clock (nil: time.Now).
+	Now func() time.Time
+	Log *slog.Logger
 }
 
 // Worker uploads a space's queued files and sends its queued remote
@@ -105,6 +112,9 @@ func StartWorker(cfg WorkerConfig) *Worker {
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
 	}
 	w := &Worker{cfg: cfg, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}), states: map[Unit]unitState{}}
 	go w.run()
@@ -189,12 +199,15 @@ func (w *Worker) run() {
 		case <-retry:
 		}
 		retry = nil
-		err := w.pass(ctx)
+		wait, err := w.pass(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		if err == nil {
 			backoff = 0
+			if wait > 0 { // a delete still in its grace period
+				retry = time.After(wait)
+			}
 			continue
 		}
 		backoff = min(max(2*backoff, w.cfg.MinBackoff), w.cfg.MaxBackoff)
@@ -203,21 +216,30 @@ func (w *Worker) run() {
 	}
 }
 
-// pass sends every queued delete, then every queued upload. It stops at the
-// first failure of a delete batch or at a quota or transient upload failure.
-func (w *Worker) pass(ctx context.Context) error {
+// pass sends every queued delete past its grace period, then every queued
+// upload. It stops at the first failure of a delete batch or at a quota or
+// transient upload failure. wait is how long until the next delete in its
+// grace period is due (0: none).
+func (w *Worker) pass(ctx context.Context) (wait time.Duration, err error) {
 	ups, dels, err := w.cfg.Queue.FileQueue(ctx)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer w.reportPending(ctx)
 	remote := w.cfg.Remote()
 	if remote == nil {
-		return nil // offline: a connection nudges the worker
+		return 0, nil // offline: a connection nudges the worker
 	}
+	now := w.cfg.Now()
 	for _, d := range dels {
+		if due := time.UnixMilli(d.QueuedAt).Add(w.cfg.DeleteGrace); now.Before(due) {
+			if left := due.Sub(now); wait == 0 || left < wait {
+				wait = left
+			}
+			continue
+		}
 		if err := w.sendDelete(ctx, remote, d); err != nil {
-			return err
+			return wait, err
 		}
 	}
 	var errs []error
@@ -234,7 +256,7 @@ uploads:
 		}
 		break uploads
 	}
-	return errors.Join(errs...)
+	return wait, errors.Join(errs...)
 }
 
 func (w *Worker) reportPending(ctx context.Context) {

@@ -216,3 +216,23 @@ func TestOfflineWorkerMakesNoCalls(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, Queued, st)
 }
+
+// TestDeleteWaitsOutItsGrace: a queued remote delete is not sent before its
+// grace period has passed (another device's reference to the same remote
+// copy may still arrive and cancel it); once due, it is sent without a nudge.
+func TestDeleteWaitsOutItsGrace(t *testing.T) {
+	s, _ := newService(t)
+	k := key(t)
+	im := importFile(t, s, 10, k)
+	r := NewMemRemote()
+	upload(t, s, r, "sp", im, k)
+	q := newMemQueue("sp", k)
+	const grace = 300 * time.Millisecond
+	queued := time.Now()
+	q.dels[Unit{im.FileID, k.ID()}] = DeleteEntry{RemoteID: im.RemoteID, QueuedAt: queued.UnixMilli()}
+	w := StartWorker(WorkerConfig{Queue: q, Files: s, Remote: func() Remote { return r }, DeleteGrace: grace, Log: quiet})
+	t.Cleanup(w.Close)
+	eventually(t, "the delete, once due", func() bool { _, n := q.sizes(); return n == 0 })
+	require.GreaterOrEqual(t, time.Since(queued), grace, "sent only after its grace period")
+	assert.Empty(t, r.IDs("sp"))
+}

@@ -203,7 +203,7 @@ func (s *Space) dropFileRef(fx *fileEffects, fileID, object string, local bool) 
 	key := string(old.KeyID)
 	fx.writes = append(fx.writes, spacestore.Write{Key: spacestore.FileUploadKey(fileID, key), Delete: true})
 	if local {
-		fx.writes = append(fx.writes, spacestore.Write{Key: spacestore.FileDeleteKey(fileID, key), Value: files.EncodeDelete(files.DeleteEntry{RemoteID: old.RemoteID})})
+		fx.writes = append(fx.writes, spacestore.Write{Key: spacestore.FileDeleteKey(fileID, key), Value: files.EncodeDelete(files.DeleteEntry{RemoteID: old.RemoteID, QueuedAt: s.now()})})
 	}
 	return nil
 }
