@@ -153,6 +153,7 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 			Connected: func(up bool) {
 				svc.status.Connected(up)
 				if up {
+					svc.connected()
 					svc.nudgeFiles()
 					svc.nudge()
 				}

@@ -34,6 +34,7 @@ func (s *accountServices) startFiles(sp *space.Space) {
 		Pending:     func(n int) { s.status.FilesPending(id, n) },
 		DeleteGrace: s.deleteGrace,
 		Now:         s.now,
+		CaughtUp:    func() bool { return s.caughtUp(id) },
 		Log:         s.log,
 	})
 	s.fw.mu.Lock()
@@ -60,6 +61,43 @@ func (s *accountServices) fileWorker(id crypto.SpaceID) *files.Worker {
 	s.fw.mu.Lock()
 	defer s.fw.mu.Unlock()
 	return s.fw.workers[id]
+}
+
+// syncProgress says, per space, whether a sync cycle finished since the node
+// connection last came up (file workers send remote deletes only then).
+type syncProgress struct {
+	mu     sync.Mutex // guards epoch, cycled
+	epoch  uint64     // bumps when the connection comes up
+	cycled map[crypto.SpaceID]uint64
+}
+
+// connected records that the node connection came up.
+func (s *accountServices) connected() {
+	s.sp.mu.Lock()
+	s.sp.epoch++
+	s.sp.mu.Unlock()
+}
+
+// cycled records a finished sync cycle of a space and wakes its worker.
+func (s *accountServices) cycled(id crypto.SpaceID) {
+	s.sp.mu.Lock()
+	if s.sp.cycled == nil {
+		s.sp.cycled = map[crypto.SpaceID]uint64{}
+	}
+	s.sp.cycled[id] = s.sp.epoch
+	s.sp.mu.Unlock()
+	if w := s.fileWorker(id); w != nil {
+		w.Nudge()
+	}
+}
+
+// caughtUp reports whether space id finished a sync cycle on the current
+// connection.
+func (s *accountServices) caughtUp(id crypto.SpaceID) bool {
+	s.sp.mu.Lock()
+	defer s.sp.mu.Unlock()
+	e, ok := s.sp.cycled[id]
+	return ok && e == s.sp.epoch
 }
 
 // nudgeFiles wakes every worker (the node connection came up).

@@ -30,6 +30,7 @@ type accountServices struct {
 	syncer  *syncengine.Syncer // nil when local-only
 	status  *syncstatus.Service
 	subs    *subscription.Service
+	sp      syncProgress // sync cycles per connection, for file deletes
 	// deleteGrace is how long queued remote file deletes wait (Config.FileDeleteGrace).
 	deleteGrace time.Duration
 	now         func() time.Time
@@ -100,6 +101,7 @@ func (s *accountServices) synced(id crypto.SpaceID) {
 		return
 	}
 	s.cycleDone(id)
+	s.cycled(id)
 }
 
 // accountPush receives the account-level pushes: ACL updates and space

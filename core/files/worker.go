@@ -80,7 +80,13 @@ type WorkerConfig struct {
 	DeleteGrace time.Duration
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
-	Log *slog.Logger
+	// CaughtUp, when set, gates remote deletes: they are sent only while it
+	// reports that the space finished a sync cycle since the node
+	// connection came up (so references other devices made while this one
+	// was away, which cancel queued deletes, have arrived). The owner nudges
+	// the worker when that changes.
+	CaughtUp func() bool
+	Log      *slog.Logger
 }
 
 // Worker uploads a space's queued files and sends its queued remote
@@ -229,6 +235,9 @@ func (w *Worker) pass(ctx context.Context) (wait time.Duration, err error) {
 	remote := w.cfg.Remote()
 	if remote == nil {
 		return 0, nil // offline: a connection nudges the worker
+	}
+	if len(dels) > 0 && w.cfg.CaughtUp != nil && !w.cfg.CaughtUp() {
+		dels = nil // after the space's next sync cycle (it nudges)
 	}
 	now := w.cfg.Now()
 	for _, d := range dels {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -235,4 +236,28 @@ func TestDeleteWaitsOutItsGrace(t *testing.T) {
 	eventually(t, "the delete, once due", func() bool { _, n := q.sizes(); return n == 0 })
 	require.GreaterOrEqual(t, time.Since(queued), grace, "sent only after its grace period")
 	assert.Empty(t, r.IDs("sp"))
+}
+
+// TestDeletesWaitUntilCaughtUp: while the space has not finished a sync
+// cycle on the current connection, queued deletes stay queued (a reference
+// made elsewhere meanwhile may still arrive and cancel them); uploads go.
+func TestDeletesWaitUntilCaughtUp(t *testing.T) {
+	s, _ := newService(t)
+	k := key(t)
+	gone, kept := importFile(t, s, 10, k), importFile(t, s, 20, k)
+	r := NewMemRemote()
+	upload(t, s, r, "sp", gone, k)
+	q := newMemQueue("sp", k)
+	q.dels[Unit{gone.FileID, k.ID()}] = DeleteEntry{RemoteID: gone.RemoteID}
+	q.ups[Unit{kept.FileID, k.ID()}] = UploadEntry{RemoteID: kept.RemoteID}
+	var caughtUp atomic.Bool
+	w := StartWorker(WorkerConfig{Queue: q, Files: s, Remote: func() Remote { return r }, CaughtUp: caughtUp.Load, Log: quiet})
+	t.Cleanup(w.Close)
+	eventually(t, "the upload", func() bool { n, _ := q.sizes(); return n == 0 })
+	_, n := q.sizes()
+	require.Equal(t, 1, n, "the delete waits for the space to catch up")
+	require.Zero(t, r.Calls().Delete)
+	caughtUp.Store(true)
+	w.Nudge()
+	eventually(t, "the delete", func() bool { _, n := q.sizes(); return n == 0 })
 }
