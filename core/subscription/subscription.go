@@ -165,6 +165,14 @@ func (s *Service) Subscribe(ctx context.Context, req Request, sink Sink) (Snapsh
 	for _, id := range req.Spaces {
 		sb.named[id] = true
 	}
+	if req.Query.Keys != nil {
+		sb.kept = slices.Clone(req.Query.Keys)
+		for _, s := range req.Query.Sorts {
+			if !slices.Contains(sb.kept, s.Key) {
+				sb.kept = append(sb.kept, s.Key)
+			}
+		}
+	}
 	s.mu.Lock()
 	switch {
 	case s.closed:
@@ -291,6 +299,7 @@ type sub struct {
 	named map[string]bool
 	sink  Sink
 	svc   *Service
+	kept  []string // the detail keys entries keep: sort and requested keys (nil: all)
 
 	mu      sync.Mutex // guards everything below
 	spaces  map[string]*coverage
@@ -366,7 +375,7 @@ func (sb *sub) snapshot(ctx context.Context, space string, src Source) error {
 	gen := cv.gen
 	sb.mu.Unlock()
 	q := sb.q
-	q.Limit, q.Offset, q.Keys = 0, 0, nil // every match, whole: the window is kept here
+	q.Limit, q.Offset, q.Keys = 0, 0, sb.kept // every match, with what the window needs
 	res, seq, err := src.QueryAt(ctx, q)
 	if errors.Is(err, spaceindex.ErrSpaceNotLoaded) || errors.Is(err, spaceindex.ErrSpaceRemoved) {
 		return nil // it is unloading: SpaceUnloading drops it
@@ -385,8 +394,8 @@ func (sb *sub) snapshot(ctx context.Context, space string, src Source) error {
 			delete(sb.entries, key)
 		}
 	}
-	for i := range res.Records {
-		sb.upsert(space, &res.Records[i])
+	for i := range res.Records { // they match: the index filtered them (and kept only sb.kept)
+		sb.upsert(space, &res.Records[i], true)
 	}
 	for _, b := range cv.buf {
 		if b.Seq > seq {
@@ -514,19 +523,20 @@ func (sb *sub) applyBatch(space string, b spaceindex.Batch) {
 			}
 			continue
 		}
-		sb.upsert(space, ch.Record)
+		sb.upsert(space, ch.Record, false)
 	}
 }
 
-// upsert places a record's new state: in order when it matches, out when not.
-func (sb *sub) upsert(space string, rec *spaceindex.Record) {
+// upsert places a record's new state: in order when it matches (known when
+// matched is set), out when not.
+func (sb *sub) upsert(space string, rec *spaceindex.Record, matched bool) {
 	key := entryKey{space, rec.ID}
 	sb.touched[key] = true
 	e := sb.entries[key]
 	if e != nil {
 		sb.removeOrdered(e)
 	}
-	if !sb.c.Match(rec) {
+	if !matched && !sb.c.Match(rec) {
 		delete(sb.entries, key)
 		return
 	}
@@ -534,9 +544,25 @@ func (sb *sub) upsert(space string, rec *spaceindex.Record) {
 		e = &entry{space: space}
 		sb.entries[key] = e
 	}
-	e.rec = rec
+	e.rec = sb.slim(rec)
 	i, _ := slices.BinarySearchFunc(sb.order, e, sb.compare)
 	sb.order = slices.Insert(sb.order, i, e)
+}
+
+// slim returns rec holding only the details the subscription keeps (the
+// sort keys and the requested keys): a subscription holds every match, so
+// it must not hold whole records when it needs a few keys of each.
+func (sb *sub) slim(rec *spaceindex.Record) *spaceindex.Record {
+	if sb.kept == nil {
+		return rec
+	}
+	out := &spaceindex.Record{ID: rec.ID, SyncStatus: rec.SyncStatus, Details: make(spaceindex.Details, len(sb.kept))}
+	for _, k := range sb.kept {
+		if v, ok := rec.Details[k]; ok {
+			out.Details[k] = v
+		}
+	}
+	return out
 }
 
 func (sb *sub) removeOrdered(e *entry) {
