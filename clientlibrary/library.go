@@ -157,8 +157,13 @@ func (l *Library) deliverEvents(s *Session) {
 		ev, err := s.Next(l.ctx)
 		if err != nil {
 			if errors.Is(err, ErrSessionLagged) {
-				l.log.Warn("in-process event handler fell behind; events were dropped: its subscriptions ended")
+				l.log.Warn("in-process event handler fell behind; events were dropped: its subscriptions ended (SetEventHandler starts a new session)")
 				l.hub.Close(s.token)
+				l.evMu.Lock()
+				if l.evSession == s {
+					l.evSession = nil
+				}
+				l.evMu.Unlock()
 			}
 			return
 		}

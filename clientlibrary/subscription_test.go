@@ -212,3 +212,36 @@ func BenchmarkSubscriptionFanout(b *testing.B) {
 }
 
 func coreConfig(dir string) core.Config { return core.Config{DataDir: dir} }
+
+// TestInProcessLagEndsTheSessionAndANewHandlerResumes: an in-process
+// handler that falls MaxQueuedEvents behind loses its session (and with it
+// its subscriptions); SetEventHandler then starts a new one.
+func TestInProcessLagEndsTheSessionAndANewHandlerResumes(t *testing.T) {
+	lib := newLibrary(t)
+	release := make(chan struct{})
+	var first sync.Once
+	lib.SetEventHandler(func([]byte) { first.Do(func() { <-release }) })
+	for range MaxQueuedEvents + 2 {
+		lib.hub.Send(&pb.Event{ContextId: "flood"})
+	}
+	close(release)
+	require.Eventually(t, func() bool {
+		lib.evMu.Lock()
+		defer lib.evMu.Unlock()
+		return lib.evSession == nil
+	}, 30*time.Second, 5*time.Millisecond, "the lagged session ends")
+
+	got := make(chan string, 1)
+	lib.SetEventHandler(func(b []byte) {
+		var ev pb.Event
+		if ev.Unmarshal(b) == nil && ev.ContextId == "after" {
+			got <- ev.ContextId
+		}
+	})
+	lib.hub.Send(&pb.Event{ContextId: "after"})
+	select {
+	case <-got:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the new handler got nothing")
+	}
+}
