@@ -229,7 +229,7 @@ func TestDeleteWaitsOutItsGrace(t *testing.T) {
 	upload(t, s, r, "sp", im, k)
 	q := newMemQueue("sp", k)
 	const grace = 300 * time.Millisecond
-	queued := time.Now()
+	queued := time.UnixMilli(time.Now().UnixMilli()) // entries keep milliseconds
 	q.dels[Unit{im.FileID, k.ID()}] = DeleteEntry{RemoteID: im.RemoteID, QueuedAt: queued.UnixMilli()}
 	w := StartWorker(WorkerConfig{Queue: q, Files: s, Remote: func() Remote { return r }, DeleteGrace: grace, Log: quiet})
 	t.Cleanup(w.Close)

@@ -33,6 +33,7 @@ type Space struct {
 	log       *slog.Logger
 
 	onLocalChange atomic.Pointer[func()] // told after every local write
+	pending       atomic.Int64           // objects with changes the node has not acknowledged
 	files         FileMarkers            // the account's file markers (nil: no files)
 
 	maint maintenance // rebuilds and verifies running beside the actor (rebuild.go)
@@ -211,6 +212,11 @@ func (s *Space) verifyAccepted(raw []byte, provisionalRoot bool) (acl.VerifiedRe
 
 // load reads the header and ACL from the store and derives the read keys.
 func (s *Space) load() error {
+	n, err := s.store.PendingCount()
+	if err != nil {
+		return fmt.Errorf("space %s: pending objects: %w", s.id, err)
+	}
+	s.pending.Store(int64(n))
 	rawHeader, err := s.store.Header()
 	if err != nil {
 		return fmt.Errorf("space %s: header: %w", s.id, err)
@@ -403,9 +409,16 @@ func (s *Space) persist(obj *object, written []objtree.Change) error {
 	}
 	heads := headStrings(obj.tree.Heads())
 	meta := spacestore.Meta{Type: obj.typ, Heads: heads, Deleted: obj.deleted()}
+	was, err := s.store.IsPending(string(obj.tree.ID()))
+	if err != nil {
+		return errkind.E("object", errkind.Other, err)
+	}
 	if err := s.writeFileChanges(obj, ids, raws, meta, true); err != nil {
 		delete(s.objects, obj.tree.ID()) // the tree holds changes the store lacks
 		return errkind.E("object", errkind.Other, err)
+	}
+	if !was {
+		s.pending.Add(1)
 	}
 	s.cache(obj)
 	if err := s.reindex(obj); err != nil {

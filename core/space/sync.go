@@ -173,8 +173,9 @@ func (s *Space) PendingObjects(ctx context.Context) ([]crypto.ObjectID, error) {
 }
 
 // PendingCount counts the objects with changes the node has not
-// acknowledged.
-func (s *Space) PendingCount() (int, error) { return s.store.PendingCount() }
+// acknowledged. It is kept by the actor as it writes (one read at load), so
+// it is cheap enough to ask after every write.
+func (s *Space) PendingCount() (int, error) { return int(s.pending.Load()), nil }
 
 // Outgoing returns what the node lacks of an object, given the heads it
 // acknowledged, as HeadUpdates within the message size limit, parents first.
@@ -213,7 +214,7 @@ func (s *Space) Outgoing(ctx context.Context, id crypto.ObjectID) ([]*syncpb.Hea
 // object; when they cover the local heads the object is synced.
 func (s *Space) Acknowledged(ctx context.Context, id crypto.ObjectID, nodeHeads []string) error {
 	return s.do(ctx, func() error {
-		if err := s.store.SetAcked(string(id), nodeHeads); err != nil {
+		if err := s.setAcked(id, nodeHeads); err != nil {
 			return err
 		}
 		return s.updateSyncStatus(id)
@@ -361,10 +362,29 @@ func (s *Space) noteNodeHeads(id crypto.ObjectID, nodeHeads []string) error {
 	if err != nil {
 		return err
 	}
-	if err := s.store.SetAcked(string(id), mergeHeads(obj, acked, known)); err != nil {
+	if err := s.setAcked(id, mergeHeads(obj, acked, known)); err != nil {
 		return err
 	}
 	return s.updateSyncStatus(id)
+}
+
+// setAcked stores the heads the node acknowledged and keeps the pending
+// count: the store drops the object's pending mark once they cover its
+// heads. Actor only.
+func (s *Space) setAcked(id crypto.ObjectID, heads []string) error {
+	was, err := s.store.IsPending(string(id))
+	if err != nil {
+		return err
+	}
+	if err := s.store.SetAcked(string(id), heads); err != nil {
+		return err
+	}
+	if was {
+		if now, err := s.store.IsPending(string(id)); err == nil && !now {
+			s.pending.Add(-1)
+		}
+	}
+	return nil
 }
 
 // mergeHeads returns the minimal heads covering both head sets: a head that

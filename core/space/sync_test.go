@@ -246,3 +246,48 @@ func TestAcceptRegistrationRefusesAnotherRoot(t *testing.T) {
 
 	register(t, c, spOne, node) // the real one is accepted
 }
+
+// TestPendingCountFollowsTheStore: the actor's pending count equals the
+// store's count of pending objects through creates, edits, acknowledgements
+// and a reload.
+func TestPendingCountFollowsTheStore(t *testing.T) {
+	e := newEnv(t)
+	c := ctx(t)
+	id, err := e.svc.Create(c, "Pending")
+	require.NoError(t, err)
+	sp, err := e.svc.Get(c, id)
+	require.NoError(t, err)
+	check := func(want int) {
+		t.Helper()
+		got, err := sp.PendingCount()
+		require.NoError(t, err)
+		stored, err := sp.store.PendingCount()
+		require.NoError(t, err)
+		require.Equal(t, want, got)
+		require.Equal(t, stored, got, "the actor's count is the store's")
+	}
+	check(0)
+	var objs []crypto.ObjectID
+	for i := range 3 {
+		o, err := sp.CreateObject(c, "note", Details{"n": num(float64(i))})
+		require.NoError(t, err)
+		objs = append(objs, o)
+	}
+	check(3)
+	require.NoError(t, sp.UpdateObject(c, objs[0], Details{"n": num(9)}, nil))
+	check(3) // already pending
+	heads, err := sp.Heads(c, objs[0])
+	require.NoError(t, err)
+	require.NoError(t, sp.Acknowledged(c, objs[0], heads))
+	check(2)
+	require.NoError(t, sp.Acknowledged(c, objs[0], heads))
+	check(2) // acknowledging again changes nothing
+	require.NoError(t, sp.Acknowledged(c, objs[1], nil))
+	check(2) // heads that do not cover leave it pending
+	require.NoError(t, sp.UpdateObject(c, objs[0], Details{"n": num(10)}, nil))
+	check(3)
+	require.NoError(t, e.svc.Unload(id))
+	sp, err = e.svc.Get(c, id)
+	require.NoError(t, err)
+	check(3)
+}

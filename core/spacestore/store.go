@@ -232,6 +232,16 @@ func (s *Store) Pending() ([]string, error) {
 	return out, err
 }
 
+// IsPending reports whether object has changes the node has not
+// acknowledged.
+func (s *Store) IsPending(object string) (bool, error) {
+	_, err := s.get(pendingKey(object))
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // PendingCount counts the objects with changes the node has not
 // acknowledged (keys only: cheap enough to run after every write).
 func (s *Store) PendingCount() (int, error) {
