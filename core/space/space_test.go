@@ -25,7 +25,14 @@ import (
 	"github.com/hearth-sync/hearth/spaceindex"
 )
 
-func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
+// badger v4.9.6 leaks two goroutines when Open fails after starting them
+// (DB.cleanup never stops the cache monitor or the allocator pool): the
+// corruption tests make Open fail on purpose.
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		goleak.IgnoreTopFunction("github.com/dgraph-io/badger/v4.(*DB).monitorCache"),
+		goleak.IgnoreTopFunction("github.com/dgraph-io/ristretto/v2/z.(*AllocatorPool).freeupAllocators"))
+}
 
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
