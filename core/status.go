@@ -111,9 +111,7 @@ func (s *accountServices) reportPending(sp *space.Space) {
 	if !s.trackable(sp.ID()) {
 		return
 	}
-	if n, err := sp.PendingCount(); err == nil {
-		s.status.Pending(sp.ID(), n)
-	}
+	s.status.Pending(sp.ID(), sp.PendingCount())
 }
 
 // cycleDone is the engines' Synced event for status.

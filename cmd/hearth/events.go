@@ -78,11 +78,9 @@ func runEvents(g *globals, c *client, spaceID string) error {
 		if err != nil {
 			return fail("encode", "events", err.Error())
 		}
+		// One write per line, unbuffered: each event is out as it arrives.
 		if _, err := g.stdout.Write(append(line, '\n')); err != nil {
 			return err
-		}
-		if f, ok := g.stdout.(*os.File); ok {
-			_ = f.Sync()
 		}
 	}
 }

@@ -175,7 +175,7 @@ func (s *Space) PendingObjects(ctx context.Context) ([]crypto.ObjectID, error) {
 // PendingCount counts the objects with changes the node has not
 // acknowledged. It is kept by the actor as it writes (one read at load), so
 // it is cheap enough to ask after every write.
-func (s *Space) PendingCount() (int, error) { return int(s.pending.Load()), nil }
+func (s *Space) PendingCount() int { return int(s.pending.Load()) }
 
 // Outgoing returns what the node lacks of an object, given the heads it
 // acknowledged, as HeadUpdates within the message size limit, parents first.

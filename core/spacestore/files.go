@@ -112,5 +112,5 @@ func (s *Store) FileGet(key []byte) ([]byte, error) { return s.get(key) }
 // FileWrite applies writes in one transaction (queue bookkeeping outside a
 // change).
 func (s *Store) FileWrite(ws ...Write) error {
-	return s.db.Update(func(txn *badger.Txn) error { return applyWrites(txn, ws) })
+	return s.update(func(txn *badger.Txn) error { return applyWrites(txn, ws) })
 }

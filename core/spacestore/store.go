@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync/atomic"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -18,7 +19,17 @@ var ErrNotFound = errors.New("spacestore: not found")
 
 // Store is one space's durable store.
 type Store struct {
-	db *badger.DB
+	db    *badger.DB
+	dirty atomic.Bool // written since the last Sync
+}
+
+// update runs fn in a read-write transaction and notes the write for Sync.
+func (s *Store) update(fn func(*badger.Txn) error) error {
+	err := s.db.Update(fn)
+	if err == nil {
+		s.dirty.Store(true)
+	}
+	return err
 }
 
 // Open opens (creating if needed) the store at dir. Writes are synced:
@@ -31,8 +42,19 @@ func Open(dir string, log *slog.Logger) (*Store, error) { return openStore(dir, 
 // requests, so concurrent writers share one fsync).
 func OpenGrouped(dir string, log *slog.Logger) (*Store, error) { return openStore(dir, false, log) }
 
-// Sync makes every write so far durable.
-func (s *Store) Sync() error { return s.db.Sync() }
+// Sync makes every write so far durable; with nothing written since the
+// last Sync it does nothing (the actor calls it after every batch, reads
+// included).
+func (s *Store) Sync() error {
+	if !s.dirty.Swap(false) {
+		return nil
+	}
+	if err := s.db.Sync(); err != nil {
+		s.dirty.Store(true)
+		return err
+	}
+	return nil
+}
 
 func openStore(dir string, sync bool, log *slog.Logger) (*Store, error) {
 	db, err := badgerdb.Open(dir, sync, log)
@@ -48,7 +70,7 @@ func openStore(dir string, sync bool, log *slog.Logger) (*Store, error) {
 }
 
 func (s *Store) checkSchema() error {
-	return s.db.Update(func(txn *badger.Txn) error {
+	return s.update(func(txn *badger.Txn) error {
 		item, err := txn.Get(schemaKey())
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return txn.Set(schemaKey(), []byte(schemaVersion))
@@ -70,7 +92,7 @@ func (s *Store) Close() error { return s.db.Close() }
 
 // SetHeader stores the signed header.
 func (s *Store) SetHeader(raw []byte) error {
-	return s.db.Update(func(txn *badger.Txn) error { return txn.Set(headerKey(), raw) })
+	return s.update(func(txn *badger.Txn) error { return txn.Set(headerKey(), raw) })
 }
 
 // Header returns the signed header, or ErrNotFound.
@@ -80,7 +102,7 @@ func (s *Store) Header() ([]byte, error) { return s.get(headerKey()) }
 // provisional marks the space's root as accepted only locally; storing a
 // node-accepted record clears the mark.
 func (s *Store) AddAcl(first uint64, records [][]byte, provisional bool) error {
-	return s.db.Update(func(txn *badger.Txn) error {
+	return s.update(func(txn *badger.Txn) error {
 		for i, raw := range records {
 			if err := txn.Set(aclKey(first+uint64(i)), raw); err != nil {
 				return err
@@ -128,7 +150,7 @@ func (s *Store) WriteChanges(object string, ids []string, raws [][]byte, meta Me
 	if len(ids) != len(raws) {
 		return fmt.Errorf("spacestore: %d ids for %d changes", len(ids), len(raws))
 	}
-	return s.db.Update(func(txn *badger.Txn) error {
+	return s.update(func(txn *badger.Txn) error {
 		for i := range ids {
 			if err := txn.Set(changeKey(object, ids[i]), raws[i]); err != nil {
 				return err
@@ -188,7 +210,7 @@ func (s *Store) Objects(fn func(id string, m Meta) error) error {
 // SetAcked records heads the node acknowledged as durably stored. When they
 // cover every local head, the object leaves the push queue.
 func (s *Store) SetAcked(object string, acked []string) error {
-	return s.db.Update(func(txn *badger.Txn) error {
+	return s.update(func(txn *badger.Txn) error {
 		if err := txn.Set(ackedKey(object), encodeHeads(acked)); err != nil {
 			return err
 		}

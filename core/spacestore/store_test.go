@@ -109,3 +109,20 @@ func FuzzDecodeMeta(f *testing.F) {
 		}
 	})
 }
+
+// TestGroupedSyncOnlyAfterWrites: a grouped store's Sync syncs what was
+// written since the last one and is a no-op when nothing was.
+func TestGroupedSyncOnlyAfterWrites(t *testing.T) {
+	s, err := OpenGrouped(t.TempDir(), quiet)
+	require.NoError(t, err)
+	defer s.Close()
+	require.NoError(t, s.Sync())
+	require.False(t, s.dirty.Load(), "nothing written since the schema check was synced")
+	require.NoError(t, s.WriteChanges("o1", []string{"c1"}, [][]byte{[]byte("x")}, Meta{Type: "t", Heads: []string{"c1"}}, true))
+	require.True(t, s.dirty.Load())
+	require.NoError(t, s.Sync())
+	require.False(t, s.dirty.Load())
+	_, err = s.Changes("o1") // reads leave it clean
+	require.NoError(t, err)
+	require.False(t, s.dirty.Load())
+}
