@@ -71,13 +71,66 @@ type Set struct {
 	index   map[string]uint64 // id -> pos
 }
 
-// NewSet builds a set; a later element with the same id replaces an earlier one.
+// NewSet builds a set in O(n log n); a later element with the same id replaces an
+// earlier one.
 func NewSet(els []Element) *Set {
-	s := &Set{index: make(map[string]uint64, len(els))}
-	for _, e := range els {
-		s.Put(e)
+	s := &Set{entries: make([]entry, len(els)), index: make(map[string]uint64, len(els))}
+	for i, e := range els {
+		s.entries[i] = entry{pos: Pos(e.ID), el: e, hash: elementHash(e)}
 	}
+	slices.SortStableFunc(s.entries, cmpEntry)
+	// Keep the last of each run of equal ids (the stable sort kept their order).
+	out := s.entries[:0]
+	for i, en := range s.entries {
+		if i+1 < len(s.entries) && s.entries[i+1].el.ID == en.el.ID {
+			continue
+		}
+		out = append(out, en)
+		s.index[en.el.ID] = en.pos
+	}
+	clear(s.entries[len(out):])
+	s.entries = out
 	return s
+}
+
+// Digest is a set's whole-range summary: its element count and the XOR of its element
+// hashes. Its owner keeps it up to date in O(1) per change (Add the new element, Remove
+// the one it replaces), so a head sync whose first answer matches it needs no set at all:
+// two idle peers agree in one round trip without reading their stores.
+type Digest struct {
+	Count uint64
+	Hash  [32]byte
+}
+
+// Add counts e in the digest.
+func (d *Digest) Add(e Element) {
+	h := elementHash(e)
+	xor(&d.Hash, &h)
+	d.Count++
+}
+
+// Remove takes e, which the digest counted, out of it.
+func (d *Digest) Remove(e Element) {
+	h := elementHash(e)
+	xor(&d.Hash, &h)
+	d.Count--
+}
+
+// Matches reports whether a peer's answer for the whole position space equals d.
+func (d Digest) Matches(r RangeResult) bool {
+	return r.From == 0 && r.To == math.MaxUint64 && uint64(r.Count) == d.Count && r.Hash == d.Hash
+}
+
+func xor(dst, src *[32]byte) {
+	for i := range dst {
+		dst[i] ^= src[i]
+	}
+}
+
+// Digest returns the set's whole-range digest.
+func (s *Set) Digest() Digest {
+	p := s.prefixes()
+	return Digest{Count: uint64(len(s.entries)), Hash: p[len(s.entries)]}
 }
 
 // Len returns the number of elements.
@@ -118,9 +171,8 @@ func (s *Set) prefixes() [][32]byte {
 	if s.prefix == nil {
 		p := make([][32]byte, len(s.entries)+1)
 		for i, e := range s.entries {
-			for j := range p[i+1] {
-				p[i+1][j] = p[i][j] ^ e.hash[j]
-			}
+			p[i+1] = p[i]
+			xor(&p[i+1], &e.hash)
 		}
 		s.prefix = p
 	}
