@@ -56,6 +56,9 @@ type Config struct {
 	SubscriberQueue int
 	// BlobQuota is how many bytes of blobs (encrypted file chunks) one space may store.
 	BlobQuota int64
+	// HeadSetBudget bounds the head-sync elements (one per object) kept in memory across
+	// spaces (DefaultHeadSetBudget when 0).
+	HeadSetBudget int
 	Logger    *slog.Logger
 }
 
@@ -106,6 +109,8 @@ type Node struct {
 	auth   authState
 	spaces spaceCache
 	hub    hub
+	heads  headSets
+	counts callCounts
 
 	closeOnce sync.Once
 }
@@ -136,12 +141,13 @@ func Start(cfg Config) (*Node, error) {
 	n.auth.init()
 	n.spaces.init()
 	n.hub.init()
+	n.heads.init(cfg.Store, cfg.HeadSetBudget)
 	n.server = grpc.NewServer(
 		grpc.ForceServerCodecV2(grpccodec.Codec()),
 		grpc.MaxRecvMsgSize(protocol.MaxMessageSize),
 		grpc.MaxSendMsgSize(protocol.MaxMessageSize+maxPushOverhead),
-		grpc.ChainUnaryInterceptor(n.unaryAuth),
-		grpc.ChainStreamInterceptor(n.streamAuth),
+		grpc.ChainUnaryInterceptor(n.countUnary, n.unaryAuth),
+		grpc.ChainStreamInterceptor(n.countStream, n.streamAuth),
 	)
 	syncpb.RegisterNodeServer(n.server, &service{n: n})
 	n.wg.Add(2)
