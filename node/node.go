@@ -59,7 +59,7 @@ type Config struct {
 	// HeadSetBudget bounds the head-sync elements (one per object) kept in memory across
 	// spaces (DefaultHeadSetBudget when 0).
 	HeadSetBudget int
-	Logger    *slog.Logger
+	Logger        *slog.Logger
 }
 
 func (c *Config) defaults() {
