@@ -247,7 +247,7 @@ func (a *api) SpaceLoad(ctx context.Context, req *pb.Rpc_Space_Load_Request) *pb
 	if perr != nil {
 		return &pb.Rpc_Space_Load_Response{Error: perr}
 	}
-	if err := a.lib.app.ReloadSpace(ctx, id); err != nil {
+	if err := a.lib.app.ReloadSpace(ctx, id, !req.NoWait, a.lib.app.NewProgress(req.ProgressId, "space.load", "objects")); err != nil {
 		return &pb.Rpc_Space_Load_Response{Error: apiError(err)}
 	}
 	return &pb.Rpc_Space_Load_Response{}

@@ -150,6 +150,10 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 				Status:     svc.nodeStatus,
 				Failed:     svc.cycleFailed,
 			}},
+			DialFailed: func(err error) {
+				r, msg := failureReason(err)
+				svc.status.ConnectFailed(r, msg)
+			},
 			Connected: func(up bool) {
 				svc.status.Connected(up)
 				if up {

@@ -9,6 +9,7 @@ import (
 
 	"github.com/hearth-sync/hearth/core/membership"
 	"github.com/hearth-sync/hearth/core/space"
+	"github.com/hearth-sync/hearth/core/syncengine"
 	"github.com/hearth-sync/hearth/internal/errkind"
 	"github.com/hearth-sync/hearth/pb"
 	"github.com/hearth-sync/hearth/pb/syncpb"
@@ -175,8 +176,10 @@ func ModelSpace(e space.Entry) *pb.Model_Space {
 }
 
 // ReloadSpace downloads an offloaded space from the node again, under a new
-// incarnation, and loads it.
-func (a *App) ReloadSpace(ctx context.Context, id crypto.SpaceID) error {
+// incarnation, and loads it. With wait it returns only once the space holds
+// everything the node had when the load began (progress, which may be nil,
+// follows the fetch); otherwise as soon as it is loaded.
+func (a *App) ReloadSpace(ctx context.Context, id crypto.SpaceID, wait bool, progress *Progress) error {
 	svc, err := a.services()
 	if err != nil {
 		return err
@@ -200,11 +203,36 @@ func (a *App) ReloadSpace(ctx context.Context, id crypto.SpaceID) error {
 	if err != nil {
 		return errTransient("space.load", err.Error())
 	}
-	if _, err := svc.spaces.ImportJoined(ctx, pulled.Header, pulled.AclRecords, in.Name, space.AccountActive, crypto.PrivKey{}); err != nil {
+	// A space joined through a no-approval invite reads its key through the
+	// invite's key until a rotation seals one to the account: the account
+	// space keeps it for every device (and for this one after an offload).
+	inviteKey, err := svc.spaces.RefInviteKey(ctx, id)
+	if err != nil {
 		return err
 	}
-	_, err = svc.spaces.Get(ctx, id)
-	return err
+	if _, err := svc.spaces.ImportJoined(ctx, pulled.Header, pulled.AclRecords, in.Name, space.AccountActive, inviteKey); err != nil {
+		return err
+	}
+	if _, err := svc.spaces.Get(ctx, id); err != nil {
+		return err
+	}
+	var e *syncengine.Engine
+	if svc.syncer != nil {
+		e = svc.syncer.Engine(id)
+	}
+	if !wait || e == nil {
+		return nil
+	}
+	var total int64
+	err = e.WaitCaughtUp(ctx, func(done, n int) {
+		total = int64(n)
+		progress.Set("fetching", int64(done), total)
+	})
+	if err != nil {
+		return errTransient("space.load", "the space is loaded but still fetching: "+err.Error())
+	}
+	progress.Finish(total, total)
+	return nil
 }
 
 // OffloadSpace frees a space's local data at the user's request. Unless

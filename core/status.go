@@ -2,9 +2,15 @@ package core
 
 import (
 	"context"
+	"errors"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/hearth-sync/hearth/core/space"
+	"github.com/hearth-sync/hearth/core/syncclient"
+	"github.com/hearth-sync/hearth/internal/errkind"
 	"github.com/hearth-sync/hearth/pb"
 	"github.com/hearth-sync/hearth/pb/syncpb"
 	"github.com/hearth-sync/hearth/protocol/crypto"
@@ -81,6 +87,7 @@ func ModelSyncStatus(st syncstatus.Status) *pb.Model_SpaceSyncStatus {
 	}
 	if st.State == syncstatus.Error {
 		m.Error = st.Reason.String()
+		m.ErrorMessage = st.Detail
 	}
 	if !st.LastSynced.IsZero() {
 		m.LastSyncedMs = st.LastSynced.UnixMilli()
@@ -125,8 +132,35 @@ func (s *accountServices) cycleDone(id crypto.SpaceID) {
 	s.status.CycleDone(id, time.Now())
 }
 
-func (s *accountServices) cycleFailed(id crypto.SpaceID, _ error) {
-	s.status.CycleFailed(id, syncstatus.ReasonNone)
+func (s *accountServices) cycleFailed(id crypto.SpaceID, err error) {
+	r, msg := failureReason(err)
+	s.status.CycleFailed(id, r, msg)
+}
+
+// failureReason classifies a failed sync cycle or connection for the
+// status: a failure that stops sync until something changes (it fails the
+// same way however often it is retried) is an error with a reason and a
+// message; anything else (the network, a busy node) is transient and shows
+// as syncing or offline.
+func failureReason(err error) (syncstatus.Reason, string) {
+	msg := errkind.Message(err)
+	switch {
+	case err == nil:
+		return syncstatus.ReasonNone, ""
+	case errors.Is(err, syncclient.ErrNodeKeyMismatch):
+		return syncstatus.ReasonNodeKey, "the node's key is not the one this device pinned: it may be another node, or an impostor"
+	case errors.Is(err, space.ErrNoReadKey):
+		return syncstatus.ReasonNoReadKey, msg
+	case errkind.Is(err, errkind.Quota), status.Code(err) == codes.ResourceExhausted:
+		return syncstatus.ReasonStorageLimit, msg
+	case status.Code(err) == codes.PermissionDenied:
+		return syncstatus.ReasonRemoved, msg
+	case errkind.Is(err, errkind.Permission), errkind.Is(err, errkind.Corrupt):
+		return syncstatus.ReasonRejected, msg
+	case status.Code(err) == codes.Unimplemented:
+		return syncstatus.ReasonIncompatibleVersion, msg
+	}
+	return syncstatus.ReasonNone, ""
 }
 
 func nodeState(c syncpb.SpaceStatusCode) syncstatus.NodeState {

@@ -12,7 +12,8 @@ import (
 // A tiny command language for the tracker's inputs, one command a line:
 //
 //	load a | unload a | remove a | conn on | conn off
-//	pending a 3 | files a 1 | done a 10 (at = Unix(10)) | fail a storageLimit
+//	pending a 3 | files a 1 | done a 10 (at = Unix(10))
+//	fail a storageLimit [detail words] | connfail nodeKeyMismatch [detail words]
 //	node a ok|pendingDeletion|deleted|notFound
 
 var reasons = func() map[string]Reason {
@@ -48,6 +49,23 @@ func apply(t fataler, s *Service, cmd string) {
 		}
 		return n
 	}
+	reason := func(i int) Reason {
+		r, ok := reasons[arg(i)]
+		if !ok {
+			t.Fatalf("%q: unknown reason", cmd)
+		}
+		return r
+	}
+	detail := func(i int) string {
+		if i >= len(f) {
+			return ""
+		}
+		return strings.Join(f[i:], " ")
+	}
+	if f[0] == "connfail" {
+		s.ConnectFailed(reason(1), detail(2))
+		return
+	}
 	id := crypto.SpaceID(arg(1))
 	switch f[0] {
 	case "load":
@@ -65,11 +83,7 @@ func apply(t fataler, s *Service, cmd string) {
 	case "done":
 		s.CycleDone(id, at(num(2)))
 	case "fail":
-		r, ok := reasons[arg(2)]
-		if !ok {
-			t.Fatalf("%q: unknown reason", cmd)
-		}
-		s.CycleFailed(id, r)
+		s.CycleFailed(id, reason(2), detail(3))
 	case "node":
 		ns, ok := nodeStates[arg(2)]
 		if !ok {
@@ -91,6 +105,9 @@ func show(st Status) string {
 	fmt.Fprintf(&b, "%s %s", st.Space, st.State)
 	if st.Reason != ReasonNone {
 		fmt.Fprintf(&b, ":%s", st.Reason)
+	}
+	if st.Detail != "" {
+		fmt.Fprintf(&b, "(%s)", st.Detail)
 	}
 	fmt.Fprintf(&b, " objs=%d files=%d %s", st.SyncingObjects, st.PendingFiles, st.Network)
 	if !st.LastSynced.IsZero() {

@@ -27,12 +27,12 @@ type modelSpace struct {
 	lastKey   string // visible key of the last expected event
 }
 
-func (m *modelSpace) status(id crypto.SpaceID, net Network) Status {
+func (m *modelSpace) status(id crypto.SpaceID, net Network, netErr Reason) Status {
 	st := Status{Space: id, Network: net}
 	pendingAt := make([]int, len(m.hist)) // pending count when obs i arrived
 	netAt := make([]Network, len(m.hist)) // network when obs i arrived
 	curPending, curNet := 0, m.netAtLoad
-	var nodeErr, cycleErr Reason
+	var cycleErr Reason
 	for i, o := range m.hist {
 		switch o.cmd {
 		case "pending":
@@ -46,11 +46,6 @@ func (m *modelSpace) status(id crypto.SpaceID, net Network) Status {
 		case "fail":
 			if o.r != ReasonNone {
 				cycleErr = o.r
-			}
-		case "node":
-			nodeErr = ReasonNone
-			if o.ns == NodePendingDeletion {
-				nodeErr = ReasonSpaceDeleted
 			}
 		}
 		pendingAt[i], netAt[i] = curPending, curNet
@@ -75,8 +70,8 @@ func (m *modelSpace) status(id crypto.SpaceID, net Network) Status {
 		}
 	}
 	switch {
-	case nodeErr != ReasonNone:
-		st.State, st.Reason = Error, nodeErr
+	case netErr != ReasonNone:
+		st.State, st.Reason = Error, netErr
 	case cycleErr != ReasonNone:
 		st.State, st.Reason = Error, cycleErr
 	case len(m.hist) == 0:
@@ -102,7 +97,9 @@ func visibleKey(st Status) string {
 
 func genCommand(t *rapid.T, spaces []string) string {
 	id := rapid.SampledFrom(spaces).Draw(t, "space")
-	switch rapid.IntRange(0, 12).Draw(t, "kind") {
+	switch rapid.IntRange(0, 13).Draw(t, "kind") {
+	case 13:
+		return "connfail " + rapid.SampledFrom([]Reason{ReasonNone, ReasonNodeKey, ReasonOther}).Draw(t, "reason").String()
 	case 0, 1:
 		return "load " + id
 	case 2:
@@ -131,7 +128,7 @@ func TestPropertyStatus(t *testing.T) {
 		s := New(Config{Sink: func(st Status) { got = append(got, st) }})
 		defer s.Close()
 
-		net := NetworkOffline
+		net, netErr := NetworkOffline, ReasonNone
 		loaded := map[crypto.SpaceID]*modelSpace{}
 		want := map[crypto.SpaceID][]string{}  // expected events per space, in order
 		gotBy := map[crypto.SpaceID][]string{} // received events per space
@@ -146,6 +143,13 @@ func TestPropertyStatus(t *testing.T) {
 			id := crypto.SpaceID(f[1])
 			sp := loaded[id]
 			switch f[0] {
+			case "connfail":
+				if r := reasons[f[1]]; r != netErr {
+					netErr = r
+					for _, m := range loaded {
+						m.hist = append(m.hist, modelObs{cmd: "connfail"})
+					}
+				}
 			case "load":
 				if sp == nil {
 					loaded[id] = &modelSpace{netAtLoad: net}
@@ -156,6 +160,9 @@ func TestPropertyStatus(t *testing.T) {
 				newNet := NetworkOffline
 				if f[1] == "on" {
 					newNet = NetworkOnline
+				}
+				if newNet == NetworkOnline {
+					netErr = ReasonNone
 				}
 				if newNet != net {
 					net = newNet
@@ -177,9 +184,9 @@ func TestPropertyStatus(t *testing.T) {
 					o.ns = nodeStates[f[2]]
 				}
 				switch {
-				case o.cmd == "node" && o.ns == NodeDeleted:
+				case o.cmd == "node" && (o.ns == NodeDeleted || o.ns == NodePendingDeletion):
 					delete(loaded, id) // dropped without an event
-				case o.cmd == "node" && o.ns == NodeNotFound:
+				case o.cmd == "node":
 					// not a sync status: nothing changes
 				default:
 					sp.hist = append(sp.hist, o)
@@ -205,7 +212,7 @@ func TestPropertyStatus(t *testing.T) {
 					}
 					continue
 				}
-				exp := m.status(crypto.SpaceID(id), net)
+				exp := m.status(crypto.SpaceID(id), net, netErr)
 				if !ok || show(cur) != show(exp) {
 					t.Fatalf("step %d %q: Get(%s) = %s (%v), model %s", step, cmd, id, show(cur), ok, show(exp))
 				}

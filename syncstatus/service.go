@@ -75,26 +75,28 @@ func New(cfg Config) *Service {
 	return s
 }
 
-// Loaded starts tracking a space the lifecycle loaded: Unknown until
-// something is observed. Report the space's pending count right after.
-func (s *Service) Loaded(id crypto.SpaceID) {
+// input runs one input on the tracker and delivers the statuses it changed;
+// after Close inputs are ignored.
+func (s *Service) input(fn func(t *tracker, out []Status) []Status) {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return
 	}
-	s.scratch = s.t.loaded(id, s.scratch[:0])
+	s.scratch = fn(s.t, s.scratch[:0])
 	s.publishLocked()
+}
+
+// Loaded starts tracking a space the lifecycle loaded: Unknown until
+// something is observed. Report the space's pending count right after.
+func (s *Service) Loaded(id crypto.SpaceID) {
+	s.input(func(t *tracker, out []Status) []Status { return t.loaded(id, out) })
 }
 
 // Unloaded stops tracking a space, without an event. Later observations of
 // it are ignored.
 func (s *Service) Unloaded(id crypto.SpaceID) {
-	s.mu.Lock()
-	if !s.closed {
-		s.t.drop(id)
-	}
-	s.mu.Unlock()
+	s.input(func(t *tracker, out []Status) []Status { t.drop(id); return out })
 }
 
 // Removed stops tracking a space the account was removed from or that was
@@ -103,15 +105,18 @@ func (s *Service) Unloaded(id crypto.SpaceID) {
 func (s *Service) Removed(id crypto.SpaceID) { s.Unloaded(id) }
 
 // Connected reports the account's node connection (syncengine's
-// Connected callback). It applies to every loaded space.
+// Connected callback). It applies to every loaded space, and a connection
+// clears a failure ConnectFailed reported.
 func (s *Service) Connected(ok bool) {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	s.scratch = s.t.connected(ok, s.scratch[:0])
-	s.publishLocked()
+	s.input(func(t *tracker, out []Status) []Status { return t.connected(ok, out) })
+}
+
+// ConnectFailed reports why the account cannot connect to its node. A
+// failure that will not go away by retrying (the node's key is not the
+// pinned one) shows every loaded space as Error with reason r and detail
+// (a message for people); ReasonNone is an ordinary outage (Offline).
+func (s *Service) ConnectFailed(r Reason, detail string) {
+	s.input(func(t *tracker, out []Status) []Status { return t.connectFailed(r, detail, out) })
 }
 
 // Pending reports how many objects of a space have local changes the node
@@ -119,63 +124,34 @@ func (s *Service) Connected(ok bool) {
 // and each acknowledgement. Report from the space's actor so counts arrive
 // in order. While it is above zero the space is never Synced.
 func (s *Service) Pending(id crypto.SpaceID, syncingObjects int) {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	s.scratch = s.t.pendingObjects(id, syncingObjects, s.scratch[:0])
-	s.publishLocked()
+	s.input(func(t *tracker, out []Status) []Status { return t.pendingObjects(id, syncingObjects, out) })
 }
 
 // FilesPending reports how many files of a space wait for upload.
 func (s *Service) FilesPending(id crypto.SpaceID, n int) {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	s.scratch = s.t.pendingFiles(id, n, s.scratch[:0])
-	s.publishLocked()
+	s.input(func(t *tracker, out []Status) []Status { return t.pendingFiles(id, n, out) })
 }
 
 // CycleDone reports that the space's sync engine finished a cycle with
 // nothing left to push or fetch (syncengine's Synced callback) at time at.
 // With nothing pending and the account online the space becomes Synced.
 func (s *Service) CycleDone(id crypto.SpaceID, at time.Time) {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	s.scratch = s.t.cycleDone(id, at, s.scratch[:0])
-	s.publishLocked()
+	s.input(func(t *tracker, out []Status) []Status { return t.cycleDone(id, at, out) })
 }
 
 // CycleFailed reports a failed sync cycle. ReasonNone means transient (the
 // engine retries): Syncing until a cycle finishes. Another reason shows the
-// space as Error with it until a cycle finishes.
-func (s *Service) CycleFailed(id crypto.SpaceID, r Reason) {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	s.scratch = s.t.cycleFailed(id, r, s.scratch[:0])
-	s.publishLocked()
+// space as Error with it, and with detail (a message for people), until a
+// cycle finishes.
+func (s *Service) CycleFailed(id crypto.SpaceID, r Reason, detail string) {
+	s.input(func(t *tracker, out []Status) []Status { return t.cycleFailed(id, r, detail, out) })
 }
 
-// NodeStatus reports the node's status of a space: pending deletion shows
-// Error(ReasonSpaceDeleted), OK clears it, deleted drops the space without
-// an event, not found changes nothing.
+// NodeStatus reports the node's status of a space: pending deletion and
+// deleted drop the space without an event (the lifecycle reports the
+// deletion as a space status and offloads), OK and not found change nothing.
 func (s *Service) NodeStatus(id crypto.SpaceID, ns NodeState) {
-	s.mu.Lock()
-	if s.closed {
-		s.mu.Unlock()
-		return
-	}
-	s.scratch = s.t.nodeStatus(id, ns, s.scratch[:0])
-	s.publishLocked()
+	s.input(func(t *tracker, out []Status) []Status { return t.nodeStatus(id, ns, out) })
 }
 
 // Get returns a loaded space's status; false when the space is not loaded

@@ -54,7 +54,7 @@ func TestUnloadedSpacesEmitNothing(t *testing.T) {
 		s.Pending("off", 3)
 		s.CycleDone("never", at(1))
 		s.FilesPending("never", 1)
-		s.CycleFailed("off", ReasonRejected)
+		s.CycleFailed("off", ReasonRejected, "")
 		s.NodeStatus("never", NodePendingDeletion)
 		s.Unloaded("never")
 	})

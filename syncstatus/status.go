@@ -40,22 +40,26 @@ func (s State) String() string {
 // Reason qualifies Error. ReasonNone everywhere else.
 type Reason uint8
 
-// Error reasons.
+// Error reasons: failures that stop sync until something changes. Each has
+// a CLI word (String) and the status carries a message for people (Detail).
 const (
 	ReasonNone Reason = iota
 	// ReasonStorageLimit: the node refuses changes over the account's quota.
 	ReasonStorageLimit
 	// ReasonIncompatibleVersion: the node speaks a protocol this build does not.
 	ReasonIncompatibleVersion
-	// ReasonSpaceDeleted: the node reports the space pending deletion and
-	// refuses changes. A space actually deleted is dropped, not reported
-	// (DESIGN §9: deletion is a space mode/status event).
-	ReasonSpaceDeleted
 	// ReasonRemoved: the node refuses this member (the window before the
 	// lifecycle processes the kick and unloads the space).
 	ReasonRemoved
-	// ReasonRejected: the node rejected changes of the space.
+	// ReasonRejected: the node rejected changes or records of the space, or
+	// sent records that fail their checks.
 	ReasonRejected
+	// ReasonNodeKey: the node's key is not the one this device pinned (a
+	// different or impostor node): nothing is sent to it.
+	ReasonNodeKey
+	// ReasonNoReadKey: this member holds no key that opens the space's
+	// current read key.
+	ReasonNoReadKey
 	// ReasonOther: a permanent failure with no reason of its own.
 	ReasonOther
 )
@@ -69,12 +73,14 @@ func (r Reason) String() string {
 		return "storageLimit"
 	case ReasonIncompatibleVersion:
 		return "incompatibleVersion"
-	case ReasonSpaceDeleted:
-		return "spaceDeleted"
 	case ReasonRemoved:
 		return "removed"
 	case ReasonRejected:
 		return "rejected"
+	case ReasonNodeKey:
+		return "nodeKeyMismatch"
+	case ReasonNoReadKey:
+		return "noReadKey"
 	case ReasonOther:
 		return "other"
 	}
@@ -113,10 +119,11 @@ type NodeState uint8
 const (
 	NodeOK NodeState = iota
 	// NodePendingDeletion: the owner deleted the space; the node refuses
-	// changes until it purges it. Shown as Error(ReasonSpaceDeleted).
+	// changes until it purges it. Like NodeDeleted, the tracker drops it
+	// without an event: the lifecycle reports the deletion (a space status,
+	// never a sync status, DESIGN §9) and offloads.
 	NodePendingDeletion
-	// NodeDeleted: the space is gone. The tracker drops it without an event:
-	// the lifecycle reports the deletion and offloads.
+	// NodeDeleted: the space is gone. The tracker drops it without an event.
 	NodeDeleted
 	// NodeNotFound: the node does not know the space (not registered yet, or
 	// purged). Not a sync status: ignored; the lifecycle decides.
@@ -130,6 +137,8 @@ type Status struct {
 	State State
 	// Reason qualifies State == Error; ReasonNone otherwise.
 	Reason Reason
+	// Detail says what failed, for people, when State == Error.
+	Detail string
 	// SyncingObjects counts objects with local changes the node has not
 	// acknowledged (the last count the caller reported).
 	SyncingObjects int
@@ -146,7 +155,7 @@ type Status struct {
 // equal, except that LastSynced is not compared while both are Synced — a
 // periodic head sync that confirms "still synced" is not a change.
 func sameVisible(a, b Status) bool {
-	if a.Space != b.Space || a.State != b.State || a.Reason != b.Reason ||
+	if a.Space != b.Space || a.State != b.State || a.Reason != b.Reason || a.Detail != b.Detail ||
 		a.SyncingObjects != b.SyncingObjects || a.PendingFiles != b.PendingFiles || a.Network != b.Network {
 		return false
 	}

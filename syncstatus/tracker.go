@@ -21,19 +21,19 @@ type machine struct {
 	clean     bool
 	confirmed time.Time // the latest cycle that set clean
 	cycleErr  Reason    // the last permanent cycle failure; a finished cycle clears it
-	nodeErr   Reason    // from the node's space status; NodeOK clears it
+	cycleMsg  string    // its detail
 }
 
 // status derives the visible status. The order is the rules' order: an
 // error needs attention whatever the network; nothing is Synced offline or
 // while anything is pending.
-func (m machine) status(id crypto.SpaceID, net Network) Status {
+func (m machine) status(id crypto.SpaceID, net Network, netErr Reason, netMsg string) Status {
 	st := Status{Space: id, SyncingObjects: m.pending, PendingFiles: m.files, LastSynced: m.confirmed, Network: net}
 	switch {
-	case m.nodeErr != ReasonNone:
-		st.State, st.Reason = Error, m.nodeErr
+	case netErr != ReasonNone:
+		st.State, st.Reason, st.Detail = Error, netErr, netMsg
 	case m.cycleErr != ReasonNone:
-		st.State, st.Reason = Error, m.cycleErr
+		st.State, st.Reason, st.Detail = Error, m.cycleErr, m.cycleMsg
 	case !m.observed:
 		st.State = Unknown
 	case net != NetworkOnline:
@@ -59,6 +59,8 @@ type entry struct {
 // appends the statuses that changed to out and returns it.
 type tracker struct {
 	net       Network
+	netErr    Reason // why the account cannot connect (ConnectFailed); a connection clears it
+	netMsg    string
 	localOnly bool
 	spaces    []entry
 	index     map[crypto.SpaceID]int
@@ -88,7 +90,7 @@ func (t *tracker) lookup(id crypto.SpaceID) *entry {
 // settle re-derives e's status and appends it to out if it changed.
 func (t *tracker) settle(e *entry, out []Status) []Status {
 	t.stats.SpacesTouched++
-	st := e.m.status(e.id, t.net)
+	st := e.m.status(e.id, t.net, t.netErr, t.netMsg)
 	if sameVisible(st, e.last) {
 		return out
 	}
@@ -137,7 +139,14 @@ func (t *tracker) connected(ok bool, out []Status) []Status {
 	if ok {
 		net = NetworkOnline
 	}
+	cleared := ok && t.netErr != ReasonNone
+	if ok {
+		t.netErr, t.netMsg = ReasonNone, ""
+	}
 	if t.localOnly || net == t.net {
+		if cleared {
+			return t.settleAll(out) // the connection failure is over
+		}
 		t.stats.Ignored++
 		return out
 	}
@@ -147,6 +156,29 @@ func (t *tracker) connected(ok bool, out []Status) []Status {
 		e := &t.spaces[i]
 		e.m.observed, e.m.clean = true, false
 		out = t.settle(e, out)
+	}
+	return out
+}
+
+// connectFailed records why the account cannot connect: a permanent reason
+// shows as Error on every loaded space until a connection succeeds.
+func (t *tracker) connectFailed(r Reason, msg string, out []Status) []Status {
+	if t.localOnly || (r == t.netErr && msg == t.netMsg) {
+		t.stats.Ignored++
+		return out
+	}
+	t.stats.Observations++
+	t.netErr, t.netMsg = r, msg
+	for i := range t.spaces {
+		t.spaces[i].m.observed = true
+	}
+	return t.settleAll(out)
+}
+
+// settleAll re-derives every loaded space's status.
+func (t *tracker) settleAll(out []Status) []Status {
+	for i := range t.spaces {
+		out = t.settle(&t.spaces[i], out)
 	}
 	return out
 }
@@ -185,7 +217,7 @@ func (t *tracker) cycleDone(id crypto.SpaceID, at time.Time, out []Status) []Sta
 	if e == nil {
 		return out
 	}
-	e.m.observed, e.m.cycleErr = true, ReasonNone
+	e.m.observed, e.m.cycleErr, e.m.cycleMsg = true, ReasonNone, ""
 	if t.net == NetworkOnline && e.m.pending == 0 {
 		e.m.clean = true
 		if at.After(e.m.confirmed) {
@@ -198,40 +230,30 @@ func (t *tracker) cycleDone(id crypto.SpaceID, at time.Time, out []Status) []Sta
 // cycleFailed records a failed cycle: ReasonNone is transient (the engine
 // retries; a permanent error already shown stays), any other reason is
 // shown as Error until a cycle finishes.
-func (t *tracker) cycleFailed(id crypto.SpaceID, r Reason, out []Status) []Status {
+func (t *tracker) cycleFailed(id crypto.SpaceID, r Reason, msg string, out []Status) []Status {
 	e := t.lookup(id)
 	if e == nil {
 		return out
 	}
 	e.m.observed, e.m.clean = true, false
 	if r != ReasonNone {
-		e.m.cycleErr = r
+		e.m.cycleErr, e.m.cycleMsg = r, msg
 	}
 	return t.settle(e, out)
 }
 
-// nodeStatus records the node's status of the space.
+// nodeStatus records the node's status of the space: a deletion (pending or
+// done) drops it without an event; the rest is not a sync status.
 func (t *tracker) nodeStatus(id crypto.SpaceID, ns NodeState, out []Status) []Status {
 	switch ns {
-	case NodeDeleted:
+	case NodeDeleted, NodePendingDeletion:
 		t.drop(id)
-		return out
-	case NodeNotFound:
+	default:
 		if t.lookup(id) != nil {
 			t.stats.SpacesTouched++ // looked at, nothing to change
 		}
-		return out
 	}
-	e := t.lookup(id)
-	if e == nil {
-		return out
-	}
-	e.m.observed = true
-	e.m.nodeErr = ReasonNone
-	if ns == NodePendingDeletion {
-		e.m.nodeErr = ReasonSpaceDeleted
-	}
-	return t.settle(e, out)
+	return out
 }
 
 // get returns a loaded space's current status.
@@ -241,7 +263,7 @@ func (t *tracker) get(id crypto.SpaceID) (Status, bool) {
 		return Status{}, false
 	}
 	e := &t.spaces[i]
-	return e.m.status(e.id, t.net), true
+	return e.m.status(e.id, t.net, t.netErr, t.netMsg), true
 }
 
 // snapshot appends every loaded space's current status, sorted by id.
@@ -249,7 +271,7 @@ func (t *tracker) snapshot(out []Status) []Status {
 	start := len(out)
 	for i := range t.spaces {
 		e := &t.spaces[i]
-		out = append(out, e.m.status(e.id, t.net))
+		out = append(out, e.m.status(e.id, t.net, t.netErr, t.netMsg))
 	}
 	slices.SortFunc(out[start:], func(a, b Status) int { return strings.Compare(string(a.Space), string(b.Space)) })
 	return out

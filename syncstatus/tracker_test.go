@@ -98,13 +98,30 @@ func TestStateMachine(t *testing.T) {
 			"done a 11 => a synced objs=0 files=0 online @11",
 			"fail a none => a syncing objs=0 files=0 online @11",
 		}},
-		{"node pending deletion is an error until ok", []string{
+		{"a deletion is not a sync status: pending deletion drops the space silently", []string{
 			"load a => a unknown objs=0 files=0 offline",
 			"conn on => a syncing objs=0 files=0 online",
-			"node a pendingDeletion => a error:spaceDeleted objs=0 files=0 online",
-			"done a 10 => a error:spaceDeleted objs=0 files=0 online @10", // the node's status wins
 			"node a notFound =>",
-			"node a ok => a synced objs=0 files=0 online @10",
+			"node a ok =>",
+			"node a pendingDeletion =>",
+			"done a 10 =>",
+		}},
+		{"a connection that cannot work is an error with its reason on every space, until a connection", []string{
+			"load a => a unknown objs=0 files=0 offline",
+			"load b => b unknown objs=0 files=0 offline",
+			"connfail none =>",
+			"connfail nodeKeyMismatch the node's key is not the pinned one => a error:nodeKeyMismatch(the node's key is not the pinned one) objs=0 files=0 offline | b error:nodeKeyMismatch(the node's key is not the pinned one) objs=0 files=0 offline",
+			"connfail nodeKeyMismatch the node's key is not the pinned one =>", // the same failure again: no event
+			"done a 10 =>", // offline: nothing changes what shows
+			"conn on => a syncing objs=0 files=0 online | b syncing objs=0 files=0 online",
+			"done a 11 => a synced objs=0 files=0 online @11",
+		}},
+		{"a cycle failure carries its detail", []string{
+			"load a => a unknown objs=0 files=0 offline",
+			"conn on => a syncing objs=0 files=0 online",
+			"fail a noReadKey no read key opens it => a error:noReadKey(no read key opens it) objs=0 files=0 online",
+			"fail a noReadKey no read key opens it =>",
+			"done a 3 => a synced objs=0 files=0 online @3",
 		}},
 		{"removal and deletion drop the space silently", []string{
 			"load a => a unknown objs=0 files=0 offline",

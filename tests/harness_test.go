@@ -41,7 +41,7 @@ func TestMain(m *testing.M) {
 
 // daemon is a running `hearth serve`.
 type daemon struct {
-	t       *testing.T
+	t       testing.TB
 	cmd     *exec.Cmd
 	data    string
 	grpc    string
@@ -75,7 +75,7 @@ var readyLine = regexp.MustCompile(`^hearth: ready grpc=(\S+) grpcweb=(\S+)$`)
 
 // startServe runs `hearth serve` on free loopback ports and waits for its
 // readiness line. The daemon is killed at cleanup if the test left it running.
-func startServe(t *testing.T, data string, args ...string) *daemon {
+func startServe(t testing.TB, data string, args ...string) *daemon {
 	t.Helper()
 	argv := append([]string{"serve", "--data", data, "--grpc", "127.0.0.1:0", "--grpcweb", "127.0.0.1:0"}, args...)
 	cmd := exec.Command(hearthBin, argv...)
@@ -144,7 +144,7 @@ func (d *daemon) stop(sig syscall.Signal) int {
 }
 
 // cli runs one `hearth` client command for the data dir.
-func cli(t *testing.T, data string, args ...string) (stdout, stderr string, code int) {
+func cli(t testing.TB, data string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	cmd := exec.Command(hearthBin, append([]string{"--data", data}, args...)...)
 	var out, errb bytes.Buffer
@@ -159,7 +159,7 @@ func cli(t *testing.T, data string, args ...string) (stdout, stderr string, code
 }
 
 // cliJSON runs a command with --json, requires success and decodes stdout.
-func cliJSON(t *testing.T, data string, args ...string) map[string]any {
+func cliJSON(t testing.TB, data string, args ...string) map[string]any {
 	t.Helper()
 	out, errOut, code := cli(t, data, append([]string{"--json"}, args...)...)
 	require.Equalf(t, 0, code, "hearth %v failed: %s%s", args, errOut, out)

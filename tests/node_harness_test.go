@@ -98,9 +98,13 @@ func (n *nodeProc) stop(sig syscall.Signal) {
 // eventually polls cond until it holds or the generous deadline passes.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	start := time.Now()
+	deadline := start.Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		if cond() {
+			if d := time.Since(start); d > 5*time.Second {
+				t.Logf("waited %v until %s", d.Round(100*time.Millisecond), what)
+			}
 			return
 		}
 		time.Sleep(100 * time.Millisecond)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -19,7 +20,7 @@ import (
 	"github.com/hearth-sync/hearth/pb/grpccodec"
 )
 
-func spaceStatus(t *testing.T, data, sp string) map[string]any {
+func spaceStatus(t testing.TB, data, sp string) map[string]any {
 	out, _, code := cli(t, data, "--json", "space", "status", sp)
 	if code != 0 {
 		return nil
@@ -123,4 +124,48 @@ func TestNewSessionGetsEachLoadedSpaceStatusOnce(t *testing.T) {
 	}
 	assert.Zero(t, seen[gone], "an offloaded space emits no status")
 	assert.Len(t, seen, len(loaded), "only loaded spaces (the account space is internal)")
+}
+
+// A failure that stops sync shows as an error with its reason, never as
+// offline or syncing with an empty error, and it is not logged in a loop:
+// another node (a new key) on the pinned node's address, and a member
+// without the space's read key.
+func TestSyncStoppingFailuresAreErrorsWithAReason(t *testing.T) {
+	node := startNode(t, t.TempDir(), "")
+	owner, member := t.TempDir(), t.TempDir()
+	ownerd := startServe(t, owner, "--node", node.addr)
+	memberd := startServe(t, member, "--node", node.addr)
+	cliJSON(t, owner, "account", "create", "--name", "Owner")
+	memberID := str(cliJSON(t, member, "account", "create", "--name", "Member"), "accountId")
+	sp := str(cliJSON(t, owner, "space", "create", "--name", "Team"), "spaceId")
+	cliJSON(t, owner, "object", "create", sp, "name=x")
+	cliJSON(t, member, "space", "join", str(cliJSON(t, owner, "space", "invite", sp, "--no-approval"), "invite"))
+	eventually(t, "both are synced", func() bool {
+		return spaceStatus(t, owner, sp)["status"] == "synced" && spaceStatus(t, member, sp)["status"] == "synced"
+	})
+
+	// The member's device loses the invite key file its read key was sealed
+	// to (a fault injected by hand): it stays a member without the read key.
+	memberd.stop(syscall.SIGTERM)
+	keyFiles, _ := filepath.Glob(filepath.Join(member, "accounts", memberID, "spaces", sp, "*", "invite.key"))
+	require.Len(t, keyFiles, 1)
+	require.NoError(t, os.Remove(keyFiles[0]))
+	startServe(t, member, "--node", node.addr)
+	eventually(t, "the member shows noReadKey", func() bool {
+		st := spaceStatus(t, member, sp)
+		return st["status"] == "error" && st["error"] == "noReadKey" && st["errorMessage"] != ""
+	})
+
+	// Another node on the same address: the owner refuses its key.
+	node.stop(syscall.SIGTERM)
+	impostor := startNode(t, t.TempDir(), node.addr)
+	defer impostor.stop(syscall.SIGTERM)
+	eventually(t, "the owner shows nodeKeyMismatch", func() bool {
+		st := spaceStatus(t, owner, sp)
+		return st["status"] == "error" && st["error"] == "nodeKeyMismatch" && st["errorMessage"] != ""
+	})
+	before := strings.Count(ownerd.stderr.String(), "node unreachable")
+	time.Sleep(10 * time.Second)
+	repeats := strings.Count(ownerd.stderr.String(), "node unreachable") - before
+	assert.LessOrEqual(t, repeats, 3, "the same failure is logged once per backoff step (capped at 10 s), not in a loop")
 }

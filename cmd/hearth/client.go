@@ -79,8 +79,11 @@ func (g *globals) call(what string, fn func(*client) error) error {
 }
 
 // ctx is a call context carrying the token.
-func (c *client) ctx() (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithTimeout(context.Background(), commandTimeout)
+func (c *client) ctx() (context.Context, context.CancelFunc) { return c.ctxFor(commandTimeout) }
+
+// ctxFor is ctx for a command that may take up to d.
+func (c *client) ctxFor(d time.Duration) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	return metadata.AppendToOutgoingContext(ctx, bindings.TokenKey, c.info.Token), cancel
 }
 

@@ -230,22 +230,33 @@ func addMemberCmds(g *globals, cmd *cobra.Command) {
 	}
 	offload.Flags().BoolVar(&force, "force", false, "offload even if the node lacks local changes (they are lost)")
 
+	var (
+		noWait      bool
+		loadTimeout time.Duration
+	)
 	load := &cobra.Command{
-		Use:   "load SPACE",
+		Use:   "load SPACE [--no-wait] [--timeout D]",
 		Short: "Download and load an offloaded space again",
-		Args:  cobra.ExactArgs(1),
+		Long: "Download and load an offloaded space again. It returns once the space holds everything\n" +
+			"the node had when the load began (a progress bar on a terminal), or with --no-wait as\n" +
+			"soon as it is loaded, while it still fetches.",
+		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			return g.call("space load", func(c *client) error {
-				ctx, cancel := c.ctx()
-				defer cancel()
-				resp, err := c.api.SpaceLoad(ctx, &pb.Rpc_Space_Load_Request{SpaceId: args[0]})
-				if err := c.check("space load", err, resp.GetError()); err != nil {
-					return err
-				}
-				return g.output(map[string]any{})
+				return c.withProgress("space load", "fetching", func(progressID string) error {
+					ctx, cancel := c.ctxFor(loadTimeout)
+					defer cancel()
+					resp, err := c.api.SpaceLoad(ctx, &pb.Rpc_Space_Load_Request{SpaceId: args[0], NoWait: noWait, ProgressId: progressID})
+					if err := c.check("space load", err, resp.GetError()); err != nil {
+						return err
+					}
+					return g.output(map[string]any{})
+				})
 			})
 		},
 	}
+	load.Flags().BoolVar(&noWait, "no-wait", false, "return once the space is loaded, while it still fetches from the node")
+	load.Flags().DurationVar(&loadTimeout, "timeout", 10*time.Minute, "how long to wait for the space's data")
 	status := &cobra.Command{
 		Use:   "status SPACE",
 		Short: "Show a loaded space's sync status",

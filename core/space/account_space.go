@@ -151,6 +151,21 @@ func (s *Service) Refs(ctx context.Context) ([]Ref, error) {
 	return out, nil
 }
 
+// RefInviteKey returns the key of the no-approval invite the account space
+// records for a space (zero when there is none).
+func (s *Service) RefInviteKey(ctx context.Context, id crypto.SpaceID) (crypto.PrivKey, error) {
+	refs, err := s.Refs(ctx)
+	if err != nil {
+		return crypto.PrivKey{}, err
+	}
+	for _, r := range refs {
+		if r.Space == id {
+			return r.InviteKey, nil
+		}
+	}
+	return crypto.PrivKey{}, nil
+}
+
 // upsertDeterministic creates the object whose root comes from seed (the same
 // object id on every device) or, if it exists, sets the details that differ.
 func (sp *Space) upsertDeterministic(ctx context.Context, typ string, seed io.Reader, details Details) error {

@@ -35,6 +35,7 @@ type Space struct {
 	onLocalChange atomic.Pointer[func()] // told after every local write
 	pending       atomic.Int64           // objects with changes the node has not acknowledged
 	provisional   atomic.Bool            // the ACL root is accepted only by this device (the node lacks the space)
+	noReadKey     atomic.Bool            // a member holding no key that opens the current read key (SyncBlocked)
 	files         FileMarkers            // the account's file markers (nil: no files)
 
 	maint maintenance // rebuilds and verifies running beside the actor (rebuild.go)
@@ -256,7 +257,34 @@ func (s *Space) load() error {
 	s.keys, err = acl.ReadKeys(st, s.holderKeys()...)
 	if err != nil { // removed members keep no keys: the space is still readable as it was
 		s.keys = map[crypto.KeyID]crypto.SymKey{}
-		s.log.Warn("no read keys for this member", "space", s.id, "err", err)
+	}
+	s.checkReadKey()
+	return nil
+}
+
+// ErrNoReadKey: this device's account is a member of the space but holds no
+// key that opens its current read key, so it can neither read new changes
+// nor write (a join through a no-approval invite whose key was lost, or a
+// rotation that missed this member). Sync stops with this error until a
+// record seals the key to it.
+var ErrNoReadKey = errors.New("no key this device holds opens the space's current read key")
+
+// checkReadKey records whether the member lacks the current read key.
+// Actor only (and load).
+func (s *Space) checkReadKey() {
+	_, ok := s.keys[s.acl.ReadKeyID()]
+	missing := !ok && s.acl.Role(s.author.Public()).CanRead()
+	if missing && !s.noReadKey.Load() {
+		s.log.Warn("this member holds no key of the space's current read key: sync stops until one is sealed to it", "space", s.id)
+	}
+	s.noReadKey.Store(missing)
+}
+
+// SyncBlocked returns the error that stops this space's sync before any
+// object is exchanged (ErrNoReadKey), or nil.
+func (s *Space) SyncBlocked() error {
+	if s.noReadKey.Load() {
+		return errkind.E("space.sync", errkind.Permission, ErrNoReadKey)
 	}
 	return nil
 }

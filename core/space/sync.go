@@ -160,7 +160,8 @@ func (s *Space) ApplyAcl(ctx context.Context, records [][]byte) (applied int, er
 		s.acl = st
 		if keys, err := acl.ReadKeys(st, s.holderKeys()...); err == nil {
 			s.keys = keys
-		} // else: removed, the old keys still read history
+		} // else: removed (the old keys still read history), or blocked (checkReadKey)
+		s.checkReadKey()
 		applied = len(fresh)
 		return nil
 	})

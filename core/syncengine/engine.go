@@ -32,6 +32,9 @@ type Local interface {
 	AcceptRegistration(ctx context.Context, accepted []byte) error
 	AclSeq(ctx context.Context) (uint64, error)
 	ApplyAcl(ctx context.Context, records [][]byte) (int, error)
+	// SyncBlocked returns the error that stops the space's sync (a member
+	// without the current read key), checked after the ACL is followed.
+	SyncBlocked() error
 	PendingObjects(ctx context.Context) ([]crypto.ObjectID, error)
 	Outgoing(ctx context.Context, id crypto.ObjectID) ([]*syncpb.HeadUpdate, error)
 	Acknowledged(ctx context.Context, id crypto.ObjectID, nodeHeads []string) error
@@ -72,6 +75,11 @@ type Config struct {
 	CallTimeout time.Duration
 	Log         *slog.Logger
 	Events      Events
+
+	// registered is told when the node accepted this device's registration
+	// of the space: the Syncer adds it to the push stream (the node skipped
+	// it while it did not know the space).
+	registered func()
 }
 
 func (c *Config) defaults() {
@@ -388,6 +396,11 @@ func (e *Engine) cycle(ctx context.Context) error {
 		}
 		needAcl = false
 	}
+	if err := e.local.SyncBlocked(); err != nil {
+		needAcl = true // a record that unblocks it is fetched on the retry
+		requeue()
+		return err
+	}
 	for len(inbox) > 0 {
 		if err := e.applyPush(ctx, r, inbox[0]); err != nil {
 			requeue()
@@ -418,7 +431,7 @@ func (e *Engine) call(ctx context.Context) (context.Context, context.CancelFunc)
 }
 
 // register creates the space on the node if only this device has it.
-func (e *Engine) register(ctx context.Context, r Remote) error {
+func (e *Engine) register(ctx context.Context, r Remote) (err error) {
 	reg, pending, err := e.local.PendingRegistration(ctx)
 	if err != nil || !pending {
 		return err
@@ -429,6 +442,11 @@ func (e *Engine) register(ctx context.Context, r Remote) error {
 	if err != nil {
 		return err
 	}
+	defer func() {
+		if err == nil && e.cfg.registered != nil {
+			e.cfg.registered()
+		}
+	}()
 	switch resp.Status {
 	case syncpb.AclAddStatus_ACL_ADD_STATUS_ACCEPTED:
 		return e.local.AcceptRegistration(ctx, resp.Accepted)

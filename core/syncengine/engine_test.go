@@ -42,6 +42,7 @@ func (f *fakeLocal) ApplyAcl(_ context.Context, records [][]byte) (int, error) {
 	f.seq += uint64(len(records))
 	return len(records), nil
 }
+func (f *fakeLocal) SyncBlocked() error                                        { return nil }
 func (f *fakeLocal) PendingObjects(context.Context) ([]crypto.ObjectID, error) { return nil, nil }
 func (f *fakeLocal) Outgoing(context.Context, crypto.ObjectID) ([]*syncpb.HeadUpdate, error) {
 	return nil, nil

@@ -38,6 +38,8 @@ type SyncerConfig struct {
 	AccountPush func(*syncpb.Push)
 	// Connected reports connection changes (true on connect).
 	Connected func(bool)
+	// DialFailed reports why a connection attempt failed (each attempt).
+	DialFailed func(error)
 	Log       *slog.Logger
 }
 
@@ -70,7 +72,9 @@ func NewSyncer(cfg SyncerConfig) *Syncer {
 // Add starts syncing a loaded space. After Close it returns a stopped
 // engine (a space that finished loading while the account closed).
 func (s *Syncer) Add(local Local) *Engine {
-	e := NewEngine(local, s.cfg.Engine)
+	cfg := s.cfg.Engine
+	cfg.registered = s.resubscribe // the node now serves the space: it joins the stream
+	e := NewEngine(local, cfg)
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
@@ -177,17 +181,32 @@ func (s *Syncer) run() {
 	defer cancel()
 	go func() { <-s.stop; cancel() }()
 
-	failures := 0
+	failures, lastErr := 0, ""
 	for ctx.Err() == nil {
 		conn, err := s.cfg.Dial(ctx)
 		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
 			failures++
-			s.cfg.Log.Info("node unreachable", "err", err, "attempt", failures)
+			if s.cfg.DialFailed != nil {
+				s.cfg.DialFailed(err)
+			}
+			// Once per attempt while the backoff grows; the same failure
+			// over and over at debug level after that.
+			level := slog.LevelInfo
+			if msg := err.Error(); msg == lastErr && failures > maxLoggedRepeats {
+				level = slog.LevelDebug
+			} else {
+				lastErr = msg
+			}
+			s.cfg.Log.Log(ctx, level, "node unreachable", "err", err, "attempt", failures)
 			if !s.sleep(ctx, Backoff(failures)) {
 				return
 			}
 			continue
 		}
+		failures, lastErr = 0, ""
 		s.setConn(conn)
 		err = s.serve(ctx, conn)
 		s.setConn(nil)
