@@ -40,7 +40,7 @@ type SyncerConfig struct {
 	Connected func(bool)
 	// DialFailed reports why a connection attempt failed (each attempt).
 	DialFailed func(error)
-	Log       *slog.Logger
+	Log        *slog.Logger
 }
 
 // Syncer owns the account's node connection and one Engine per loaded space.
