@@ -1312,8 +1312,10 @@ func (m *Rpc_Account_List_Request) XXX_DiscardUnknown() {
 var xxx_messageInfo_Rpc_Account_List_Request proto.InternalMessageInfo
 
 type Rpc_Account_List_Response struct {
-	Error      *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
-	AccountIds []string   `protobuf:"bytes,2,rep,name=accountIds,proto3" json:"accountIds,omitempty"`
+	Error      *Rpc_Error            `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	AccountIds []string              `protobuf:"bytes,2,rep,name=accountIds,proto3" json:"accountIds,omitempty"`
+	Accounts   []*Model_AccountEntry `protobuf:"bytes,3,rep,name=accounts,proto3" json:"accounts,omitempty"`
+	SelectedId string                `protobuf:"bytes,4,opt,name=selectedId,proto3" json:"selectedId,omitempty"`
 }
 
 func (m *Rpc_Account_List_Response) Reset()         { *m = Rpc_Account_List_Response{} }
@@ -1361,6 +1363,20 @@ func (m *Rpc_Account_List_Response) GetAccountIds() []string {
 		return m.AccountIds
 	}
 	return nil
+}
+
+func (m *Rpc_Account_List_Response) GetAccounts() []*Model_AccountEntry {
+	if m != nil {
+		return m.Accounts
+	}
+	return nil
+}
+
+func (m *Rpc_Account_List_Response) GetSelectedId() string {
+	if m != nil {
+		return m.SelectedId
+	}
+	return ""
 }
 
 // Stop closes the selected account's databases.
@@ -1722,8 +1738,9 @@ func (m *Rpc_Space_List_Request) XXX_DiscardUnknown() {
 var xxx_messageInfo_Rpc_Space_List_Request proto.InternalMessageInfo
 
 type Rpc_Space_List_Response struct {
-	Error  *Rpc_Error     `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
-	Spaces []*Model_Space `protobuf:"bytes,2,rep,name=spaces,proto3" json:"spaces,omitempty"`
+	Error   *Rpc_Error     `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Spaces  []*Model_Space `protobuf:"bytes,2,rep,name=spaces,proto3" json:"spaces,omitempty"`
+	Account *Model_Account `protobuf:"bytes,3,opt,name=account,proto3" json:"account,omitempty"`
 }
 
 func (m *Rpc_Space_List_Response) Reset()         { *m = Rpc_Space_List_Response{} }
@@ -1769,6 +1786,13 @@ func (m *Rpc_Space_List_Response) GetError() *Rpc_Error {
 func (m *Rpc_Space_List_Response) GetSpaces() []*Model_Space {
 	if m != nil {
 		return m.Spaces
+	}
+	return nil
+}
+
+func (m *Rpc_Space_List_Response) GetAccount() *Model_Account {
+	if m != nil {
+		return m.Account
 	}
 	return nil
 }
@@ -2599,6 +2623,8 @@ func (m *Rpc_Space_Members_Response) GetMembers() []*Model_Member {
 }
 
 // Kick removes a member; it returns once the node accepted the removal.
+// Every open invite closes with it (the removed member may know any
+// link): admins make new links for whoever should still join.
 type Rpc_Space_Kick struct {
 }
 
@@ -2688,7 +2714,8 @@ func (m *Rpc_Space_Kick_Request) GetIdentity() string {
 }
 
 type Rpc_Space_Kick_Response struct {
-	Error *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Error          *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	InvitesRevoked int32      `protobuf:"varint,2,opt,name=invitesRevoked,proto3" json:"invitesRevoked,omitempty"`
 }
 
 func (m *Rpc_Space_Kick_Response) Reset()         { *m = Rpc_Space_Kick_Response{} }
@@ -2731,6 +2758,280 @@ func (m *Rpc_Space_Kick_Response) GetError() *Rpc_Error {
 	return nil
 }
 
+func (m *Rpc_Space_Kick_Response) GetInvitesRevoked() int32 {
+	if m != nil {
+		return m.InvitesRevoked
+	}
+	return 0
+}
+
+// Invites lists a loaded space's open invites.
+type Rpc_Space_Invites struct {
+}
+
+func (m *Rpc_Space_Invites) Reset()         { *m = Rpc_Space_Invites{} }
+func (m *Rpc_Space_Invites) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Invites) ProtoMessage()    {}
+func (*Rpc_Space_Invites) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 9}
+}
+func (m *Rpc_Space_Invites) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Invites) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Invites.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Invites) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Invites.Merge(m, src)
+}
+func (m *Rpc_Space_Invites) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Invites) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Invites.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Invites proto.InternalMessageInfo
+
+type Rpc_Space_Invites_Request struct {
+	SpaceId string `protobuf:"bytes,1,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+}
+
+func (m *Rpc_Space_Invites_Request) Reset()         { *m = Rpc_Space_Invites_Request{} }
+func (m *Rpc_Space_Invites_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Invites_Request) ProtoMessage()    {}
+func (*Rpc_Space_Invites_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 9, 0}
+}
+func (m *Rpc_Space_Invites_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Invites_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Invites_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Invites_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Invites_Request.Merge(m, src)
+}
+func (m *Rpc_Space_Invites_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Invites_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Invites_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Invites_Request proto.InternalMessageInfo
+
+func (m *Rpc_Space_Invites_Request) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+type Rpc_Space_Invites_Response struct {
+	Error   *Rpc_Error      `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Invites []*Model_Invite `protobuf:"bytes,2,rep,name=invites,proto3" json:"invites,omitempty"`
+}
+
+func (m *Rpc_Space_Invites_Response) Reset()         { *m = Rpc_Space_Invites_Response{} }
+func (m *Rpc_Space_Invites_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Invites_Response) ProtoMessage()    {}
+func (*Rpc_Space_Invites_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 9, 1}
+}
+func (m *Rpc_Space_Invites_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Invites_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Invites_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Invites_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Invites_Response.Merge(m, src)
+}
+func (m *Rpc_Space_Invites_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Invites_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Invites_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Invites_Response proto.InternalMessageInfo
+
+func (m *Rpc_Space_Invites_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
+func (m *Rpc_Space_Invites_Response) GetInvites() []*Model_Invite {
+	if m != nil {
+		return m.Invites
+	}
+	return nil
+}
+
+// InviteRevoke closes an open invite (an admin's); its link admits
+// nobody any more and its pending join requests are dropped.
+type Rpc_Space_InviteRevoke struct {
+}
+
+func (m *Rpc_Space_InviteRevoke) Reset()         { *m = Rpc_Space_InviteRevoke{} }
+func (m *Rpc_Space_InviteRevoke) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_InviteRevoke) ProtoMessage()    {}
+func (*Rpc_Space_InviteRevoke) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 10}
+}
+func (m *Rpc_Space_InviteRevoke) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_InviteRevoke) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_InviteRevoke.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_InviteRevoke) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_InviteRevoke.Merge(m, src)
+}
+func (m *Rpc_Space_InviteRevoke) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_InviteRevoke) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_InviteRevoke.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_InviteRevoke proto.InternalMessageInfo
+
+type Rpc_Space_InviteRevoke_Request struct {
+	SpaceId  string `protobuf:"bytes,1,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+	InviteId string `protobuf:"bytes,2,opt,name=inviteId,proto3" json:"inviteId,omitempty"`
+}
+
+func (m *Rpc_Space_InviteRevoke_Request) Reset()         { *m = Rpc_Space_InviteRevoke_Request{} }
+func (m *Rpc_Space_InviteRevoke_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_InviteRevoke_Request) ProtoMessage()    {}
+func (*Rpc_Space_InviteRevoke_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 10, 0}
+}
+func (m *Rpc_Space_InviteRevoke_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_InviteRevoke_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_InviteRevoke_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_InviteRevoke_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_InviteRevoke_Request.Merge(m, src)
+}
+func (m *Rpc_Space_InviteRevoke_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_InviteRevoke_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_InviteRevoke_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_InviteRevoke_Request proto.InternalMessageInfo
+
+func (m *Rpc_Space_InviteRevoke_Request) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+func (m *Rpc_Space_InviteRevoke_Request) GetInviteId() string {
+	if m != nil {
+		return m.InviteId
+	}
+	return ""
+}
+
+type Rpc_Space_InviteRevoke_Response struct {
+	Error *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+}
+
+func (m *Rpc_Space_InviteRevoke_Response) Reset()         { *m = Rpc_Space_InviteRevoke_Response{} }
+func (m *Rpc_Space_InviteRevoke_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_InviteRevoke_Response) ProtoMessage()    {}
+func (*Rpc_Space_InviteRevoke_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 10, 1}
+}
+func (m *Rpc_Space_InviteRevoke_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_InviteRevoke_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_InviteRevoke_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_InviteRevoke_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_InviteRevoke_Response.Merge(m, src)
+}
+func (m *Rpc_Space_InviteRevoke_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_InviteRevoke_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_InviteRevoke_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_InviteRevoke_Response proto.InternalMessageInfo
+
+func (m *Rpc_Space_InviteRevoke_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
 type Rpc_Space_Leave struct {
 }
 
@@ -2738,7 +3039,7 @@ func (m *Rpc_Space_Leave) Reset()         { *m = Rpc_Space_Leave{} }
 func (m *Rpc_Space_Leave) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Space_Leave) ProtoMessage()    {}
 func (*Rpc_Space_Leave) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 9}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 11}
 }
 func (m *Rpc_Space_Leave) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -2775,7 +3076,7 @@ func (m *Rpc_Space_Leave_Request) Reset()         { *m = Rpc_Space_Leave_Request
 func (m *Rpc_Space_Leave_Request) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Space_Leave_Request) ProtoMessage()    {}
 func (*Rpc_Space_Leave_Request) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 9, 0}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 11, 0}
 }
 func (m *Rpc_Space_Leave_Request) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -2819,7 +3120,7 @@ func (m *Rpc_Space_Leave_Response) Reset()         { *m = Rpc_Space_Leave_Respon
 func (m *Rpc_Space_Leave_Response) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Space_Leave_Response) ProtoMessage()    {}
 func (*Rpc_Space_Leave_Response) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 9, 1}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 11, 1}
 }
 func (m *Rpc_Space_Leave_Response) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -2855,6 +3156,9 @@ func (m *Rpc_Space_Leave_Response) GetError() *Rpc_Error {
 	return nil
 }
 
+// Delete asks the node to delete the space (the owner only). It stays
+// pending deletion for the node's grace period (the owner may cancel),
+// then is deleted; members are told and offload.
 type Rpc_Space_Delete struct {
 }
 
@@ -2862,7 +3166,7 @@ func (m *Rpc_Space_Delete) Reset()         { *m = Rpc_Space_Delete{} }
 func (m *Rpc_Space_Delete) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Space_Delete) ProtoMessage()    {}
 func (*Rpc_Space_Delete) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 10}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 12}
 }
 func (m *Rpc_Space_Delete) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -2899,7 +3203,7 @@ func (m *Rpc_Space_Delete_Request) Reset()         { *m = Rpc_Space_Delete_Reque
 func (m *Rpc_Space_Delete_Request) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Space_Delete_Request) ProtoMessage()    {}
 func (*Rpc_Space_Delete_Request) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 10, 0}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 12, 0}
 }
 func (m *Rpc_Space_Delete_Request) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -2936,14 +3240,15 @@ func (m *Rpc_Space_Delete_Request) GetSpaceId() string {
 }
 
 type Rpc_Space_Delete_Response struct {
-	Error *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Error        *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	DeletionAtMs int64      `protobuf:"varint,2,opt,name=deletionAtMs,proto3" json:"deletionAtMs,omitempty"`
 }
 
 func (m *Rpc_Space_Delete_Response) Reset()         { *m = Rpc_Space_Delete_Response{} }
 func (m *Rpc_Space_Delete_Response) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Space_Delete_Response) ProtoMessage()    {}
 func (*Rpc_Space_Delete_Response) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 10, 1}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 12, 1}
 }
 func (m *Rpc_Space_Delete_Response) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -2979,6 +3284,139 @@ func (m *Rpc_Space_Delete_Response) GetError() *Rpc_Error {
 	return nil
 }
 
+func (m *Rpc_Space_Delete_Response) GetDeletionAtMs() int64 {
+	if m != nil {
+		return m.DeletionAtMs
+	}
+	return 0
+}
+
+// DeleteCancel cancels a pending deletion (the owner only, within the
+// grace period); the owner's device loads the space again.
+type Rpc_Space_DeleteCancel struct {
+}
+
+func (m *Rpc_Space_DeleteCancel) Reset()         { *m = Rpc_Space_DeleteCancel{} }
+func (m *Rpc_Space_DeleteCancel) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_DeleteCancel) ProtoMessage()    {}
+func (*Rpc_Space_DeleteCancel) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 13}
+}
+func (m *Rpc_Space_DeleteCancel) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_DeleteCancel) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_DeleteCancel.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_DeleteCancel) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_DeleteCancel.Merge(m, src)
+}
+func (m *Rpc_Space_DeleteCancel) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_DeleteCancel) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_DeleteCancel.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_DeleteCancel proto.InternalMessageInfo
+
+type Rpc_Space_DeleteCancel_Request struct {
+	SpaceId string `protobuf:"bytes,1,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+}
+
+func (m *Rpc_Space_DeleteCancel_Request) Reset()         { *m = Rpc_Space_DeleteCancel_Request{} }
+func (m *Rpc_Space_DeleteCancel_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_DeleteCancel_Request) ProtoMessage()    {}
+func (*Rpc_Space_DeleteCancel_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 13, 0}
+}
+func (m *Rpc_Space_DeleteCancel_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_DeleteCancel_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_DeleteCancel_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_DeleteCancel_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_DeleteCancel_Request.Merge(m, src)
+}
+func (m *Rpc_Space_DeleteCancel_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_DeleteCancel_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_DeleteCancel_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_DeleteCancel_Request proto.InternalMessageInfo
+
+func (m *Rpc_Space_DeleteCancel_Request) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+type Rpc_Space_DeleteCancel_Response struct {
+	Error *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+}
+
+func (m *Rpc_Space_DeleteCancel_Response) Reset()         { *m = Rpc_Space_DeleteCancel_Response{} }
+func (m *Rpc_Space_DeleteCancel_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_DeleteCancel_Response) ProtoMessage()    {}
+func (*Rpc_Space_DeleteCancel_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 13, 1}
+}
+func (m *Rpc_Space_DeleteCancel_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_DeleteCancel_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_DeleteCancel_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_DeleteCancel_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_DeleteCancel_Response.Merge(m, src)
+}
+func (m *Rpc_Space_DeleteCancel_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_DeleteCancel_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_DeleteCancel_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_DeleteCancel_Response proto.InternalMessageInfo
+
+func (m *Rpc_Space_DeleteCancel_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
 // Offload frees the space's local data; the account stays a member.
 // Refused while the node lacks local changes, unless forced.
 type Rpc_Space_Offload struct {
@@ -2988,7 +3426,7 @@ func (m *Rpc_Space_Offload) Reset()         { *m = Rpc_Space_Offload{} }
 func (m *Rpc_Space_Offload) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Space_Offload) ProtoMessage()    {}
 func (*Rpc_Space_Offload) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 11}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 14}
 }
 func (m *Rpc_Space_Offload) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -3026,7 +3464,7 @@ func (m *Rpc_Space_Offload_Request) Reset()         { *m = Rpc_Space_Offload_Req
 func (m *Rpc_Space_Offload_Request) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Space_Offload_Request) ProtoMessage()    {}
 func (*Rpc_Space_Offload_Request) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 11, 0}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 14, 0}
 }
 func (m *Rpc_Space_Offload_Request) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -3077,7 +3515,7 @@ func (m *Rpc_Space_Offload_Response) Reset()         { *m = Rpc_Space_Offload_Re
 func (m *Rpc_Space_Offload_Response) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Space_Offload_Response) ProtoMessage()    {}
 func (*Rpc_Space_Offload_Response) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 11, 1}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 14, 1}
 }
 func (m *Rpc_Space_Offload_Response) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -3122,7 +3560,7 @@ func (m *Rpc_Space_Status) Reset()         { *m = Rpc_Space_Status{} }
 func (m *Rpc_Space_Status) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Space_Status) ProtoMessage()    {}
 func (*Rpc_Space_Status) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 12}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 15}
 }
 func (m *Rpc_Space_Status) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -3159,7 +3597,7 @@ func (m *Rpc_Space_Status_Request) Reset()         { *m = Rpc_Space_Status_Reque
 func (m *Rpc_Space_Status_Request) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Space_Status_Request) ProtoMessage()    {}
 func (*Rpc_Space_Status_Request) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 12, 0}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 15, 0}
 }
 func (m *Rpc_Space_Status_Request) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -3204,7 +3642,7 @@ func (m *Rpc_Space_Status_Response) Reset()         { *m = Rpc_Space_Status_Resp
 func (m *Rpc_Space_Status_Response) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Space_Status_Response) ProtoMessage()    {}
 func (*Rpc_Space_Status_Response) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 12, 1}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 15, 1}
 }
 func (m *Rpc_Space_Status_Response) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -3255,7 +3693,7 @@ func (m *Rpc_Space_Load) Reset()         { *m = Rpc_Space_Load{} }
 func (m *Rpc_Space_Load) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Space_Load) ProtoMessage()    {}
 func (*Rpc_Space_Load) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 13}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 16}
 }
 func (m *Rpc_Space_Load) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -3292,7 +3730,7 @@ func (m *Rpc_Space_Load_Request) Reset()         { *m = Rpc_Space_Load_Request{}
 func (m *Rpc_Space_Load_Request) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Space_Load_Request) ProtoMessage()    {}
 func (*Rpc_Space_Load_Request) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 13, 0}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 16, 0}
 }
 func (m *Rpc_Space_Load_Request) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -3336,7 +3774,7 @@ func (m *Rpc_Space_Load_Response) Reset()         { *m = Rpc_Space_Load_Response
 func (m *Rpc_Space_Load_Response) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Space_Load_Response) ProtoMessage()    {}
 func (*Rpc_Space_Load_Response) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 13, 1}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 16, 1}
 }
 func (m *Rpc_Space_Load_Response) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -4951,6 +5389,7 @@ type Rpc_File_Get_Request struct {
 	FileId     string `protobuf:"bytes,2,opt,name=fileId,proto3" json:"fileId,omitempty"`
 	OutPath    string `protobuf:"bytes,3,opt,name=outPath,proto3" json:"outPath,omitempty"`
 	ProgressId string `protobuf:"bytes,4,opt,name=progressId,proto3" json:"progressId,omitempty"`
+	Overwrite  bool   `protobuf:"varint,5,opt,name=overwrite,proto3" json:"overwrite,omitempty"`
 }
 
 func (m *Rpc_File_Get_Request) Reset()         { *m = Rpc_File_Get_Request{} }
@@ -5012,6 +5451,13 @@ func (m *Rpc_File_Get_Request) GetProgressId() string {
 		return m.ProgressId
 	}
 	return ""
+}
+
+func (m *Rpc_File_Get_Request) GetOverwrite() bool {
+	if m != nil {
+		return m.Overwrite
+	}
+	return false
 }
 
 type Rpc_File_Get_Response struct {
@@ -5215,6 +5661,140 @@ func (m *Rpc_File_Gc_Response) GetBytesFreed() int64 {
 	return 0
 }
 
+// List lists the file objects of a loaded space, with each one's upload
+// state.
+type Rpc_File_List struct {
+}
+
+func (m *Rpc_File_List) Reset()         { *m = Rpc_File_List{} }
+func (m *Rpc_File_List) String() string { return proto.CompactTextString(m) }
+func (*Rpc_File_List) ProtoMessage()    {}
+func (*Rpc_File_List) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 3}
+}
+func (m *Rpc_File_List) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_File_List) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_File_List.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_File_List) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_File_List.Merge(m, src)
+}
+func (m *Rpc_File_List) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_File_List) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_File_List.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_File_List proto.InternalMessageInfo
+
+type Rpc_File_List_Request struct {
+	SpaceId string `protobuf:"bytes,1,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+}
+
+func (m *Rpc_File_List_Request) Reset()         { *m = Rpc_File_List_Request{} }
+func (m *Rpc_File_List_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_File_List_Request) ProtoMessage()    {}
+func (*Rpc_File_List_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 3, 0}
+}
+func (m *Rpc_File_List_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_File_List_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_File_List_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_File_List_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_File_List_Request.Merge(m, src)
+}
+func (m *Rpc_File_List_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_File_List_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_File_List_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_File_List_Request proto.InternalMessageInfo
+
+func (m *Rpc_File_List_Request) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+type Rpc_File_List_Response struct {
+	Error *Rpc_Error    `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Files []*Model_File `protobuf:"bytes,2,rep,name=files,proto3" json:"files,omitempty"`
+}
+
+func (m *Rpc_File_List_Response) Reset()         { *m = Rpc_File_List_Response{} }
+func (m *Rpc_File_List_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_File_List_Response) ProtoMessage()    {}
+func (*Rpc_File_List_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 3, 1}
+}
+func (m *Rpc_File_List_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_File_List_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_File_List_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_File_List_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_File_List_Response.Merge(m, src)
+}
+func (m *Rpc_File_List_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_File_List_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_File_List_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_File_List_Response proto.InternalMessageInfo
+
+func (m *Rpc_File_List_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
+func (m *Rpc_File_List_Response) GetFiles() []*Model_File {
+	if m != nil {
+		return m.Files
+	}
+	return nil
+}
+
 // Status is a file's upload state in a space: synced, syncing, queued,
 // limited (the space's storage quota is full) or error.
 type Rpc_File_Status struct {
@@ -5224,7 +5804,7 @@ func (m *Rpc_File_Status) Reset()         { *m = Rpc_File_Status{} }
 func (m *Rpc_File_Status) String() string { return proto.CompactTextString(m) }
 func (*Rpc_File_Status) ProtoMessage()    {}
 func (*Rpc_File_Status) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 3}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 4}
 }
 func (m *Rpc_File_Status) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -5262,7 +5842,7 @@ func (m *Rpc_File_Status_Request) Reset()         { *m = Rpc_File_Status_Request
 func (m *Rpc_File_Status_Request) String() string { return proto.CompactTextString(m) }
 func (*Rpc_File_Status_Request) ProtoMessage()    {}
 func (*Rpc_File_Status_Request) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 3, 0}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 4, 0}
 }
 func (m *Rpc_File_Status_Request) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -5315,7 +5895,7 @@ func (m *Rpc_File_Status_Response) Reset()         { *m = Rpc_File_Status_Respon
 func (m *Rpc_File_Status_Response) String() string { return proto.CompactTextString(m) }
 func (*Rpc_File_Status_Response) ProtoMessage()    {}
 func (*Rpc_File_Status_Response) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 3, 1}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 4, 1}
 }
 func (m *Rpc_File_Status_Response) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -5374,7 +5954,7 @@ func (m *Rpc_File_RepairRefcounts) Reset()         { *m = Rpc_File_RepairRefcoun
 func (m *Rpc_File_RepairRefcounts) String() string { return proto.CompactTextString(m) }
 func (*Rpc_File_RepairRefcounts) ProtoMessage()    {}
 func (*Rpc_File_RepairRefcounts) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 4}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 5}
 }
 func (m *Rpc_File_RepairRefcounts) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -5410,7 +5990,7 @@ func (m *Rpc_File_RepairRefcounts_Request) Reset()         { *m = Rpc_File_Repai
 func (m *Rpc_File_RepairRefcounts_Request) String() string { return proto.CompactTextString(m) }
 func (*Rpc_File_RepairRefcounts_Request) ProtoMessage()    {}
 func (*Rpc_File_RepairRefcounts_Request) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 4, 0}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 5, 0}
 }
 func (m *Rpc_File_RepairRefcounts_Request) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -5452,7 +6032,7 @@ func (m *Rpc_File_RepairRefcounts_Response) Reset()         { *m = Rpc_File_Repa
 func (m *Rpc_File_RepairRefcounts_Response) String() string { return proto.CompactTextString(m) }
 func (*Rpc_File_RepairRefcounts_Response) ProtoMessage()    {}
 func (*Rpc_File_RepairRefcounts_Response) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 4, 1}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 5, 1}
 }
 func (m *Rpc_File_RepairRefcounts_Response) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -5997,12 +6577,21 @@ func init() {
 	proto.RegisterType((*Rpc_Space_Kick)(nil), "hearth.Rpc.Space.Kick")
 	proto.RegisterType((*Rpc_Space_Kick_Request)(nil), "hearth.Rpc.Space.Kick.Request")
 	proto.RegisterType((*Rpc_Space_Kick_Response)(nil), "hearth.Rpc.Space.Kick.Response")
+	proto.RegisterType((*Rpc_Space_Invites)(nil), "hearth.Rpc.Space.Invites")
+	proto.RegisterType((*Rpc_Space_Invites_Request)(nil), "hearth.Rpc.Space.Invites.Request")
+	proto.RegisterType((*Rpc_Space_Invites_Response)(nil), "hearth.Rpc.Space.Invites.Response")
+	proto.RegisterType((*Rpc_Space_InviteRevoke)(nil), "hearth.Rpc.Space.InviteRevoke")
+	proto.RegisterType((*Rpc_Space_InviteRevoke_Request)(nil), "hearth.Rpc.Space.InviteRevoke.Request")
+	proto.RegisterType((*Rpc_Space_InviteRevoke_Response)(nil), "hearth.Rpc.Space.InviteRevoke.Response")
 	proto.RegisterType((*Rpc_Space_Leave)(nil), "hearth.Rpc.Space.Leave")
 	proto.RegisterType((*Rpc_Space_Leave_Request)(nil), "hearth.Rpc.Space.Leave.Request")
 	proto.RegisterType((*Rpc_Space_Leave_Response)(nil), "hearth.Rpc.Space.Leave.Response")
 	proto.RegisterType((*Rpc_Space_Delete)(nil), "hearth.Rpc.Space.Delete")
 	proto.RegisterType((*Rpc_Space_Delete_Request)(nil), "hearth.Rpc.Space.Delete.Request")
 	proto.RegisterType((*Rpc_Space_Delete_Response)(nil), "hearth.Rpc.Space.Delete.Response")
+	proto.RegisterType((*Rpc_Space_DeleteCancel)(nil), "hearth.Rpc.Space.DeleteCancel")
+	proto.RegisterType((*Rpc_Space_DeleteCancel_Request)(nil), "hearth.Rpc.Space.DeleteCancel.Request")
+	proto.RegisterType((*Rpc_Space_DeleteCancel_Response)(nil), "hearth.Rpc.Space.DeleteCancel.Response")
 	proto.RegisterType((*Rpc_Space_Offload)(nil), "hearth.Rpc.Space.Offload")
 	proto.RegisterType((*Rpc_Space_Offload_Request)(nil), "hearth.Rpc.Space.Offload.Request")
 	proto.RegisterType((*Rpc_Space_Offload_Response)(nil), "hearth.Rpc.Space.Offload.Response")
@@ -6051,6 +6640,9 @@ func init() {
 	proto.RegisterType((*Rpc_File_Gc)(nil), "hearth.Rpc.File.Gc")
 	proto.RegisterType((*Rpc_File_Gc_Request)(nil), "hearth.Rpc.File.Gc.Request")
 	proto.RegisterType((*Rpc_File_Gc_Response)(nil), "hearth.Rpc.File.Gc.Response")
+	proto.RegisterType((*Rpc_File_List)(nil), "hearth.Rpc.File.List")
+	proto.RegisterType((*Rpc_File_List_Request)(nil), "hearth.Rpc.File.List.Request")
+	proto.RegisterType((*Rpc_File_List_Response)(nil), "hearth.Rpc.File.List.Response")
 	proto.RegisterType((*Rpc_File_Status)(nil), "hearth.Rpc.File.Status")
 	proto.RegisterType((*Rpc_File_Status_Request)(nil), "hearth.Rpc.File.Status.Request")
 	proto.RegisterType((*Rpc_File_Status_Response)(nil), "hearth.Rpc.File.Status.Response")
@@ -6069,180 +6661,194 @@ func init() {
 func init() { proto.RegisterFile("commands.proto", fileDescriptor_0dff099eb2e3dfdb) }
 
 var fileDescriptor_0dff099eb2e3dfdb = []byte{
-	// 2755 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xc4, 0x5a, 0xdd, 0x8f, 0xe3, 0x56,
-	0x15, 0x5f, 0xe7, 0x73, 0xe6, 0xec, 0xec, 0x6c, 0xd6, 0xbb, 0x2d, 0xe1, 0xb6, 0x3b, 0x3b, 0x3b,
-	0x2d, 0xed, 0x94, 0x42, 0x5a, 0x4d, 0x85, 0x04, 0x45, 0x15, 0xf2, 0x26, 0x9e, 0x69, 0xba, 0x99,
-	0x78, 0xea, 0x4c, 0xb6, 0x5b, 0x2a, 0x48, 0x1d, 0xfb, 0x66, 0xc7, 0x3b, 0x89, 0xed, 0xda, 0xce,
-	0x6c, 0x07, 0x10, 0xf0, 0x17, 0xa0, 0xf2, 0x0d, 0xff, 0x00, 0xa8, 0x48, 0xc0, 0x1b, 0x0f, 0x88,
-	0x27, 0x24, 0xa4, 0x3e, 0xf4, 0xa1, 0x02, 0x24, 0x8a, 0x78, 0x41, 0xed, 0x1b, 0xfd, 0x0b, 0xfa,
-	0x04, 0xba, 0x1f, 0xfe, 0x8c, 0x93, 0x09, 0x5e, 0xba, 0xbc, 0xe5, 0x9e, 0xf3, 0xbb, 0xe7, 0xeb,
-	0x9e, 0x73, 0xee, 0x87, 0x03, 0xeb, 0xba, 0x3d, 0x99, 0x68, 0x96, 0xe1, 0x35, 0x1c, 0xd7, 0xf6,
-	0x6d, 0xb1, 0x72, 0x84, 0x35, 0xd7, 0x3f, 0x42, 0x6b, 0x13, 0xdb, 0xc0, 0x63, 0x4e, 0x45, 0x6b,
-	0xf8, 0x04, 0x5b, 0x3e, 0x1f, 0x6d, 0xfd, 0xf5, 0x79, 0x28, 0xaa, 0x8e, 0x8e, 0xfe, 0x55, 0x84,
-	0xb2, 0xec, 0xba, 0xb6, 0x2b, 0x7e, 0x16, 0x4a, 0xba, 0x6d, 0xe0, 0xba, 0xb0, 0x29, 0x6c, 0xaf,
-	0xef, 0x3c, 0xdc, 0x60, 0x42, 0x1a, 0xaa, 0xa3, 0x37, 0x28, 0xa0, 0xd1, 0xb4, 0x0d, 0xac, 0x52,
-	0x8c, 0xb8, 0x09, 0xe7, 0x0d, 0xec, 0xe9, 0xae, 0xe9, 0xf8, 0xa6, 0x6d, 0xd5, 0x0b, 0x9b, 0xc2,
-	0xf6, 0xaa, 0x1a, 0x27, 0x6d, 0xfd, 0xa0, 0x08, 0x25, 0x32, 0x41, 0x5c, 0x81, 0x52, 0xb7, 0xdf,
-	0xe9, 0xd4, 0xce, 0x89, 0x97, 0xe0, 0x42, 0xbf, 0x7b, 0xb3, 0xab, 0xbc, 0xd2, 0x1d, 0xc8, 0xaa,
-	0xaa, 0xa8, 0x35, 0x41, 0xbc, 0x00, 0xab, 0x37, 0xa4, 0xd6, 0xa0, 0xdd, 0x3d, 0xe8, 0x1f, 0xd6,
-	0x0a, 0x64, 0xd8, 0x55, 0x0e, 0x07, 0xbb, 0x4a, 0xbf, 0xdb, 0xaa, 0x19, 0xa2, 0x08, 0xeb, 0x52,
-	0x47, 0x95, 0xa5, 0xd6, 0xab, 0x03, 0xf9, 0x76, 0xbb, 0x77, 0xd8, 0xab, 0x61, 0x71, 0x1d, 0xa0,
-	0xab, 0x0c, 0xa4, 0x66, 0x53, 0xe9, 0x77, 0x0f, 0x6b, 0x23, 0xf1, 0x0a, 0xd4, 0xf8, 0x60, 0xd0,
-	0x93, 0x3b, 0x72, 0xf3, 0x50, 0x6e, 0xd5, 0xee, 0x88, 0x97, 0xe1, 0x62, 0x4b, 0x3a, 0x94, 0x06,
-	0xad, 0xb6, 0x3a, 0xe8, 0x28, 0xcd, 0x9b, 0x72, 0xab, 0x76, 0x44, 0x88, 0xfd, 0xae, 0xd4, 0x3f,
-	0x7c, 0x51, 0xee, 0x1e, 0xb6, 0x9b, 0x12, 0x41, 0x9a, 0xe2, 0x43, 0x70, 0xe9, 0x40, 0x56, 0xf7,
-	0xdb, 0xbd, 0x5e, 0x5b, 0xe9, 0x0e, 0x5a, 0x72, 0xb7, 0x2d, 0xb7, 0x6a, 0x77, 0x19, 0x96, 0xd9,
-	0xda, 0x54, 0xf6, 0xf7, 0xa5, 0x6e, 0xab, 0x76, 0x2c, 0xd6, 0x60, 0x8d, 0x58, 0xbb, 0xdf, 0x95,
-	0xf7, 0x95, 0x6e, 0xbb, 0x59, 0x1b, 0x13, 0x4a, 0x53, 0x51, 0xd5, 0xfe, 0xc1, 0xe1, 0x80, 0xe8,
-	0xab, 0x4d, 0x88, 0x3d, 0xbd, 0x03, 0xa9, 0x29, 0x0f, 0x88, 0x23, 0x1d, 0x45, 0x6a, 0xc9, 0xad,
-	0x9a, 0x45, 0x5c, 0x67, 0x54, 0x55, 0xde, 0x57, 0x6e, 0xc9, 0xad, 0x9a, 0x4d, 0x80, 0x5d, 0xa5,
-	0x25, 0x0f, 0xfa, 0x5d, 0xe9, 0x96, 0xd4, 0xee, 0x48, 0x37, 0x3a, 0x72, 0xcd, 0x11, 0xd7, 0x60,
-	0xa5, 0xa9, 0x74, 0x77, 0x3b, 0xed, 0xe6, 0x61, 0xed, 0x0d, 0xf1, 0x53, 0x70, 0x59, 0xd9, 0xdd,
-	0xed, 0xb4, 0xbb, 0x04, 0xd6, 0xeb, 0x1f, 0x1c, 0x28, 0x2a, 0xb1, 0xda, 0x25, 0x8c, 0x5d, 0xa9,
-	0xdd, 0x91, 0x5b, 0x83, 0x03, 0x55, 0x6e, 0x2a, 0xdd, 0x56, 0xfb, 0xb0, 0xad, 0x74, 0x6b, 0x1e,
-	0x09, 0xd9, 0xcb, 0x7d, 0xe5, 0x50, 0x1a, 0xc8, 0xb7, 0x9b, 0xb2, 0x4c, 0x94, 0xfb, 0x64, 0x05,
-	0x6e, 0xf4, 0x7b, 0xaf, 0xd6, 0xa6, 0x68, 0x02, 0x45, 0xc9, 0x71, 0xd0, 0x08, 0x60, 0x0f, 0xfb,
-	0xb7, 0xb0, 0xeb, 0x99, 0xb6, 0x85, 0x56, 0xa1, 0xaa, 0xe2, 0x37, 0xa6, 0xd8, 0xf3, 0xd1, 0x3e,
-	0xac, 0xa8, 0xd8, 0x73, 0x6c, 0xcb, 0xc3, 0xe2, 0x93, 0x50, 0xc6, 0x64, 0xd9, 0x69, 0x3e, 0x9c,
-	0xdf, 0xb9, 0x34, 0x93, 0x0f, 0x2a, 0xe3, 0x8b, 0x75, 0xa8, 0x9e, 0x30, 0x51, 0x3c, 0x0f, 0x82,
-	0x21, 0xfa, 0x58, 0x80, 0x6a, 0x0f, 0x7b, 0xf4, 0xf7, 0xf7, 0x04, 0xa8, 0x34, 0x5d, 0xac, 0xf9,
-	0x18, 0x7d, 0x29, 0x54, 0x28, 0x5e, 0x81, 0xb2, 0x6f, 0x1f, 0x63, 0x8b, 0x2a, 0x59, 0x55, 0xd9,
-	0x80, 0x48, 0xd4, 0x1c, 0xa7, 0xab, 0x4d, 0x70, 0x20, 0x91, 0x0f, 0x51, 0x3b, 0x8f, 0x81, 0xa1,
-	0x92, 0x42, 0x4c, 0x09, 0xfa, 0x1a, 0x94, 0x9b, 0x63, 0xdb, 0xc3, 0xe8, 0xda, 0x19, 0xe6, 0xa0,
-	0xe7, 0x72, 0x28, 0x45, 0xbf, 0xa8, 0x40, 0x55, 0xd2, 0x75, 0x7b, 0x6a, 0xf9, 0xe8, 0x57, 0x91,
-	0xef, 0x57, 0x23, 0x65, 0x22, 0x94, 0x2c, 0xe2, 0x22, 0xd3, 0x45, 0x7f, 0xa3, 0xef, 0x0a, 0x79,
-	0x1c, 0x7c, 0x06, 0xaa, 0x1a, 0x53, 0x45, 0x5d, 0x3c, 0xbf, 0xf3, 0x50, 0x00, 0xdd, 0x27, 0x0d,
-	0xa0, 0xc1, 0xed, 0x50, 0x03, 0x94, 0x88, 0x60, 0x65, 0x62, 0xe1, 0x89, 0x6d, 0x99, 0x7a, 0xbd,
-	0x48, 0xd5, 0x87, 0x63, 0x62, 0x6c, 0x55, 0xc5, 0xba, 0x7d, 0x82, 0xdd, 0xf8, 0x4a, 0xc5, 0xa7,
-	0x08, 0xc9, 0x29, 0xa1, 0x27, 0x85, 0x98, 0x27, 0xc6, 0x83, 0x70, 0x04, 0xfd, 0x54, 0x80, 0x4a,
-	0x0f, 0x8f, 0xb1, 0xee, 0xa3, 0x27, 0x23, 0x5b, 0x1f, 0x85, 0x55, 0x0e, 0x68, 0x1b, 0xdc, 0xd8,
-	0x88, 0xf0, 0x80, 0x2c, 0xbb, 0x07, 0xa5, 0xde, 0x91, 0x7d, 0x2f, 0x5e, 0x5d, 0x0f, 0x46, 0xf1,
-	0x08, 0x4a, 0x1d, 0xd3, 0xf3, 0xe3, 0x8a, 0x7b, 0x79, 0x14, 0x6f, 0x00, 0x84, 0x31, 0xf3, 0xea,
-	0x85, 0xcd, 0xe2, 0xf6, 0xaa, 0x1a, 0xa3, 0xa0, 0x5d, 0x28, 0xf5, 0x7c, 0xdb, 0x89, 0xeb, 0xc9,
-	0x55, 0x28, 0x6f, 0x5d, 0x84, 0x72, 0xcf, 0xd1, 0x74, 0x8c, 0x4e, 0x96, 0xad, 0x92, 0xbc, 0x6d,
-	0xca, 0x23, 0x6a, 0xda, 0x46, 0xd0, 0x54, 0xf8, 0x10, 0x79, 0xb3, 0x11, 0x7b, 0x3d, 0x8f, 0x86,
-	0xa7, 0xa1, 0x42, 0x45, 0xb2, 0x68, 0x9d, 0xdf, 0xb9, 0x9c, 0x5c, 0x29, 0xea, 0xa4, 0xca, 0x21,
-	0xe8, 0x8f, 0x02, 0x54, 0xda, 0xd6, 0x89, 0xe9, 0x63, 0x74, 0x1c, 0x79, 0x1b, 0x33, 0x52, 0x48,
-	0x18, 0x29, 0x3e, 0x01, 0x25, 0xd7, 0x1e, 0xb3, 0x1a, 0x5b, 0xdf, 0x11, 0x93, 0xa2, 0x55, 0x7b,
-	0x8c, 0x55, 0xca, 0x27, 0xcb, 0x66, 0xd9, 0x92, 0xe3, 0xb8, 0xf6, 0x89, 0x36, 0xa6, 0xc5, 0xbd,
-	0xa2, 0xc6, 0x28, 0xe8, 0x66, 0x1e, 0xcf, 0x1e, 0x86, 0x8a, 0x49, 0x6d, 0xe5, 0xa1, 0xe3, 0x23,
-	0xf4, 0x07, 0x01, 0x4a, 0x2f, 0xd9, 0xa6, 0x85, 0xae, 0x47, 0x2e, 0x44, 0x58, 0x21, 0x81, 0x7d,
-	0x4b, 0xf8, 0x9f, 0xae, 0x9a, 0x28, 0xc1, 0x05, 0x9e, 0x8d, 0x3d, 0x5f, 0xf3, 0xa7, 0x1e, 0xf5,
-	0x75, 0x7d, 0xe7, 0x91, 0xcc, 0xf2, 0x60, 0x10, 0x35, 0x39, 0x03, 0xfd, 0x84, 0x9a, 0x44, 0xcd,
-	0xf6, 0xd0, 0x63, 0x4b, 0xac, 0x02, 0xc2, 0x79, 0x7c, 0x78, 0x16, 0x56, 0x5c, 0xae, 0x85, 0x67,
-	0xc6, 0x95, 0xa4, 0x91, 0xfb, 0x78, 0x32, 0xc4, 0xae, 0x1a, 0xa2, 0xd0, 0x2f, 0x05, 0xa8, 0xb2,
-	0x15, 0xc3, 0xe8, 0xce, 0x32, 0xd9, 0x81, 0x60, 0xc5, 0x34, 0xb0, 0xe5, 0x9b, 0xfe, 0x29, 0x8f,
-	0x53, 0x38, 0x0e, 0x33, 0xa7, 0xb8, 0x38, 0x73, 0xf2, 0x55, 0xef, 0x77, 0xa0, 0xda, 0xc2, 0xfa,
-	0xd8, 0xb4, 0x30, 0xfa, 0xca, 0x7d, 0x1a, 0x9a, 0xcf, 0x80, 0x1f, 0x0a, 0x50, 0x65, 0xf1, 0x5b,
-	0x72, 0x09, 0xf5, 0x3c, 0x4b, 0xd8, 0x80, 0xea, 0x84, 0x29, 0x59, 0xb8, 0x82, 0x01, 0x08, 0x7d,
-	0x0b, 0x4a, 0x37, 0x4d, 0xfd, 0xf8, 0xff, 0x14, 0x13, 0x0d, 0xca, 0x1d, 0xac, 0x9d, 0xe0, 0xe5,
-	0x02, 0x92, 0x4b, 0xc5, 0x10, 0x2a, 0x2d, 0x3c, 0xc6, 0xfe, 0x27, 0xa9, 0xe3, 0x14, 0xaa, 0xca,
-	0x68, 0x34, 0xb6, 0x35, 0x23, 0x7e, 0x10, 0x99, 0x1f, 0xc7, 0x2b, 0x50, 0x1e, 0xd9, 0xae, 0xce,
-	0x9a, 0xd4, 0x8a, 0xca, 0x06, 0xf9, 0x54, 0xff, 0x9c, 0x9c, 0x2b, 0x58, 0x93, 0x58, 0xca, 0xbf,
-	0xbb, 0x79, 0x92, 0xea, 0x0b, 0x50, 0xf1, 0x58, 0xeb, 0x62, 0x3b, 0xfb, 0xd5, 0x8c, 0xfd, 0xa2,
-	0x77, 0x6a, 0xe9, 0xbc, 0x79, 0x71, 0x30, 0x7a, 0x1d, 0x4a, 0x1d, 0x12, 0x93, 0x4f, 0x2e, 0xf0,
-	0x1f, 0xd7, 0xa0, 0xa2, 0x0c, 0xef, 0x92, 0x53, 0xd5, 0x3b, 0x45, 0x58, 0xed, 0x4d, 0x87, 0xe4,
-	0x5e, 0x37, 0xc4, 0xe8, 0x23, 0x21, 0x71, 0x56, 0xf6, 0xa6, 0xc3, 0x50, 0x23, 0x1b, 0x90, 0x5c,
-	0xe6, 0xaa, 0x83, 0x33, 0x43, 0x38, 0x26, 0x45, 0x34, 0x32, 0xc7, 0x3e, 0x29, 0xa2, 0x62, 0x56,
-	0x11, 0xed, 0x52, 0xa6, 0x1a, 0x80, 0xc4, 0x6d, 0x28, 0x7b, 0xb6, 0xeb, 0x7b, 0xf5, 0x12, 0x45,
-	0xa7, 0x3a, 0x57, 0xcf, 0x76, 0x7d, 0x95, 0x01, 0x88, 0x2d, 0x63, 0x73, 0x62, 0xfa, 0xf5, 0xf2,
-	0xa6, 0xb0, 0x5d, 0x56, 0xd9, 0x80, 0xec, 0x44, 0xf6, 0x68, 0xe4, 0x61, 0xbf, 0x5e, 0xa1, 0x64,
-	0x3e, 0x22, 0x47, 0x0a, 0x1f, 0xbf, 0xe9, 0xd7, 0xab, 0xec, 0x48, 0x41, 0x7e, 0x13, 0xda, 0x31,
-	0x3e, 0xf5, 0xea, 0x2b, 0xd4, 0x66, 0xfa, 0x1b, 0xbd, 0x2b, 0xe4, 0xbc, 0x6d, 0xb0, 0xb8, 0x14,
-	0xe2, 0x71, 0x79, 0x01, 0xaa, 0x36, 0x8d, 0x68, 0xe0, 0xfb, 0x63, 0x71, 0x01, 0x2c, 0xd8, 0x8d,
-	0x30, 0xd0, 0x06, 0x23, 0xa8, 0xc1, 0x1c, 0x76, 0x31, 0xf1, 0xb5, 0x71, 0xbd, 0xb4, 0x29, 0x6c,
-	0x17, 0x55, 0x36, 0x10, 0x6b, 0x50, 0xf4, 0xf0, 0x1b, 0xd4, 0xe9, 0x92, 0x4a, 0x7e, 0x26, 0xc2,
-	0x5f, 0x49, 0x86, 0x1f, 0xfd, 0x5d, 0x80, 0x5a, 0x5a, 0xc3, 0x82, 0x6a, 0x5a, 0x87, 0x82, 0x19,
-	0x38, 0x51, 0x30, 0x0d, 0xf1, 0x25, 0xa8, 0x1a, 0xd8, 0xd7, 0xcc, 0x71, 0xe0, 0xc1, 0xb3, 0x4b,
-	0x78, 0xd0, 0x68, 0xb1, 0x29, 0xb2, 0xe5, 0xbb, 0xa7, 0x6a, 0x20, 0x00, 0x29, 0xb0, 0x16, 0x67,
-	0x10, 0x47, 0x8e, 0xf1, 0x29, 0xb7, 0x80, 0xfc, 0x14, 0x9f, 0x82, 0xf2, 0x89, 0x36, 0x9e, 0x62,
-	0x5e, 0x1a, 0xa9, 0xa3, 0xd4, 0x2d, 0xc2, 0x52, 0x19, 0xe2, 0xf9, 0xc2, 0x17, 0x05, 0x84, 0xe1,
-	0x7c, 0xdf, 0xf2, 0xc2, 0x3c, 0x4d, 0x1e, 0x47, 0xe8, 0x0a, 0x78, 0x75, 0x81, 0xc6, 0x83, 0x8f,
-	0xf2, 0x15, 0xc6, 0x6f, 0x0a, 0xe1, 0x11, 0xf5, 0xcf, 0xc2, 0x32, 0x2d, 0x89, 0xa4, 0xda, 0xa9,
-	0x13, 0xde, 0x8c, 0xc8, 0x6f, 0xf1, 0xc5, 0x74, 0x20, 0x1b, 0x19, 0x81, 0x64, 0x5a, 0x1a, 0x5c,
-	0xc3, 0x83, 0x0a, 0xa3, 0x92, 0x27, 0xe1, 0x11, 0xac, 0xb0, 0x34, 0x0d, 0x73, 0x3e, 0x1c, 0xa3,
-	0x1f, 0x15, 0xa0, 0xd8, 0xc3, 0x3e, 0xfa, 0x9b, 0xb0, 0xe4, 0x46, 0x38, 0x4f, 0x92, 0x28, 0xa7,
-	0xa3, 0xf6, 0x74, 0x56, 0xfa, 0x61, 0xff, 0x41, 0x87, 0x2c, 0x57, 0x1e, 0x7d, 0x5f, 0x80, 0x72,
-	0xdf, 0xf2, 0x30, 0xb9, 0x9a, 0xdd, 0x67, 0x5c, 0x82, 0xc6, 0x55, 0x8c, 0x35, 0xae, 0x5c, 0x36,
-	0xbd, 0x2d, 0x40, 0x71, 0x0f, 0xfb, 0x4b, 0x1f, 0x59, 0xe6, 0xae, 0xb9, 0x96, 0x27, 0x89, 0x3e,
-	0x07, 0x15, 0x26, 0x80, 0x87, 0x3d, 0xb5, 0x35, 0xf0, 0x7e, 0xc8, 0x31, 0xe8, 0xdb, 0xe1, 0xe9,
-	0xe3, 0xbe, 0xad, 0xcd, 0x15, 0xab, 0xf7, 0x0b, 0x50, 0x7e, 0x79, 0x8a, 0xdd, 0x53, 0xf4, 0x97,
-	0xa5, 0x12, 0x3b, 0xb6, 0xf3, 0x15, 0xfe, 0xab, 0x9d, 0xaf, 0xb8, 0xf4, 0xce, 0x57, 0xca, 0xde,
-	0xf9, 0xca, 0x99, 0x3b, 0x5f, 0x25, 0x63, 0xe7, 0xab, 0xc6, 0x12, 0xe8, 0x34, 0xe7, 0x19, 0x39,
-	0xd8, 0xe2, 0x32, 0x9d, 0x9c, 0xbb, 0xa7, 0x15, 0x63, 0x7b, 0x1a, 0xfa, 0x77, 0x15, 0x4a, 0xbb,
-	0xe6, 0x18, 0xa3, 0x7f, 0x08, 0x50, 0x94, 0x0c, 0x03, 0xbd, 0xb2, 0x64, 0x9f, 0x75, 0x34, 0xff,
-	0x28, 0xe8, 0xb3, 0xe4, 0x37, 0xb9, 0x09, 0x3b, 0xae, 0x7d, 0xc7, 0xc5, 0x9e, 0xd7, 0x36, 0xf8,
-	0x33, 0x57, 0x8c, 0x82, 0xbe, 0x99, 0xf3, 0x26, 0x3c, 0x32, 0xc7, 0xd1, 0x75, 0x94, 0x8f, 0x12,
-	0x29, 0x56, 0x9c, 0x2d, 0x51, 0xcf, 0xfc, 0x06, 0xe6, 0x7b, 0x37, 0xfd, 0x8d, 0xfe, 0xc4, 0xab,
-	0x6d, 0xba, 0x8c, 0x77, 0xf3, 0x94, 0xd6, 0xa1, 0x6a, 0x4f, 0xfd, 0x03, 0xe2, 0x38, 0xd3, 0x19,
-	0x0c, 0x53, 0xbe, 0x97, 0x66, 0x7c, 0xdf, 0xcb, 0xe3, 0x7b, 0xe0, 0x47, 0x21, 0xe6, 0xc7, 0xbb,
-	0x02, 0x14, 0xf6, 0x74, 0xb4, 0x1f, 0xb9, 0xb1, 0x05, 0x6b, 0x77, 0x5c, 0x72, 0x72, 0xc5, 0xba,
-	0x6d, 0xd1, 0x6d, 0x97, 0xa0, 0x13, 0xb4, 0x94, 0x79, 0x85, 0x19, 0xf3, 0xee, 0xe5, 0x31, 0x6f,
-	0x0b, 0xd6, 0x86, 0x63, 0x7b, 0xe8, 0xa9, 0x78, 0x62, 0x9f, 0x60, 0x83, 0x9b, 0x99, 0xa0, 0x11,
-	0xc5, 0xc3, 0x53, 0x1f, 0x7b, 0xbb, 0x2e, 0xc6, 0x06, 0x4f, 0xbc, 0x18, 0x05, 0xfd, 0x2e, 0x3a,
-	0xf7, 0x7f, 0xf9, 0x3e, 0x56, 0x06, 0xd9, 0x39, 0x73, 0x2b, 0x76, 0x1f, 0x58, 0x0d, 0x0e, 0xfc,
-	0xc4, 0x31, 0x0a, 0xd8, 0xc7, 0x9e, 0xa7, 0xdd, 0xc1, 0x7c, 0xad, 0x13, 0x34, 0xf4, 0x8e, 0x00,
-	0x17, 0x55, 0xec, 0x68, 0xa6, 0xab, 0xe2, 0x11, 0x7d, 0xe3, 0xf0, 0xe2, 0xef, 0x59, 0x6f, 0x0b,
-	0x79, 0x0d, 0x0a, 0x1e, 0xb4, 0x48, 0xa4, 0xf8, 0x88, 0xb5, 0x0c, 0xc7, 0xe7, 0xf1, 0xa3, 0xbf,
-	0x49, 0x8c, 0x26, 0x9a, 0x7b, 0x4c, 0x5a, 0x1c, 0xcb, 0xf3, 0x60, 0x48, 0xea, 0x5c, 0x33, 0x0c,
-	0x6c, 0xd0, 0x5e, 0x54, 0x54, 0xd9, 0x80, 0xe0, 0x5d, 0xbe, 0x50, 0x15, 0x86, 0xe7, 0x43, 0xf4,
-	0xfb, 0x32, 0x94, 0xdb, 0x96, 0x81, 0xdf, 0x44, 0x3f, 0x2b, 0x12, 0x0f, 0x86, 0x53, 0x73, 0x6c,
-	0xa0, 0xd7, 0x96, 0x5c, 0x0e, 0xcf, 0x9e, 0x06, 0x57, 0x40, 0x12, 0x41, 0x3a, 0x3a, 0xb3, 0x15,
-	0xfc, 0xb6, 0x90, 0x37, 0x3c, 0x59, 0xda, 0x9e, 0x80, 0x75, 0xde, 0xe3, 0x7a, 0xba, 0x66, 0x59,
-	0x61, 0xa2, 0xa5, 0xa8, 0x31, 0x1c, 0x75, 0x17, 0x1b, 0x3c, 0x72, 0x29, 0x6a, 0x5c, 0xde, 0xb1,
-	0xe9, 0x38, 0x61, 0x24, 0x53, 0x54, 0xf1, 0x71, 0xb8, 0xc0, 0x29, 0xbb, 0x9a, 0x39, 0x0e, 0x03,
-	0x9b, 0x24, 0x92, 0x58, 0x18, 0x53, 0x57, 0xf3, 0x4d, 0xdb, 0xda, 0xf7, 0xe8, 0x1d, 0xa8, 0xa8,
-	0xc6, 0x28, 0x44, 0xca, 0x88, 0x22, 0x15, 0xde, 0xcc, 0xd9, 0x95, 0x28, 0x49, 0x44, 0x3f, 0x2e,
-	0x40, 0xe5, 0x16, 0x76, 0xcd, 0xd1, 0xe9, 0xd2, 0x2b, 0xe3, 0xd2, 0xf4, 0xe4, 0x97, 0x73, 0x3e,
-	0x3a, 0x73, 0x65, 0x7e, 0x9d, 0xf7, 0xd5, 0x30, 0xda, 0x8a, 0x68, 0x72, 0x05, 0x9b, 0xce, 0x06,
-	0xc0, 0xc4, 0xf4, 0x26, 0x9a, 0xaf, 0x1f, 0x61, 0x2f, 0x68, 0x00, 0x11, 0x85, 0xf4, 0x71, 0x66,
-	0x59, 0xb8, 0x1a, 0xe1, 0x98, 0xd4, 0x61, 0x80, 0xec, 0x98, 0x1e, 0xd9, 0x5b, 0x49, 0x60, 0x12,
-	0xb4, 0x9d, 0x8f, 0x3e, 0x0d, 0xeb, 0xcd, 0xb1, 0x89, 0x2d, 0xbf, 0xc9, 0xbf, 0xc9, 0x8a, 0xb7,
-	0xe1, 0x82, 0xe4, 0x38, 0xd1, 0x07, 0x37, 0x71, 0x2b, 0x6e, 0xb7, 0xe4, 0x38, 0x8d, 0x88, 0x17,
-	0x9c, 0x5e, 0xd1, 0x63, 0x0b, 0x31, 0x3c, 0x1e, 0xb7, 0xe1, 0x02, 0xff, 0xbc, 0xc6, 0xae, 0x0b,
-	0x49, 0xc9, 0x9c, 0x95, 0xba, 0x4a, 0x24, 0x25, 0xcf, 0x60, 0xb8, 0xe4, 0x3e, 0xac, 0x05, 0x92,
-	0xc7, 0xb6, 0x87, 0xc5, 0xeb, 0x99, 0x93, 0x08, 0x2b, 0x94, 0xbb, 0xb5, 0x08, 0x12, 0x19, 0xcc,
-	0x1f, 0x64, 0xb3, 0x0c, 0xe6, 0xac, 0x85, 0x06, 0xcf, 0x60, 0xb8, 0xe4, 0xd7, 0x60, 0x3d, 0xf8,
-	0x12, 0xc2, 0xbe, 0x5d, 0x89, 0x99, 0xd3, 0x38, 0x33, 0x94, 0xfd, 0xf8, 0x62, 0xd0, 0x8c, 0xd9,
-	0xec, 0x5b, 0x53, 0xb6, 0xd9, 0x8c, 0xb7, 0xd8, 0xec, 0x10, 0xc3, 0x25, 0xab, 0x70, 0x3e, 0x90,
-	0x7c, 0x64, 0xdf, 0x13, 0x37, 0x33, 0xe7, 0x1c, 0xd9, 0xf7, 0x42, 0xa9, 0xd7, 0x17, 0x20, 0x66,
-	0x64, 0x92, 0x8c, 0xcc, 0x96, 0x49, 0x38, 0x8b, 0x65, 0x72, 0xc4, 0xac, 0x9d, 0xbe, 0xed, 0xcc,
-	0xb1, 0xd3, 0xb7, 0x9d, 0x33, 0xec, 0x64, 0x88, 0x48, 0x26, 0x7d, 0xe2, 0xe2, 0xa9, 0x90, 0x90,
-	0x49, 0x19, 0xe9, 0x44, 0xb8, 0xbe, 0x00, 0xc1, 0x65, 0x76, 0x60, 0x95, 0x32, 0xa8, 0xe7, 0x1b,
-	0xb3, 0xf8, 0x84, 0xdf, 0xd7, 0xe6, 0xf2, 0x53, 0x16, 0xb2, 0xef, 0x34, 0x59, 0x16, 0x32, 0xce,
-	0x22, 0x0b, 0x43, 0x44, 0xca, 0xc2, 0x97, 0x6c, 0xd3, 0xca, 0xb2, 0x90, 0xd0, 0x17, 0x59, 0xc8,
-	0xf9, 0xb1, 0x0e, 0x40, 0x3f, 0x2b, 0xf1, 0x2f, 0x07, 0xa9, 0x0e, 0x40, 0x67, 0x04, 0xbc, 0x39,
-	0x1d, 0x20, 0x8d, 0x89, 0x75, 0x00, 0xc2, 0xe2, 0x9f, 0x21, 0xc4, 0x0c, 0xd7, 0x38, 0x6b, 0x4e,
-	0x07, 0x48, 0x41, 0x52, 0x62, 0xf9, 0x47, 0x83, 0x2c, 0xb1, 0x9c, 0xb5, 0x48, 0x6c, 0x04, 0x49,
-	0x89, 0xe5, 0x5f, 0x02, 0xb2, 0xc4, 0x72, 0xd6, 0x22, 0xb1, 0x11, 0x24, 0xb5, 0x58, 0x37, 0x4d,
-	0xfd, 0x38, 0x6b, 0xb1, 0x08, 0x7d, 0xd1, 0x62, 0x71, 0x3e, 0x97, 0xa6, 0x00, 0xb0, 0xe4, 0xc4,
-	0xda, 0x09, 0x16, 0xb3, 0xb2, 0x8f, 0x30, 0x42, 0x79, 0x9b, 0xf3, 0x01, 0xa9, 0xfc, 0x64, 0x77,
-	0xe1, 0xac, 0xfc, 0x64, 0x9c, 0x45, 0xf9, 0x19, 0x22, 0x52, 0x91, 0xe4, 0x2f, 0xef, 0x59, 0x91,
-	0xe4, 0xac, 0x45, 0x91, 0x8c, 0x20, 0xe9, 0xc2, 0x24, 0x32, 0xb3, 0x0a, 0x33, 0x2e, 0xf0, 0xda,
-	0x5c, 0x7e, 0xca, 0x71, 0x76, 0x54, 0xcf, 0x72, 0x9c, 0x71, 0x16, 0x39, 0x1e, 0x22, 0x22, 0xc7,
-	0xd9, 0xe1, 0x86, 0xf7, 0xa3, 0xeb, 0x67, 0xbe, 0xca, 0x25, 0x1d, 0x4f, 0x43, 0x22, 0xc7, 0x19,
-	0xa7, 0x87, 0x53, 0x1d, 0x69, 0xf6, 0xcd, 0x2a, 0xe9, 0x78, 0x82, 0x1f, 0x39, 0xce, 0xc8, 0xf4,
-	0xf5, 0x28, 0xe9, 0x38, 0xc7, 0x53, 0x4e, 0xb6, 0xe3, 0x29, 0x44, 0xda, 0xc2, 0xbd, 0x39, 0x16,
-	0xee, 0x9d, 0x61, 0xe1, 0x5e, 0x5c, 0x5a, 0x18, 0x46, 0x9e, 0x94, 0x59, 0x06, 0xa4, 0xb2, 0x72,
-	0x6b, 0x11, 0x24, 0xed, 0x38, 0x7d, 0x76, 0xc9, 0x74, 0x9c, 0x72, 0x16, 0x3a, 0x1e, 0x20, 0xb8,
-	0xcc, 0xaf, 0xc3, 0x45, 0xbe, 0x34, 0xc1, 0xc3, 0xb1, 0xf8, 0xf8, 0xa2, 0x37, 0xed, 0x50, 0xf6,
-	0x67, 0xce, 0x40, 0x71, 0xf9, 0x06, 0x5c, 0x0a, 0x17, 0x2b, 0xd4, 0xf0, 0x44, 0xf6, 0x82, 0xcc,
-	0xe8, 0x78, 0xf2, 0x4c, 0x1c, 0xd7, 0xb2, 0x0b, 0xd5, 0x5d, 0x73, 0x8c, 0x25, 0xc3, 0x10, 0x1f,
-	0x8d, 0xcf, 0x21, 0xc4, 0x86, 0x64, 0x44, 0x55, 0x75, 0x75, 0x0e, 0x37, 0x29, 0x87, 0x24, 0xc1,
-	0xac, 0x9c, 0x78, 0x0a, 0x5c, 0x9d, 0xc3, 0xe5, 0x72, 0x9a, 0x50, 0xa1, 0x72, 0x74, 0xf1, 0x91,
-	0x59, 0xa0, 0x1e, 0x4a, 0x79, 0x34, 0x9b, 0x19, 0xb5, 0x4a, 0x42, 0xe3, 0xf5, 0x7d, 0x6d, 0x06,
-	0x9b, 0x2a, 0xef, 0xcd, 0xf9, 0x00, 0x2e, 0xf0, 0x2e, 0x5c, 0x26, 0xf4, 0xd4, 0x15, 0x59, 0xdc,
-	0x9e, 0x99, 0x98, 0x42, 0x84, 0x2a, 0x9e, 0x5a, 0x02, 0x19, 0x95, 0x00, 0xbd, 0xba, 0xf1, 0xab,
-	0x6b, 0xb2, 0x04, 0x28, 0xa7, 0xc1, 0x59, 0xd9, 0x25, 0x90, 0x86, 0x44, 0x25, 0x40, 0x39, 0xec,
-	0xda, 0x95, 0x2c, 0x01, 0x36, 0x85, 0x71, 0xb2, 0x4b, 0x20, 0x85, 0xe0, 0x32, 0x5f, 0x80, 0xcb,
-	0xe4, 0xc8, 0x83, 0x2d, 0x7e, 0x60, 0x97, 0xe9, 0x5f, 0x44, 0xc5, 0xf0, 0x3f, 0x46, 0x3d, 0xdf,
-	0xc5, 0xda, 0x24, 0x10, 0x78, 0x21, 0x20, 0x53, 0xd8, 0xb3, 0xc2, 0x8d, 0xe7, 0xdf, 0xf9, 0x60,
-	0x43, 0x78, 0xef, 0x83, 0x0d, 0xe1, 0x9f, 0x1f, 0x6c, 0x08, 0x6f, 0x7d, 0xb8, 0x71, 0xee, 0xbd,
-	0x0f, 0x37, 0xce, 0xbd, 0xff, 0xe1, 0xc6, 0xb9, 0xaf, 0x6e, 0xde, 0x31, 0xfd, 0xa3, 0xe9, 0xb0,
-	0xa1, 0xdb, 0x93, 0x67, 0xd8, 0xa4, 0xcf, 0x7b, 0xa7, 0x96, 0xce, 0x7f, 0x3f, 0xe3, 0x0c, 0x87,
-	0x15, 0xfa, 0x3f, 0xd4, 0xe7, 0xfe, 0x13, 0x00, 0x00, 0xff, 0xff, 0x5f, 0x46, 0x9e, 0xc2, 0xbd,
-	0x2a, 0x00, 0x00,
+	// 2986 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xbc, 0x5a, 0xcd, 0x6f, 0x1c, 0x67,
+	0x19, 0xcf, 0xec, 0xa7, 0xfd, 0xf8, 0xa3, 0x9b, 0x49, 0x5a, 0x56, 0x6f, 0x13, 0xc7, 0x71, 0x4b,
+	0xe2, 0x52, 0xd8, 0x56, 0xae, 0x40, 0x50, 0x54, 0xc1, 0x64, 0x77, 0xec, 0x6e, 0xb3, 0xde, 0x71,
+	0x67, 0xbd, 0x69, 0x4a, 0x55, 0x96, 0xf1, 0xcc, 0xeb, 0x78, 0xe2, 0xdd, 0x99, 0xe9, 0xcc, 0xd8,
+	0xa9, 0x41, 0x82, 0x1e, 0x10, 0x07, 0x0e, 0xa8, 0xa5, 0x7c, 0x94, 0x3b, 0x08, 0x95, 0x0a, 0xb8,
+	0x71, 0x40, 0x48, 0x48, 0x9c, 0x7a, 0xe8, 0xa1, 0x82, 0x03, 0xad, 0xb8, 0xa0, 0x94, 0x13, 0xfc,
+	0x05, 0xbd, 0xa1, 0xf7, 0x63, 0x3e, 0x77, 0x76, 0xbd, 0x4c, 0x48, 0x6e, 0xfb, 0x3e, 0xcf, 0x6f,
+	0x9e, 0xef, 0xe7, 0xfd, 0x5c, 0x58, 0xd6, 0xed, 0xd1, 0x48, 0xb3, 0x0c, 0xaf, 0xe1, 0xb8, 0xb6,
+	0x6f, 0x8b, 0x95, 0x03, 0xac, 0xb9, 0xfe, 0x01, 0x5a, 0x1c, 0xd9, 0x06, 0x1e, 0x72, 0x2a, 0x5a,
+	0xc4, 0xc7, 0xd8, 0xf2, 0xf9, 0x68, 0xed, 0xee, 0xd7, 0xa1, 0xa8, 0x3a, 0x3a, 0xfa, 0x77, 0x11,
+	0xca, 0xb2, 0xeb, 0xda, 0xae, 0xf8, 0x39, 0x28, 0xe9, 0xb6, 0x81, 0xeb, 0xc2, 0xaa, 0xb0, 0xbe,
+	0xbc, 0xf1, 0x48, 0x83, 0x09, 0x69, 0xa8, 0x8e, 0xde, 0xa0, 0x80, 0x46, 0xd3, 0x36, 0xb0, 0x4a,
+	0x31, 0xe2, 0x2a, 0x2c, 0x18, 0xd8, 0xd3, 0x5d, 0xd3, 0xf1, 0x4d, 0xdb, 0xaa, 0x17, 0x56, 0x85,
+	0xf5, 0x79, 0x35, 0x4e, 0x5a, 0xfb, 0x71, 0x11, 0x4a, 0xe4, 0x03, 0x71, 0x0e, 0x4a, 0xdd, 0x7e,
+	0xa7, 0x53, 0x3b, 0x23, 0x9e, 0x85, 0xa5, 0x7e, 0xf7, 0x7a, 0x57, 0x79, 0xa9, 0x3b, 0x90, 0x55,
+	0x55, 0x51, 0x6b, 0x82, 0xb8, 0x04, 0xf3, 0xd7, 0xa4, 0xd6, 0xa0, 0xdd, 0xdd, 0xe9, 0xef, 0xd6,
+	0x0a, 0x64, 0xd8, 0x55, 0x76, 0x07, 0x9b, 0x4a, 0xbf, 0xdb, 0xaa, 0x19, 0xa2, 0x08, 0xcb, 0x52,
+	0x47, 0x95, 0xa5, 0xd6, 0xcb, 0x03, 0xf9, 0x66, 0xbb, 0xb7, 0xdb, 0xab, 0x61, 0x71, 0x19, 0xa0,
+	0xab, 0x0c, 0xa4, 0x66, 0x53, 0xe9, 0x77, 0x77, 0x6b, 0xfb, 0xe2, 0x79, 0xa8, 0xf1, 0xc1, 0xa0,
+	0x27, 0x77, 0xe4, 0xe6, 0xae, 0xdc, 0xaa, 0xdd, 0x12, 0xcf, 0xc1, 0x43, 0x2d, 0x69, 0x57, 0x1a,
+	0xb4, 0xda, 0xea, 0xa0, 0xa3, 0x34, 0xaf, 0xcb, 0xad, 0xda, 0x01, 0x21, 0xf6, 0xbb, 0x52, 0x7f,
+	0xf7, 0x79, 0xb9, 0xbb, 0xdb, 0x6e, 0x4a, 0x04, 0x69, 0x8a, 0x0f, 0xc3, 0xd9, 0x1d, 0x59, 0xdd,
+	0x6e, 0xf7, 0x7a, 0x6d, 0xa5, 0x3b, 0x68, 0xc9, 0xdd, 0xb6, 0xdc, 0xaa, 0xdd, 0x66, 0x58, 0x66,
+	0x6b, 0x53, 0xd9, 0xde, 0x96, 0xba, 0xad, 0xda, 0xa1, 0x58, 0x83, 0x45, 0x62, 0xed, 0x76, 0x57,
+	0xde, 0x56, 0xba, 0xed, 0x66, 0x6d, 0x48, 0x28, 0x4d, 0x45, 0x55, 0xfb, 0x3b, 0xbb, 0x03, 0xa2,
+	0xaf, 0x36, 0x22, 0xf6, 0xf4, 0x76, 0xa4, 0xa6, 0x3c, 0x20, 0x8e, 0x74, 0x14, 0xa9, 0x25, 0xb7,
+	0x6a, 0x16, 0x71, 0x9d, 0x51, 0x55, 0x79, 0x5b, 0xb9, 0x21, 0xb7, 0x6a, 0x36, 0x01, 0x76, 0x95,
+	0x96, 0x3c, 0xe8, 0x77, 0xa5, 0x1b, 0x52, 0xbb, 0x23, 0x5d, 0xeb, 0xc8, 0x35, 0x47, 0x5c, 0x84,
+	0xb9, 0xa6, 0xd2, 0xdd, 0xec, 0xb4, 0x9b, 0xbb, 0xb5, 0xd7, 0xc4, 0xcf, 0xc0, 0x39, 0x65, 0x73,
+	0xb3, 0xd3, 0xee, 0x12, 0x58, 0xaf, 0xbf, 0xb3, 0xa3, 0xa8, 0xc4, 0x6a, 0x97, 0x30, 0x36, 0xa5,
+	0x76, 0x47, 0x6e, 0x0d, 0x76, 0x54, 0xb9, 0xa9, 0x74, 0x5b, 0xed, 0xdd, 0xb6, 0xd2, 0xad, 0x79,
+	0x24, 0x64, 0x2f, 0xf6, 0x95, 0x5d, 0x69, 0x20, 0xdf, 0x6c, 0xca, 0x32, 0x51, 0xee, 0x93, 0x0c,
+	0x5c, 0xeb, 0xf7, 0x5e, 0xae, 0x1d, 0xa1, 0x11, 0x14, 0x25, 0xc7, 0x41, 0xfb, 0x00, 0x5b, 0xd8,
+	0xbf, 0x81, 0x5d, 0xcf, 0xb4, 0x2d, 0x34, 0x0f, 0x55, 0x15, 0xbf, 0x76, 0x84, 0x3d, 0x1f, 0x6d,
+	0xc3, 0x9c, 0x8a, 0x3d, 0xc7, 0xb6, 0x3c, 0x2c, 0x5e, 0x85, 0x32, 0x26, 0x69, 0xa7, 0xf5, 0xb0,
+	0xb0, 0x71, 0x76, 0xac, 0x1e, 0x54, 0xc6, 0x17, 0xeb, 0x50, 0x3d, 0x66, 0xa2, 0x78, 0x1d, 0x04,
+	0x43, 0xf4, 0xa9, 0x00, 0xd5, 0x1e, 0xf6, 0xe8, 0xef, 0x1f, 0x09, 0x50, 0x69, 0xba, 0x58, 0xf3,
+	0x31, 0xfa, 0x4a, 0xa8, 0x50, 0x3c, 0x0f, 0x65, 0xdf, 0x3e, 0xc4, 0x16, 0x55, 0x32, 0xaf, 0xb2,
+	0x01, 0x91, 0xa8, 0x39, 0x4e, 0x57, 0x1b, 0xe1, 0x40, 0x22, 0x1f, 0xa2, 0x76, 0x1e, 0x03, 0x43,
+	0x25, 0x85, 0x98, 0x12, 0xf4, 0x2a, 0x94, 0x9b, 0x43, 0xdb, 0xc3, 0xe8, 0xd2, 0x29, 0xe6, 0xa0,
+	0x67, 0x72, 0x28, 0x45, 0x6f, 0x54, 0xa1, 0x2a, 0xe9, 0xba, 0x7d, 0x64, 0xf9, 0xe8, 0x37, 0x91,
+	0xef, 0x17, 0x23, 0x65, 0x22, 0x94, 0x2c, 0xe2, 0x22, 0xd3, 0x45, 0x7f, 0xa3, 0x37, 0x84, 0x3c,
+	0x0e, 0x3e, 0x05, 0x55, 0x8d, 0xa9, 0xa2, 0x2e, 0x2e, 0x6c, 0x3c, 0x1c, 0x40, 0xb7, 0xc9, 0x04,
+	0xd0, 0xe0, 0x76, 0xa8, 0x01, 0x4a, 0x44, 0x30, 0x37, 0xb2, 0xf0, 0xc8, 0xb6, 0x4c, 0xbd, 0x5e,
+	0xa4, 0xea, 0xc3, 0x31, 0x31, 0xb6, 0xaa, 0x62, 0xdd, 0x3e, 0xc6, 0x6e, 0x3c, 0x53, 0xf1, 0x4f,
+	0x84, 0xe4, 0x27, 0xa1, 0x27, 0x85, 0x98, 0x27, 0xc6, 0x83, 0x70, 0x04, 0xfd, 0x5c, 0x80, 0x4a,
+	0x0f, 0x0f, 0xb1, 0xee, 0xa3, 0xab, 0x91, 0xad, 0x17, 0x60, 0x9e, 0x03, 0xda, 0x06, 0x37, 0x36,
+	0x22, 0x3c, 0x20, 0xcb, 0xee, 0x40, 0xa9, 0x77, 0x60, 0xdf, 0x89, 0x77, 0xd7, 0x83, 0x51, 0xfc,
+	0x67, 0x01, 0x4a, 0x1d, 0xd3, 0xf3, 0xe3, 0x9a, 0xdf, 0xcb, 0x55, 0x56, 0x2b, 0x00, 0x61, 0xd4,
+	0xbc, 0x7a, 0x61, 0xb5, 0xb8, 0x3e, 0xaf, 0xc6, 0x28, 0xe2, 0x97, 0x60, 0x8e, 0x8f, 0xbc, 0x7a,
+	0x71, 0xb5, 0xb8, 0xbe, 0xb0, 0x81, 0x32, 0x6d, 0x93, 0x2d, 0xdf, 0x3d, 0x51, 0x43, 0x2c, 0x91,
+	0xeb, 0xd1, 0x9c, 0x61, 0xa3, 0x6d, 0xd4, 0x4b, 0x34, 0x3f, 0x31, 0x0a, 0xda, 0x84, 0x52, 0xcf,
+	0xb7, 0x9d, 0xb8, 0x03, 0xb9, 0x5a, 0xf0, 0x9d, 0x73, 0x50, 0xee, 0x39, 0x9a, 0x8e, 0xd1, 0xf1,
+	0xac, 0xfd, 0x97, 0x77, 0x02, 0xf4, 0x88, 0x9a, 0xb6, 0x11, 0x4c, 0x57, 0x7c, 0x88, 0x7e, 0x95,
+	0x91, 0x8b, 0xb7, 0x72, 0xe5, 0xe2, 0x49, 0xa8, 0x50, 0xa1, 0x2c, 0x0f, 0x0b, 0x1b, 0xe7, 0x92,
+	0x91, 0xa6, 0x6e, 0xaa, 0x1c, 0x12, 0xaf, 0x99, 0xe2, 0x4c, 0x35, 0xf3, 0x17, 0x01, 0x2a, 0x6d,
+	0xeb, 0xd8, 0xf4, 0x31, 0x3a, 0x8c, 0x02, 0x14, 0xf3, 0x4b, 0x48, 0xf8, 0x25, 0x5e, 0x81, 0x92,
+	0x6b, 0x0f, 0x59, 0xc3, 0x2f, 0x6f, 0x88, 0x49, 0xe9, 0xaa, 0x3d, 0xc4, 0x2a, 0xe5, 0x93, 0x4c,
+	0x5b, 0xb6, 0xe4, 0x38, 0xae, 0x7d, 0xac, 0x0d, 0xa9, 0x2d, 0x73, 0x6a, 0x8c, 0x82, 0xae, 0xe7,
+	0x09, 0xc5, 0x23, 0x50, 0x31, 0xa9, 0xad, 0x3c, 0xda, 0x7c, 0x84, 0xfe, 0x24, 0x40, 0xe9, 0x05,
+	0xdb, 0xb4, 0xd0, 0xe5, 0xc8, 0x85, 0x08, 0x2b, 0x24, 0xb0, 0x6f, 0x0a, 0xff, 0xd7, 0x44, 0x8b,
+	0x12, 0x2c, 0xf1, 0x58, 0xf6, 0x7c, 0xcd, 0x3f, 0xf2, 0xa8, 0xaf, 0xcb, 0x1b, 0x8f, 0x66, 0xc6,
+	0x9d, 0x41, 0xd4, 0xe4, 0x17, 0xe8, 0x67, 0xd4, 0x24, 0x6a, 0xb6, 0x87, 0x1e, 0x9b, 0x21, 0x0b,
+	0x08, 0xe7, 0xf1, 0xe1, 0x69, 0x98, 0x73, 0xb9, 0x16, 0x5e, 0x4a, 0xe7, 0x93, 0x46, 0x6e, 0xe3,
+	0xd1, 0x1e, 0x76, 0xd5, 0x10, 0x85, 0x7e, 0x2d, 0x40, 0x95, 0x65, 0x0c, 0xa3, 0x5b, 0xb3, 0x54,
+	0x07, 0x82, 0x39, 0xd3, 0xc0, 0x96, 0x6f, 0xfa, 0x27, 0x3c, 0x4e, 0xe1, 0x38, 0xac, 0x9c, 0xe2,
+	0xf4, 0xca, 0xc9, 0xd7, 0xf0, 0xdf, 0x83, 0x6a, 0x0b, 0xeb, 0x43, 0xd3, 0xc2, 0xe8, 0x6b, 0xf7,
+	0x68, 0x68, 0x3e, 0x03, 0xde, 0x16, 0xa0, 0xca, 0xe2, 0x37, 0x63, 0x0a, 0xf5, 0x3c, 0x29, 0x6c,
+	0x40, 0x75, 0xc4, 0x94, 0x4c, 0xcd, 0x60, 0x00, 0x42, 0xbf, 0x14, 0xa0, 0x74, 0xdd, 0xd4, 0x0f,
+	0xef, 0x3d, 0x28, 0xaf, 0xe4, 0x31, 0xf7, 0x0a, 0x2c, 0xb3, 0xae, 0xf3, 0x54, 0x7c, 0x6c, 0x1f,
+	0x62, 0xd6, 0x3c, 0x65, 0x35, 0x45, 0xa5, 0xc1, 0x63, 0x93, 0xd0, 0x7d, 0x0e, 0x1e, 0xd7, 0x9b,
+	0x1d, 0x3c, 0x66, 0x81, 0x1a, 0x80, 0xd0, 0xf7, 0x05, 0x58, 0xe4, 0x34, 0x6a, 0xe7, 0xec, 0x41,
+	0xa4, 0x1f, 0x85, 0x53, 0x45, 0x38, 0xce, 0x57, 0x59, 0x1a, 0x94, 0x3b, 0x58, 0x3b, 0xc6, 0xb3,
+	0x45, 0x26, 0x97, 0x8a, 0x1f, 0x08, 0x50, 0x69, 0xe1, 0x21, 0xf6, 0x67, 0x54, 0xf2, 0x52, 0x9e,
+	0xf0, 0xaf, 0xc1, 0xa2, 0x41, 0x74, 0x98, 0xb6, 0x25, 0xf9, 0xdb, 0x1e, 0x0d, 0x4e, 0x51, 0x4d,
+	0xd0, 0xd0, 0x01, 0x2c, 0x32, 0x3b, 0x9a, 0x9a, 0xa5, 0xe3, 0xe1, 0x7d, 0x74, 0xf9, 0x04, 0xaa,
+	0xca, 0xfe, 0xfe, 0xd0, 0xd6, 0x8c, 0xf8, 0x56, 0x77, 0x72, 0x5a, 0xcf, 0x43, 0x79, 0xdf, 0x76,
+	0x75, 0xb6, 0xf2, 0xcc, 0xa9, 0x6c, 0x90, 0x4f, 0xf5, 0x2f, 0xc8, 0xce, 0x95, 0xcd, 0xfc, 0x33,
+	0xf9, 0x77, 0x3b, 0x4f, 0xb4, 0xbf, 0x08, 0x15, 0x8f, 0xad, 0x47, 0x6c, 0xef, 0x78, 0x31, 0x63,
+	0xd7, 0xd0, 0x3b, 0xb1, 0x74, 0xbe, 0x22, 0x71, 0x30, 0xfa, 0x16, 0x94, 0x3a, 0x24, 0x26, 0xf7,
+	0x2f, 0xf0, 0x9f, 0xd6, 0xa0, 0xa2, 0xec, 0xdd, 0x26, 0xfb, 0xf6, 0xf7, 0x8b, 0x30, 0xdf, 0x3b,
+	0xda, 0xf3, 0x74, 0xd7, 0xdc, 0xc3, 0xe8, 0x3f, 0x42, 0xe2, 0x34, 0xe6, 0x1d, 0xed, 0x85, 0x1a,
+	0xd9, 0x80, 0xb4, 0x16, 0x57, 0x1d, 0xec, 0x49, 0xc3, 0x31, 0x69, 0xee, 0x7d, 0x73, 0xe8, 0x93,
+	0x99, 0xb1, 0x98, 0xd5, 0xdc, 0x9b, 0x94, 0xa9, 0x06, 0x20, 0x71, 0x1d, 0xca, 0x9e, 0xed, 0xfa,
+	0x5e, 0xbd, 0x44, 0xd1, 0xa9, 0xe5, 0xa8, 0x67, 0xbb, 0xbe, 0xca, 0x00, 0xc4, 0x96, 0xa1, 0x39,
+	0x32, 0xfd, 0x7a, 0x99, 0xce, 0x5d, 0x6c, 0x40, 0xb6, 0x17, 0xf6, 0xfe, 0xbe, 0x87, 0xfd, 0x7a,
+	0x85, 0x92, 0xf9, 0x88, 0x6c, 0x2d, 0x7d, 0xfc, 0xba, 0x5f, 0xaf, 0xb2, 0xad, 0x25, 0xf9, 0x4d,
+	0x68, 0x87, 0xf8, 0xc4, 0xab, 0xcf, 0x51, 0x9b, 0xe9, 0x6f, 0xf4, 0x81, 0x90, 0xf3, 0x3c, 0xcb,
+	0xe2, 0x52, 0x88, 0xc7, 0xe5, 0x39, 0xa8, 0xda, 0x34, 0xa2, 0x81, 0xef, 0x8f, 0xc5, 0x05, 0xb0,
+	0x60, 0x37, 0xc2, 0x40, 0x1b, 0x8c, 0xa0, 0x06, 0xdf, 0xb0, 0xa3, 0xaf, 0xaf, 0x0d, 0xe9, 0x7e,
+	0xbc, 0xa8, 0xb2, 0x81, 0x58, 0x83, 0xa2, 0x87, 0x5f, 0xa3, 0x4e, 0x97, 0x54, 0xf2, 0x33, 0x11,
+	0xfe, 0x4a, 0x32, 0xfc, 0xe8, 0x63, 0x01, 0x6a, 0x69, 0x0d, 0x53, 0xba, 0x69, 0x19, 0x0a, 0x66,
+	0xe0, 0x44, 0xc1, 0x34, 0xc4, 0x17, 0xa0, 0x6a, 0x60, 0x5f, 0x33, 0x87, 0x81, 0x07, 0x4f, 0xcf,
+	0xe0, 0x41, 0xa3, 0xc5, 0x3e, 0x61, 0x87, 0x8c, 0x40, 0x00, 0x52, 0xc8, 0x1c, 0x12, 0x31, 0x88,
+	0x23, 0x87, 0xf8, 0x84, 0x5b, 0x40, 0x7e, 0x8a, 0x4f, 0x40, 0xf9, 0x58, 0x1b, 0x1e, 0x61, 0xde,
+	0x1a, 0xa9, 0x0d, 0xf5, 0x0d, 0xc2, 0x52, 0x19, 0xe2, 0xd9, 0xc2, 0x97, 0x05, 0x84, 0x61, 0xa1,
+	0x6f, 0x79, 0x61, 0x9d, 0x26, 0xf7, 0x98, 0x34, 0x03, 0x5e, 0x5d, 0xa0, 0xf1, 0xe0, 0xa3, 0x7c,
+	0x8d, 0xf1, 0xbb, 0x42, 0x78, 0x54, 0xf9, 0xab, 0x30, 0xcb, 0x94, 0x44, 0x4a, 0xed, 0xc4, 0x09,
+	0xcf, 0xde, 0xe4, 0xb7, 0xf8, 0x7c, 0x3a, 0x90, 0x8d, 0x8c, 0x40, 0x32, 0x2d, 0x0d, 0xae, 0xe1,
+	0x41, 0x85, 0x51, 0xc9, 0x53, 0xf0, 0x08, 0xe6, 0x58, 0x99, 0x46, 0xab, 0x69, 0x30, 0x46, 0x3f,
+	0x29, 0x40, 0xb1, 0x87, 0x7d, 0xf4, 0x77, 0x61, 0xc6, 0x75, 0x79, 0x92, 0x24, 0x51, 0x4e, 0x47,
+	0xed, 0xc9, 0xac, 0xf2, 0xc3, 0xfe, 0x83, 0x0e, 0x59, 0xae, 0x3a, 0x7a, 0x4b, 0x80, 0x72, 0xdf,
+	0xf2, 0xb0, 0x8f, 0x7a, 0xf7, 0x1a, 0x97, 0x60, 0xe2, 0x2a, 0xc6, 0x26, 0xae, 0x5c, 0x36, 0xbd,
+	0x2b, 0x40, 0x71, 0x0b, 0xfb, 0x33, 0xef, 0xa0, 0x26, 0xe6, 0x5c, 0xcb, 0x53, 0x44, 0x9f, 0x87,
+	0x0a, 0x13, 0xc0, 0xc3, 0x9e, 0x5a, 0x1a, 0xf8, 0x7c, 0xc8, 0x31, 0xe8, 0xbb, 0xe1, 0x5e, 0xe8,
+	0x9e, 0xad, 0xcd, 0x15, 0xab, 0x8f, 0x0a, 0x50, 0x7e, 0xf1, 0x08, 0xbb, 0x27, 0xe8, 0x6f, 0x33,
+	0x15, 0x76, 0x6c, 0xe5, 0x2b, 0xfc, 0x4f, 0x2b, 0x5f, 0x71, 0xe6, 0x95, 0xaf, 0x94, 0xbd, 0xf2,
+	0x95, 0x33, 0x57, 0xbe, 0x4a, 0xc6, 0xca, 0x57, 0x8d, 0x15, 0xd0, 0x49, 0xce, 0xbd, 0x7b, 0xb0,
+	0xc4, 0x65, 0x3a, 0x39, 0x71, 0x4d, 0x2b, 0xc6, 0xd6, 0x34, 0xf4, 0xde, 0x3c, 0x94, 0x36, 0xcd,
+	0x21, 0x46, 0xff, 0x10, 0xa0, 0x28, 0x19, 0x64, 0x23, 0x3b, 0xdb, 0x3c, 0xeb, 0x68, 0xfe, 0x41,
+	0x30, 0xcf, 0x92, 0xdf, 0xe2, 0x0a, 0x80, 0xe3, 0xda, 0xb7, 0x5c, 0xec, 0x79, 0x6d, 0x83, 0x5f,
+	0xa4, 0xc6, 0x28, 0xe8, 0x3b, 0x39, 0xaf, 0x37, 0xf6, 0xcd, 0x61, 0x74, 0x70, 0xe0, 0xa3, 0x44,
+	0x89, 0x15, 0xc7, 0x5b, 0xd4, 0x33, 0xbf, 0x8d, 0xf9, 0xda, 0x4d, 0x7f, 0xa3, 0x7f, 0xf1, 0x6e,
+	0x7b, 0x7b, 0xa6, 0xfa, 0x99, 0xa4, 0xb5, 0x0e, 0x55, 0xfb, 0xc8, 0xdf, 0x21, 0x9e, 0x33, 0xa5,
+	0xc1, 0x30, 0xe5, 0x7c, 0x29, 0xed, 0xbc, 0x78, 0x01, 0xe6, 0xed, 0x63, 0xec, 0xde, 0x71, 0x4d,
+	0x1f, 0xd3, 0x22, 0x99, 0x53, 0x23, 0x02, 0xda, 0xca, 0x13, 0x9a, 0xc0, 0xcd, 0x42, 0xcc, 0xcd,
+	0x0f, 0x04, 0x28, 0x6c, 0xe9, 0x68, 0x3b, 0x72, 0x72, 0x0d, 0x16, 0x6f, 0xb9, 0x64, 0x63, 0x8b,
+	0x75, 0xdb, 0xa2, 0xab, 0x32, 0x3d, 0x62, 0xc4, 0x69, 0x29, 0xe3, 0x0b, 0x63, 0x99, 0xbb, 0x93,
+	0xf3, 0x6c, 0xb3, 0x37, 0xb4, 0xf7, 0x3c, 0x15, 0x8f, 0xec, 0x63, 0x7e, 0xcc, 0x2d, 0xaa, 0x09,
+	0x1a, 0x51, 0xbc, 0x77, 0xe2, 0x63, 0x6f, 0xd3, 0xc5, 0xd8, 0xe0, 0x75, 0x19, 0xa3, 0xa0, 0x1f,
+	0x06, 0x37, 0x86, 0x33, 0xed, 0xbd, 0x5f, 0xcd, 0x63, 0xe6, 0x3a, 0x94, 0x49, 0x72, 0x83, 0x1e,
+	0x12, 0xc7, 0x26, 0x0a, 0xac, 0x32, 0x00, 0xfa, 0x43, 0x74, 0x46, 0xf9, 0xea, 0x3d, 0x14, 0x11,
+	0xb2, 0x73, 0xf6, 0x41, 0xec, 0xec, 0x32, 0x1f, 0x1c, 0x4e, 0x48, 0x94, 0x29, 0x60, 0x1b, 0x7b,
+	0x9e, 0x76, 0x0b, 0xf3, 0xb2, 0x4c, 0xd0, 0xd0, 0xfb, 0x02, 0x3c, 0xa4, 0x62, 0x47, 0x33, 0x5d,
+	0x15, 0xef, 0xb3, 0x5b, 0xe7, 0xf8, 0x15, 0xec, 0xbb, 0x42, 0x5e, 0x83, 0x82, 0x2b, 0x58, 0x92,
+	0xb6, 0xe0, 0xb6, 0x95, 0x4e, 0x6f, 0x8e, 0xcf, 0x93, 0x49, 0x7f, 0x93, 0x18, 0x8d, 0x34, 0xf7,
+	0x90, 0x4c, 0xc7, 0xac, 0x27, 0x83, 0x21, 0x99, 0x93, 0x34, 0xc3, 0xc0, 0x06, 0x6d, 0x89, 0xa2,
+	0xca, 0x06, 0x04, 0xef, 0xf2, 0xaa, 0xa9, 0x30, 0x3c, 0x1f, 0xa2, 0x3f, 0x96, 0xa1, 0xdc, 0xb6,
+	0x0c, 0xfc, 0x3a, 0x7a, 0xa7, 0x48, 0x3c, 0xd8, 0x3b, 0x32, 0x87, 0x06, 0x7a, 0x65, 0xc6, 0x74,
+	0x78, 0xf6, 0x51, 0x70, 0x5c, 0x25, 0x11, 0xa4, 0xa3, 0x53, 0xa7, 0xad, 0xdf, 0x17, 0xf2, 0x86,
+	0x27, 0x4b, 0xdb, 0x15, 0x58, 0xe6, 0xf3, 0x71, 0x4f, 0xd7, 0x2c, 0x2b, 0xac, 0xfa, 0x14, 0x35,
+	0x86, 0xa3, 0xee, 0x62, 0x83, 0x47, 0x2e, 0x45, 0x8d, 0xcb, 0x3b, 0x34, 0x1d, 0x27, 0x8c, 0x64,
+	0x8a, 0x2a, 0x3e, 0x0e, 0x4b, 0x9c, 0xb2, 0xa9, 0x99, 0xc3, 0x30, 0xb0, 0x49, 0x22, 0x89, 0x85,
+	0x71, 0xe4, 0x6a, 0xbe, 0x69, 0x5b, 0xdb, 0x1e, 0x3d, 0xaf, 0x15, 0xd5, 0x18, 0x85, 0x48, 0xd9,
+	0xa7, 0x48, 0x85, 0x2f, 0x3c, 0xec, 0xf8, 0x96, 0x24, 0xa2, 0x9f, 0x16, 0xa0, 0x72, 0x03, 0xbb,
+	0xe6, 0xfe, 0xc9, 0xcc, 0x99, 0x71, 0x69, 0x79, 0xf2, 0x8b, 0x04, 0x3e, 0x3a, 0x35, 0x33, 0xbf,
+	0xcd, 0x7b, 0x6d, 0x1d, 0x2d, 0x9b, 0xb4, 0xb8, 0x82, 0x05, 0x72, 0x05, 0x60, 0x64, 0x7a, 0x23,
+	0xcd, 0xd7, 0x0f, 0xb0, 0x17, 0xcc, 0x46, 0x11, 0x85, 0xac, 0x39, 0xcc, 0xb2, 0x30, 0x1b, 0xe1,
+	0x98, 0xf4, 0x61, 0x80, 0x24, 0x13, 0x56, 0xbd, 0x4c, 0x03, 0x93, 0xa0, 0x6d, 0x7c, 0x7c, 0x01,
+	0x96, 0x9b, 0x43, 0x13, 0x5b, 0x7e, 0x93, 0xff, 0x43, 0x41, 0xbc, 0x09, 0x4b, 0x92, 0xe3, 0x44,
+	0xcf, 0xcf, 0xe2, 0x5a, 0xdc, 0x6e, 0xc9, 0x71, 0x1a, 0x11, 0x2f, 0xd8, 0x69, 0xa3, 0xc7, 0xa6,
+	0x62, 0x78, 0x3c, 0x6e, 0xc2, 0x12, 0x7f, 0x6c, 0x66, 0x47, 0x9b, 0xa4, 0x64, 0xce, 0x4a, 0x1d,
+	0x7b, 0x92, 0x92, 0xc7, 0x30, 0x5c, 0x72, 0x1f, 0x16, 0x03, 0xc9, 0x43, 0xdb, 0xc3, 0xe2, 0xe5,
+	0xcc, 0x8f, 0x08, 0x2b, 0x94, 0xbb, 0x36, 0x0d, 0x12, 0x19, 0xcc, 0x5f, 0x04, 0xb2, 0x0c, 0xe6,
+	0xac, 0xa9, 0x06, 0x8f, 0x61, 0xb8, 0xe4, 0x57, 0x60, 0x39, 0x78, 0xe3, 0x61, 0x2f, 0xb9, 0x62,
+	0xe6, 0x67, 0x9c, 0x19, 0xca, 0x7e, 0x7c, 0x3a, 0x68, 0xcc, 0x6c, 0xf6, 0xf2, 0x9a, 0x6d, 0x36,
+	0xe3, 0x4d, 0x37, 0x3b, 0xc4, 0x70, 0xc9, 0x2a, 0x2c, 0x04, 0x92, 0x0f, 0xec, 0x3b, 0xe2, 0x6a,
+	0xe6, 0x37, 0x07, 0xf6, 0x9d, 0x50, 0xea, 0xe5, 0x29, 0x88, 0x31, 0x99, 0xa4, 0x22, 0xb3, 0x65,
+	0x12, 0xce, 0x74, 0x99, 0x1c, 0x31, 0x6e, 0xa7, 0x6f, 0x3b, 0x13, 0xec, 0xf4, 0x6d, 0xe7, 0x14,
+	0x3b, 0x19, 0x22, 0x92, 0x49, 0xaf, 0xe3, 0x78, 0x29, 0x24, 0x64, 0x52, 0x46, 0xba, 0x10, 0x2e,
+	0x4f, 0x41, 0x70, 0x99, 0x1d, 0x98, 0xa7, 0x0c, 0xea, 0xf9, 0xca, 0x38, 0x3e, 0xe1, 0xf7, 0xa5,
+	0x89, 0xfc, 0x94, 0x85, 0xec, 0x36, 0x3c, 0xcb, 0x42, 0xc6, 0x99, 0x66, 0x61, 0x88, 0x48, 0x59,
+	0xf8, 0x82, 0x6d, 0x5a, 0x59, 0x16, 0x12, 0xfa, 0x34, 0x0b, 0x39, 0x3f, 0x36, 0x03, 0xd0, 0x87,
+	0x50, 0xfe, 0x74, 0x95, 0x9a, 0x01, 0xe8, 0x17, 0x01, 0x6f, 0xc2, 0x0c, 0x90, 0xc6, 0xc4, 0x66,
+	0x00, 0xc2, 0xe2, 0xef, 0x60, 0x62, 0x86, 0x6b, 0x9c, 0x35, 0x61, 0x06, 0x48, 0x41, 0x52, 0x62,
+	0xf9, 0xab, 0x55, 0x96, 0x58, 0xce, 0x9a, 0x26, 0x36, 0x82, 0xa4, 0xc4, 0xf2, 0xa7, 0xa8, 0x2c,
+	0xb1, 0x9c, 0x35, 0x4d, 0x6c, 0x04, 0x49, 0x25, 0xeb, 0xba, 0xa9, 0x1f, 0x66, 0x25, 0x8b, 0xd0,
+	0xa7, 0x25, 0x8b, 0xf3, 0x53, 0x46, 0xf2, 0x27, 0x1f, 0x71, 0x62, 0xb5, 0x4c, 0x35, 0x32, 0x82,
+	0x70, 0xb1, 0x06, 0x9c, 0x8d, 0x89, 0x65, 0x6f, 0x36, 0xe2, 0x95, 0x49, 0x1f, 0x32, 0x7e, 0xa8,
+	0xe0, 0xea, 0xa9, 0x38, 0xae, 0x45, 0x01, 0x60, 0x9d, 0x85, 0xb5, 0x63, 0x2c, 0x66, 0xb5, 0x0e,
+	0x61, 0x84, 0x72, 0x57, 0x27, 0x03, 0x52, 0xcd, 0xc5, 0x2e, 0x1d, 0xb2, 0x9a, 0x8b, 0x71, 0xa6,
+	0x35, 0x57, 0x88, 0x48, 0x85, 0x22, 0xfe, 0x98, 0x92, 0x15, 0x8a, 0x38, 0x7f, 0x5a, 0x28, 0x52,
+	0xb8, 0x54, 0x1e, 0xf9, 0x43, 0x4a, 0x56, 0x1e, 0x39, 0x6b, 0x5a, 0x1e, 0x23, 0x48, 0x7a, 0xee,
+	0x22, 0x32, 0xb3, 0xe6, 0xae, 0xb8, 0xc0, 0x4b, 0x13, 0xf9, 0xa9, 0xf0, 0xb2, 0xd3, 0x4c, 0x56,
+	0x78, 0x19, 0x67, 0x5a, 0x78, 0x43, 0x44, 0xe4, 0x38, 0xdb, 0xff, 0xf1, 0x29, 0xfb, 0xf2, 0xa9,
+	0x97, 0xac, 0x49, 0xc7, 0xd3, 0x90, 0xc8, 0x71, 0xc6, 0xe9, 0xe1, 0xd4, 0xa4, 0x3d, 0x7e, 0x05,
+	0x99, 0x74, 0x3c, 0xc1, 0x8f, 0x1c, 0x67, 0x64, 0x7a, 0x19, 0x98, 0x74, 0x9c, 0xe3, 0x29, 0x27,
+	0xdb, 0xf1, 0x14, 0x22, 0x6d, 0xe1, 0xd6, 0x04, 0x0b, 0xb7, 0x4e, 0xb1, 0x70, 0x2b, 0x2e, 0x2d,
+	0x0c, 0x23, 0x2f, 0xfd, 0x2c, 0x03, 0x52, 0xb5, 0xbf, 0x36, 0x0d, 0x92, 0x76, 0x9c, 0xde, 0xa2,
+	0x65, 0x3a, 0x4e, 0x39, 0x53, 0x1d, 0x0f, 0x10, 0x5c, 0xe6, 0x37, 0xe1, 0x21, 0x9e, 0x9a, 0xe0,
+	0x1d, 0x40, 0x7c, 0x7c, 0xda, 0x13, 0x45, 0x28, 0xfb, 0xb3, 0xa7, 0xa0, 0xa2, 0x86, 0x0d, 0x93,
+	0x15, 0x6a, 0xb8, 0x92, 0x9d, 0x90, 0x31, 0x1d, 0x57, 0x4f, 0xc5, 0x71, 0x2d, 0x9b, 0x50, 0x25,
+	0x87, 0x7c, 0xc9, 0x30, 0xc4, 0x0b, 0xf1, 0x6f, 0x08, 0xb1, 0x21, 0x19, 0x51, 0x57, 0x5d, 0x9c,
+	0xc0, 0x4d, 0xca, 0x21, 0x45, 0x30, 0x2e, 0x27, 0x5e, 0x02, 0x17, 0x27, 0x70, 0xb9, 0x9c, 0x26,
+	0x54, 0xa8, 0x1c, 0x5d, 0x7c, 0x74, 0x1c, 0xa8, 0x87, 0x52, 0x2e, 0x64, 0x33, 0xa3, 0x09, 0x99,
+	0xd0, 0x78, 0x7f, 0x5f, 0x1a, 0xc3, 0xa6, 0xda, 0x7b, 0x75, 0x32, 0x80, 0x0b, 0x6c, 0xc3, 0x1c,
+	0xa1, 0xd3, 0xad, 0xd3, 0xb8, 0x03, 0x89, 0x9d, 0xd3, 0xca, 0x24, 0x36, 0x17, 0x75, 0x1b, 0xce,
+	0xd1, 0x5b, 0x95, 0xe4, 0x85, 0x84, 0xb8, 0x3e, 0xf6, 0x59, 0x0a, 0x11, 0x2a, 0x78, 0x62, 0x06,
+	0x64, 0xd4, 0x4d, 0xf4, 0xa0, 0xcc, 0x2f, 0x0a, 0x92, 0xdd, 0x44, 0x39, 0x0d, 0xce, 0xca, 0xee,
+	0xa6, 0x34, 0x24, 0xea, 0x26, 0xca, 0x61, 0x87, 0xdc, 0x64, 0x37, 0xb1, 0x4f, 0x18, 0x27, 0xbb,
+	0x9b, 0x52, 0x08, 0x2e, 0xf3, 0x39, 0x38, 0x47, 0xe2, 0x84, 0x2d, 0x7e, 0x3c, 0x92, 0xe9, 0xdf,
+	0xd3, 0xc5, 0xf0, 0xbf, 0x6a, 0x3d, 0xdf, 0xc5, 0xda, 0x28, 0x10, 0xb8, 0x14, 0x90, 0x29, 0xec,
+	0x69, 0xe1, 0xda, 0xb3, 0xef, 0xdf, 0x5d, 0x11, 0x3e, 0xbc, 0xbb, 0x22, 0xfc, 0xf3, 0xee, 0x8a,
+	0xf0, 0xe6, 0x27, 0x2b, 0x67, 0x3e, 0xfc, 0x64, 0xe5, 0xcc, 0x47, 0x9f, 0xac, 0x9c, 0xf9, 0xc6,
+	0xea, 0x2d, 0xd3, 0x3f, 0x38, 0xda, 0x6b, 0xe8, 0xf6, 0xe8, 0x29, 0xf6, 0xd1, 0x17, 0xbc, 0x13,
+	0x4b, 0xe7, 0xbf, 0x9f, 0x72, 0xf6, 0xf6, 0x2a, 0xf4, 0x3f, 0xf0, 0xcf, 0xfc, 0x37, 0x00, 0x00,
+	0xff, 0xff, 0xc6, 0x95, 0xcf, 0xbf, 0x39, 0x2f, 0x00, 0x00,
 }
 
 // Reference imports to suppress errors if they are not otherwise used.
@@ -6275,8 +6881,11 @@ type ClientCommandsClient interface {
 	SpaceDecline(ctx context.Context, in *Rpc_Space_Decline_Request, opts ...grpc.CallOption) (*Rpc_Space_Decline_Response, error)
 	SpaceMembers(ctx context.Context, in *Rpc_Space_Members_Request, opts ...grpc.CallOption) (*Rpc_Space_Members_Response, error)
 	SpaceKick(ctx context.Context, in *Rpc_Space_Kick_Request, opts ...grpc.CallOption) (*Rpc_Space_Kick_Response, error)
+	SpaceInvites(ctx context.Context, in *Rpc_Space_Invites_Request, opts ...grpc.CallOption) (*Rpc_Space_Invites_Response, error)
+	SpaceInviteRevoke(ctx context.Context, in *Rpc_Space_InviteRevoke_Request, opts ...grpc.CallOption) (*Rpc_Space_InviteRevoke_Response, error)
 	SpaceLeave(ctx context.Context, in *Rpc_Space_Leave_Request, opts ...grpc.CallOption) (*Rpc_Space_Leave_Response, error)
 	SpaceDelete(ctx context.Context, in *Rpc_Space_Delete_Request, opts ...grpc.CallOption) (*Rpc_Space_Delete_Response, error)
+	SpaceDeleteCancel(ctx context.Context, in *Rpc_Space_DeleteCancel_Request, opts ...grpc.CallOption) (*Rpc_Space_DeleteCancel_Response, error)
 	SpaceOffload(ctx context.Context, in *Rpc_Space_Offload_Request, opts ...grpc.CallOption) (*Rpc_Space_Offload_Response, error)
 	SpaceLoad(ctx context.Context, in *Rpc_Space_Load_Request, opts ...grpc.CallOption) (*Rpc_Space_Load_Response, error)
 	SpaceStatus(ctx context.Context, in *Rpc_Space_Status_Request, opts ...grpc.CallOption) (*Rpc_Space_Status_Response, error)
@@ -6292,6 +6901,7 @@ type ClientCommandsClient interface {
 	FileGet(ctx context.Context, in *Rpc_File_Get_Request, opts ...grpc.CallOption) (*Rpc_File_Get_Response, error)
 	FileGc(ctx context.Context, in *Rpc_File_Gc_Request, opts ...grpc.CallOption) (*Rpc_File_Gc_Response, error)
 	FileStatus(ctx context.Context, in *Rpc_File_Status_Request, opts ...grpc.CallOption) (*Rpc_File_Status_Response, error)
+	FileList(ctx context.Context, in *Rpc_File_List_Request, opts ...grpc.CallOption) (*Rpc_File_List_Response, error)
 	FileRepairRefcounts(ctx context.Context, in *Rpc_File_RepairRefcounts_Request, opts ...grpc.CallOption) (*Rpc_File_RepairRefcounts_Response, error)
 	IndexRebuild(ctx context.Context, in *Rpc_Index_Rebuild_Request, opts ...grpc.CallOption) (*Rpc_Index_Rebuild_Response, error)
 	IndexVerify(ctx context.Context, in *Rpc_Index_Verify_Request, opts ...grpc.CallOption) (*Rpc_Index_Verify_Response, error)
@@ -6468,6 +7078,24 @@ func (c *clientCommandsClient) SpaceKick(ctx context.Context, in *Rpc_Space_Kick
 	return out, nil
 }
 
+func (c *clientCommandsClient) SpaceInvites(ctx context.Context, in *Rpc_Space_Invites_Request, opts ...grpc.CallOption) (*Rpc_Space_Invites_Response, error) {
+	out := new(Rpc_Space_Invites_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/SpaceInvites", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientCommandsClient) SpaceInviteRevoke(ctx context.Context, in *Rpc_Space_InviteRevoke_Request, opts ...grpc.CallOption) (*Rpc_Space_InviteRevoke_Response, error) {
+	out := new(Rpc_Space_InviteRevoke_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/SpaceInviteRevoke", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *clientCommandsClient) SpaceLeave(ctx context.Context, in *Rpc_Space_Leave_Request, opts ...grpc.CallOption) (*Rpc_Space_Leave_Response, error) {
 	out := new(Rpc_Space_Leave_Response)
 	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/SpaceLeave", in, out, opts...)
@@ -6480,6 +7108,15 @@ func (c *clientCommandsClient) SpaceLeave(ctx context.Context, in *Rpc_Space_Lea
 func (c *clientCommandsClient) SpaceDelete(ctx context.Context, in *Rpc_Space_Delete_Request, opts ...grpc.CallOption) (*Rpc_Space_Delete_Response, error) {
 	out := new(Rpc_Space_Delete_Response)
 	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/SpaceDelete", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientCommandsClient) SpaceDeleteCancel(ctx context.Context, in *Rpc_Space_DeleteCancel_Request, opts ...grpc.CallOption) (*Rpc_Space_DeleteCancel_Response, error) {
+	out := new(Rpc_Space_DeleteCancel_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/SpaceDeleteCancel", in, out, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -6621,6 +7258,15 @@ func (c *clientCommandsClient) FileStatus(ctx context.Context, in *Rpc_File_Stat
 	return out, nil
 }
 
+func (c *clientCommandsClient) FileList(ctx context.Context, in *Rpc_File_List_Request, opts ...grpc.CallOption) (*Rpc_File_List_Response, error) {
+	out := new(Rpc_File_List_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/FileList", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *clientCommandsClient) FileRepairRefcounts(ctx context.Context, in *Rpc_File_RepairRefcounts_Request, opts ...grpc.CallOption) (*Rpc_File_RepairRefcounts_Response, error) {
 	out := new(Rpc_File_RepairRefcounts_Response)
 	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/FileRepairRefcounts", in, out, opts...)
@@ -6700,8 +7346,11 @@ type ClientCommandsServer interface {
 	SpaceDecline(context.Context, *Rpc_Space_Decline_Request) (*Rpc_Space_Decline_Response, error)
 	SpaceMembers(context.Context, *Rpc_Space_Members_Request) (*Rpc_Space_Members_Response, error)
 	SpaceKick(context.Context, *Rpc_Space_Kick_Request) (*Rpc_Space_Kick_Response, error)
+	SpaceInvites(context.Context, *Rpc_Space_Invites_Request) (*Rpc_Space_Invites_Response, error)
+	SpaceInviteRevoke(context.Context, *Rpc_Space_InviteRevoke_Request) (*Rpc_Space_InviteRevoke_Response, error)
 	SpaceLeave(context.Context, *Rpc_Space_Leave_Request) (*Rpc_Space_Leave_Response, error)
 	SpaceDelete(context.Context, *Rpc_Space_Delete_Request) (*Rpc_Space_Delete_Response, error)
+	SpaceDeleteCancel(context.Context, *Rpc_Space_DeleteCancel_Request) (*Rpc_Space_DeleteCancel_Response, error)
 	SpaceOffload(context.Context, *Rpc_Space_Offload_Request) (*Rpc_Space_Offload_Response, error)
 	SpaceLoad(context.Context, *Rpc_Space_Load_Request) (*Rpc_Space_Load_Response, error)
 	SpaceStatus(context.Context, *Rpc_Space_Status_Request) (*Rpc_Space_Status_Response, error)
@@ -6717,6 +7366,7 @@ type ClientCommandsServer interface {
 	FileGet(context.Context, *Rpc_File_Get_Request) (*Rpc_File_Get_Response, error)
 	FileGc(context.Context, *Rpc_File_Gc_Request) (*Rpc_File_Gc_Response, error)
 	FileStatus(context.Context, *Rpc_File_Status_Request) (*Rpc_File_Status_Response, error)
+	FileList(context.Context, *Rpc_File_List_Request) (*Rpc_File_List_Response, error)
 	FileRepairRefcounts(context.Context, *Rpc_File_RepairRefcounts_Request) (*Rpc_File_RepairRefcounts_Response, error)
 	IndexRebuild(context.Context, *Rpc_Index_Rebuild_Request) (*Rpc_Index_Rebuild_Response, error)
 	IndexVerify(context.Context, *Rpc_Index_Verify_Request) (*Rpc_Index_Verify_Response, error)
@@ -6781,11 +7431,20 @@ func (*UnimplementedClientCommandsServer) SpaceMembers(ctx context.Context, req 
 func (*UnimplementedClientCommandsServer) SpaceKick(ctx context.Context, req *Rpc_Space_Kick_Request) (*Rpc_Space_Kick_Response, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SpaceKick not implemented")
 }
+func (*UnimplementedClientCommandsServer) SpaceInvites(ctx context.Context, req *Rpc_Space_Invites_Request) (*Rpc_Space_Invites_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SpaceInvites not implemented")
+}
+func (*UnimplementedClientCommandsServer) SpaceInviteRevoke(ctx context.Context, req *Rpc_Space_InviteRevoke_Request) (*Rpc_Space_InviteRevoke_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SpaceInviteRevoke not implemented")
+}
 func (*UnimplementedClientCommandsServer) SpaceLeave(ctx context.Context, req *Rpc_Space_Leave_Request) (*Rpc_Space_Leave_Response, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SpaceLeave not implemented")
 }
 func (*UnimplementedClientCommandsServer) SpaceDelete(ctx context.Context, req *Rpc_Space_Delete_Request) (*Rpc_Space_Delete_Response, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SpaceDelete not implemented")
+}
+func (*UnimplementedClientCommandsServer) SpaceDeleteCancel(ctx context.Context, req *Rpc_Space_DeleteCancel_Request) (*Rpc_Space_DeleteCancel_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SpaceDeleteCancel not implemented")
 }
 func (*UnimplementedClientCommandsServer) SpaceOffload(ctx context.Context, req *Rpc_Space_Offload_Request) (*Rpc_Space_Offload_Response, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SpaceOffload not implemented")
@@ -6831,6 +7490,9 @@ func (*UnimplementedClientCommandsServer) FileGc(ctx context.Context, req *Rpc_F
 }
 func (*UnimplementedClientCommandsServer) FileStatus(ctx context.Context, req *Rpc_File_Status_Request) (*Rpc_File_Status_Response, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method FileStatus not implemented")
+}
+func (*UnimplementedClientCommandsServer) FileList(ctx context.Context, req *Rpc_File_List_Request) (*Rpc_File_List_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method FileList not implemented")
 }
 func (*UnimplementedClientCommandsServer) FileRepairRefcounts(ctx context.Context, req *Rpc_File_RepairRefcounts_Request) (*Rpc_File_RepairRefcounts_Response, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method FileRepairRefcounts not implemented")
@@ -7173,6 +7835,42 @@ func _ClientCommands_SpaceKick_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ClientCommands_SpaceInvites_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_Space_Invites_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).SpaceInvites(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/SpaceInvites",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).SpaceInvites(ctx, req.(*Rpc_Space_Invites_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientCommands_SpaceInviteRevoke_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_Space_InviteRevoke_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).SpaceInviteRevoke(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/SpaceInviteRevoke",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).SpaceInviteRevoke(ctx, req.(*Rpc_Space_InviteRevoke_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ClientCommands_SpaceLeave_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(Rpc_Space_Leave_Request)
 	if err := dec(in); err != nil {
@@ -7205,6 +7903,24 @@ func _ClientCommands_SpaceDelete_Handler(srv interface{}, ctx context.Context, d
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ClientCommandsServer).SpaceDelete(ctx, req.(*Rpc_Space_Delete_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientCommands_SpaceDeleteCancel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_Space_DeleteCancel_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).SpaceDeleteCancel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/SpaceDeleteCancel",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).SpaceDeleteCancel(ctx, req.(*Rpc_Space_DeleteCancel_Request))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -7479,6 +8195,24 @@ func _ClientCommands_FileStatus_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ClientCommands_FileList_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_File_List_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).FileList(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/FileList",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).FileList(ctx, req.(*Rpc_File_List_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ClientCommands_FileRepairRefcounts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(Rpc_File_RepairRefcounts_Request)
 	if err := dec(in); err != nil {
@@ -7631,12 +8365,24 @@ var _ClientCommands_serviceDesc = grpc.ServiceDesc{
 			Handler:    _ClientCommands_SpaceKick_Handler,
 		},
 		{
+			MethodName: "SpaceInvites",
+			Handler:    _ClientCommands_SpaceInvites_Handler,
+		},
+		{
+			MethodName: "SpaceInviteRevoke",
+			Handler:    _ClientCommands_SpaceInviteRevoke_Handler,
+		},
+		{
 			MethodName: "SpaceLeave",
 			Handler:    _ClientCommands_SpaceLeave_Handler,
 		},
 		{
 			MethodName: "SpaceDelete",
 			Handler:    _ClientCommands_SpaceDelete_Handler,
+		},
+		{
+			MethodName: "SpaceDeleteCancel",
+			Handler:    _ClientCommands_SpaceDeleteCancel_Handler,
 		},
 		{
 			MethodName: "SpaceOffload",
@@ -7697,6 +8443,10 @@ var _ClientCommands_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "FileStatus",
 			Handler:    _ClientCommands_FileStatus_Handler,
+		},
+		{
+			MethodName: "FileList",
+			Handler:    _ClientCommands_FileList_Handler,
 		},
 		{
 			MethodName: "FileRepairRefcounts",
@@ -8599,6 +9349,27 @@ func (m *Rpc_Account_List_Response) MarshalToSizedBuffer(dAtA []byte) (int, erro
 	_ = i
 	var l int
 	_ = l
+	if len(m.SelectedId) > 0 {
+		i -= len(m.SelectedId)
+		copy(dAtA[i:], m.SelectedId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SelectedId)))
+		i--
+		dAtA[i] = 0x22
+	}
+	if len(m.Accounts) > 0 {
+		for iNdEx := len(m.Accounts) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Accounts[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintCommands(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x1a
+		}
+	}
 	if len(m.AccountIds) > 0 {
 		for iNdEx := len(m.AccountIds) - 1; iNdEx >= 0; iNdEx-- {
 			i -= len(m.AccountIds[iNdEx])
@@ -8888,6 +9659,18 @@ func (m *Rpc_Space_List_Response) MarshalToSizedBuffer(dAtA []byte) (int, error)
 	_ = i
 	var l int
 	_ = l
+	if m.Account != nil {
+		{
+			size, err := m.Account.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x1a
+	}
 	if len(m.Spaces) > 0 {
 		for iNdEx := len(m.Spaces) - 1; iNdEx >= 0; iNdEx-- {
 			{
@@ -9606,6 +10389,208 @@ func (m *Rpc_Space_Kick_Response) MarshalToSizedBuffer(dAtA []byte) (int, error)
 	_ = i
 	var l int
 	_ = l
+	if m.InvitesRevoked != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.InvitesRevoked))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Invites) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Invites) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Invites) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Invites_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Invites_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Invites_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Invites_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Invites_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Invites_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Invites) > 0 {
+		for iNdEx := len(m.Invites) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Invites[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintCommands(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x12
+		}
+	}
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_InviteRevoke) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_InviteRevoke) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_InviteRevoke) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_InviteRevoke_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_InviteRevoke_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_InviteRevoke_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.InviteId) > 0 {
+		i -= len(m.InviteId)
+		copy(dAtA[i:], m.InviteId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.InviteId)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_InviteRevoke_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_InviteRevoke_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_InviteRevoke_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
 	if m.Error != nil {
 		{
 			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
@@ -9778,6 +10763,99 @@ func (m *Rpc_Space_Delete_Response) MarshalTo(dAtA []byte) (int, error) {
 }
 
 func (m *Rpc_Space_Delete_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.DeletionAtMs != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.DeletionAtMs))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_DeleteCancel) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_DeleteCancel) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_DeleteCancel) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_DeleteCancel_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_DeleteCancel_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_DeleteCancel_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_DeleteCancel_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_DeleteCancel_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_DeleteCancel_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	i := len(dAtA)
 	_ = i
 	var l int
@@ -11353,6 +12431,16 @@ func (m *Rpc_File_Get_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	_ = i
 	var l int
 	_ = l
+	if m.Overwrite {
+		i--
+		if m.Overwrite {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x28
+	}
 	if len(m.ProgressId) > 0 {
 		i -= len(m.ProgressId)
 		copy(dAtA[i:], m.ProgressId)
@@ -11511,6 +12599,108 @@ func (m *Rpc_File_Gc_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 		i = encodeVarintCommands(dAtA, i, uint64(m.BlobsRemoved))
 		i--
 		dAtA[i] = 0x10
+	}
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_File_List) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_File_List) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_File_List) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_File_List_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_File_List_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_File_List_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_File_List_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_File_List_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_File_List_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Files) > 0 {
+		for iNdEx := len(m.Files) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Files[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintCommands(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x12
+		}
 	}
 	if m.Error != nil {
 		{
@@ -12407,6 +13597,16 @@ func (m *Rpc_Account_List_Response) Size() (n int) {
 			n += 1 + l + sovCommands(uint64(l))
 		}
 	}
+	if len(m.Accounts) > 0 {
+		for _, e := range m.Accounts {
+			l = e.Size()
+			n += 1 + l + sovCommands(uint64(l))
+		}
+	}
+	l = len(m.SelectedId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
 	return n
 }
 
@@ -12522,6 +13722,10 @@ func (m *Rpc_Space_List_Response) Size() (n int) {
 			l = e.Size()
 			n += 1 + l + sovCommands(uint64(l))
 		}
+	}
+	if m.Account != nil {
+		l = m.Account.Size()
+		n += 1 + l + sovCommands(uint64(l))
 	}
 	return n
 }
@@ -12812,6 +14016,89 @@ func (m *Rpc_Space_Kick_Response) Size() (n int) {
 		l = m.Error.Size()
 		n += 1 + l + sovCommands(uint64(l))
 	}
+	if m.InvitesRevoked != 0 {
+		n += 1 + sovCommands(uint64(m.InvitesRevoked))
+	}
+	return n
+}
+
+func (m *Rpc_Space_Invites) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Space_Invites_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_Space_Invites_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	if len(m.Invites) > 0 {
+		for _, e := range m.Invites {
+			l = e.Size()
+			n += 1 + l + sovCommands(uint64(l))
+		}
+	}
+	return n
+}
+
+func (m *Rpc_Space_InviteRevoke) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Space_InviteRevoke_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	l = len(m.InviteId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_Space_InviteRevoke_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
 	return n
 }
 
@@ -12873,6 +14160,44 @@ func (m *Rpc_Space_Delete_Request) Size() (n int) {
 }
 
 func (m *Rpc_Space_Delete_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	if m.DeletionAtMs != 0 {
+		n += 1 + sovCommands(uint64(m.DeletionAtMs))
+	}
+	return n
+}
+
+func (m *Rpc_Space_DeleteCancel) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Space_DeleteCancel_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_Space_DeleteCancel_Response) Size() (n int) {
 	if m == nil {
 		return 0
 	}
@@ -13565,6 +14890,9 @@ func (m *Rpc_File_Get_Request) Size() (n int) {
 	if l > 0 {
 		n += 1 + l + sovCommands(uint64(l))
 	}
+	if m.Overwrite {
+		n += 2
+	}
 	return n
 }
 
@@ -13624,6 +14952,47 @@ func (m *Rpc_File_Gc_Response) Size() (n int) {
 	}
 	if m.BytesFreed != 0 {
 		n += 1 + sovCommands(uint64(m.BytesFreed))
+	}
+	return n
+}
+
+func (m *Rpc_File_List) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_File_List_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_File_List_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	if len(m.Files) > 0 {
+		for _, e := range m.Files {
+			l = e.Size()
+			n += 1 + l + sovCommands(uint64(l))
+		}
 	}
 	return n
 }
@@ -16125,6 +17494,72 @@ func (m *Rpc_Account_List_Response) Unmarshal(dAtA []byte) error {
 			}
 			m.AccountIds = append(m.AccountIds, string(dAtA[iNdEx:postIndex]))
 			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Accounts", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Accounts = append(m.Accounts, &Model_AccountEntry{})
+			if err := m.Accounts[len(m.Accounts)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SelectedId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SelectedId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
 		default:
 			iNdEx = preIndex
 			skippy, err := skipCommands(dAtA[iNdEx:])
@@ -16828,6 +18263,42 @@ func (m *Rpc_Space_List_Response) Unmarshal(dAtA []byte) error {
 			}
 			m.Spaces = append(m.Spaces, &Model_Space{})
 			if err := m.Spaces[len(m.Spaces)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Account", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Account == nil {
+				m.Account = &Model_Account{}
+			}
+			if err := m.Account.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
 				return err
 			}
 			iNdEx = postIndex
@@ -18662,6 +20133,527 @@ func (m *Rpc_Space_Kick_Response) Unmarshal(dAtA []byte) error {
 				return err
 			}
 			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field InvitesRevoked", wireType)
+			}
+			m.InvitesRevoked = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.InvitesRevoked |= int32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Invites) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Invites: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Invites: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Invites_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Invites_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Invites", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Invites = append(m.Invites, &Model_Invite{})
+			if err := m.Invites[len(m.Invites)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_InviteRevoke) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: InviteRevoke: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: InviteRevoke: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_InviteRevoke_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field InviteId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.InviteId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_InviteRevoke_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
 		default:
 			iNdEx = preIndex
 			skippy, err := skipCommands(dAtA[iNdEx:])
@@ -19034,6 +21026,243 @@ func (m *Rpc_Space_Delete_Request) Unmarshal(dAtA []byte) error {
 	return nil
 }
 func (m *Rpc_Space_Delete_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DeletionAtMs", wireType)
+			}
+			m.DeletionAtMs = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.DeletionAtMs |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_DeleteCancel) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: DeleteCancel: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: DeleteCancel: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_DeleteCancel_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_DeleteCancel_Response) Unmarshal(dAtA []byte) error {
 	l := len(dAtA)
 	iNdEx := 0
 	for iNdEx < l {
@@ -23567,6 +25796,26 @@ func (m *Rpc_File_Get_Request) Unmarshal(dAtA []byte) error {
 			}
 			m.ProgressId = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
+		case 5:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Overwrite", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.Overwrite = bool(v != 0)
 		default:
 			iNdEx = preIndex
 			skippy, err := skipCommands(dAtA[iNdEx:])
@@ -23947,6 +26196,258 @@ func (m *Rpc_File_Gc_Response) Unmarshal(dAtA []byte) error {
 					break
 				}
 			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_File_List) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: List: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: List: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_File_List_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_File_List_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Files", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Files = append(m.Files, &Model_File{})
+			if err := m.Files[len(m.Files)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
 		default:
 			iNdEx = preIndex
 			skippy, err := skipCommands(dAtA[iNdEx:])
