@@ -6,6 +6,7 @@ import (
 	"github.com/hearth-sync/hearth/core"
 	"github.com/hearth-sync/hearth/core/membership"
 	"github.com/hearth-sync/hearth/core/space"
+	"github.com/hearth-sync/hearth/internal/errkind"
 	"github.com/hearth-sync/hearth/pb"
 	"github.com/hearth-sync/hearth/protocol/acl"
 	"github.com/hearth-sync/hearth/protocol/crypto"
@@ -318,6 +319,12 @@ func (a *api) SpaceLoad(ctx context.Context, req *pb.Rpc_Space_Load_Request) *pb
 		return &pb.Rpc_Space_Load_Response{Error: perr}
 	}
 	if err := a.lib.app.ReloadSpace(ctx, id); err != nil {
+		if spaces, serr := a.lib.app.Spaces(); serr == nil {
+			if in, ierr := spaces.Info(id); ierr == nil && (in.RemoteStatus == space.RemotePendingDeletion || in.RemoteStatus == space.RemoteDeleted) {
+				// The node refused because the owner deleted it: say that, not the node's words.
+				err = errkind.Errorf("space.load", errkind.Precondition, "space %s%s", id, whyUnusable(in))
+			}
+		}
 		return &pb.Rpc_Space_Load_Response{Error: a.spaceError(id, err)}
 	}
 	return &pb.Rpc_Space_Load_Response{}

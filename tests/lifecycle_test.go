@@ -118,7 +118,7 @@ func TestOwnerDeleteOffloadsMembers(t *testing.T) {
 		return d["name"] == "x"
 	})
 
-	cliJSON(t, owner, "space", "delete", sp)
+	cliJSON(t, owner, "space", "delete", sp, "--yes")
 	assert.True(t, gone(spaceDir(t, owner, ownerID, sp)), "the owner's copy goes at once")
 	memberDir := spaceDir(t, member, memberID, sp)
 	eventually(t, "the member offloads the deleted space", func() bool { return gone(memberDir) })

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -84,7 +85,7 @@ func runWith(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	fmt.Fprintf(stderr, "hearth: %s\n", escapeLine(ce.Error()))
 	if g.json {
-		_ = json.NewEncoder(stdout).Encode(map[string]any{"error": map[string]string{"code": ce.code, "message": ce.Error()}})
+		_ = newEncoder(stdout).Encode(map[string]any{"error": map[string]string{"code": ce.code, "message": ce.Error()}})
 	}
 	return ce.exit
 }
@@ -165,7 +166,7 @@ func defaultDataDir() string {
 // order of fields (values escaped for the terminal).
 func (g *globals) output(v map[string]any, fields ...string) error {
 	if g.json {
-		return json.NewEncoder(g.stdout).Encode(v)
+		return newEncoder(g.stdout).Encode(v)
 	}
 	width := 0
 	for _, f := range fields {
@@ -175,6 +176,23 @@ func (g *globals) output(v map[string]any, fields ...string) error {
 		fmt.Fprintf(g.stdout, "%-*s  %s\n", width+1, f+":", escapeText(fmt.Sprint(v[f])))
 	}
 	return nil
+}
+
+// newEncoder writes one JSON object per line, without HTML escaping ("<"
+// stays "<": the output is for programs and people, not for a web page).
+func newEncoder(w io.Writer) *json.Encoder {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return enc
+}
+
+// marshalJSON is json.Marshal without HTML escaping and without the newline.
+func marshalJSON(v any) ([]byte, error) {
+	var b bytes.Buffer
+	if err := newEncoder(&b).Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 // human prints a note for people only (never in --json mode). Arguments are

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"io"
 	"os"
@@ -84,7 +83,7 @@ func runEvents(g *globals, c *client, spaceID string) error {
 }
 
 func writeLine(w io.Writer, v any) error {
-	b, err := json.Marshal(v)
+	b, err := marshalJSON(v)
 	if err != nil {
 		return err
 	}
@@ -95,5 +94,5 @@ func writeLine(w io.Writer, v any) error {
 // eventJSON is one event as a JSON line: the protobuf JSON of e with the
 // contract's words and numbers and detail values as plain JSON (protoJSON).
 func eventJSON(e *pb.Event) ([]byte, error) {
-	return json.Marshal(protoJSON(e))
+	return marshalJSON(protoJSON(e))
 }

@@ -112,7 +112,7 @@ func exportObjects(c *client, spaceID string, w io.Writer, onFile func(exportLin
 		}
 		for _, o := range resp.Objects {
 			l := exportLine{ObjectID: o.ObjectId, Type: o.Type, Details: detailsToJSON(o.Details)}
-			b, err := json.Marshal(l)
+			b, err := marshalJSON(l)
 			if err != nil {
 				return n, fail("encode", "export", err.Error())
 			}

@@ -27,15 +27,11 @@ func parseRole(s string) (pb.Model_Role, error) {
 	return 0, fail("bad_input", "role", "--role is writer or reader")
 }
 
-func memberRows(ms []*pb.Model_Member, withRole bool) []map[string]any {
+func memberRows(ms []*pb.Model_Member) []map[string]any {
 	rows := make([]map[string]any, 0, len(ms))
 	for _, m := range ms {
-		row := map[string]any{"identity": m.Identity, "name": m.Name}
-		if withRole {
-			row["role"] = word(roleWords, int32(m.Role))
-			row["status"] = word(memberStatusWords, int32(m.Status))
-		}
-		rows = append(rows, row)
+		rows = append(rows, map[string]any{"identity": m.Identity, "name": m.Name,
+			"role": word(roleWords, int32(m.Role)), "status": word(memberStatusWords, int32(m.Status))})
 	}
 	return rows
 }
@@ -140,11 +136,11 @@ func addMemberCmds(g *globals, cmd *cobra.Command) {
 				if err := c.check("space requests", err, resp.GetError()); err != nil {
 					return err
 				}
-				rows := memberRows(resp.Requests, false)
+				rows := memberRows(resp.Requests)
 				if g.json {
 					return g.output(map[string]any{"requests": rows})
 				}
-				return g.table(rows, "identity", "name")
+				return g.table(rows, "identity", "name", "role")
 			})
 		},
 	}
@@ -201,7 +197,7 @@ func addMemberCmds(g *globals, cmd *cobra.Command) {
 				if err := c.check("space members", err, resp.GetError()); err != nil {
 					return err
 				}
-				rows := memberRows(resp.Members, true)
+				rows := memberRows(resp.Members)
 				if g.json {
 					return g.output(map[string]any{"members": rows})
 				}
