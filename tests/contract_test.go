@@ -177,6 +177,9 @@ func TestCLIContract(t *testing.T) {
 	events := startEvents(t, owner)
 
 	sp := str(c.json(owner, "space", "create", "--name", "Team"), "spaceId")
+	completion, _, code := cli(t, owner, "__complete", "space", "members", "")
+	assert.Equal(t, 0, code)
+	assert.Contains(t, completion, sp+"\tTeam", "a SPACE argument completes to the account's spaces")
 	list := c.json(owner, "space", "list")
 	assert.Equal(t, ownerID, list["account"].(map[string]any)["accountId"], "space list says which account")
 
@@ -276,7 +279,7 @@ func TestCLIContract(t *testing.T) {
 	c.json(member, "account", "stop")
 
 	// Commands without JSON output: they run.
-	_, _, code := cli(t, owner, "completion", "bash")
+	_, _, code = cli(t, owner, "completion", "bash")
 	assert.Equal(t, 0, code)
 	c.mark("completion", "serve", "node")
 

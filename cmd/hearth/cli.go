@@ -130,6 +130,7 @@ func newRoot(g *globals) *cobra.Command {
 		return usage(commandWords(cmd), fmt.Sprintf("%s (see 'hearth %s --help')", err.Error(), commandWords(cmd)))
 	})
 	strictGroups(root)
+	completeSpaces(g, root)
 	return root
 }
 

@@ -152,3 +152,29 @@ func reflectEnum(enum any, i int) reflect.Value {
 	v.SetInt(int64(i))
 	return v
 }
+
+// FuzzImportLine: an import line is input from a file; bad lines are
+// refused with an error, never a panic, and what parses keeps no derived key.
+func FuzzImportLine(f *testing.F) {
+	for _, s := range []string{
+		`{"objectId":"x","type":"task","details":{"name":"a","n":3,"l":[1,"b",null],"created":1}}`,
+		`{"type":"file","details":{"fileId":"abc","name":"../../etc/passwd"}}`,
+		`{"details":{"o":{"nested":true}}}`, `[]`, `{`, `null`, `{"details":{"n":1e400}}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		l, details, err := parseImportLine(s)
+		if err != nil {
+			return
+		}
+		for k := range details {
+			if derivedKeys[k] {
+				t.Fatalf("%q: derived key %q kept", s, k)
+			}
+		}
+		if n := safeName(l.Details["name"]); strings.ContainsAny(n, "/\x00") || n == ".." || n == "." {
+			t.Fatalf("%q: unsafe file name %q", s, n)
+		}
+	})
+}

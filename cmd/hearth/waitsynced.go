@@ -16,7 +16,7 @@ func newWaitSyncedCmd(g *globals) *cobra.Command {
 	var timeout time.Duration
 	cmd := &cobra.Command{
 		Use:   "wait-synced SPACE [--timeout DUR]",
-		Short: "Wait until a loaded space is synced (nothing to upload, nothing known to download)",
+		Short: "Wait until a space is loaded and synced (nothing to upload, nothing known to download)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			if timeout <= 0 {
@@ -29,6 +29,14 @@ func newWaitSyncedCmd(g *globals) *cobra.Command {
 					resp, err := c.api.SpaceStatus(ctx, &pb.Rpc_Space_Status_Request{SpaceId: args[0]})
 					cancel()
 					if err := c.check("space wait-synced", err, resp.GetError()); err != nil {
+						// A space this device has not found yet (a recovered
+						// device discovers the account's spaces as it syncs) or
+						// not loaded yet: wait for it too, until the deadline.
+						code := resp.GetError().GetCode()
+						if (code == pb.Rpc_Error_NOT_FOUND || code == pb.Rpc_Error_SPACE_NOT_LOADED) && time.Now().Before(deadline) {
+							time.Sleep(waitPoll)
+							continue
+						}
 						return err
 					}
 					st := resp.Status
