@@ -1,6 +1,7 @@
 package acl
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -403,4 +404,44 @@ func TestNames(t *testing.T) {
 	rec, err = Verify(h.last, h.node.Public())
 	require.NoError(t, err)
 	require.Equal(t, "bob", rec.Body.GetJoinRequest().Name)
+}
+
+// BenchmarkRemoveWithOpenInvites: a kick in a space with 20 members and 20
+// open no-approval invites, built and accepted. A Remove now closes the
+// invites and seals the new key to the members only; the legacy form sealed
+// it to every open invite too.
+func BenchmarkRemoveWithOpenInvites(b *testing.B) {
+	h := newHarness(b)
+	h.run("owner root")
+	for i := range 20 {
+		h.run(fmt.Sprintf("owner invite i%d writer auto\nm%d join i%d", i, i, i))
+	}
+	base, rk := h.st, h.readKey
+	for _, form := range []string{"closes-invites", "legacy"} {
+		b.Run(form, func(b *testing.B) {
+			bld := Builder{Author: h.key("owner")}
+			for b.Loop() {
+				nk, _ := crypto.NewSymKey()
+				build := bld.Remove
+				if form == "legacy" {
+					build = bld.legacyRemove
+				}
+				raw, err := build(base, []crypto.PubKey{h.key("m0").Public()}, rk, nk, 99)
+				if err != nil {
+					b.Fatal(err)
+				}
+				rec, err := VerifyAuthor(raw)
+				if err != nil {
+					b.Fatal(err)
+				}
+				vr, err := Countersign(h.node, rec, base.Seq()+1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := base.Apply(vr); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
