@@ -299,6 +299,7 @@ func TestCLIContract(t *testing.T) {
 			sawMode = true
 			space, _ := st["space"].(map[string]any)
 			assert.Contains(t, []any{"unloaded", "loading", "loaded", "joining", "offloading", "offloaded"}, space["mode"], "%s", raw)
+			assert.Contains(t, []any{"active", "joining", "deleted", "removed"}, space["accountStatus"], "an enum's word is always there: %s", raw)
 		}
 	}
 	assert.True(t, sawMode, "events carried a space mode")

@@ -121,7 +121,7 @@ func TestProtoJSON(t *testing.T) {
 	b, err := eventJSON(e)
 	require.NoError(t, err)
 	assert.JSONEq(t, `{"seq":12345678901234,"contextId":"c","messages":[
-		{"spaceState":{"space":{"spaceId":"s","name":"n","mode":"loaded","remoteStatus":"pendingDeletion","localStatus":"ok"}}},
+		{"spaceState":{"space":{"spaceId":"s","name":"n","mode":"loaded","accountStatus":"active","remoteStatus":"pendingDeletion","localStatus":"ok"}}},
 		{"syncStatus":{"spaceId":"s","status":"synced","syncingObjects":3,"lastSyncedMs":1700000000000}},
 		{"objectDetailsSet":{"id":"o","details":{"n":2.5,"l":["x"],"z":null}}}]}`, string(b))
 	assert.Contains(t, string(b), `"seq":12345678901234`, "a number, not a string")

@@ -18,7 +18,7 @@ import (
 // "pendingDeletion"), every number a JSON number (protobuf's JSON mapping
 // prints 64-bit integers as strings), detail values (Model.Value) as the
 // plain JSON value, and — like protobuf JSON — fields at their zero value
-// left out. It walks the gogo structs by reflection, so new fields and
+// left out, except enums: a state's word is always printed. It walks the gogo structs by reflection, so new fields and
 // messages come out right without a table here.
 func protoJSON(m any) any { return encodeValue(reflect.ValueOf(m)) }
 
@@ -100,7 +100,14 @@ func encodeStruct(v reflect.Value) map[string]any {
 			continue
 		}
 		name := jsonName(f)
-		if name == "" || fv.IsZero() {
+		if name == "" {
+			continue
+		}
+		if _, isEnum := f.Type.MethodByName("EnumDescriptor"); isEnum {
+			out[name] = encodeValue(fv) // a state's word is always there ("active" is a zero value)
+			continue
+		}
+		if fv.IsZero() {
 			continue
 		}
 		if (fv.Kind() == reflect.Slice || fv.Kind() == reflect.Map) && fv.Len() == 0 {
