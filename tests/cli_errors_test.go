@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -236,4 +237,31 @@ func TestCLIEscapesNames(t *testing.T) {
 		names = append(names, str(m.(map[string]any), "name"))
 	}
 	assert.Contains(t, names, evilName, "JSON carries the exact name")
+}
+
+// TestDeleteAsksOnATerminal: without --yes, space delete asks on a terminal
+// (util-linux script(1) gives it one) and does nothing unless answered yes.
+func TestDeleteAsksOnATerminal(t *testing.T) {
+	if _, err := exec.LookPath("script"); err != nil {
+		t.Skip("script(1) is not installed: no terminal to test the prompt on")
+	}
+	data := t.TempDir()
+	startServe(t, data, "--node", "embedded")
+	cliJSON(t, data, "account", "create", "--name", "Ada")
+	sp := str(cliJSON(t, data, "space", "create", "--name", "Doomed"), "spaceId")
+	onTerminal := func(answer string) (string, int) {
+		cmd := exec.Command("script", "-qec", hearthBin+" --data "+data+" space delete "+sp, "/dev/null")
+		cmd.Stdin = strings.NewReader(answer + "\n")
+		out, _ := cmd.CombinedOutput()
+		return string(out), cmd.ProcessState.ExitCode()
+	}
+	out, code := onTerminal("n")
+	assert.Contains(t, out, `Delete space `+sp+` "Doomed" for every member?`)
+	assert.Contains(t, out, "not confirmed: nothing was deleted")
+	assert.Equal(t, 1, code)
+	assert.Equal(t, "loaded", spaceEntry(t, data, sp)["mode"])
+	out, code = onTerminal("yes")
+	assert.Equal(t, 0, code, out)
+	assert.Contains(t, out, "delete-cancel")
+	assert.Equal(t, "pendingDeletion", spaceEntry(t, data, sp)["remoteStatus"])
 }
