@@ -170,6 +170,24 @@ func (s *commandServer) SpaceKick(ctx context.Context, req *pb.Rpc_Space_Kick_Re
 	return resp.(*pb.Rpc_Space_Kick_Response), nil
 }
 
+// SpaceInvites forwards to the library's dispatcher.
+func (s *commandServer) SpaceInvites(ctx context.Context, req *pb.Rpc_Space_Invites_Request) (*pb.Rpc_Space_Invites_Response, error) {
+	resp, err := s.invoke(ctx, "SpaceInvites", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_Space_Invites_Response), nil
+}
+
+// SpaceInviteRevoke forwards to the library's dispatcher.
+func (s *commandServer) SpaceInviteRevoke(ctx context.Context, req *pb.Rpc_Space_InviteRevoke_Request) (*pb.Rpc_Space_InviteRevoke_Response, error) {
+	resp, err := s.invoke(ctx, "SpaceInviteRevoke", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_Space_InviteRevoke_Response), nil
+}
+
 // SpaceLeave forwards to the library's dispatcher.
 func (s *commandServer) SpaceLeave(ctx context.Context, req *pb.Rpc_Space_Leave_Request) (*pb.Rpc_Space_Leave_Response, error) {
 	resp, err := s.invoke(ctx, "SpaceLeave", req)
@@ -186,6 +204,15 @@ func (s *commandServer) SpaceDelete(ctx context.Context, req *pb.Rpc_Space_Delet
 		return nil, err
 	}
 	return resp.(*pb.Rpc_Space_Delete_Response), nil
+}
+
+// SpaceDeleteCancel forwards to the library's dispatcher.
+func (s *commandServer) SpaceDeleteCancel(ctx context.Context, req *pb.Rpc_Space_DeleteCancel_Request) (*pb.Rpc_Space_DeleteCancel_Response, error) {
+	resp, err := s.invoke(ctx, "SpaceDeleteCancel", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_Space_DeleteCancel_Response), nil
 }
 
 // SpaceOffload forwards to the library's dispatcher.
@@ -321,6 +348,15 @@ func (s *commandServer) FileStatus(ctx context.Context, req *pb.Rpc_File_Status_
 		return nil, err
 	}
 	return resp.(*pb.Rpc_File_Status_Response), nil
+}
+
+// FileList forwards to the library's dispatcher.
+func (s *commandServer) FileList(ctx context.Context, req *pb.Rpc_File_List_Request) (*pb.Rpc_File_List_Response, error) {
+	resp, err := s.invoke(ctx, "FileList", req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*pb.Rpc_File_List_Response), nil
 }
 
 // FileRepairRefcounts forwards to the library's dispatcher.

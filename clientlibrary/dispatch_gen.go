@@ -30,8 +30,11 @@ type Handlers interface {
 	SpaceDecline(ctx context.Context, req *pb.Rpc_Space_Decline_Request) *pb.Rpc_Space_Decline_Response
 	SpaceMembers(ctx context.Context, req *pb.Rpc_Space_Members_Request) *pb.Rpc_Space_Members_Response
 	SpaceKick(ctx context.Context, req *pb.Rpc_Space_Kick_Request) *pb.Rpc_Space_Kick_Response
+	SpaceInvites(ctx context.Context, req *pb.Rpc_Space_Invites_Request) *pb.Rpc_Space_Invites_Response
+	SpaceInviteRevoke(ctx context.Context, req *pb.Rpc_Space_InviteRevoke_Request) *pb.Rpc_Space_InviteRevoke_Response
 	SpaceLeave(ctx context.Context, req *pb.Rpc_Space_Leave_Request) *pb.Rpc_Space_Leave_Response
 	SpaceDelete(ctx context.Context, req *pb.Rpc_Space_Delete_Request) *pb.Rpc_Space_Delete_Response
+	SpaceDeleteCancel(ctx context.Context, req *pb.Rpc_Space_DeleteCancel_Request) *pb.Rpc_Space_DeleteCancel_Response
 	SpaceOffload(ctx context.Context, req *pb.Rpc_Space_Offload_Request) *pb.Rpc_Space_Offload_Response
 	SpaceLoad(ctx context.Context, req *pb.Rpc_Space_Load_Request) *pb.Rpc_Space_Load_Response
 	SpaceStatus(ctx context.Context, req *pb.Rpc_Space_Status_Request) *pb.Rpc_Space_Status_Response
@@ -47,6 +50,7 @@ type Handlers interface {
 	FileGet(ctx context.Context, req *pb.Rpc_File_Get_Request) *pb.Rpc_File_Get_Response
 	FileGc(ctx context.Context, req *pb.Rpc_File_Gc_Request) *pb.Rpc_File_Gc_Response
 	FileStatus(ctx context.Context, req *pb.Rpc_File_Status_Request) *pb.Rpc_File_Status_Response
+	FileList(ctx context.Context, req *pb.Rpc_File_List_Request) *pb.Rpc_File_List_Response
 	FileRepairRefcounts(ctx context.Context, req *pb.Rpc_File_RepairRefcounts_Request) *pb.Rpc_File_RepairRefcounts_Response
 	IndexRebuild(ctx context.Context, req *pb.Rpc_Index_Rebuild_Request) *pb.Rpc_Index_Rebuild_Response
 	IndexVerify(ctx context.Context, req *pb.Rpc_Index_Verify_Request) *pb.Rpc_Index_Verify_Response
@@ -234,6 +238,26 @@ var commands = map[string]command{
 			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
 		},
 	},
+	"SpaceInvites": {
+		newRequest:    func() message { return new(pb.Rpc_Space_Invites_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Space_Invites_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.SpaceInvites(ctx, req.(*pb.Rpc_Space_Invites_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"SpaceInviteRevoke": {
+		newRequest:    func() message { return new(pb.Rpc_Space_InviteRevoke_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Space_InviteRevoke_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.SpaceInviteRevoke(ctx, req.(*pb.Rpc_Space_InviteRevoke_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
 	"SpaceLeave": {
 		newRequest:    func() message { return new(pb.Rpc_Space_Leave_Request) },
 		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Space_Leave_Response{Error: e} },
@@ -249,6 +273,16 @@ var commands = map[string]command{
 		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Space_Delete_Response{Error: e} },
 		call: func(ctx context.Context, h Handlers, req message) message {
 			if resp := h.SpaceDelete(ctx, req.(*pb.Rpc_Space_Delete_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"SpaceDeleteCancel": {
+		newRequest:    func() message { return new(pb.Rpc_Space_DeleteCancel_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_Space_DeleteCancel_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.SpaceDeleteCancel(ctx, req.(*pb.Rpc_Space_DeleteCancel_Request)); resp != nil {
 				return resp
 			}
 			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
@@ -399,6 +433,16 @@ var commands = map[string]command{
 		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_File_Status_Response{Error: e} },
 		call: func(ctx context.Context, h Handlers, req message) message {
 			if resp := h.FileStatus(ctx, req.(*pb.Rpc_File_Status_Request)); resp != nil {
+				return resp
+			}
+			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR
+		},
+	},
+	"FileList": {
+		newRequest:    func() message { return new(pb.Rpc_File_List_Request) },
+		errorResponse: func(e *pb.Rpc_Error) message { return &pb.Rpc_File_List_Response{Error: e} },
+		call: func(ctx context.Context, h Handlers, req message) message {
+			if resp := h.FileList(ctx, req.(*pb.Rpc_File_List_Request)); resp != nil {
 				return resp
 			}
 			return nil // not a typed nil: the dispatcher answers UNKNOWN_ERROR

@@ -3,10 +3,14 @@ package clientlibrary
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
+	"unicode/utf8"
 
 	"github.com/hearth-sync/hearth/core/account"
 	"github.com/hearth-sync/hearth/internal/errkind"
 	"github.com/hearth-sync/hearth/pb"
+	"github.com/hearth-sync/hearth/protocol"
 	"github.com/hearth-sync/hearth/spaceindex"
 )
 
@@ -23,11 +27,11 @@ func apiError(err error) *pb.Rpc_Error {
 	code := pb.Rpc_Error_UNKNOWN_ERROR
 	switch {
 	case errors.Is(err, account.ErrNoAccount):
-		return &pb.Rpc_Error{Code: pb.Rpc_Error_NO_ACCOUNT, Description: errkind.Message(err)}
+		return &pb.Rpc_Error{Code: pb.Rpc_Error_NO_ACCOUNT, Description: describe(err)}
 	case errors.Is(err, spaceindex.ErrSpaceNotLoaded):
-		return &pb.Rpc_Error{Code: pb.Rpc_Error_SPACE_NOT_LOADED, Description: errkind.Message(err)}
+		return &pb.Rpc_Error{Code: pb.Rpc_Error_SPACE_NOT_LOADED, Description: describe(err)}
 	case errors.Is(err, spaceindex.ErrSpaceRemoved):
-		return &pb.Rpc_Error{Code: pb.Rpc_Error_SPACE_REMOVED, Description: errkind.Message(err)}
+		return &pb.Rpc_Error{Code: pb.Rpc_Error_SPACE_REMOVED, Description: describe(err)}
 	}
 	switch errkind.Of(err) {
 	case errkind.Invalid:
@@ -55,7 +59,7 @@ func apiError(err error) *pb.Rpc_Error {
 	case errkind.Busy:
 		code = pb.Rpc_Error_BUSY
 	}
-	return &pb.Rpc_Error{Code: code, Description: errkind.Message(err)}
+	return &pb.Rpc_Error{Code: code, Description: describe(err)}
 }
 
 func badInput(desc string) *pb.Rpc_Error {
@@ -79,7 +83,7 @@ func (a *api) AppGetVersion(context.Context, *pb.Rpc_App_GetVersion_Request) *pb
 
 func (a *api) SessionCreate(ctx context.Context, req *pb.Rpc_Session_Create_Request) *pb.Rpc_Session_Create_Response {
 	if !CallerFrom(ctx).Root && !a.lib.IsRootToken(req.Token) {
-		return &pb.Rpc_Session_Create_Response{Error: &pb.Rpc_Error{Code: pb.Rpc_Error_UNAUTHENTICATED, Description: "session create: the root token is missing or wrong"}}
+		return &pb.Rpc_Session_Create_Response{Error: &pb.Rpc_Error{Code: pb.Rpc_Error_UNAUTHENTICATED, Description: "the root token is missing or wrong"}}
 	}
 	s := a.lib.NewSession(req.AppName)
 	return &pb.Rpc_Session_Create_Response{Token: s.Token()}
@@ -91,38 +95,54 @@ func (a *api) SessionClose(ctx context.Context, req *pb.Rpc_Session_Close_Reques
 		token = c.Session.Token()
 	}
 	if token == "" {
-		return &pb.Rpc_Session_Close_Response{Error: badInput("session close: no session token")}
+		return &pb.Rpc_Session_Close_Response{Error: badInput("no session token")}
 	}
 	if c := CallerFrom(ctx); !c.Root && (c.Session == nil || c.Session.Token() != token) {
-		return &pb.Rpc_Session_Close_Response{Error: &pb.Rpc_Error{Code: pb.Rpc_Error_PERMISSION_DENIED, Description: "session close: a session may close only itself"}}
+		return &pb.Rpc_Session_Close_Response{Error: &pb.Rpc_Error{Code: pb.Rpc_Error_PERMISSION_DENIED, Description: "a session may close only itself"}}
 	}
 	if !a.lib.hub.Close(token) {
-		return &pb.Rpc_Session_Close_Response{Error: &pb.Rpc_Error{Code: pb.Rpc_Error_NOT_FOUND, Description: "session close: no such session"}}
+		return &pb.Rpc_Session_Close_Response{Error: &pb.Rpc_Error{Code: pb.Rpc_Error_NOT_FOUND, Description: "no such session"}}
 	}
 	return &pb.Rpc_Session_Close_Response{}
 }
 
-func (a *api) AccountCreate(_ context.Context, req *pb.Rpc_Account_Create_Request) *pb.Rpc_Account_Create_Response {
-	info, mnemonic, err := a.lib.app.Accounts().Create(req.Name)
+func (a *api) AccountCreate(ctx context.Context, req *pb.Rpc_Account_Create_Request) *pb.Rpc_Account_Create_Response {
+	name, perr := displayName(req.Name, true)
+	if perr != nil {
+		return &pb.Rpc_Account_Create_Response{Error: perr}
+	}
+	info, mnemonic, err := a.lib.app.Accounts().Create(name)
 	if err != nil {
 		return &pb.Rpc_Account_Create_Response{Error: apiError(err)}
 	}
+	a.lib.app.PublishAccountName(ctx, name)
 	m := a.modelAccount(info)
 	a.showAccount(m)
 	return &pb.Rpc_Account_Create_Response{Account: m, Mnemonic: mnemonic}
 }
 
-func (a *api) AccountRecover(_ context.Context, req *pb.Rpc_Account_Recover_Request) *pb.Rpc_Account_Recover_Response {
+func (a *api) AccountRecover(ctx context.Context, req *pb.Rpc_Account_Recover_Request) *pb.Rpc_Account_Recover_Response {
 	if req.Mnemonic == "" {
-		return &pb.Rpc_Account_Recover_Response{Error: badInput("account recover: the mnemonic is empty")}
+		return &pb.Rpc_Account_Recover_Response{Error: badInput("the mnemonic is empty")}
 	}
-	info, err := a.lib.app.Accounts().Recover(req.Mnemonic, req.Name)
+	name, perr := displayName(req.Name, false)
+	if perr != nil {
+		return &pb.Rpc_Account_Recover_Response{Error: perr}
+	}
+	info, err := a.lib.app.Accounts().Recover(req.Mnemonic, name)
 	if err != nil {
 		resp := &pb.Rpc_Account_Recover_Response{Error: apiError(err)}
 		if errkind.Is(err, errkind.Invalid) {
 			resp.Error.Code = pb.Rpc_Error_BAD_MNEMONIC
 		}
 		return resp
+	}
+	if name != "" {
+		a.lib.app.PublishAccountName(ctx, name)
+	} else {
+		// A recovered device learns the name from the account space once it
+		// synced; it may know it already (a data dir that had the account).
+		info.Name = a.lib.app.AccountName(ctx)
 	}
 	m := a.modelAccount(info)
 	a.showAccount(m)
@@ -131,7 +151,7 @@ func (a *api) AccountRecover(_ context.Context, req *pb.Rpc_Account_Recover_Requ
 
 func (a *api) AccountSelect(_ context.Context, req *pb.Rpc_Account_Select_Request) *pb.Rpc_Account_Select_Response {
 	if req.AccountId == "" {
-		return &pb.Rpc_Account_Select_Response{Error: badInput("account select: no account id")}
+		return &pb.Rpc_Account_Select_Response{Error: badInput("no account id")}
 	}
 	info, err := a.lib.app.Accounts().Select(req.AccountId)
 	if err != nil {
@@ -142,24 +162,46 @@ func (a *api) AccountSelect(_ context.Context, req *pb.Rpc_Account_Select_Reques
 	return &pb.Rpc_Account_Select_Response{Account: m}
 }
 
-func (a *api) AccountShow(context.Context, *pb.Rpc_Account_Show_Request) *pb.Rpc_Account_Show_Response {
+func (a *api) AccountShow(ctx context.Context, _ *pb.Rpc_Account_Show_Request) *pb.Rpc_Account_Show_Response {
 	acc, err := a.lib.app.Accounts().Current()
 	if err != nil {
 		return &pb.Rpc_Account_Show_Response{Error: apiError(err)}
 	}
-	return &pb.Rpc_Account_Show_Response{Account: a.modelAccount(acc.Info())}
+	info := acc.Info()
+	info.Name = a.lib.app.AccountName(ctx)
+	return &pb.Rpc_Account_Show_Response{Account: a.modelAccount(info)}
 }
 
 func (a *api) AccountList(context.Context, *pb.Rpc_Account_List_Request) *pb.Rpc_Account_List_Response {
-	ids, err := a.lib.app.Accounts().List()
+	accounts := a.lib.app.Accounts()
+	entries, err := accounts.Entries()
 	if err != nil {
 		return &pb.Rpc_Account_List_Response{Error: apiError(err)}
 	}
-	out := make([]string, len(ids))
-	for i, id := range ids {
-		out[i] = string(id)
+	resp := &pb.Rpc_Account_List_Response{AccountIds: make([]string, 0, len(entries)), Accounts: make([]*pb.Model_AccountEntry, 0, len(entries))}
+	for _, e := range entries {
+		resp.AccountIds = append(resp.AccountIds, string(e.ID))
+		resp.Accounts = append(resp.Accounts, &pb.Model_AccountEntry{Id: string(e.ID), Name: e.Name, Selected: e.Selected})
+		if e.Selected {
+			resp.SelectedId = string(e.ID)
+		}
 	}
-	return &pb.Rpc_Account_List_Response{AccountIds: out}
+	return resp
+}
+
+// displayName checks a display name from a caller: trimmed, not empty when
+// required, at most protocol.MaxNameSize bytes of UTF-8.
+func displayName(name string, required bool) (string, *pb.Rpc_Error) {
+	name = strings.TrimSpace(name)
+	switch {
+	case name == "" && required:
+		return "", badInput("the name is empty: give the account a display name (--name), shown to the members of your spaces")
+	case len(name) > protocol.MaxNameSize:
+		return "", badInput(fmt.Sprintf("the name is %d bytes, at most %d", len(name), protocol.MaxNameSize))
+	case !utf8.ValidString(name):
+		return "", badInput("the name is not valid UTF-8")
+	}
+	return name, nil
 }
 
 func (a *api) AccountStop(context.Context, *pb.Rpc_Account_Stop_Request) *pb.Rpc_Account_Stop_Response {

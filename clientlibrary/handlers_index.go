@@ -7,9 +7,13 @@ import (
 )
 
 func (a *api) IndexRebuild(ctx context.Context, req *pb.Rpc_Index_Rebuild_Request) *pb.Rpc_Index_Rebuild_Response {
+	id, perr := a.knownSpace(req.SpaceId)
+	if perr != nil {
+		return &pb.Rpc_Index_Rebuild_Response{Error: perr}
+	}
 	st, err := a.lib.app.RebuildIndex(ctx, req.SpaceId, req.Source, req.ProgressId)
 	if err != nil {
-		return &pb.Rpc_Index_Rebuild_Response{Error: apiError(err)}
+		return &pb.Rpc_Index_Rebuild_Response{Error: a.spaceError(id, err)}
 	}
 	return &pb.Rpc_Index_Rebuild_Response{
 		Source:         st.Source.String(),
@@ -23,9 +27,13 @@ func (a *api) IndexRebuild(ctx context.Context, req *pb.Rpc_Index_Rebuild_Reques
 }
 
 func (a *api) IndexVerify(ctx context.Context, req *pb.Rpc_Index_Verify_Request) *pb.Rpc_Index_Verify_Response {
+	id, perr := a.knownSpace(req.SpaceId)
+	if perr != nil {
+		return &pb.Rpc_Index_Verify_Response{Error: perr}
+	}
 	rep, err := a.lib.app.VerifyIndex(ctx, req.SpaceId, req.Repair, req.ProgressId)
 	if err != nil {
-		return &pb.Rpc_Index_Verify_Response{Error: apiError(err)}
+		return &pb.Rpc_Index_Verify_Response{Error: a.spaceError(id, err)}
 	}
 	list := make([]string, len(rep.Mismatches))
 	for i, m := range rep.Mismatches {

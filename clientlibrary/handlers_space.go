@@ -17,16 +17,22 @@ const defaultQueryLimit = 100
 // maxQueryLimit bounds one page.
 const maxQueryLimit = 10_000
 
-// loadedSpace resolves a space id to the loaded space, loading it.
+// loadedSpace resolves a space id to the loaded space, loading it; a space
+// that cannot be used is explained (spaces.go).
 func (a *api) loadedSpace(ctx context.Context, id string) (*space.Space, error) {
-	if _, err := crypto.ParseSpaceID(id); err != nil {
-		return nil, errkind.E("space", errkind.Invalid, err)
+	sid, err := parseSpaceID(id)
+	if err != nil {
+		return nil, err
 	}
 	spaces, err := a.lib.app.Spaces()
 	if err != nil {
 		return nil, err
 	}
-	return spaces.Get(ctx, crypto.SpaceID(id))
+	if in, err := spaces.Info(sid); err == nil && in.Account {
+		return nil, notFound(sid) // internal: never reachable through the API
+	}
+	sp, err := spaces.Get(ctx, sid)
+	return sp, a.explain(sid, err)
 }
 
 func (a *api) SpaceCreate(ctx context.Context, req *pb.Rpc_Space_Create_Request) *pb.Rpc_Space_Create_Response {
@@ -41,7 +47,7 @@ func (a *api) SpaceCreate(ctx context.Context, req *pb.Rpc_Space_Create_Request)
 	return &pb.Rpc_Space_Create_Response{SpaceId: string(id)}
 }
 
-func (a *api) SpaceList(context.Context, *pb.Rpc_Space_List_Request) *pb.Rpc_Space_List_Response {
+func (a *api) SpaceList(ctx context.Context, _ *pb.Rpc_Space_List_Request) *pb.Rpc_Space_List_Response {
 	spaces, err := a.lib.app.Spaces()
 	if err != nil {
 		return &pb.Rpc_Space_List_Response{Error: apiError(err)}
@@ -54,13 +60,19 @@ func (a *api) SpaceList(context.Context, *pb.Rpc_Space_List_Request) *pb.Rpc_Spa
 	for i, e := range entries {
 		out[i] = core.ModelSpace(e)
 	}
-	return &pb.Rpc_Space_List_Response{Spaces: out}
+	resp := &pb.Rpc_Space_List_Response{Spaces: out}
+	if acc, err := a.lib.app.Accounts().Current(); err == nil {
+		info := acc.Info()
+		info.Name = a.lib.app.AccountName(ctx)
+		resp.Account = a.modelAccount(info)
+	}
+	return resp
 }
 
 func (a *api) ObjectCreate(ctx context.Context, req *pb.Rpc_Object_Create_Request) *pb.Rpc_Object_Create_Response {
 	details, err := fromAPIDetails(req.Details)
 	if err != nil {
-		return &pb.Rpc_Object_Create_Response{Error: badInput("object create: " + err.Error())}
+		return &pb.Rpc_Object_Create_Response{Error: badInput(err.Error())}
 	}
 	sp, err := a.loadedSpace(ctx, req.SpaceId)
 	if err != nil {
@@ -83,7 +95,7 @@ func (a *api) objectID(id string) (crypto.ObjectID, error) {
 func (a *api) ObjectSet(ctx context.Context, req *pb.Rpc_Object_Set_Request) *pb.Rpc_Object_Set_Response {
 	details, err := fromAPIDetails(req.Details)
 	if err != nil {
-		return &pb.Rpc_Object_Set_Response{Error: badInput("object set: " + err.Error())}
+		return &pb.Rpc_Object_Set_Response{Error: badInput(err.Error())}
 	}
 	id, err := a.objectID(req.ObjectId)
 	if err != nil {
@@ -127,9 +139,18 @@ func (a *api) ObjectGet(ctx context.Context, req *pb.Rpc_Object_Get_Request) *pb
 	if err != nil {
 		return &pb.Rpc_Object_Get_Response{Error: apiError(err)}
 	}
-	details := make(map[string]*pb.Model_Value, len(obj.Details))
+	details := make(map[string]*pb.Model_Value, len(obj.Details)+3)
 	for k, v := range obj.Details {
 		details[k] = toAPIValue(v)
+	}
+	// The derived keys a query shows (type, created, modified) come from
+	// the object's index record, written with the change.
+	if rec, err := sp.Index().Get(ctx, string(id)); err == nil {
+		for _, k := range []string{spaceindex.KeyType, spaceindex.KeyCreated, spaceindex.KeyModified} {
+			if v, ok := rec.Details[k]; ok {
+				details[k] = indexToAPIValue(v)
+			}
+		}
 	}
 	return &pb.Rpc_Object_Get_Response{Object: &pb.Model_Object{
 		ObjectId:   string(obj.ID),
@@ -158,15 +179,15 @@ func (a *api) ObjectQuery(ctx context.Context, req *pb.Rpc_Object_Query_Request)
 	q := spaceindex.Query{Limit: int(req.Limit), Offset: int(req.Offset), Keys: req.Keys}
 	switch {
 	case req.Limit < 0 || req.Offset < 0:
-		return &pb.Rpc_Object_Query_Response{Error: badInput("object query: limit and offset must not be negative")}
+		return &pb.Rpc_Object_Query_Response{Error: badInput("limit and offset must not be negative")}
 	case req.Limit == 0:
 		q.Limit = defaultQueryLimit
 	case req.Limit > maxQueryLimit:
-		return &pb.Rpc_Object_Query_Response{Error: badInput("object query: limit is at most 10000")}
+		return &pb.Rpc_Object_Query_Response{Error: badInput("limit is at most 10000")}
 	}
 	var err error
 	if q.Filter, q.Sorts, err = toIndexQuery(req.Filters, req.Sorts, req.Text); err != nil {
-		return &pb.Rpc_Object_Query_Response{Error: badInput("object query: " + err.Error())}
+		return &pb.Rpc_Object_Query_Response{Error: badInput(err.Error())}
 	}
 	sp, err := a.loadedSpace(ctx, req.SpaceId)
 	if err != nil {

@@ -27,15 +27,15 @@ func (a *api) ObjectSubscribe(ctx context.Context, req *pb.Rpc_Object_Subscribe_
 	sess := a.subscriber(ctx)
 	if sess == nil {
 		return &pb.Rpc_Object_Subscribe_Response{Error: &pb.Rpc_Error{Code: pb.Rpc_Error_FAILED_PRECONDITION,
-			Description: "object subscribe: subscriptions belong to a session: call with a session token (or set an event handler in-process)"}}
+			Description: "subscriptions belong to a session: call with a session token (or set an event handler in-process)"}}
 	}
 	if req.Limit < 0 || req.Offset < 0 {
-		return &pb.Rpc_Object_Subscribe_Response{Error: badInput("object subscribe: limit and offset must not be negative")}
+		return &pb.Rpc_Object_Subscribe_Response{Error: badInput("limit and offset must not be negative")}
 	}
 	q := spaceindex.Query{Limit: int(req.Limit), Offset: int(req.Offset), Keys: req.Keys}
 	var err error
 	if q.Filter, q.Sorts, err = toIndexQuery(req.Filters, req.Sorts, req.Text); err != nil {
-		return &pb.Rpc_Object_Subscribe_Response{Error: badInput("object subscribe: " + err.Error())}
+		return &pb.Rpc_Object_Subscribe_Response{Error: badInput(err.Error())}
 	}
 	for _, id := range req.SpaceIds { // a named space loads, as for a query
 		if _, err := a.loadedSpace(ctx, id); err != nil {

@@ -122,7 +122,8 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 		Log:       a.cfg.Logger,
 		Now:       a.cfg.Now,
 	})
-	svc.members = &membership.Service{Account: keys.Account, Spaces: svc.spaces, Node: svc.node, NodeKey: pinned.get, Now: a.cfg.Now}
+	svc.members = &membership.Service{Account: keys.Account, Spaces: svc.spaces, Node: svc.node, NodeKey: pinned.get, Now: a.cfg.Now,
+		Name: func() string { return nameOf(context.Background(), a.accounts, acc, svc.spaces) }} // profile.go
 	svc.maint = newMaintenance(acc.DB(), a.cfg.Now) // maintenance.go
 	if a.cfg.Node != "" {
 		dial := func(ctx context.Context) (syncengine.Conn, error) {

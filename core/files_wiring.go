@@ -153,7 +153,16 @@ func (a *App) FileAdd(ctx context.Context, spaceID crypto.SpaceID, path string, 
 	if err != nil {
 		return FileAdded{}, err
 	}
-	im, err := svc.files.Import(ctx, path, key, func(done, total int64) { progress.Set("store", done, total) })
+	// Import counts the file's bytes twice (stored, then sealed): report
+	// each pass against the file's size, so the bar never passes 100 %.
+	im, err := svc.files.Import(ctx, path, key, func(done, total int64) {
+		size := total / 2
+		if done <= size {
+			progress.Set("store", done, size)
+		} else {
+			progress.Set("seal", done-size, size)
+		}
+	})
 	if err != nil {
 		return FileAdded{}, err
 	}

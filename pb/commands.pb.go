@@ -1312,8 +1312,10 @@ func (m *Rpc_Account_List_Request) XXX_DiscardUnknown() {
 var xxx_messageInfo_Rpc_Account_List_Request proto.InternalMessageInfo
 
 type Rpc_Account_List_Response struct {
-	Error      *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
-	AccountIds []string   `protobuf:"bytes,2,rep,name=accountIds,proto3" json:"accountIds,omitempty"`
+	Error      *Rpc_Error            `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	AccountIds []string              `protobuf:"bytes,2,rep,name=accountIds,proto3" json:"accountIds,omitempty"`
+	Accounts   []*Model_AccountEntry `protobuf:"bytes,3,rep,name=accounts,proto3" json:"accounts,omitempty"`
+	SelectedId string                `protobuf:"bytes,4,opt,name=selectedId,proto3" json:"selectedId,omitempty"`
 }
 
 func (m *Rpc_Account_List_Response) Reset()         { *m = Rpc_Account_List_Response{} }
@@ -1361,6 +1363,20 @@ func (m *Rpc_Account_List_Response) GetAccountIds() []string {
 		return m.AccountIds
 	}
 	return nil
+}
+
+func (m *Rpc_Account_List_Response) GetAccounts() []*Model_AccountEntry {
+	if m != nil {
+		return m.Accounts
+	}
+	return nil
+}
+
+func (m *Rpc_Account_List_Response) GetSelectedId() string {
+	if m != nil {
+		return m.SelectedId
+	}
+	return ""
 }
 
 // Stop closes the selected account's databases.
@@ -1722,8 +1738,9 @@ func (m *Rpc_Space_List_Request) XXX_DiscardUnknown() {
 var xxx_messageInfo_Rpc_Space_List_Request proto.InternalMessageInfo
 
 type Rpc_Space_List_Response struct {
-	Error  *Rpc_Error     `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
-	Spaces []*Model_Space `protobuf:"bytes,2,rep,name=spaces,proto3" json:"spaces,omitempty"`
+	Error   *Rpc_Error     `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Spaces  []*Model_Space `protobuf:"bytes,2,rep,name=spaces,proto3" json:"spaces,omitempty"`
+	Account *Model_Account `protobuf:"bytes,3,opt,name=account,proto3" json:"account,omitempty"`
 }
 
 func (m *Rpc_Space_List_Response) Reset()         { *m = Rpc_Space_List_Response{} }
@@ -1769,6 +1786,13 @@ func (m *Rpc_Space_List_Response) GetError() *Rpc_Error {
 func (m *Rpc_Space_List_Response) GetSpaces() []*Model_Space {
 	if m != nil {
 		return m.Spaces
+	}
+	return nil
+}
+
+func (m *Rpc_Space_List_Response) GetAccount() *Model_Account {
+	if m != nil {
+		return m.Account
 	}
 	return nil
 }
@@ -2599,6 +2623,8 @@ func (m *Rpc_Space_Members_Response) GetMembers() []*Model_Member {
 }
 
 // Kick removes a member; it returns once the node accepted the removal.
+// Every open invite closes with it (the removed member may know any
+// link): admins make new links for whoever should still join.
 type Rpc_Space_Kick struct {
 }
 
@@ -2688,7 +2714,8 @@ func (m *Rpc_Space_Kick_Request) GetIdentity() string {
 }
 
 type Rpc_Space_Kick_Response struct {
-	Error *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Error          *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	InvitesRevoked int32      `protobuf:"varint,2,opt,name=invitesRevoked,proto3" json:"invitesRevoked,omitempty"`
 }
 
 func (m *Rpc_Space_Kick_Response) Reset()         { *m = Rpc_Space_Kick_Response{} }
@@ -2731,6 +2758,280 @@ func (m *Rpc_Space_Kick_Response) GetError() *Rpc_Error {
 	return nil
 }
 
+func (m *Rpc_Space_Kick_Response) GetInvitesRevoked() int32 {
+	if m != nil {
+		return m.InvitesRevoked
+	}
+	return 0
+}
+
+// Invites lists a loaded space's open invites.
+type Rpc_Space_Invites struct {
+}
+
+func (m *Rpc_Space_Invites) Reset()         { *m = Rpc_Space_Invites{} }
+func (m *Rpc_Space_Invites) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Invites) ProtoMessage()    {}
+func (*Rpc_Space_Invites) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 9}
+}
+func (m *Rpc_Space_Invites) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Invites) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Invites.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Invites) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Invites.Merge(m, src)
+}
+func (m *Rpc_Space_Invites) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Invites) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Invites.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Invites proto.InternalMessageInfo
+
+type Rpc_Space_Invites_Request struct {
+	SpaceId string `protobuf:"bytes,1,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+}
+
+func (m *Rpc_Space_Invites_Request) Reset()         { *m = Rpc_Space_Invites_Request{} }
+func (m *Rpc_Space_Invites_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Invites_Request) ProtoMessage()    {}
+func (*Rpc_Space_Invites_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 9, 0}
+}
+func (m *Rpc_Space_Invites_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Invites_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Invites_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Invites_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Invites_Request.Merge(m, src)
+}
+func (m *Rpc_Space_Invites_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Invites_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Invites_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Invites_Request proto.InternalMessageInfo
+
+func (m *Rpc_Space_Invites_Request) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+type Rpc_Space_Invites_Response struct {
+	Error   *Rpc_Error      `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Invites []*Model_Invite `protobuf:"bytes,2,rep,name=invites,proto3" json:"invites,omitempty"`
+}
+
+func (m *Rpc_Space_Invites_Response) Reset()         { *m = Rpc_Space_Invites_Response{} }
+func (m *Rpc_Space_Invites_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_Invites_Response) ProtoMessage()    {}
+func (*Rpc_Space_Invites_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 9, 1}
+}
+func (m *Rpc_Space_Invites_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_Invites_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_Invites_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_Invites_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_Invites_Response.Merge(m, src)
+}
+func (m *Rpc_Space_Invites_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_Invites_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_Invites_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_Invites_Response proto.InternalMessageInfo
+
+func (m *Rpc_Space_Invites_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
+func (m *Rpc_Space_Invites_Response) GetInvites() []*Model_Invite {
+	if m != nil {
+		return m.Invites
+	}
+	return nil
+}
+
+// InviteRevoke closes an open invite (an admin's); its link admits
+// nobody any more and its pending join requests are dropped.
+type Rpc_Space_InviteRevoke struct {
+}
+
+func (m *Rpc_Space_InviteRevoke) Reset()         { *m = Rpc_Space_InviteRevoke{} }
+func (m *Rpc_Space_InviteRevoke) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_InviteRevoke) ProtoMessage()    {}
+func (*Rpc_Space_InviteRevoke) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 10}
+}
+func (m *Rpc_Space_InviteRevoke) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_InviteRevoke) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_InviteRevoke.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_InviteRevoke) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_InviteRevoke.Merge(m, src)
+}
+func (m *Rpc_Space_InviteRevoke) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_InviteRevoke) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_InviteRevoke.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_InviteRevoke proto.InternalMessageInfo
+
+type Rpc_Space_InviteRevoke_Request struct {
+	SpaceId  string `protobuf:"bytes,1,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+	InviteId string `protobuf:"bytes,2,opt,name=inviteId,proto3" json:"inviteId,omitempty"`
+}
+
+func (m *Rpc_Space_InviteRevoke_Request) Reset()         { *m = Rpc_Space_InviteRevoke_Request{} }
+func (m *Rpc_Space_InviteRevoke_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_InviteRevoke_Request) ProtoMessage()    {}
+func (*Rpc_Space_InviteRevoke_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 10, 0}
+}
+func (m *Rpc_Space_InviteRevoke_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_InviteRevoke_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_InviteRevoke_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_InviteRevoke_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_InviteRevoke_Request.Merge(m, src)
+}
+func (m *Rpc_Space_InviteRevoke_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_InviteRevoke_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_InviteRevoke_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_InviteRevoke_Request proto.InternalMessageInfo
+
+func (m *Rpc_Space_InviteRevoke_Request) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+func (m *Rpc_Space_InviteRevoke_Request) GetInviteId() string {
+	if m != nil {
+		return m.InviteId
+	}
+	return ""
+}
+
+type Rpc_Space_InviteRevoke_Response struct {
+	Error *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+}
+
+func (m *Rpc_Space_InviteRevoke_Response) Reset()         { *m = Rpc_Space_InviteRevoke_Response{} }
+func (m *Rpc_Space_InviteRevoke_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_InviteRevoke_Response) ProtoMessage()    {}
+func (*Rpc_Space_InviteRevoke_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 10, 1}
+}
+func (m *Rpc_Space_InviteRevoke_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_InviteRevoke_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_InviteRevoke_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_InviteRevoke_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_InviteRevoke_Response.Merge(m, src)
+}
+func (m *Rpc_Space_InviteRevoke_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_InviteRevoke_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_InviteRevoke_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_InviteRevoke_Response proto.InternalMessageInfo
+
+func (m *Rpc_Space_InviteRevoke_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
 type Rpc_Space_Leave struct {
 }
 
@@ -2738,7 +3039,7 @@ func (m *Rpc_Space_Leave) Reset()         { *m = Rpc_Space_Leave{} }
 func (m *Rpc_Space_Leave) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Space_Leave) ProtoMessage()    {}
 func (*Rpc_Space_Leave) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 9}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 11}
 }
 func (m *Rpc_Space_Leave) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -2775,7 +3076,7 @@ func (m *Rpc_Space_Leave_Request) Reset()         { *m = Rpc_Space_Leave_Request
 func (m *Rpc_Space_Leave_Request) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Space_Leave_Request) ProtoMessage()    {}
 func (*Rpc_Space_Leave_Request) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 9, 0}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 11, 0}
 }
 func (m *Rpc_Space_Leave_Request) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -2819,7 +3120,7 @@ func (m *Rpc_Space_Leave_Response) Reset()         { *m = Rpc_Space_Leave_Respon
 func (m *Rpc_Space_Leave_Response) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Space_Leave_Response) ProtoMessage()    {}
 func (*Rpc_Space_Leave_Response) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 9, 1}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 11, 1}
 }
 func (m *Rpc_Space_Leave_Response) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -2855,6 +3156,9 @@ func (m *Rpc_Space_Leave_Response) GetError() *Rpc_Error {
 	return nil
 }
 
+// Delete asks the node to delete the space (the owner only). It stays
+// pending deletion for the node's grace period (the owner may cancel),
+// then is deleted; members are told and offload.
 type Rpc_Space_Delete struct {
 }
 
@@ -2862,7 +3166,7 @@ func (m *Rpc_Space_Delete) Reset()         { *m = Rpc_Space_Delete{} }
 func (m *Rpc_Space_Delete) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Space_Delete) ProtoMessage()    {}
 func (*Rpc_Space_Delete) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 10}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 12}
 }
 func (m *Rpc_Space_Delete) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -2899,7 +3203,7 @@ func (m *Rpc_Space_Delete_Request) Reset()         { *m = Rpc_Space_Delete_Reque
 func (m *Rpc_Space_Delete_Request) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Space_Delete_Request) ProtoMessage()    {}
 func (*Rpc_Space_Delete_Request) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 10, 0}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 12, 0}
 }
 func (m *Rpc_Space_Delete_Request) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -2936,14 +3240,15 @@ func (m *Rpc_Space_Delete_Request) GetSpaceId() string {
 }
 
 type Rpc_Space_Delete_Response struct {
-	Error *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Error        *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	DeletionAtMs int64      `protobuf:"varint,2,opt,name=deletionAtMs,proto3" json:"deletionAtMs,omitempty"`
 }
 
 func (m *Rpc_Space_Delete_Response) Reset()         { *m = Rpc_Space_Delete_Response{} }
 func (m *Rpc_Space_Delete_Response) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Space_Delete_Response) ProtoMessage()    {}
 func (*Rpc_Space_Delete_Response) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 10, 1}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 12, 1}
 }
 func (m *Rpc_Space_Delete_Response) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -2979,6 +3284,139 @@ func (m *Rpc_Space_Delete_Response) GetError() *Rpc_Error {
 	return nil
 }
 
+func (m *Rpc_Space_Delete_Response) GetDeletionAtMs() int64 {
+	if m != nil {
+		return m.DeletionAtMs
+	}
+	return 0
+}
+
+// DeleteCancel cancels a pending deletion (the owner only, within the
+// grace period); the owner's device loads the space again.
+type Rpc_Space_DeleteCancel struct {
+}
+
+func (m *Rpc_Space_DeleteCancel) Reset()         { *m = Rpc_Space_DeleteCancel{} }
+func (m *Rpc_Space_DeleteCancel) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_DeleteCancel) ProtoMessage()    {}
+func (*Rpc_Space_DeleteCancel) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 13}
+}
+func (m *Rpc_Space_DeleteCancel) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_DeleteCancel) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_DeleteCancel.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_DeleteCancel) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_DeleteCancel.Merge(m, src)
+}
+func (m *Rpc_Space_DeleteCancel) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_DeleteCancel) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_DeleteCancel.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_DeleteCancel proto.InternalMessageInfo
+
+type Rpc_Space_DeleteCancel_Request struct {
+	SpaceId string `protobuf:"bytes,1,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+}
+
+func (m *Rpc_Space_DeleteCancel_Request) Reset()         { *m = Rpc_Space_DeleteCancel_Request{} }
+func (m *Rpc_Space_DeleteCancel_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_DeleteCancel_Request) ProtoMessage()    {}
+func (*Rpc_Space_DeleteCancel_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 13, 0}
+}
+func (m *Rpc_Space_DeleteCancel_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_DeleteCancel_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_DeleteCancel_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_DeleteCancel_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_DeleteCancel_Request.Merge(m, src)
+}
+func (m *Rpc_Space_DeleteCancel_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_DeleteCancel_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_DeleteCancel_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_DeleteCancel_Request proto.InternalMessageInfo
+
+func (m *Rpc_Space_DeleteCancel_Request) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+type Rpc_Space_DeleteCancel_Response struct {
+	Error *Rpc_Error `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+}
+
+func (m *Rpc_Space_DeleteCancel_Response) Reset()         { *m = Rpc_Space_DeleteCancel_Response{} }
+func (m *Rpc_Space_DeleteCancel_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_Space_DeleteCancel_Response) ProtoMessage()    {}
+func (*Rpc_Space_DeleteCancel_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 13, 1}
+}
+func (m *Rpc_Space_DeleteCancel_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_Space_DeleteCancel_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_Space_DeleteCancel_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_Space_DeleteCancel_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_Space_DeleteCancel_Response.Merge(m, src)
+}
+func (m *Rpc_Space_DeleteCancel_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_Space_DeleteCancel_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_Space_DeleteCancel_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_Space_DeleteCancel_Response proto.InternalMessageInfo
+
+func (m *Rpc_Space_DeleteCancel_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
 // Offload frees the space's local data; the account stays a member.
 // Refused while the node lacks local changes, unless forced.
 type Rpc_Space_Offload struct {
@@ -2988,7 +3426,7 @@ func (m *Rpc_Space_Offload) Reset()         { *m = Rpc_Space_Offload{} }
 func (m *Rpc_Space_Offload) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Space_Offload) ProtoMessage()    {}
 func (*Rpc_Space_Offload) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 11}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 14}
 }
 func (m *Rpc_Space_Offload) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -3026,7 +3464,7 @@ func (m *Rpc_Space_Offload_Request) Reset()         { *m = Rpc_Space_Offload_Req
 func (m *Rpc_Space_Offload_Request) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Space_Offload_Request) ProtoMessage()    {}
 func (*Rpc_Space_Offload_Request) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 11, 0}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 14, 0}
 }
 func (m *Rpc_Space_Offload_Request) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -3077,7 +3515,7 @@ func (m *Rpc_Space_Offload_Response) Reset()         { *m = Rpc_Space_Offload_Re
 func (m *Rpc_Space_Offload_Response) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Space_Offload_Response) ProtoMessage()    {}
 func (*Rpc_Space_Offload_Response) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 11, 1}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 14, 1}
 }
 func (m *Rpc_Space_Offload_Response) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -3122,7 +3560,7 @@ func (m *Rpc_Space_Status) Reset()         { *m = Rpc_Space_Status{} }
 func (m *Rpc_Space_Status) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Space_Status) ProtoMessage()    {}
 func (*Rpc_Space_Status) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 12}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 15}
 }
 func (m *Rpc_Space_Status) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -3159,7 +3597,7 @@ func (m *Rpc_Space_Status_Request) Reset()         { *m = Rpc_Space_Status_Reque
 func (m *Rpc_Space_Status_Request) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Space_Status_Request) ProtoMessage()    {}
 func (*Rpc_Space_Status_Request) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 12, 0}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 15, 0}
 }
 func (m *Rpc_Space_Status_Request) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -3204,7 +3642,7 @@ func (m *Rpc_Space_Status_Response) Reset()         { *m = Rpc_Space_Status_Resp
 func (m *Rpc_Space_Status_Response) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Space_Status_Response) ProtoMessage()    {}
 func (*Rpc_Space_Status_Response) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 12, 1}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 15, 1}
 }
 func (m *Rpc_Space_Status_Response) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -3259,7 +3697,7 @@ func (m *Rpc_Space_Load) Reset()         { *m = Rpc_Space_Load{} }
 func (m *Rpc_Space_Load) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Space_Load) ProtoMessage()    {}
 func (*Rpc_Space_Load) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 13}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 16}
 }
 func (m *Rpc_Space_Load) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -3298,7 +3736,7 @@ func (m *Rpc_Space_Load_Request) Reset()         { *m = Rpc_Space_Load_Request{}
 func (m *Rpc_Space_Load_Request) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Space_Load_Request) ProtoMessage()    {}
 func (*Rpc_Space_Load_Request) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 13, 0}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 16, 0}
 }
 func (m *Rpc_Space_Load_Request) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -3356,7 +3794,7 @@ func (m *Rpc_Space_Load_Response) Reset()         { *m = Rpc_Space_Load_Response
 func (m *Rpc_Space_Load_Response) String() string { return proto.CompactTextString(m) }
 func (*Rpc_Space_Load_Response) ProtoMessage()    {}
 func (*Rpc_Space_Load_Response) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 13, 1}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 4, 16, 1}
 }
 func (m *Rpc_Space_Load_Response) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -4971,6 +5409,7 @@ type Rpc_File_Get_Request struct {
 	FileId     string `protobuf:"bytes,2,opt,name=fileId,proto3" json:"fileId,omitempty"`
 	OutPath    string `protobuf:"bytes,3,opt,name=outPath,proto3" json:"outPath,omitempty"`
 	ProgressId string `protobuf:"bytes,4,opt,name=progressId,proto3" json:"progressId,omitempty"`
+	Overwrite  bool   `protobuf:"varint,5,opt,name=overwrite,proto3" json:"overwrite,omitempty"`
 }
 
 func (m *Rpc_File_Get_Request) Reset()         { *m = Rpc_File_Get_Request{} }
@@ -5032,6 +5471,13 @@ func (m *Rpc_File_Get_Request) GetProgressId() string {
 		return m.ProgressId
 	}
 	return ""
+}
+
+func (m *Rpc_File_Get_Request) GetOverwrite() bool {
+	if m != nil {
+		return m.Overwrite
+	}
+	return false
 }
 
 type Rpc_File_Get_Response struct {
@@ -5235,6 +5681,140 @@ func (m *Rpc_File_Gc_Response) GetBytesFreed() int64 {
 	return 0
 }
 
+// List lists the file objects of a loaded space, with each one's upload
+// state.
+type Rpc_File_List struct {
+}
+
+func (m *Rpc_File_List) Reset()         { *m = Rpc_File_List{} }
+func (m *Rpc_File_List) String() string { return proto.CompactTextString(m) }
+func (*Rpc_File_List) ProtoMessage()    {}
+func (*Rpc_File_List) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 3}
+}
+func (m *Rpc_File_List) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_File_List) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_File_List.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_File_List) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_File_List.Merge(m, src)
+}
+func (m *Rpc_File_List) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_File_List) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_File_List.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_File_List proto.InternalMessageInfo
+
+type Rpc_File_List_Request struct {
+	SpaceId string `protobuf:"bytes,1,opt,name=spaceId,proto3" json:"spaceId,omitempty"`
+}
+
+func (m *Rpc_File_List_Request) Reset()         { *m = Rpc_File_List_Request{} }
+func (m *Rpc_File_List_Request) String() string { return proto.CompactTextString(m) }
+func (*Rpc_File_List_Request) ProtoMessage()    {}
+func (*Rpc_File_List_Request) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 3, 0}
+}
+func (m *Rpc_File_List_Request) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_File_List_Request) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_File_List_Request.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_File_List_Request) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_File_List_Request.Merge(m, src)
+}
+func (m *Rpc_File_List_Request) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_File_List_Request) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_File_List_Request.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_File_List_Request proto.InternalMessageInfo
+
+func (m *Rpc_File_List_Request) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+type Rpc_File_List_Response struct {
+	Error *Rpc_Error    `protobuf:"bytes,1,opt,name=error,proto3" json:"error,omitempty"`
+	Files []*Model_File `protobuf:"bytes,2,rep,name=files,proto3" json:"files,omitempty"`
+}
+
+func (m *Rpc_File_List_Response) Reset()         { *m = Rpc_File_List_Response{} }
+func (m *Rpc_File_List_Response) String() string { return proto.CompactTextString(m) }
+func (*Rpc_File_List_Response) ProtoMessage()    {}
+func (*Rpc_File_List_Response) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 3, 1}
+}
+func (m *Rpc_File_List_Response) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *Rpc_File_List_Response) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_Rpc_File_List_Response.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *Rpc_File_List_Response) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_Rpc_File_List_Response.Merge(m, src)
+}
+func (m *Rpc_File_List_Response) XXX_Size() int {
+	return m.Size()
+}
+func (m *Rpc_File_List_Response) XXX_DiscardUnknown() {
+	xxx_messageInfo_Rpc_File_List_Response.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_Rpc_File_List_Response proto.InternalMessageInfo
+
+func (m *Rpc_File_List_Response) GetError() *Rpc_Error {
+	if m != nil {
+		return m.Error
+	}
+	return nil
+}
+
+func (m *Rpc_File_List_Response) GetFiles() []*Model_File {
+	if m != nil {
+		return m.Files
+	}
+	return nil
+}
+
 // Status is a file's upload state in a space: synced, syncing, queued,
 // limited (the space's storage quota is full) or error.
 type Rpc_File_Status struct {
@@ -5244,7 +5824,7 @@ func (m *Rpc_File_Status) Reset()         { *m = Rpc_File_Status{} }
 func (m *Rpc_File_Status) String() string { return proto.CompactTextString(m) }
 func (*Rpc_File_Status) ProtoMessage()    {}
 func (*Rpc_File_Status) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 3}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 4}
 }
 func (m *Rpc_File_Status) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -5282,7 +5862,7 @@ func (m *Rpc_File_Status_Request) Reset()         { *m = Rpc_File_Status_Request
 func (m *Rpc_File_Status_Request) String() string { return proto.CompactTextString(m) }
 func (*Rpc_File_Status_Request) ProtoMessage()    {}
 func (*Rpc_File_Status_Request) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 3, 0}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 4, 0}
 }
 func (m *Rpc_File_Status_Request) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -5335,7 +5915,7 @@ func (m *Rpc_File_Status_Response) Reset()         { *m = Rpc_File_Status_Respon
 func (m *Rpc_File_Status_Response) String() string { return proto.CompactTextString(m) }
 func (*Rpc_File_Status_Response) ProtoMessage()    {}
 func (*Rpc_File_Status_Response) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 3, 1}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 4, 1}
 }
 func (m *Rpc_File_Status_Response) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -5394,7 +5974,7 @@ func (m *Rpc_File_RepairRefcounts) Reset()         { *m = Rpc_File_RepairRefcoun
 func (m *Rpc_File_RepairRefcounts) String() string { return proto.CompactTextString(m) }
 func (*Rpc_File_RepairRefcounts) ProtoMessage()    {}
 func (*Rpc_File_RepairRefcounts) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 4}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 5}
 }
 func (m *Rpc_File_RepairRefcounts) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -5430,7 +6010,7 @@ func (m *Rpc_File_RepairRefcounts_Request) Reset()         { *m = Rpc_File_Repai
 func (m *Rpc_File_RepairRefcounts_Request) String() string { return proto.CompactTextString(m) }
 func (*Rpc_File_RepairRefcounts_Request) ProtoMessage()    {}
 func (*Rpc_File_RepairRefcounts_Request) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 4, 0}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 5, 0}
 }
 func (m *Rpc_File_RepairRefcounts_Request) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -5472,7 +6052,7 @@ func (m *Rpc_File_RepairRefcounts_Response) Reset()         { *m = Rpc_File_Repa
 func (m *Rpc_File_RepairRefcounts_Response) String() string { return proto.CompactTextString(m) }
 func (*Rpc_File_RepairRefcounts_Response) ProtoMessage()    {}
 func (*Rpc_File_RepairRefcounts_Response) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 4, 1}
+	return fileDescriptor_0dff099eb2e3dfdb, []int{0, 6, 5, 1}
 }
 func (m *Rpc_File_RepairRefcounts_Response) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -6017,12 +6597,21 @@ func init() {
 	proto.RegisterType((*Rpc_Space_Kick)(nil), "hearth.Rpc.Space.Kick")
 	proto.RegisterType((*Rpc_Space_Kick_Request)(nil), "hearth.Rpc.Space.Kick.Request")
 	proto.RegisterType((*Rpc_Space_Kick_Response)(nil), "hearth.Rpc.Space.Kick.Response")
+	proto.RegisterType((*Rpc_Space_Invites)(nil), "hearth.Rpc.Space.Invites")
+	proto.RegisterType((*Rpc_Space_Invites_Request)(nil), "hearth.Rpc.Space.Invites.Request")
+	proto.RegisterType((*Rpc_Space_Invites_Response)(nil), "hearth.Rpc.Space.Invites.Response")
+	proto.RegisterType((*Rpc_Space_InviteRevoke)(nil), "hearth.Rpc.Space.InviteRevoke")
+	proto.RegisterType((*Rpc_Space_InviteRevoke_Request)(nil), "hearth.Rpc.Space.InviteRevoke.Request")
+	proto.RegisterType((*Rpc_Space_InviteRevoke_Response)(nil), "hearth.Rpc.Space.InviteRevoke.Response")
 	proto.RegisterType((*Rpc_Space_Leave)(nil), "hearth.Rpc.Space.Leave")
 	proto.RegisterType((*Rpc_Space_Leave_Request)(nil), "hearth.Rpc.Space.Leave.Request")
 	proto.RegisterType((*Rpc_Space_Leave_Response)(nil), "hearth.Rpc.Space.Leave.Response")
 	proto.RegisterType((*Rpc_Space_Delete)(nil), "hearth.Rpc.Space.Delete")
 	proto.RegisterType((*Rpc_Space_Delete_Request)(nil), "hearth.Rpc.Space.Delete.Request")
 	proto.RegisterType((*Rpc_Space_Delete_Response)(nil), "hearth.Rpc.Space.Delete.Response")
+	proto.RegisterType((*Rpc_Space_DeleteCancel)(nil), "hearth.Rpc.Space.DeleteCancel")
+	proto.RegisterType((*Rpc_Space_DeleteCancel_Request)(nil), "hearth.Rpc.Space.DeleteCancel.Request")
+	proto.RegisterType((*Rpc_Space_DeleteCancel_Response)(nil), "hearth.Rpc.Space.DeleteCancel.Response")
 	proto.RegisterType((*Rpc_Space_Offload)(nil), "hearth.Rpc.Space.Offload")
 	proto.RegisterType((*Rpc_Space_Offload_Request)(nil), "hearth.Rpc.Space.Offload.Request")
 	proto.RegisterType((*Rpc_Space_Offload_Response)(nil), "hearth.Rpc.Space.Offload.Response")
@@ -6071,6 +6660,9 @@ func init() {
 	proto.RegisterType((*Rpc_File_Gc)(nil), "hearth.Rpc.File.Gc")
 	proto.RegisterType((*Rpc_File_Gc_Request)(nil), "hearth.Rpc.File.Gc.Request")
 	proto.RegisterType((*Rpc_File_Gc_Response)(nil), "hearth.Rpc.File.Gc.Response")
+	proto.RegisterType((*Rpc_File_List)(nil), "hearth.Rpc.File.List")
+	proto.RegisterType((*Rpc_File_List_Request)(nil), "hearth.Rpc.File.List.Request")
+	proto.RegisterType((*Rpc_File_List_Response)(nil), "hearth.Rpc.File.List.Response")
 	proto.RegisterType((*Rpc_File_Status)(nil), "hearth.Rpc.File.Status")
 	proto.RegisterType((*Rpc_File_Status_Request)(nil), "hearth.Rpc.File.Status.Request")
 	proto.RegisterType((*Rpc_File_Status_Response)(nil), "hearth.Rpc.File.Status.Response")
@@ -6089,181 +6681,195 @@ func init() {
 func init() { proto.RegisterFile("commands.proto", fileDescriptor_0dff099eb2e3dfdb) }
 
 var fileDescriptor_0dff099eb2e3dfdb = []byte{
-	// 2773 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xc4, 0x5a, 0x5d, 0x8f, 0xe3, 0x66,
-	0xf5, 0x5f, 0xe7, 0x75, 0xe6, 0xec, 0xec, 0x6c, 0xd6, 0xbb, 0xed, 0x3f, 0xff, 0xa7, 0xdd, 0xd9,
-	0xd9, 0x69, 0x69, 0xa7, 0x14, 0xd2, 0x6a, 0x2a, 0x24, 0x68, 0x55, 0x21, 0x6f, 0xe2, 0x99, 0xa6,
-	0x9b, 0x89, 0xa7, 0xce, 0x64, 0xbb, 0xa5, 0x82, 0xe0, 0xd8, 0x4f, 0x76, 0xbc, 0x93, 0xd8, 0xae,
-	0xed, 0xcc, 0x76, 0x00, 0x01, 0x5f, 0x00, 0x54, 0xde, 0xcb, 0x17, 0x00, 0x15, 0x09, 0xb8, 0xe3,
-	0x02, 0x71, 0x85, 0x84, 0x54, 0xa4, 0x5e, 0x54, 0x70, 0x41, 0x11, 0x37, 0xa8, 0xbd, 0xa3, 0x9f,
-	0xa0, 0x57, 0xa0, 0xe7, 0xc5, 0xaf, 0x71, 0x32, 0xc1, 0x0b, 0xcb, 0x5d, 0xce, 0x39, 0x3f, 0x9f,
-	0xb7, 0xe7, 0x9c, 0xf3, 0x3c, 0x8f, 0x1d, 0x58, 0xd7, 0xed, 0xc9, 0x44, 0xb3, 0x0c, 0xaf, 0xe1,
-	0xb8, 0xb6, 0x6f, 0x8b, 0x95, 0x23, 0xac, 0xb9, 0xfe, 0x11, 0x5a, 0x9b, 0xd8, 0x06, 0x1e, 0x73,
-	0x2e, 0x5a, 0xc3, 0x27, 0xd8, 0xf2, 0x39, 0xb5, 0xf5, 0x9d, 0x17, 0xa0, 0xa8, 0x3a, 0x3a, 0xfa,
-	0x47, 0x11, 0xca, 0xb2, 0xeb, 0xda, 0xae, 0xf8, 0x69, 0x28, 0xe9, 0xb6, 0x81, 0xeb, 0xc2, 0xa6,
-	0xb0, 0xbd, 0xbe, 0xf3, 0x70, 0x83, 0x29, 0x69, 0xa8, 0x8e, 0xde, 0xa0, 0x80, 0x46, 0xd3, 0x36,
-	0xb0, 0x4a, 0x31, 0xe2, 0x26, 0x9c, 0x37, 0xb0, 0xa7, 0xbb, 0xa6, 0xe3, 0x9b, 0xb6, 0x55, 0x2f,
-	0x6c, 0x0a, 0xdb, 0xab, 0x6a, 0x9c, 0xb5, 0xf5, 0xfd, 0x22, 0x94, 0xc8, 0x03, 0xe2, 0x0a, 0x94,
-	0xba, 0xfd, 0x4e, 0xa7, 0x76, 0x4e, 0xbc, 0x04, 0x17, 0xfa, 0xdd, 0x9b, 0x5d, 0xe5, 0xd5, 0xee,
-	0x40, 0x56, 0x55, 0x45, 0xad, 0x09, 0xe2, 0x05, 0x58, 0xbd, 0x21, 0xb5, 0x06, 0xed, 0xee, 0x41,
-	0xff, 0xb0, 0x56, 0x20, 0x64, 0x57, 0x39, 0x1c, 0xec, 0x2a, 0xfd, 0x6e, 0xab, 0x66, 0x88, 0x22,
-	0xac, 0x4b, 0x1d, 0x55, 0x96, 0x5a, 0xaf, 0x0d, 0xe4, 0xdb, 0xed, 0xde, 0x61, 0xaf, 0x86, 0xc5,
-	0x75, 0x80, 0xae, 0x32, 0x90, 0x9a, 0x4d, 0xa5, 0xdf, 0x3d, 0xac, 0x8d, 0xc4, 0x2b, 0x50, 0xe3,
-	0xc4, 0xa0, 0x27, 0x77, 0xe4, 0xe6, 0xa1, 0xdc, 0xaa, 0xdd, 0x11, 0x2f, 0xc3, 0xc5, 0x96, 0x74,
-	0x28, 0x0d, 0x5a, 0x6d, 0x75, 0xd0, 0x51, 0x9a, 0x37, 0xe5, 0x56, 0xed, 0x88, 0x30, 0xfb, 0x5d,
-	0xa9, 0x7f, 0xf8, 0x92, 0xdc, 0x3d, 0x6c, 0x37, 0x25, 0x82, 0x34, 0xc5, 0x87, 0xe0, 0xd2, 0x81,
-	0xac, 0xee, 0xb7, 0x7b, 0xbd, 0xb6, 0xd2, 0x1d, 0xb4, 0xe4, 0x6e, 0x5b, 0x6e, 0xd5, 0xee, 0x32,
-	0x2c, 0xf3, 0xb5, 0xa9, 0xec, 0xef, 0x4b, 0xdd, 0x56, 0xed, 0x58, 0xac, 0xc1, 0x1a, 0xf1, 0x76,
-	0xbf, 0x2b, 0xef, 0x2b, 0xdd, 0x76, 0xb3, 0x36, 0x26, 0x9c, 0xa6, 0xa2, 0xaa, 0xfd, 0x83, 0xc3,
-	0x01, 0xb1, 0x57, 0x9b, 0x10, 0x7f, 0x7a, 0x07, 0x52, 0x53, 0x1e, 0x90, 0x40, 0x3a, 0x8a, 0xd4,
-	0x92, 0x5b, 0x35, 0x8b, 0x84, 0xce, 0xb8, 0xaa, 0xbc, 0xaf, 0xdc, 0x92, 0x5b, 0x35, 0x9b, 0x00,
-	0xbb, 0x4a, 0x4b, 0x1e, 0xf4, 0xbb, 0xd2, 0x2d, 0xa9, 0xdd, 0x91, 0x6e, 0x74, 0xe4, 0x9a, 0x23,
-	0xae, 0xc1, 0x4a, 0x53, 0xe9, 0xee, 0x76, 0xda, 0xcd, 0xc3, 0xda, 0x1b, 0xe2, 0xff, 0xc1, 0x65,
-	0x65, 0x77, 0xb7, 0xd3, 0xee, 0x12, 0x58, 0xaf, 0x7f, 0x70, 0xa0, 0xa8, 0xc4, 0x6b, 0x97, 0x08,
-	0x76, 0xa5, 0x76, 0x47, 0x6e, 0x0d, 0x0e, 0x54, 0xb9, 0xa9, 0x74, 0x5b, 0xed, 0xc3, 0xb6, 0xd2,
-	0xad, 0x79, 0x24, 0x65, 0xaf, 0xf4, 0x95, 0x43, 0x69, 0x20, 0xdf, 0x6e, 0xca, 0x32, 0x31, 0xee,
-	0x93, 0x15, 0xb8, 0xd1, 0xef, 0xbd, 0x56, 0x9b, 0xa2, 0x09, 0x14, 0x25, 0xc7, 0x41, 0x23, 0x80,
-	0x3d, 0xec, 0xdf, 0xc2, 0xae, 0x67, 0xda, 0x16, 0x5a, 0x85, 0xaa, 0x8a, 0xdf, 0x98, 0x62, 0xcf,
-	0x47, 0xfb, 0xb0, 0xa2, 0x62, 0xcf, 0xb1, 0x2d, 0x0f, 0x8b, 0x4f, 0x42, 0x19, 0x93, 0x65, 0xa7,
-	0xf5, 0x70, 0x7e, 0xe7, 0xd2, 0x4c, 0x3d, 0xa8, 0x4c, 0x2e, 0xd6, 0xa1, 0x7a, 0xc2, 0x54, 0xf1,
-	0x3a, 0x08, 0x48, 0xf4, 0x89, 0x00, 0xd5, 0x1e, 0xf6, 0xe8, 0xef, 0xef, 0x0a, 0x50, 0x69, 0xba,
-	0x58, 0xf3, 0x31, 0xfa, 0x42, 0x68, 0x50, 0xbc, 0x02, 0x65, 0xdf, 0x3e, 0xc6, 0x16, 0x35, 0xb2,
-	0xaa, 0x32, 0x82, 0x68, 0xd4, 0x1c, 0xa7, 0xab, 0x4d, 0x70, 0xa0, 0x91, 0x93, 0xa8, 0x9d, 0xc7,
-	0xc1, 0xd0, 0x48, 0x21, 0x66, 0x04, 0x7d, 0x19, 0xca, 0xcd, 0xb1, 0xed, 0x61, 0x74, 0xed, 0x0c,
-	0x77, 0xd0, 0x73, 0x39, 0x8c, 0xa2, 0x9f, 0x55, 0xa0, 0x2a, 0xe9, 0xba, 0x3d, 0xb5, 0x7c, 0xf4,
-	0x8b, 0x28, 0xf6, 0xab, 0x91, 0x31, 0x11, 0x4a, 0x16, 0x09, 0x91, 0xd9, 0xa2, 0xbf, 0xd1, 0xb7,
-	0x85, 0x3c, 0x01, 0x3e, 0x03, 0x55, 0x8d, 0x99, 0xa2, 0x21, 0x9e, 0xdf, 0x79, 0x28, 0x80, 0xee,
-	0x93, 0x01, 0xd0, 0xe0, 0x7e, 0xa8, 0x01, 0x4a, 0x44, 0xb0, 0x32, 0xb1, 0xf0, 0xc4, 0xb6, 0x4c,
-	0xbd, 0x5e, 0xa4, 0xe6, 0x43, 0x9a, 0x38, 0x5b, 0x55, 0xb1, 0x6e, 0x9f, 0x60, 0x37, 0xbe, 0x52,
-	0xf1, 0x47, 0x84, 0xe4, 0x23, 0x61, 0x24, 0x85, 0x58, 0x24, 0xc6, 0x83, 0x08, 0x04, 0xfd, 0x44,
-	0x80, 0x4a, 0x0f, 0x8f, 0xb1, 0xee, 0xa3, 0x27, 0x23, 0x5f, 0x1f, 0x85, 0x55, 0x0e, 0x68, 0x1b,
-	0xdc, 0xd9, 0x88, 0xf1, 0x80, 0x3c, 0xbb, 0x07, 0xa5, 0xde, 0x91, 0x7d, 0x2f, 0xde, 0x5d, 0x0f,
-	0xc6, 0xf0, 0x08, 0x4a, 0x1d, 0xd3, 0xf3, 0xe3, 0x86, 0x7b, 0x79, 0x0c, 0x6f, 0x00, 0x84, 0x39,
-	0xf3, 0xea, 0x85, 0xcd, 0xe2, 0xf6, 0xaa, 0x1a, 0xe3, 0xa0, 0x5d, 0x28, 0xf5, 0x7c, 0xdb, 0x89,
-	0xdb, 0xc9, 0xd5, 0x28, 0x7f, 0xbc, 0x08, 0xe5, 0x9e, 0xa3, 0xe9, 0x18, 0x9d, 0x2c, 0xdb, 0x25,
-	0x79, 0xc7, 0x94, 0x47, 0xcc, 0xb4, 0x8d, 0x60, 0xa8, 0x70, 0x12, 0x79, 0xb3, 0x19, 0xfb, 0x6a,
-	0x1e, 0x0b, 0x4f, 0x43, 0x85, 0xaa, 0x64, 0xd9, 0x3a, 0xbf, 0x73, 0x39, 0xb9, 0x52, 0x34, 0x48,
-	0x95, 0x43, 0xd0, 0xef, 0x05, 0xa8, 0xb4, 0xad, 0x13, 0xd3, 0xc7, 0xe8, 0x38, 0x8a, 0x36, 0xe6,
-	0xa4, 0x90, 0x70, 0x52, 0x7c, 0x02, 0x4a, 0xae, 0x3d, 0x66, 0x3d, 0xb6, 0xbe, 0x23, 0x26, 0x55,
-	0xab, 0xf6, 0x18, 0xab, 0x54, 0x4e, 0x96, 0xcd, 0xb2, 0x25, 0xc7, 0x71, 0xed, 0x13, 0x6d, 0x4c,
-	0x9b, 0x7b, 0x45, 0x8d, 0x71, 0xd0, 0xcd, 0x3c, 0x91, 0x3d, 0x0c, 0x15, 0x93, 0xfa, 0xca, 0x53,
-	0xc7, 0x29, 0xf4, 0x3b, 0x01, 0x4a, 0x2f, 0xdb, 0xa6, 0x85, 0xae, 0x47, 0x21, 0x44, 0x58, 0x21,
-	0x81, 0x7d, 0x4b, 0xf8, 0x8f, 0xae, 0x9a, 0x28, 0xc1, 0x05, 0x5e, 0x8d, 0x3d, 0x5f, 0xf3, 0xa7,
-	0x1e, 0x8d, 0x75, 0x7d, 0xe7, 0x91, 0xcc, 0xf6, 0x60, 0x10, 0x35, 0xf9, 0x04, 0xfa, 0x31, 0x75,
-	0x89, 0xba, 0xed, 0xa1, 0xc7, 0x96, 0x58, 0x05, 0x84, 0xf3, 0xc4, 0xf0, 0x2c, 0xac, 0xb8, 0xdc,
-	0x0a, 0xaf, 0x8c, 0x2b, 0x49, 0x27, 0xf7, 0xf1, 0x64, 0x88, 0x5d, 0x35, 0x44, 0xa1, 0x9f, 0x0b,
-	0x50, 0x65, 0x2b, 0x86, 0xd1, 0x9d, 0x65, 0xaa, 0x03, 0xc1, 0x8a, 0x69, 0x60, 0xcb, 0x37, 0xfd,
-	0x53, 0x9e, 0xa7, 0x90, 0x0e, 0x2b, 0xa7, 0xb8, 0xb8, 0x72, 0xf2, 0x75, 0xef, 0xb7, 0xa0, 0xda,
-	0xc2, 0xfa, 0xd8, 0xb4, 0x30, 0xfa, 0xe2, 0x7d, 0x3a, 0x9a, 0xcf, 0x81, 0x1f, 0x08, 0x50, 0x65,
-	0xf9, 0x5b, 0x72, 0x09, 0xf5, 0x3c, 0x4b, 0xd8, 0x80, 0xea, 0x84, 0x19, 0x59, 0xb8, 0x82, 0x01,
-	0x08, 0x7d, 0x03, 0x4a, 0x37, 0x4d, 0xfd, 0xf8, 0x7f, 0x94, 0x13, 0x0d, 0xca, 0x1d, 0xac, 0x9d,
-	0xe0, 0xe5, 0x12, 0x92, 0xcb, 0xc4, 0x10, 0x2a, 0x2d, 0x3c, 0xc6, 0xfe, 0x7f, 0xd3, 0xc6, 0x29,
-	0x54, 0x95, 0xd1, 0x68, 0x6c, 0x6b, 0x46, 0xfc, 0x20, 0x32, 0x3f, 0x8f, 0x57, 0xa0, 0x3c, 0xb2,
-	0x5d, 0x9d, 0x0d, 0xa9, 0x15, 0x95, 0x11, 0xf9, 0x4c, 0xff, 0x94, 0x9c, 0x2b, 0xd8, 0x90, 0x58,
-	0x2a, 0xbe, 0xbb, 0x79, 0x8a, 0xea, 0x73, 0x50, 0xf1, 0xd8, 0xe8, 0x62, 0x3b, 0xfb, 0xd5, 0x8c,
-	0xfd, 0xa2, 0x77, 0x6a, 0xe9, 0x7c, 0x78, 0x71, 0x30, 0x7a, 0x5b, 0x80, 0x52, 0x87, 0x24, 0xe5,
-	0xf5, 0x65, 0x92, 0xf2, 0x30, 0x54, 0x2c, 0xfb, 0x55, 0xcd, 0xf4, 0x79, 0x56, 0x38, 0x45, 0xf6,
-	0x09, 0xc7, 0xb5, 0xef, 0xb8, 0xd8, 0xf3, 0xda, 0x06, 0x3f, 0x04, 0xc6, 0x38, 0xf9, 0xd2, 0xf6,
-	0x49, 0x0d, 0x2a, 0xca, 0xf0, 0x2e, 0x39, 0x8e, 0xbd, 0x5b, 0x84, 0xd5, 0xde, 0x74, 0x48, 0x2e,
-	0x84, 0x43, 0x8c, 0x3e, 0x16, 0x12, 0x87, 0x6c, 0x6f, 0x3a, 0x0c, 0x3d, 0x65, 0x04, 0x69, 0x02,
-	0xee, 0x72, 0x70, 0xd8, 0x08, 0x69, 0xd2, 0x7d, 0x23, 0x73, 0xec, 0x93, 0xee, 0x2b, 0x66, 0x75,
-	0xdf, 0x2e, 0x15, 0xaa, 0x01, 0x48, 0xdc, 0x86, 0xb2, 0x67, 0xbb, 0xbe, 0x57, 0x2f, 0x51, 0x74,
-	0x6a, 0xe4, 0xf5, 0x6c, 0xd7, 0x57, 0x19, 0x80, 0xf8, 0x32, 0x36, 0x27, 0xa6, 0x5f, 0x2f, 0x6f,
-	0x0a, 0xdb, 0x65, 0x95, 0x11, 0x24, 0x67, 0xf6, 0x68, 0xe4, 0x61, 0xbf, 0x5e, 0xa1, 0x6c, 0x4e,
-	0x91, 0xb3, 0x88, 0x8f, 0xdf, 0xf4, 0xeb, 0x55, 0x76, 0x16, 0x21, 0xbf, 0x09, 0xef, 0x18, 0x9f,
-	0x7a, 0xf5, 0x15, 0xea, 0x33, 0xfd, 0x8d, 0xde, 0x13, 0x72, 0x5e, 0x53, 0x58, 0x5e, 0x0a, 0xf1,
-	0xbc, 0xbc, 0x08, 0x55, 0x9b, 0x66, 0x34, 0x88, 0xfd, 0xb1, 0xb8, 0x02, 0x96, 0xec, 0x46, 0x98,
-	0x68, 0x83, 0x31, 0xd4, 0xe0, 0x19, 0x76, 0xa3, 0xf1, 0xb5, 0x71, 0xbd, 0xb4, 0x29, 0x6c, 0x17,
-	0x55, 0x46, 0x88, 0x35, 0x28, 0x7a, 0xf8, 0x0d, 0x1a, 0x74, 0x49, 0x25, 0x3f, 0x13, 0xe9, 0xaf,
-	0x24, 0xd3, 0x8f, 0xfe, 0x2a, 0x40, 0x2d, 0x6d, 0x61, 0x41, 0xc5, 0xad, 0x43, 0xc1, 0x0c, 0x82,
-	0x28, 0x98, 0x86, 0xf8, 0x32, 0x54, 0x0d, 0xec, 0x6b, 0xe6, 0x38, 0x88, 0xe0, 0xd9, 0x25, 0x22,
-	0x68, 0xb4, 0xd8, 0x23, 0xb2, 0xe5, 0xbb, 0xa7, 0x6a, 0xa0, 0x00, 0x29, 0xb0, 0x16, 0x17, 0x90,
-	0x40, 0x8e, 0xf1, 0x29, 0xf7, 0x80, 0xfc, 0x14, 0x9f, 0x82, 0xf2, 0x89, 0x36, 0x9e, 0x62, 0xde,
-	0x53, 0xa9, 0x33, 0xd8, 0x2d, 0x22, 0x52, 0x19, 0xe2, 0xf9, 0xc2, 0xe7, 0x05, 0x84, 0xe1, 0x7c,
-	0xdf, 0xf2, 0xc2, 0x3a, 0x4d, 0x9e, 0x63, 0xe8, 0x0a, 0x78, 0x75, 0x81, 0xe6, 0x83, 0x53, 0xf9,
-	0x1a, 0xe3, 0x57, 0x85, 0xf0, 0x6c, 0xfb, 0x27, 0x61, 0x99, 0xb6, 0x25, 0xa5, 0x76, 0xea, 0x84,
-	0x57, 0x2a, 0xf2, 0x5b, 0x7c, 0x29, 0x9d, 0xc8, 0x46, 0x46, 0x22, 0x99, 0x95, 0x06, 0xb7, 0xf0,
-	0xa0, 0xd2, 0xa8, 0xe4, 0x29, 0x78, 0x04, 0x2b, 0xac, 0x4c, 0xc3, 0x9a, 0x0f, 0x69, 0xf4, 0xc3,
-	0x02, 0x14, 0x7b, 0xd8, 0x47, 0x7f, 0x11, 0x96, 0xdc, 0x41, 0xe7, 0x69, 0x12, 0xe5, 0x74, 0xd6,
-	0x9e, 0xce, 0x2a, 0x3f, 0xec, 0x3f, 0xe8, 0x94, 0xe5, 0xaa, 0xa3, 0xef, 0x09, 0x50, 0xee, 0x5b,
-	0x1e, 0x26, 0x77, 0xba, 0xfb, 0xcc, 0x4b, 0x30, 0xb8, 0x8a, 0xb1, 0xc1, 0x95, 0xcb, 0xa7, 0x77,
-	0x04, 0x28, 0xee, 0x61, 0x7f, 0xe9, 0xb3, 0xce, 0xdc, 0x35, 0xd7, 0xf2, 0x14, 0xd1, 0x67, 0xa0,
-	0xc2, 0x14, 0xf0, 0xb4, 0xa7, 0xb6, 0x06, 0x3e, 0x0f, 0x39, 0x06, 0x7d, 0x33, 0x3c, 0xb6, 0xdc,
-	0xb7, 0xb7, 0xb9, 0x72, 0xf5, 0x41, 0x01, 0xca, 0xaf, 0x4c, 0xb1, 0x7b, 0x8a, 0xfe, 0xbc, 0x54,
-	0x61, 0xc7, 0x76, 0xbe, 0xc2, 0xbf, 0xb5, 0xf3, 0x15, 0x97, 0xde, 0xf9, 0x4a, 0xd9, 0x3b, 0x5f,
-	0x39, 0x73, 0xe7, 0xab, 0x64, 0xec, 0x7c, 0xd5, 0x58, 0x01, 0x9d, 0xe6, 0x3c, 0x5c, 0x07, 0x5b,
-	0x5c, 0x66, 0x90, 0x73, 0xf7, 0xb4, 0x62, 0x6c, 0x4f, 0x43, 0xff, 0xac, 0x42, 0x69, 0xd7, 0x1c,
-	0x63, 0xf4, 0x37, 0x01, 0x8a, 0x92, 0x61, 0xa0, 0x57, 0x97, 0x9c, 0xb3, 0x8e, 0xe6, 0x1f, 0x05,
-	0x73, 0x96, 0xfc, 0x3e, 0xf3, 0x68, 0xf4, 0xf5, 0x9c, 0x57, 0xe8, 0x91, 0x39, 0x8e, 0xee, 0xb1,
-	0x9c, 0x4a, 0x94, 0x58, 0x71, 0xb6, 0x45, 0x3d, 0xf3, 0x6b, 0x98, 0xef, 0xdd, 0xf4, 0x37, 0xfa,
-	0x03, 0xef, 0xb6, 0xe9, 0x92, 0x87, 0xbf, 0x4c, 0xa3, 0x75, 0xa8, 0xda, 0x53, 0xff, 0x80, 0x04,
-	0xce, 0x6c, 0x06, 0x64, 0x2a, 0xf6, 0xd2, 0x4c, 0xec, 0x7b, 0x79, 0x62, 0x0f, 0xe2, 0x28, 0xc4,
-	0xe2, 0x78, 0x4f, 0x80, 0xc2, 0x9e, 0x8e, 0xf6, 0xa3, 0x30, 0xb6, 0x60, 0xed, 0x8e, 0x4b, 0x8e,
-	0xbc, 0x58, 0xb7, 0x2d, 0xba, 0xed, 0x12, 0x74, 0x82, 0x97, 0x72, 0xaf, 0x30, 0xe3, 0xde, 0xbd,
-	0x3c, 0xee, 0x6d, 0xc1, 0xda, 0x70, 0x6c, 0x0f, 0x3d, 0x15, 0x4f, 0xec, 0x13, 0x6c, 0x70, 0x37,
-	0x13, 0x3c, 0x62, 0x78, 0x78, 0xea, 0x63, 0x6f, 0xd7, 0xc5, 0xd8, 0xe0, 0x85, 0x17, 0xe3, 0xa0,
-	0xdf, 0x44, 0x17, 0x86, 0x17, 0xee, 0x63, 0x65, 0x90, 0x9d, 0xb3, 0xb6, 0x62, 0x17, 0x89, 0xd5,
-	0xe0, 0xa6, 0x40, 0x02, 0xa3, 0x80, 0x7d, 0xec, 0x79, 0xda, 0x1d, 0xcc, 0xd7, 0x3a, 0xc1, 0x43,
-	0xef, 0x0a, 0x70, 0x51, 0xc5, 0x8e, 0x66, 0xba, 0x2a, 0x1e, 0xd1, 0x97, 0x23, 0x5e, 0xfc, 0x45,
-	0xd8, 0x3b, 0x42, 0x5e, 0x87, 0x82, 0x37, 0x61, 0x24, 0x53, 0x9c, 0x62, 0x23, 0xc3, 0xf1, 0x79,
-	0xfe, 0xe8, 0x6f, 0x92, 0xa3, 0x89, 0xe6, 0x1e, 0x93, 0x11, 0xc7, 0xea, 0x3c, 0x20, 0x49, 0x9f,
-	0x6b, 0x86, 0x81, 0x0d, 0x3a, 0x8b, 0x8a, 0x2a, 0x23, 0x08, 0xde, 0xe5, 0x0b, 0x55, 0x61, 0x78,
-	0x4e, 0xa2, 0xdf, 0x96, 0xa1, 0xdc, 0xb6, 0x0c, 0xfc, 0x26, 0x7a, 0xbb, 0x48, 0x22, 0x18, 0x4e,
-	0xcd, 0xf1, 0xf2, 0xb7, 0x24, 0xcf, 0x9e, 0x06, 0x77, 0x47, 0x92, 0x41, 0x4a, 0x9d, 0x39, 0x0a,
-	0x7e, 0x5d, 0xc8, 0x9b, 0x9e, 0x2c, 0x6b, 0x4f, 0xc0, 0x3a, 0x9f, 0x71, 0x3d, 0x5d, 0xb3, 0xac,
-	0xb0, 0xd0, 0x52, 0xdc, 0x18, 0x8e, 0x86, 0x8b, 0x0d, 0x9e, 0xb9, 0x14, 0x37, 0xae, 0xef, 0xd8,
-	0x74, 0x9c, 0x30, 0x93, 0x29, 0xae, 0xf8, 0x38, 0x5c, 0xe0, 0x9c, 0x5d, 0xcd, 0x1c, 0x87, 0x89,
-	0x4d, 0x32, 0x49, 0x2e, 0x8c, 0xa9, 0xab, 0xf9, 0xa6, 0x6d, 0xed, 0x7b, 0xf4, 0x0e, 0x54, 0x54,
-	0x63, 0x1c, 0xa2, 0x65, 0x44, 0x91, 0x0a, 0x1f, 0xe6, 0xec, 0x4a, 0x94, 0x64, 0xa2, 0x1f, 0x15,
-	0xa0, 0x72, 0x0b, 0xbb, 0xe6, 0xe8, 0x74, 0xe9, 0x95, 0x71, 0x69, 0x79, 0x06, 0xf7, 0x57, 0x46,
-	0x9d, 0xb9, 0x32, 0xbf, 0xcc, 0xfb, 0xba, 0x31, 0xda, 0x8a, 0x68, 0x71, 0x05, 0x9b, 0xce, 0x06,
-	0xc0, 0xc4, 0xf4, 0x26, 0x9a, 0xaf, 0x1f, 0x61, 0x2f, 0x18, 0x00, 0x11, 0x87, 0xcc, 0x71, 0xe6,
-	0x59, 0xb8, 0x1a, 0x21, 0x4d, 0xfa, 0x30, 0x40, 0x76, 0x4c, 0x8f, 0xec, 0xad, 0x24, 0x31, 0x09,
-	0xde, 0xce, 0xc7, 0xff, 0x0f, 0xeb, 0xcd, 0xb1, 0x89, 0x2d, 0xbf, 0xc9, 0x3f, 0xe6, 0x8a, 0xb7,
-	0xe1, 0x82, 0xe4, 0x38, 0xd1, 0x97, 0x3a, 0x71, 0x2b, 0xee, 0xb7, 0xe4, 0x38, 0x8d, 0x48, 0x16,
-	0x9c, 0x5e, 0xd1, 0x63, 0x0b, 0x31, 0x3c, 0x1f, 0xb7, 0xe1, 0x02, 0xff, 0x2e, 0xc7, 0xae, 0x0b,
-	0x49, 0xcd, 0x5c, 0x94, 0xba, 0x4a, 0x24, 0x35, 0xcf, 0x60, 0xb8, 0xe6, 0x3e, 0xac, 0x05, 0x9a,
-	0xc7, 0xb6, 0x87, 0xc5, 0xeb, 0x99, 0x0f, 0x11, 0x51, 0xa8, 0x77, 0x6b, 0x11, 0x24, 0x72, 0x98,
-	0xbf, 0xc9, 0xcd, 0x72, 0x98, 0x8b, 0x16, 0x3a, 0x3c, 0x83, 0xe1, 0x9a, 0x5f, 0x87, 0xf5, 0xe0,
-	0x13, 0x0a, 0xfb, 0xe8, 0x25, 0x66, 0x3e, 0xc6, 0x85, 0xa1, 0xee, 0xc7, 0x17, 0x83, 0x66, 0xdc,
-	0x66, 0x1f, 0xa9, 0xb2, 0xdd, 0x66, 0xb2, 0xc5, 0x6e, 0x87, 0x18, 0xae, 0x59, 0x85, 0xf3, 0x81,
-	0xe6, 0x23, 0xfb, 0x9e, 0xb8, 0x99, 0xf9, 0xcc, 0x91, 0x7d, 0x2f, 0xd4, 0x7a, 0x7d, 0x01, 0x62,
-	0x46, 0x27, 0xa9, 0xc8, 0x6c, 0x9d, 0x44, 0xb2, 0x58, 0x27, 0x47, 0xcc, 0xfa, 0xe9, 0xdb, 0xce,
-	0x1c, 0x3f, 0x7d, 0xdb, 0x39, 0xc3, 0x4f, 0x86, 0x88, 0x74, 0xd2, 0x77, 0x63, 0xbc, 0x14, 0x12,
-	0x3a, 0xa9, 0x20, 0x5d, 0x08, 0xd7, 0x17, 0x20, 0xb8, 0xce, 0x0e, 0xac, 0x52, 0x01, 0x8d, 0x7c,
-	0x63, 0x16, 0x9f, 0x88, 0xfb, 0xda, 0x5c, 0x79, 0xca, 0x43, 0xf6, 0x81, 0x27, 0xcb, 0x43, 0x26,
-	0x59, 0xe4, 0x61, 0x88, 0x48, 0x79, 0xf8, 0xb2, 0x6d, 0x5a, 0x59, 0x1e, 0x12, 0xfe, 0x22, 0x0f,
-	0xb9, 0x3c, 0x36, 0x01, 0xe8, 0xf7, 0x28, 0xfe, 0xc9, 0x21, 0x35, 0x01, 0xe8, 0x13, 0x81, 0x6c,
-	0xce, 0x04, 0x48, 0x63, 0x62, 0x13, 0x80, 0x88, 0xf8, 0xf7, 0x0b, 0x31, 0x23, 0x34, 0x2e, 0x9a,
-	0x33, 0x01, 0x52, 0x90, 0x94, 0x5a, 0xfe, 0xb5, 0x21, 0x4b, 0x2d, 0x17, 0x2d, 0x52, 0x1b, 0x41,
-	0x52, 0x6a, 0xf9, 0x27, 0x84, 0x2c, 0xb5, 0x5c, 0xb4, 0x48, 0x6d, 0x04, 0x49, 0x2d, 0xd6, 0x4d,
-	0x53, 0x3f, 0xce, 0x5a, 0x2c, 0xc2, 0x5f, 0xb4, 0x58, 0x5c, 0xce, 0xb5, 0x29, 0x00, 0xac, 0x38,
-	0xb1, 0x76, 0x82, 0xc5, 0xac, 0xea, 0x23, 0x82, 0x50, 0xdf, 0xe6, 0x7c, 0x40, 0xaa, 0x3e, 0xd9,
-	0x5d, 0x38, 0xab, 0x3e, 0x99, 0x64, 0x51, 0x7d, 0x86, 0x88, 0x54, 0x26, 0xf9, 0x2b, 0xfb, 0xac,
-	0x4c, 0x72, 0xd1, 0xa2, 0x4c, 0x46, 0x90, 0x74, 0x63, 0x12, 0x9d, 0x59, 0x8d, 0x19, 0x57, 0x78,
-	0x6d, 0xae, 0x3c, 0x15, 0x38, 0x3b, 0xaa, 0x67, 0x05, 0xce, 0x24, 0x8b, 0x02, 0x0f, 0x11, 0x51,
-	0xe0, 0xec, 0x70, 0xc3, 0xe7, 0xd1, 0xf5, 0x33, 0xdf, 0xca, 0x25, 0x03, 0x4f, 0x43, 0xa2, 0xc0,
-	0x99, 0xa4, 0x87, 0x53, 0x13, 0x69, 0xf6, 0x9d, 0x55, 0x32, 0xf0, 0x84, 0x3c, 0x0a, 0x9c, 0xb1,
-	0xe9, 0xdb, 0xa3, 0x64, 0xe0, 0x1c, 0x4f, 0x25, 0xd9, 0x81, 0xa7, 0x10, 0x69, 0x0f, 0xf7, 0xe6,
-	0x78, 0xb8, 0x77, 0x86, 0x87, 0x7b, 0x71, 0x6d, 0x61, 0x1a, 0x79, 0x51, 0x66, 0x39, 0x90, 0xaa,
-	0xca, 0xad, 0x45, 0x90, 0x74, 0xe0, 0xf4, 0xb5, 0x4b, 0x66, 0xe0, 0x54, 0xb2, 0x30, 0xf0, 0x00,
-	0xc1, 0x75, 0x7e, 0x05, 0x2e, 0xf2, 0xa5, 0x09, 0x5e, 0x1c, 0x8b, 0x8f, 0x2f, 0x7a, 0xa7, 0x1d,
-	0xea, 0xfe, 0xd4, 0x19, 0x28, 0xae, 0xdf, 0x80, 0x4b, 0xe1, 0x62, 0x85, 0x16, 0x9e, 0xc8, 0x5e,
-	0x90, 0x19, 0x1b, 0x4f, 0x9e, 0x89, 0xe3, 0x56, 0x76, 0xa1, 0xba, 0x6b, 0x8e, 0xb1, 0x64, 0x18,
-	0xe2, 0xa3, 0xf1, 0x67, 0x08, 0xb3, 0x21, 0x19, 0x51, 0x57, 0x5d, 0x9d, 0x23, 0x4d, 0xea, 0x21,
-	0x45, 0x30, 0xab, 0x27, 0x5e, 0x02, 0x57, 0xe7, 0x48, 0xb9, 0x9e, 0x26, 0x54, 0xa8, 0x1e, 0x5d,
-	0x7c, 0x64, 0x16, 0xa8, 0x87, 0x5a, 0x1e, 0xcd, 0x16, 0x46, 0xa3, 0x92, 0xf0, 0x78, 0x7f, 0x5f,
-	0x9b, 0xc1, 0xa6, 0xda, 0x7b, 0x73, 0x3e, 0x80, 0x2b, 0xbc, 0x0b, 0x97, 0x09, 0x3f, 0x75, 0x45,
-	0x16, 0xb7, 0x67, 0x1e, 0x4c, 0x21, 0x42, 0x13, 0x4f, 0x2d, 0x81, 0x8c, 0x5a, 0x80, 0x5e, 0xdd,
-	0xf8, 0xd5, 0x35, 0xd9, 0x02, 0x54, 0xd2, 0xe0, 0xa2, 0xec, 0x16, 0x48, 0x43, 0xa2, 0x16, 0xa0,
-	0x12, 0x76, 0xed, 0x4a, 0xb6, 0x00, 0x7b, 0x84, 0x49, 0xb2, 0x5b, 0x20, 0x85, 0xe0, 0x3a, 0x5f,
-	0x84, 0xcb, 0xe4, 0xc8, 0x83, 0x2d, 0x7e, 0x60, 0x97, 0xe9, 0x7f, 0x4b, 0xc5, 0xf0, 0xcf, 0x49,
-	0x3d, 0xdf, 0xc5, 0xda, 0x24, 0x50, 0x78, 0x21, 0x60, 0x53, 0xd8, 0xb3, 0xc2, 0x8d, 0xe7, 0xdf,
-	0xfd, 0x70, 0x43, 0x78, 0xff, 0xc3, 0x0d, 0xe1, 0xef, 0x1f, 0x6e, 0x08, 0x6f, 0x7d, 0xb4, 0x71,
-	0xee, 0xfd, 0x8f, 0x36, 0xce, 0x7d, 0xf0, 0xd1, 0xc6, 0xb9, 0x2f, 0x6d, 0xde, 0x31, 0xfd, 0xa3,
-	0xe9, 0xb0, 0xa1, 0xdb, 0x93, 0x67, 0xd8, 0x43, 0x9f, 0xf5, 0x4e, 0x2d, 0x9d, 0xff, 0x7e, 0xc6,
-	0x19, 0x0e, 0x2b, 0xf4, 0x0f, 0xac, 0xcf, 0xfd, 0x2b, 0x00, 0x00, 0xff, 0xff, 0x09, 0xc5, 0x93,
-	0xed, 0xf6, 0x2a, 0x00, 0x00,
+	// 3003 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0xbc, 0x5a, 0xcd, 0x6f, 0x23, 0x67,
+	0x19, 0xdf, 0xf1, 0x67, 0xf2, 0x6c, 0x92, 0x7a, 0x67, 0xb7, 0xc5, 0x7a, 0xbb, 0x9b, 0xcd, 0xa6,
+	0x65, 0x37, 0xa5, 0xe0, 0x56, 0xa9, 0x40, 0x50, 0x54, 0xa1, 0x59, 0x7b, 0x92, 0xba, 0xeb, 0x78,
+	0xd2, 0x71, 0xbc, 0xdd, 0x52, 0x15, 0x6b, 0x32, 0xf3, 0x66, 0x33, 0x1b, 0x7b, 0x66, 0x3a, 0x33,
+	0xce, 0x36, 0x20, 0x41, 0x0f, 0x88, 0x03, 0x07, 0xd4, 0x52, 0x3e, 0x8a, 0xb8, 0x82, 0x50, 0xa9,
+	0x80, 0x1b, 0x07, 0x84, 0x84, 0xc4, 0xa9, 0x87, 0x1e, 0x0a, 0x1c, 0x68, 0xc5, 0x05, 0xb5, 0x9c,
+	0xe0, 0x2f, 0xe8, 0x0d, 0xbd, 0x1f, 0xf3, 0xe9, 0xb1, 0x63, 0x66, 0xe9, 0xde, 0xfc, 0x3e, 0xcf,
+	0x6f, 0x9e, 0xef, 0xf7, 0x79, 0xbf, 0x0c, 0x2b, 0xba, 0x3d, 0x1a, 0x69, 0x96, 0xe1, 0x35, 0x1c,
+	0xd7, 0xf6, 0x6d, 0xb1, 0x72, 0x88, 0x35, 0xd7, 0x3f, 0x44, 0x4b, 0x23, 0xdb, 0xc0, 0x43, 0x4e,
+	0x45, 0x4b, 0xf8, 0x18, 0x5b, 0x3e, 0x1f, 0xad, 0xff, 0x5c, 0x82, 0xa2, 0xea, 0xe8, 0xe8, 0xdf,
+	0x45, 0x28, 0xcb, 0xae, 0x6b, 0xbb, 0xe2, 0xe7, 0xa0, 0xa4, 0xdb, 0x06, 0xae, 0x0b, 0x6b, 0xc2,
+	0xc6, 0xca, 0xe6, 0x43, 0x0d, 0x26, 0xa4, 0xa1, 0x3a, 0x7a, 0x83, 0x02, 0x1a, 0x4d, 0xdb, 0xc0,
+	0x2a, 0xc5, 0x88, 0x6b, 0x70, 0xd6, 0xc0, 0x9e, 0xee, 0x9a, 0x8e, 0x6f, 0xda, 0x56, 0xbd, 0xb0,
+	0x26, 0x6c, 0x2c, 0xaa, 0x71, 0xd2, 0xfa, 0x0f, 0x8b, 0x50, 0x22, 0x1f, 0x88, 0x0b, 0x50, 0xea,
+	0xf6, 0x3b, 0x9d, 0xda, 0x19, 0xf1, 0x1c, 0x2c, 0xf7, 0xbb, 0x37, 0xba, 0xca, 0x0b, 0xdd, 0x81,
+	0xac, 0xaa, 0x8a, 0x5a, 0x13, 0xc4, 0x65, 0x58, 0xbc, 0x2e, 0xb5, 0x06, 0xed, 0xee, 0x6e, 0x7f,
+	0xaf, 0x56, 0x20, 0xc3, 0xae, 0xb2, 0x37, 0xd8, 0x52, 0xfa, 0xdd, 0x56, 0xcd, 0x10, 0x45, 0x58,
+	0x91, 0x3a, 0xaa, 0x2c, 0xb5, 0x5e, 0x1c, 0xc8, 0xb7, 0xda, 0xbd, 0xbd, 0x5e, 0x0d, 0x8b, 0x2b,
+	0x00, 0x5d, 0x65, 0x20, 0x35, 0x9b, 0x4a, 0xbf, 0xbb, 0x57, 0x3b, 0x10, 0x2f, 0x40, 0x8d, 0x0f,
+	0x06, 0x3d, 0xb9, 0x23, 0x37, 0xf7, 0xe4, 0x56, 0xed, 0xb6, 0x78, 0x1e, 0x1e, 0x68, 0x49, 0x7b,
+	0xd2, 0xa0, 0xd5, 0x56, 0x07, 0x1d, 0xa5, 0x79, 0x43, 0x6e, 0xd5, 0x0e, 0x09, 0xb1, 0xdf, 0x95,
+	0xfa, 0x7b, 0xcf, 0xca, 0xdd, 0xbd, 0x76, 0x53, 0x22, 0x48, 0x53, 0x7c, 0x10, 0xce, 0xed, 0xca,
+	0xea, 0x4e, 0xbb, 0xd7, 0x6b, 0x2b, 0xdd, 0x41, 0x4b, 0xee, 0xb6, 0xe5, 0x56, 0xed, 0x0e, 0xc3,
+	0x32, 0x5b, 0x9b, 0xca, 0xce, 0x8e, 0xd4, 0x6d, 0xd5, 0x8e, 0xc4, 0x1a, 0x2c, 0x11, 0x6b, 0x77,
+	0xba, 0xf2, 0x8e, 0xd2, 0x6d, 0x37, 0x6b, 0x43, 0x42, 0x69, 0x2a, 0xaa, 0xda, 0xdf, 0xdd, 0x1b,
+	0x10, 0x7d, 0xb5, 0x11, 0xb1, 0xa7, 0xb7, 0x2b, 0x35, 0xe5, 0x01, 0x71, 0xa4, 0xa3, 0x48, 0x2d,
+	0xb9, 0x55, 0xb3, 0x88, 0xeb, 0x8c, 0xaa, 0xca, 0x3b, 0xca, 0x4d, 0xb9, 0x55, 0xb3, 0x09, 0xb0,
+	0xab, 0xb4, 0xe4, 0x41, 0xbf, 0x2b, 0xdd, 0x94, 0xda, 0x1d, 0xe9, 0x7a, 0x47, 0xae, 0x39, 0xe2,
+	0x12, 0x2c, 0x34, 0x95, 0xee, 0x56, 0xa7, 0xdd, 0xdc, 0xab, 0xbd, 0x22, 0x7e, 0x06, 0xce, 0x2b,
+	0x5b, 0x5b, 0x9d, 0x76, 0x97, 0xc0, 0x7a, 0xfd, 0xdd, 0x5d, 0x45, 0x25, 0x56, 0xbb, 0x84, 0xb1,
+	0x25, 0xb5, 0x3b, 0x72, 0x6b, 0xb0, 0xab, 0xca, 0x4d, 0xa5, 0xdb, 0x6a, 0xef, 0xb5, 0x95, 0x6e,
+	0xcd, 0x23, 0x21, 0x7b, 0xbe, 0xaf, 0xec, 0x49, 0x03, 0xf9, 0x56, 0x53, 0x96, 0x89, 0x72, 0x9f,
+	0x64, 0xe0, 0x7a, 0xbf, 0xf7, 0x62, 0x6d, 0x8c, 0x46, 0x50, 0x94, 0x1c, 0x07, 0x1d, 0x00, 0x6c,
+	0x63, 0xff, 0x26, 0x76, 0x3d, 0xd3, 0xb6, 0xd0, 0x22, 0x54, 0x55, 0xfc, 0xca, 0x18, 0x7b, 0x3e,
+	0xda, 0x81, 0x05, 0x15, 0x7b, 0x8e, 0x6d, 0x79, 0x58, 0xbc, 0x06, 0x65, 0x4c, 0xd2, 0x4e, 0xeb,
+	0xe1, 0xec, 0xe6, 0xb9, 0x89, 0x7a, 0x50, 0x19, 0x5f, 0xac, 0x43, 0xf5, 0x98, 0x89, 0xe2, 0x75,
+	0x10, 0x0c, 0xd1, 0x27, 0x02, 0x54, 0x7b, 0xd8, 0xa3, 0xbf, 0x7f, 0x20, 0x40, 0xa5, 0xe9, 0x62,
+	0xcd, 0xc7, 0xe8, 0x2b, 0xa1, 0x42, 0xf1, 0x02, 0x94, 0x7d, 0xfb, 0x08, 0x5b, 0x54, 0xc9, 0xa2,
+	0xca, 0x06, 0x44, 0xa2, 0xe6, 0x38, 0x5d, 0x6d, 0x84, 0x03, 0x89, 0x7c, 0x88, 0xda, 0x79, 0x0c,
+	0x0c, 0x95, 0x14, 0x62, 0x4a, 0xd0, 0xcb, 0x50, 0x6e, 0x0e, 0x6d, 0x0f, 0xa3, 0xcb, 0xa7, 0x98,
+	0x83, 0x9e, 0xca, 0xa1, 0x14, 0xbd, 0x56, 0x85, 0xaa, 0xa4, 0xeb, 0xf6, 0xd8, 0xf2, 0xd1, 0xaf,
+	0x23, 0xdf, 0x2f, 0x45, 0xca, 0x44, 0x28, 0x59, 0xc4, 0x45, 0xa6, 0x8b, 0xfe, 0x46, 0xaf, 0x09,
+	0x79, 0x1c, 0x7c, 0x02, 0xaa, 0x1a, 0x53, 0x45, 0x5d, 0x3c, 0xbb, 0xf9, 0x60, 0x00, 0xdd, 0x21,
+	0x0d, 0xa0, 0xc1, 0xed, 0x50, 0x03, 0x94, 0x88, 0x60, 0x61, 0x64, 0xe1, 0x91, 0x6d, 0x99, 0x7a,
+	0xbd, 0x48, 0xd5, 0x87, 0x63, 0x62, 0x6c, 0x55, 0xc5, 0xba, 0x7d, 0x8c, 0xdd, 0x78, 0xa6, 0xe2,
+	0x9f, 0x08, 0xc9, 0x4f, 0x42, 0x4f, 0x0a, 0x31, 0x4f, 0x8c, 0xfb, 0xe1, 0x08, 0xfa, 0xa9, 0x00,
+	0x95, 0x1e, 0x1e, 0x62, 0xdd, 0x47, 0xd7, 0x22, 0x5b, 0x2f, 0xc2, 0x22, 0x07, 0xb4, 0x0d, 0x6e,
+	0x6c, 0x44, 0xb8, 0x4f, 0x96, 0xdd, 0x85, 0x52, 0xef, 0xd0, 0xbe, 0x1b, 0x9f, 0x5d, 0xf7, 0x47,
+	0xf1, 0x9f, 0x04, 0x28, 0x75, 0x4c, 0xcf, 0x8f, 0x6b, 0x7e, 0x27, 0x57, 0x59, 0xad, 0x02, 0x84,
+	0x51, 0xf3, 0xea, 0x85, 0xb5, 0xe2, 0xc6, 0xa2, 0x1a, 0xa3, 0x88, 0x5f, 0x82, 0x05, 0x3e, 0xf2,
+	0xea, 0xc5, 0xb5, 0xe2, 0xc6, 0xd9, 0x4d, 0x94, 0x69, 0x9b, 0x6c, 0xf9, 0xee, 0x89, 0x1a, 0x62,
+	0x89, 0x5c, 0x8f, 0xe6, 0x0c, 0x1b, 0x6d, 0xa3, 0x5e, 0xa2, 0xf9, 0x89, 0x51, 0xd0, 0x16, 0x94,
+	0x7a, 0xbe, 0xed, 0xc4, 0x1d, 0xc8, 0x35, 0x05, 0xff, 0x72, 0x1e, 0xca, 0x3d, 0x47, 0xd3, 0x31,
+	0x3a, 0x9e, 0x77, 0xfe, 0xe5, 0x6d, 0x80, 0x1e, 0x51, 0xd3, 0x36, 0x82, 0x76, 0xc5, 0x87, 0xe8,
+	0x97, 0x19, 0xb9, 0x78, 0x23, 0x57, 0x2e, 0x1e, 0x87, 0x0a, 0x15, 0xca, 0xf2, 0x70, 0x76, 0xf3,
+	0x7c, 0x32, 0xd2, 0xd4, 0x4d, 0x95, 0x43, 0xe2, 0x35, 0x53, 0x9c, 0xab, 0x66, 0xfe, 0x2c, 0x40,
+	0xa5, 0x6d, 0x1d, 0x9b, 0x3e, 0x46, 0x47, 0x51, 0x80, 0x62, 0x7e, 0x09, 0x09, 0xbf, 0xc4, 0xab,
+	0x50, 0x72, 0xed, 0x21, 0x9b, 0xf0, 0x2b, 0x9b, 0x62, 0x52, 0xba, 0x6a, 0x0f, 0xb1, 0x4a, 0xf9,
+	0x24, 0xd3, 0x96, 0x2d, 0x39, 0x8e, 0x6b, 0x1f, 0x6b, 0x43, 0x6a, 0xcb, 0x82, 0x1a, 0xa3, 0xa0,
+	0x1b, 0x79, 0x42, 0xf1, 0x10, 0x54, 0x4c, 0x6a, 0x2b, 0x8f, 0x36, 0x1f, 0xa1, 0x3f, 0x0a, 0x50,
+	0x7a, 0xce, 0x36, 0x2d, 0x74, 0x25, 0x72, 0x21, 0xc2, 0x0a, 0x09, 0xec, 0xeb, 0xc2, 0xff, 0x35,
+	0xd1, 0xa2, 0x04, 0xcb, 0x3c, 0x96, 0x3d, 0x5f, 0xf3, 0xc7, 0x1e, 0xf5, 0x75, 0x65, 0xf3, 0xe1,
+	0xcc, 0xb8, 0x33, 0x88, 0x9a, 0xfc, 0x02, 0xfd, 0x84, 0x9a, 0x44, 0xcd, 0xf6, 0xd0, 0x23, 0x73,
+	0x64, 0x01, 0xe1, 0x3c, 0x3e, 0x3c, 0x09, 0x0b, 0x2e, 0xd7, 0xc2, 0x4b, 0xe9, 0x42, 0xd2, 0xc8,
+	0x1d, 0x3c, 0xda, 0xc7, 0xae, 0x1a, 0xa2, 0xd0, 0xaf, 0x04, 0xa8, 0xb2, 0x8c, 0x61, 0x74, 0x7b,
+	0x9e, 0xea, 0x40, 0xb0, 0x60, 0x1a, 0xd8, 0xf2, 0x4d, 0xff, 0x84, 0xc7, 0x29, 0x1c, 0x87, 0x95,
+	0x53, 0x9c, 0x5d, 0x39, 0xf9, 0x26, 0xfc, 0x77, 0xa0, 0xda, 0xc2, 0xfa, 0xd0, 0xb4, 0x30, 0xfa,
+	0xda, 0x3d, 0x1a, 0x9a, 0xcf, 0x80, 0x37, 0x05, 0xa8, 0xb2, 0xf8, 0xcd, 0x99, 0x42, 0x3d, 0x4f,
+	0x0a, 0x1b, 0x50, 0x1d, 0x31, 0x25, 0x33, 0x33, 0x18, 0x80, 0xd0, 0x2f, 0x04, 0x28, 0xdd, 0x30,
+	0xf5, 0xa3, 0x7b, 0x0f, 0xca, 0x4b, 0x79, 0xcc, 0xbd, 0x0a, 0x2b, 0x6c, 0xd6, 0x79, 0x2a, 0x3e,
+	0xb6, 0x8f, 0x30, 0x9b, 0x3c, 0x65, 0x35, 0x45, 0xa5, 0xc1, 0x63, 0x4d, 0xe8, 0x53, 0x0e, 0x1e,
+	0xd7, 0x9b, 0x1d, 0x3c, 0x66, 0x81, 0x1a, 0x80, 0xd0, 0x77, 0x05, 0x58, 0xe2, 0x34, 0x6a, 0xe7,
+	0xfc, 0x41, 0xa4, 0x1f, 0x85, 0xad, 0x22, 0x1c, 0xe7, 0xab, 0x2c, 0x0d, 0xca, 0x1d, 0xac, 0x1d,
+	0xe3, 0xf9, 0x22, 0x93, 0x4b, 0xc5, 0xf7, 0x04, 0xa8, 0xb4, 0xf0, 0x10, 0xfb, 0x73, 0x2a, 0x79,
+	0x21, 0x4f, 0xf8, 0xd7, 0x61, 0xc9, 0x20, 0x3a, 0x4c, 0xdb, 0x92, 0xfc, 0x1d, 0x8f, 0x06, 0xa7,
+	0xa8, 0x26, 0x68, 0xe8, 0x10, 0x96, 0x98, 0x1d, 0x4d, 0xcd, 0xd2, 0xf1, 0xf0, 0x53, 0x74, 0xf9,
+	0x04, 0xaa, 0xca, 0xc1, 0xc1, 0xd0, 0xd6, 0x8c, 0xf8, 0x56, 0x77, 0x7a, 0x5a, 0x2f, 0x40, 0xf9,
+	0xc0, 0x76, 0x75, 0xb6, 0xf2, 0x2c, 0xa8, 0x6c, 0x90, 0x4f, 0xf5, 0xcf, 0xc8, 0xce, 0x95, 0x75,
+	0xfe, 0xb9, 0xfc, 0xbb, 0x93, 0x27, 0xda, 0x5f, 0x84, 0x8a, 0xc7, 0xd6, 0x23, 0xb6, 0x77, 0xbc,
+	0x94, 0xb1, 0x6b, 0xe8, 0x9d, 0x58, 0x3a, 0x5f, 0x91, 0x38, 0x18, 0xbd, 0x45, 0xb6, 0x2d, 0x24,
+	0x28, 0x2f, 0xcd, 0x13, 0x94, 0x87, 0xa0, 0x62, 0xd9, 0x2f, 0x68, 0xa6, 0xcf, 0xa3, 0xc2, 0x47,
+	0x64, 0xf1, 0x77, 0x5c, 0xfb, 0xb6, 0x8b, 0x3d, 0xaf, 0x6d, 0xf0, 0x63, 0x46, 0x8c, 0x92, 0x2f,
+	0x6c, 0x9f, 0xd4, 0xa0, 0xa2, 0xec, 0xdf, 0x21, 0x1b, 0xfe, 0x77, 0x8b, 0xb0, 0xd8, 0x1b, 0xef,
+	0x7b, 0xba, 0x6b, 0xee, 0x63, 0xf4, 0x1f, 0x21, 0x71, 0x8c, 0xf3, 0xc6, 0xfb, 0xa1, 0xa5, 0x6c,
+	0x40, 0xe6, 0x24, 0x37, 0x39, 0xd8, 0xcc, 0x86, 0x63, 0xd2, 0x15, 0x0e, 0xcc, 0xa1, 0x4f, 0x5a,
+	0x6a, 0x31, 0xab, 0x2b, 0x6c, 0x51, 0xa6, 0x1a, 0x80, 0xc4, 0x0d, 0x28, 0x7b, 0xb6, 0xeb, 0x7b,
+	0xf5, 0x12, 0x45, 0xa7, 0xd6, 0xb1, 0x9e, 0xed, 0xfa, 0x2a, 0x03, 0x10, 0x5b, 0x86, 0xe6, 0xc8,
+	0xf4, 0xeb, 0x65, 0xda, 0xf4, 0xd8, 0x80, 0xc4, 0xcc, 0x3e, 0x38, 0xf0, 0xb0, 0x5f, 0xaf, 0x50,
+	0x32, 0x1f, 0x91, 0x3d, 0xa9, 0x8f, 0x5f, 0xf5, 0xeb, 0x55, 0xb6, 0x27, 0x25, 0xbf, 0x09, 0xed,
+	0x08, 0x9f, 0x78, 0xf5, 0x05, 0x6a, 0x33, 0xfd, 0x8d, 0xde, 0x13, 0x72, 0x1e, 0x84, 0x59, 0x5c,
+	0x0a, 0xf1, 0xb8, 0x3c, 0x03, 0x55, 0x9b, 0x46, 0x34, 0xf0, 0xfd, 0x91, 0xb8, 0x00, 0x16, 0xec,
+	0x46, 0x18, 0x68, 0x83, 0x11, 0xd4, 0xe0, 0x1b, 0x76, 0x66, 0xf6, 0xb5, 0x21, 0xdd, 0xc8, 0x17,
+	0x55, 0x36, 0x10, 0x6b, 0x50, 0xf4, 0xf0, 0x2b, 0xd4, 0xe9, 0x92, 0x4a, 0x7e, 0x26, 0xc2, 0x5f,
+	0x49, 0x86, 0x1f, 0x7d, 0x28, 0x40, 0x2d, 0xad, 0x61, 0x46, 0xc5, 0xad, 0x40, 0xc1, 0x0c, 0x9c,
+	0x28, 0x98, 0x86, 0xf8, 0x1c, 0x54, 0x0d, 0xec, 0x6b, 0xe6, 0x30, 0xf0, 0xe0, 0xc9, 0x39, 0x3c,
+	0x68, 0xb4, 0xd8, 0x27, 0xec, 0x74, 0x12, 0x08, 0x40, 0x0a, 0x69, 0x3e, 0x11, 0x83, 0x38, 0x72,
+	0x84, 0x4f, 0xb8, 0x05, 0xe4, 0xa7, 0xf8, 0x18, 0x94, 0x8f, 0xb5, 0xe1, 0x18, 0xf3, 0x39, 0x95,
+	0xda, 0x89, 0xdf, 0x24, 0x2c, 0x95, 0x21, 0x9e, 0x2e, 0x7c, 0x59, 0x40, 0x18, 0xce, 0xf6, 0x2d,
+	0x2f, 0xac, 0xd3, 0xe4, 0xe6, 0x94, 0x66, 0xc0, 0xab, 0x0b, 0x34, 0x1e, 0x7c, 0x94, 0x6f, 0x62,
+	0xfc, 0xb6, 0x10, 0x9e, 0x71, 0xfe, 0x2a, 0xcc, 0x33, 0x6d, 0x49, 0xa9, 0x9d, 0x38, 0xe1, 0xa1,
+	0x9d, 0xfc, 0x16, 0x9f, 0x4d, 0x07, 0xb2, 0x91, 0x11, 0x48, 0xa6, 0xa5, 0xc1, 0x35, 0xdc, 0xaf,
+	0x30, 0x2a, 0x79, 0x0a, 0x1e, 0xc1, 0x02, 0x2b, 0xd3, 0x68, 0x19, 0x0e, 0xc6, 0xe8, 0x47, 0x05,
+	0x28, 0xf6, 0xb0, 0x8f, 0xfe, 0x2e, 0xcc, 0xb9, 0xa0, 0x4f, 0x93, 0x24, 0xca, 0xe9, 0xa8, 0x3d,
+	0x9e, 0x55, 0x7e, 0xd8, 0xbf, 0xdf, 0x21, 0xcb, 0x55, 0x47, 0x6f, 0x08, 0x50, 0xee, 0x5b, 0x1e,
+	0xf6, 0x51, 0xef, 0x5e, 0xe3, 0x12, 0x34, 0xae, 0x62, 0xac, 0x71, 0xe5, 0xb2, 0xe9, 0x6d, 0x01,
+	0x8a, 0xdb, 0xd8, 0x9f, 0x7b, 0xeb, 0x35, 0x35, 0xe7, 0x5a, 0x9e, 0x22, 0xfa, 0x3c, 0x54, 0x98,
+	0x00, 0x1e, 0xf6, 0xd4, 0xd2, 0xc0, 0xfb, 0x21, 0xc7, 0xa0, 0x6f, 0x87, 0x9b, 0xa8, 0x7b, 0xb6,
+	0x36, 0x57, 0xac, 0x3e, 0x28, 0x40, 0xf9, 0xf9, 0x31, 0x76, 0x4f, 0xd0, 0xdf, 0xe6, 0x2a, 0xec,
+	0xd8, 0xca, 0x57, 0xf8, 0x9f, 0x56, 0xbe, 0xe2, 0xdc, 0x2b, 0x5f, 0x29, 0x7b, 0xe5, 0x2b, 0x67,
+	0xae, 0x7c, 0x95, 0x8c, 0x95, 0xaf, 0x1a, 0x2b, 0xa0, 0x93, 0x9c, 0x9b, 0xfe, 0x60, 0x89, 0xcb,
+	0x74, 0x72, 0xea, 0x9a, 0x56, 0x8c, 0xad, 0x69, 0xe8, 0x9d, 0x45, 0x28, 0x6d, 0x99, 0x43, 0x8c,
+	0xfe, 0x21, 0x40, 0x51, 0x32, 0xc8, 0x0e, 0x78, 0xbe, 0x3e, 0xeb, 0x68, 0xfe, 0x61, 0xd0, 0x67,
+	0xc9, 0xef, 0x53, 0xb7, 0x46, 0xdf, 0xca, 0x79, 0x2f, 0x72, 0x60, 0x0e, 0xa3, 0x13, 0x07, 0x1f,
+	0x25, 0x4a, 0xac, 0x38, 0x39, 0x45, 0x3d, 0xf3, 0x9b, 0x98, 0xaf, 0xdd, 0xf4, 0x37, 0xfa, 0x17,
+	0x9f, 0x6d, 0x6f, 0x0a, 0x73, 0xee, 0xfe, 0x32, 0xb5, 0xd6, 0xa1, 0x6a, 0x8f, 0xfd, 0x5d, 0xe2,
+	0x39, 0x53, 0x1a, 0x0c, 0x53, 0xce, 0x97, 0xd2, 0xce, 0x8b, 0x17, 0x61, 0xd1, 0x3e, 0xc6, 0xee,
+	0x5d, 0xd7, 0xf4, 0x31, 0x2d, 0x92, 0x05, 0x35, 0x22, 0xa0, 0xed, 0x3c, 0xa1, 0x09, 0xdc, 0x2c,
+	0xc4, 0xdc, 0x7c, 0x4f, 0x80, 0xc2, 0xb6, 0x8e, 0x76, 0x22, 0x27, 0xd7, 0x61, 0xe9, 0xb6, 0x4b,
+	0x76, 0xc4, 0x58, 0xb7, 0x2d, 0xba, 0x2a, 0xd3, 0xb3, 0x49, 0x9c, 0x96, 0x32, 0xbe, 0x30, 0x91,
+	0xb9, 0xbb, 0x39, 0x0f, 0x45, 0xfb, 0x43, 0x7b, 0xdf, 0x53, 0xf1, 0xc8, 0x3e, 0xe6, 0xe7, 0xe3,
+	0xa2, 0x9a, 0xa0, 0x11, 0xc5, 0xfb, 0x27, 0x3e, 0xf6, 0xb6, 0x5c, 0x8c, 0x0d, 0x5e, 0x97, 0x31,
+	0x0a, 0xfa, 0x7e, 0x70, 0xd5, 0x38, 0xd7, 0x69, 0xe2, 0xe5, 0x3c, 0x66, 0x6e, 0x40, 0x99, 0x24,
+	0x37, 0x98, 0x43, 0xe2, 0x44, 0xa3, 0xc0, 0x2a, 0x03, 0xa0, 0xdf, 0x47, 0x87, 0x9b, 0xaf, 0xde,
+	0x43, 0x11, 0x21, 0x3b, 0xe7, 0x3c, 0x88, 0x1d, 0x7a, 0x16, 0x83, 0x53, 0x0d, 0x89, 0x32, 0x05,
+	0xec, 0x60, 0xcf, 0xd3, 0x6e, 0x63, 0x5e, 0x96, 0x09, 0x1a, 0x7a, 0x57, 0x80, 0x07, 0x54, 0xec,
+	0x68, 0xa6, 0xab, 0xe2, 0x03, 0x76, 0x5d, 0x1d, 0xbf, 0xbb, 0x7d, 0x5b, 0xc8, 0x6b, 0x50, 0x70,
+	0x77, 0x4b, 0xd2, 0x16, 0x5c, 0xd3, 0xd2, 0xf6, 0xe6, 0xf8, 0x3c, 0x99, 0xf4, 0x37, 0x89, 0xd1,
+	0x48, 0x73, 0x8f, 0x48, 0x3b, 0x66, 0x73, 0x32, 0x18, 0x92, 0x9e, 0xa4, 0x19, 0x06, 0x36, 0xe8,
+	0x94, 0x28, 0xaa, 0x6c, 0x40, 0xf0, 0x2e, 0xaf, 0x9a, 0x0a, 0xc3, 0xf3, 0x21, 0xfa, 0x43, 0x19,
+	0xca, 0x6d, 0xcb, 0xc0, 0xaf, 0xa2, 0xb7, 0x8a, 0xc4, 0x83, 0xfd, 0xb1, 0x39, 0x9c, 0xff, 0x44,
+	0xe7, 0xd9, 0xe3, 0xe0, 0x9c, 0x4b, 0x22, 0x48, 0x47, 0xa7, 0xb6, 0xad, 0xdf, 0x15, 0xf2, 0x86,
+	0x27, 0x4b, 0xdb, 0x55, 0x58, 0xe1, 0xfd, 0xb8, 0xa7, 0x6b, 0x96, 0x15, 0x56, 0x7d, 0x8a, 0x1a,
+	0xc3, 0x51, 0x77, 0xb1, 0xc1, 0x23, 0x97, 0xa2, 0xc6, 0xe5, 0x1d, 0x99, 0x8e, 0x13, 0x46, 0x32,
+	0x45, 0x15, 0x1f, 0x85, 0x65, 0x4e, 0xd9, 0xd2, 0xcc, 0x61, 0x18, 0xd8, 0x24, 0x91, 0xc4, 0xc2,
+	0x18, 0xbb, 0x9a, 0x6f, 0xda, 0xd6, 0x8e, 0x47, 0xcf, 0x6b, 0x45, 0x35, 0x46, 0x21, 0x52, 0x0e,
+	0x28, 0x52, 0xe1, 0x0b, 0x0f, 0x3b, 0xbe, 0x25, 0x89, 0xe8, 0xc7, 0x05, 0xa8, 0xdc, 0xc4, 0xae,
+	0x79, 0x70, 0x32, 0x77, 0x66, 0x5c, 0x5a, 0x9e, 0xc1, 0x59, 0x9b, 0x8d, 0x4e, 0xcd, 0xcc, 0x6f,
+	0xf2, 0xde, 0x77, 0x47, 0xcb, 0x26, 0x2d, 0xae, 0x60, 0x81, 0x5c, 0x05, 0x18, 0x99, 0xde, 0x48,
+	0xf3, 0xf5, 0x43, 0xec, 0x05, 0xdd, 0x28, 0xa2, 0x90, 0x35, 0x87, 0x59, 0x16, 0x66, 0x23, 0x1c,
+	0x93, 0x79, 0x18, 0x20, 0x49, 0xc3, 0xaa, 0x97, 0x69, 0x60, 0x12, 0xb4, 0xcd, 0x0f, 0x2f, 0xc2,
+	0x4a, 0x73, 0x68, 0x62, 0xcb, 0x6f, 0xf2, 0xbf, 0x36, 0x88, 0xb7, 0x60, 0x59, 0x72, 0x9c, 0xe8,
+	0xdd, 0x5a, 0x5c, 0x8f, 0xdb, 0x2d, 0x39, 0x4e, 0x23, 0xe2, 0x05, 0x3b, 0x6d, 0xf4, 0xc8, 0x4c,
+	0x0c, 0x8f, 0xc7, 0x2d, 0x58, 0xe6, 0xaf, 0xd4, 0xec, 0x68, 0x93, 0x94, 0xcc, 0x59, 0xa9, 0x63,
+	0x4f, 0x52, 0xf2, 0x04, 0x86, 0x4b, 0xee, 0xc3, 0x52, 0x20, 0x79, 0x68, 0x7b, 0x58, 0xbc, 0x92,
+	0xf9, 0x11, 0x61, 0x85, 0x72, 0xd7, 0x67, 0x41, 0x22, 0x83, 0xf9, 0x53, 0x42, 0x96, 0xc1, 0x9c,
+	0x35, 0xd3, 0xe0, 0x09, 0x0c, 0x97, 0xfc, 0x12, 0xac, 0x04, 0x8f, 0x43, 0xec, 0x09, 0x58, 0xcc,
+	0xfc, 0x8c, 0x33, 0x43, 0xd9, 0x8f, 0xce, 0x06, 0x4d, 0x98, 0xcd, 0x9e, 0x6c, 0xb3, 0xcd, 0x66,
+	0xbc, 0xd9, 0x66, 0x87, 0x18, 0x2e, 0x59, 0x85, 0xb3, 0x81, 0xe4, 0x43, 0xfb, 0xae, 0xb8, 0x96,
+	0xf9, 0xcd, 0xa1, 0x7d, 0x37, 0x94, 0x7a, 0x65, 0x06, 0x62, 0x42, 0x26, 0xa9, 0xc8, 0x6c, 0x99,
+	0x84, 0x33, 0x5b, 0x26, 0x47, 0x4c, 0xda, 0xe9, 0xdb, 0xce, 0x14, 0x3b, 0x7d, 0xdb, 0x39, 0xc5,
+	0x4e, 0x86, 0x88, 0x64, 0xd2, 0x7b, 0x3c, 0x5e, 0x0a, 0x09, 0x99, 0x94, 0x91, 0x2e, 0x84, 0x2b,
+	0x33, 0x10, 0x5c, 0x66, 0x07, 0x16, 0x29, 0x83, 0x7a, 0xbe, 0x3a, 0x89, 0x4f, 0xf8, 0x7d, 0x79,
+	0x2a, 0x3f, 0x65, 0x21, 0xbb, 0x46, 0xcf, 0xb2, 0x90, 0x71, 0x66, 0x59, 0x18, 0x22, 0x52, 0x16,
+	0x3e, 0x67, 0x9b, 0x56, 0x96, 0x85, 0x84, 0x3e, 0xcb, 0x42, 0xce, 0x8f, 0x75, 0x00, 0xfa, 0x82,
+	0xca, 0xdf, 0xbc, 0x52, 0x1d, 0x80, 0x7e, 0x11, 0xf0, 0xa6, 0x74, 0x80, 0x34, 0x26, 0xd6, 0x01,
+	0x08, 0x8b, 0x3f, 0xa0, 0x89, 0x19, 0xae, 0x71, 0xd6, 0x94, 0x0e, 0x90, 0x82, 0xa4, 0xc4, 0xf2,
+	0xe7, 0xae, 0x2c, 0xb1, 0x9c, 0x35, 0x4b, 0x6c, 0x04, 0x49, 0x89, 0xe5, 0x6f, 0x58, 0x59, 0x62,
+	0x39, 0x6b, 0x96, 0xd8, 0x08, 0x92, 0x4a, 0xd6, 0x0d, 0x53, 0x3f, 0xca, 0x4a, 0x16, 0xa1, 0xcf,
+	0x4a, 0x16, 0xe7, 0xa7, 0x8c, 0xe4, 0x6f, 0x45, 0xe2, 0xd4, 0x6a, 0x99, 0x69, 0x64, 0x04, 0xe1,
+	0x62, 0x0d, 0x38, 0x17, 0x13, 0xcb, 0x1e, 0x7b, 0xc4, 0xab, 0xd3, 0x3e, 0x64, 0xfc, 0x50, 0xc1,
+	0xb5, 0x53, 0x71, 0x5c, 0x8b, 0x02, 0xc0, 0x66, 0x16, 0xd6, 0x8e, 0xb1, 0x98, 0x35, 0x75, 0x08,
+	0x23, 0x94, 0xbb, 0x36, 0x1d, 0x90, 0x9a, 0x5c, 0xec, 0xd2, 0x21, 0x6b, 0x72, 0x31, 0xce, 0xac,
+	0xc9, 0x15, 0x22, 0x52, 0xa1, 0x88, 0xbf, 0xc2, 0x64, 0x85, 0x22, 0xce, 0x9f, 0x15, 0x8a, 0x14,
+	0x2e, 0x95, 0x47, 0xfe, 0x02, 0x93, 0x95, 0x47, 0xce, 0x9a, 0x95, 0xc7, 0x08, 0x92, 0xee, 0x5d,
+	0x44, 0x66, 0x56, 0xef, 0x8a, 0x0b, 0xbc, 0x3c, 0x95, 0x9f, 0x0a, 0x2f, 0x3b, 0xcd, 0x64, 0x85,
+	0x97, 0x71, 0x66, 0x85, 0x37, 0x44, 0x44, 0x8e, 0xb3, 0xfd, 0x1f, 0x6f, 0xd9, 0x57, 0x4e, 0xbd,
+	0x64, 0x4d, 0x3a, 0x9e, 0x86, 0x44, 0x8e, 0x33, 0x4e, 0x0f, 0xa7, 0x9a, 0xf6, 0xe4, 0x15, 0x64,
+	0xd2, 0xf1, 0x04, 0x3f, 0x72, 0x9c, 0x91, 0xe9, 0x65, 0x60, 0xd2, 0x71, 0x8e, 0xa7, 0x9c, 0x6c,
+	0xc7, 0x53, 0x88, 0xb4, 0x85, 0xdb, 0x53, 0x2c, 0xdc, 0x3e, 0xc5, 0xc2, 0xed, 0xb8, 0xb4, 0x30,
+	0x8c, 0xbc, 0xf4, 0xb3, 0x0c, 0x48, 0xd5, 0xfe, 0xfa, 0x2c, 0x48, 0xda, 0x71, 0x7a, 0x8b, 0x96,
+	0xe9, 0x38, 0xe5, 0xcc, 0x74, 0x3c, 0x40, 0x70, 0x99, 0xdf, 0x80, 0x07, 0x78, 0x6a, 0x82, 0x77,
+	0x00, 0xf1, 0xd1, 0x59, 0x4f, 0x14, 0xa1, 0xec, 0xcf, 0x9e, 0x82, 0x8a, 0x26, 0x6c, 0x98, 0xac,
+	0x50, 0xc3, 0xd5, 0xec, 0x84, 0x4c, 0xe8, 0xb8, 0x76, 0x2a, 0x8e, 0x6b, 0xd9, 0x82, 0x2a, 0x39,
+	0xe4, 0x4b, 0x86, 0x21, 0x5e, 0x8c, 0x7f, 0x43, 0x88, 0x0d, 0xc9, 0x88, 0x66, 0xd5, 0xa5, 0x29,
+	0xdc, 0xa4, 0x1c, 0x52, 0x04, 0x93, 0x72, 0xe2, 0x25, 0x70, 0x69, 0x0a, 0x97, 0xcb, 0x69, 0x42,
+	0x85, 0xca, 0xd1, 0xc5, 0x87, 0x27, 0x81, 0x7a, 0x28, 0xe5, 0x62, 0x36, 0x33, 0x6a, 0xc8, 0x84,
+	0xc6, 0xe7, 0xf7, 0xe5, 0x09, 0x6c, 0x6a, 0x7a, 0xaf, 0x4d, 0x07, 0x70, 0x81, 0x6d, 0x58, 0x20,
+	0x74, 0xba, 0x75, 0x9a, 0x74, 0x20, 0xb1, 0x73, 0x5a, 0x9d, 0xc6, 0xe6, 0xa2, 0xee, 0xc0, 0x79,
+	0x7a, 0xab, 0x92, 0xbc, 0x90, 0x10, 0x37, 0x26, 0x3e, 0x4b, 0x21, 0x42, 0x05, 0x8f, 0xcd, 0x81,
+	0x8c, 0x66, 0x13, 0x3d, 0x28, 0xf3, 0x8b, 0x82, 0xe4, 0x6c, 0xa2, 0x9c, 0x06, 0x67, 0x65, 0xcf,
+	0xa6, 0x34, 0x24, 0x9a, 0x4d, 0x94, 0xc3, 0x0e, 0xb9, 0xc9, 0xd9, 0xc4, 0x3e, 0x61, 0x9c, 0xec,
+	0xd9, 0x94, 0x42, 0x70, 0x99, 0xcf, 0xc0, 0x79, 0x12, 0x27, 0x6c, 0xf1, 0xe3, 0x91, 0x4c, 0xff,
+	0xd7, 0x2e, 0x86, 0x7f, 0x72, 0xeb, 0xf9, 0x2e, 0xd6, 0x46, 0x81, 0xc0, 0xe5, 0x80, 0x4c, 0x61,
+	0x4f, 0x0a, 0xd7, 0x9f, 0x7e, 0xf7, 0xa3, 0x55, 0xe1, 0xfd, 0x8f, 0x56, 0x85, 0x7f, 0x7e, 0xb4,
+	0x2a, 0xbc, 0xfe, 0xf1, 0xea, 0x99, 0xf7, 0x3f, 0x5e, 0x3d, 0xf3, 0xc1, 0xc7, 0xab, 0x67, 0xbe,
+	0xbe, 0x76, 0xdb, 0xf4, 0x0f, 0xc7, 0xfb, 0x0d, 0xdd, 0x1e, 0x3d, 0xc1, 0x3e, 0xfa, 0x82, 0x77,
+	0x62, 0xe9, 0xfc, 0xf7, 0x13, 0xce, 0xfe, 0x7e, 0x85, 0xfe, 0x79, 0xfe, 0xa9, 0xff, 0x06, 0x00,
+	0x00, 0xff, 0xff, 0xab, 0xca, 0xb3, 0x9c, 0x72, 0x2f, 0x00, 0x00,
 }
 
 // Reference imports to suppress errors if they are not otherwise used.
@@ -6296,8 +6902,11 @@ type ClientCommandsClient interface {
 	SpaceDecline(ctx context.Context, in *Rpc_Space_Decline_Request, opts ...grpc.CallOption) (*Rpc_Space_Decline_Response, error)
 	SpaceMembers(ctx context.Context, in *Rpc_Space_Members_Request, opts ...grpc.CallOption) (*Rpc_Space_Members_Response, error)
 	SpaceKick(ctx context.Context, in *Rpc_Space_Kick_Request, opts ...grpc.CallOption) (*Rpc_Space_Kick_Response, error)
+	SpaceInvites(ctx context.Context, in *Rpc_Space_Invites_Request, opts ...grpc.CallOption) (*Rpc_Space_Invites_Response, error)
+	SpaceInviteRevoke(ctx context.Context, in *Rpc_Space_InviteRevoke_Request, opts ...grpc.CallOption) (*Rpc_Space_InviteRevoke_Response, error)
 	SpaceLeave(ctx context.Context, in *Rpc_Space_Leave_Request, opts ...grpc.CallOption) (*Rpc_Space_Leave_Response, error)
 	SpaceDelete(ctx context.Context, in *Rpc_Space_Delete_Request, opts ...grpc.CallOption) (*Rpc_Space_Delete_Response, error)
+	SpaceDeleteCancel(ctx context.Context, in *Rpc_Space_DeleteCancel_Request, opts ...grpc.CallOption) (*Rpc_Space_DeleteCancel_Response, error)
 	SpaceOffload(ctx context.Context, in *Rpc_Space_Offload_Request, opts ...grpc.CallOption) (*Rpc_Space_Offload_Response, error)
 	SpaceLoad(ctx context.Context, in *Rpc_Space_Load_Request, opts ...grpc.CallOption) (*Rpc_Space_Load_Response, error)
 	SpaceStatus(ctx context.Context, in *Rpc_Space_Status_Request, opts ...grpc.CallOption) (*Rpc_Space_Status_Response, error)
@@ -6313,6 +6922,7 @@ type ClientCommandsClient interface {
 	FileGet(ctx context.Context, in *Rpc_File_Get_Request, opts ...grpc.CallOption) (*Rpc_File_Get_Response, error)
 	FileGc(ctx context.Context, in *Rpc_File_Gc_Request, opts ...grpc.CallOption) (*Rpc_File_Gc_Response, error)
 	FileStatus(ctx context.Context, in *Rpc_File_Status_Request, opts ...grpc.CallOption) (*Rpc_File_Status_Response, error)
+	FileList(ctx context.Context, in *Rpc_File_List_Request, opts ...grpc.CallOption) (*Rpc_File_List_Response, error)
 	FileRepairRefcounts(ctx context.Context, in *Rpc_File_RepairRefcounts_Request, opts ...grpc.CallOption) (*Rpc_File_RepairRefcounts_Response, error)
 	IndexRebuild(ctx context.Context, in *Rpc_Index_Rebuild_Request, opts ...grpc.CallOption) (*Rpc_Index_Rebuild_Response, error)
 	IndexVerify(ctx context.Context, in *Rpc_Index_Verify_Request, opts ...grpc.CallOption) (*Rpc_Index_Verify_Response, error)
@@ -6489,6 +7099,24 @@ func (c *clientCommandsClient) SpaceKick(ctx context.Context, in *Rpc_Space_Kick
 	return out, nil
 }
 
+func (c *clientCommandsClient) SpaceInvites(ctx context.Context, in *Rpc_Space_Invites_Request, opts ...grpc.CallOption) (*Rpc_Space_Invites_Response, error) {
+	out := new(Rpc_Space_Invites_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/SpaceInvites", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientCommandsClient) SpaceInviteRevoke(ctx context.Context, in *Rpc_Space_InviteRevoke_Request, opts ...grpc.CallOption) (*Rpc_Space_InviteRevoke_Response, error) {
+	out := new(Rpc_Space_InviteRevoke_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/SpaceInviteRevoke", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *clientCommandsClient) SpaceLeave(ctx context.Context, in *Rpc_Space_Leave_Request, opts ...grpc.CallOption) (*Rpc_Space_Leave_Response, error) {
 	out := new(Rpc_Space_Leave_Response)
 	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/SpaceLeave", in, out, opts...)
@@ -6501,6 +7129,15 @@ func (c *clientCommandsClient) SpaceLeave(ctx context.Context, in *Rpc_Space_Lea
 func (c *clientCommandsClient) SpaceDelete(ctx context.Context, in *Rpc_Space_Delete_Request, opts ...grpc.CallOption) (*Rpc_Space_Delete_Response, error) {
 	out := new(Rpc_Space_Delete_Response)
 	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/SpaceDelete", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *clientCommandsClient) SpaceDeleteCancel(ctx context.Context, in *Rpc_Space_DeleteCancel_Request, opts ...grpc.CallOption) (*Rpc_Space_DeleteCancel_Response, error) {
+	out := new(Rpc_Space_DeleteCancel_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/SpaceDeleteCancel", in, out, opts...)
 	if err != nil {
 		return nil, err
 	}
@@ -6642,6 +7279,15 @@ func (c *clientCommandsClient) FileStatus(ctx context.Context, in *Rpc_File_Stat
 	return out, nil
 }
 
+func (c *clientCommandsClient) FileList(ctx context.Context, in *Rpc_File_List_Request, opts ...grpc.CallOption) (*Rpc_File_List_Response, error) {
+	out := new(Rpc_File_List_Response)
+	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/FileList", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *clientCommandsClient) FileRepairRefcounts(ctx context.Context, in *Rpc_File_RepairRefcounts_Request, opts ...grpc.CallOption) (*Rpc_File_RepairRefcounts_Response, error) {
 	out := new(Rpc_File_RepairRefcounts_Response)
 	err := c.cc.Invoke(ctx, "/hearth.ClientCommands/FileRepairRefcounts", in, out, opts...)
@@ -6721,8 +7367,11 @@ type ClientCommandsServer interface {
 	SpaceDecline(context.Context, *Rpc_Space_Decline_Request) (*Rpc_Space_Decline_Response, error)
 	SpaceMembers(context.Context, *Rpc_Space_Members_Request) (*Rpc_Space_Members_Response, error)
 	SpaceKick(context.Context, *Rpc_Space_Kick_Request) (*Rpc_Space_Kick_Response, error)
+	SpaceInvites(context.Context, *Rpc_Space_Invites_Request) (*Rpc_Space_Invites_Response, error)
+	SpaceInviteRevoke(context.Context, *Rpc_Space_InviteRevoke_Request) (*Rpc_Space_InviteRevoke_Response, error)
 	SpaceLeave(context.Context, *Rpc_Space_Leave_Request) (*Rpc_Space_Leave_Response, error)
 	SpaceDelete(context.Context, *Rpc_Space_Delete_Request) (*Rpc_Space_Delete_Response, error)
+	SpaceDeleteCancel(context.Context, *Rpc_Space_DeleteCancel_Request) (*Rpc_Space_DeleteCancel_Response, error)
 	SpaceOffload(context.Context, *Rpc_Space_Offload_Request) (*Rpc_Space_Offload_Response, error)
 	SpaceLoad(context.Context, *Rpc_Space_Load_Request) (*Rpc_Space_Load_Response, error)
 	SpaceStatus(context.Context, *Rpc_Space_Status_Request) (*Rpc_Space_Status_Response, error)
@@ -6738,6 +7387,7 @@ type ClientCommandsServer interface {
 	FileGet(context.Context, *Rpc_File_Get_Request) (*Rpc_File_Get_Response, error)
 	FileGc(context.Context, *Rpc_File_Gc_Request) (*Rpc_File_Gc_Response, error)
 	FileStatus(context.Context, *Rpc_File_Status_Request) (*Rpc_File_Status_Response, error)
+	FileList(context.Context, *Rpc_File_List_Request) (*Rpc_File_List_Response, error)
 	FileRepairRefcounts(context.Context, *Rpc_File_RepairRefcounts_Request) (*Rpc_File_RepairRefcounts_Response, error)
 	IndexRebuild(context.Context, *Rpc_Index_Rebuild_Request) (*Rpc_Index_Rebuild_Response, error)
 	IndexVerify(context.Context, *Rpc_Index_Verify_Request) (*Rpc_Index_Verify_Response, error)
@@ -6802,11 +7452,20 @@ func (*UnimplementedClientCommandsServer) SpaceMembers(ctx context.Context, req 
 func (*UnimplementedClientCommandsServer) SpaceKick(ctx context.Context, req *Rpc_Space_Kick_Request) (*Rpc_Space_Kick_Response, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SpaceKick not implemented")
 }
+func (*UnimplementedClientCommandsServer) SpaceInvites(ctx context.Context, req *Rpc_Space_Invites_Request) (*Rpc_Space_Invites_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SpaceInvites not implemented")
+}
+func (*UnimplementedClientCommandsServer) SpaceInviteRevoke(ctx context.Context, req *Rpc_Space_InviteRevoke_Request) (*Rpc_Space_InviteRevoke_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SpaceInviteRevoke not implemented")
+}
 func (*UnimplementedClientCommandsServer) SpaceLeave(ctx context.Context, req *Rpc_Space_Leave_Request) (*Rpc_Space_Leave_Response, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SpaceLeave not implemented")
 }
 func (*UnimplementedClientCommandsServer) SpaceDelete(ctx context.Context, req *Rpc_Space_Delete_Request) (*Rpc_Space_Delete_Response, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SpaceDelete not implemented")
+}
+func (*UnimplementedClientCommandsServer) SpaceDeleteCancel(ctx context.Context, req *Rpc_Space_DeleteCancel_Request) (*Rpc_Space_DeleteCancel_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method SpaceDeleteCancel not implemented")
 }
 func (*UnimplementedClientCommandsServer) SpaceOffload(ctx context.Context, req *Rpc_Space_Offload_Request) (*Rpc_Space_Offload_Response, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method SpaceOffload not implemented")
@@ -6852,6 +7511,9 @@ func (*UnimplementedClientCommandsServer) FileGc(ctx context.Context, req *Rpc_F
 }
 func (*UnimplementedClientCommandsServer) FileStatus(ctx context.Context, req *Rpc_File_Status_Request) (*Rpc_File_Status_Response, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method FileStatus not implemented")
+}
+func (*UnimplementedClientCommandsServer) FileList(ctx context.Context, req *Rpc_File_List_Request) (*Rpc_File_List_Response, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method FileList not implemented")
 }
 func (*UnimplementedClientCommandsServer) FileRepairRefcounts(ctx context.Context, req *Rpc_File_RepairRefcounts_Request) (*Rpc_File_RepairRefcounts_Response, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method FileRepairRefcounts not implemented")
@@ -7194,6 +7856,42 @@ func _ClientCommands_SpaceKick_Handler(srv interface{}, ctx context.Context, dec
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ClientCommands_SpaceInvites_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_Space_Invites_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).SpaceInvites(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/SpaceInvites",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).SpaceInvites(ctx, req.(*Rpc_Space_Invites_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientCommands_SpaceInviteRevoke_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_Space_InviteRevoke_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).SpaceInviteRevoke(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/SpaceInviteRevoke",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).SpaceInviteRevoke(ctx, req.(*Rpc_Space_InviteRevoke_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ClientCommands_SpaceLeave_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(Rpc_Space_Leave_Request)
 	if err := dec(in); err != nil {
@@ -7226,6 +7924,24 @@ func _ClientCommands_SpaceDelete_Handler(srv interface{}, ctx context.Context, d
 	}
 	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
 		return srv.(ClientCommandsServer).SpaceDelete(ctx, req.(*Rpc_Space_Delete_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _ClientCommands_SpaceDeleteCancel_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_Space_DeleteCancel_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).SpaceDeleteCancel(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/SpaceDeleteCancel",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).SpaceDeleteCancel(ctx, req.(*Rpc_Space_DeleteCancel_Request))
 	}
 	return interceptor(ctx, in, info, handler)
 }
@@ -7500,6 +8216,24 @@ func _ClientCommands_FileStatus_Handler(srv interface{}, ctx context.Context, de
 	return interceptor(ctx, in, info, handler)
 }
 
+func _ClientCommands_FileList_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(Rpc_File_List_Request)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(ClientCommandsServer).FileList(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.ClientCommands/FileList",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(ClientCommandsServer).FileList(ctx, req.(*Rpc_File_List_Request))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _ClientCommands_FileRepairRefcounts_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(Rpc_File_RepairRefcounts_Request)
 	if err := dec(in); err != nil {
@@ -7652,12 +8386,24 @@ var _ClientCommands_serviceDesc = grpc.ServiceDesc{
 			Handler:    _ClientCommands_SpaceKick_Handler,
 		},
 		{
+			MethodName: "SpaceInvites",
+			Handler:    _ClientCommands_SpaceInvites_Handler,
+		},
+		{
+			MethodName: "SpaceInviteRevoke",
+			Handler:    _ClientCommands_SpaceInviteRevoke_Handler,
+		},
+		{
 			MethodName: "SpaceLeave",
 			Handler:    _ClientCommands_SpaceLeave_Handler,
 		},
 		{
 			MethodName: "SpaceDelete",
 			Handler:    _ClientCommands_SpaceDelete_Handler,
+		},
+		{
+			MethodName: "SpaceDeleteCancel",
+			Handler:    _ClientCommands_SpaceDeleteCancel_Handler,
 		},
 		{
 			MethodName: "SpaceOffload",
@@ -7718,6 +8464,10 @@ var _ClientCommands_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "FileStatus",
 			Handler:    _ClientCommands_FileStatus_Handler,
+		},
+		{
+			MethodName: "FileList",
+			Handler:    _ClientCommands_FileList_Handler,
 		},
 		{
 			MethodName: "FileRepairRefcounts",
@@ -8620,6 +9370,27 @@ func (m *Rpc_Account_List_Response) MarshalToSizedBuffer(dAtA []byte) (int, erro
 	_ = i
 	var l int
 	_ = l
+	if len(m.SelectedId) > 0 {
+		i -= len(m.SelectedId)
+		copy(dAtA[i:], m.SelectedId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SelectedId)))
+		i--
+		dAtA[i] = 0x22
+	}
+	if len(m.Accounts) > 0 {
+		for iNdEx := len(m.Accounts) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Accounts[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintCommands(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x1a
+		}
+	}
 	if len(m.AccountIds) > 0 {
 		for iNdEx := len(m.AccountIds) - 1; iNdEx >= 0; iNdEx-- {
 			i -= len(m.AccountIds[iNdEx])
@@ -8909,6 +9680,18 @@ func (m *Rpc_Space_List_Response) MarshalToSizedBuffer(dAtA []byte) (int, error)
 	_ = i
 	var l int
 	_ = l
+	if m.Account != nil {
+		{
+			size, err := m.Account.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x1a
+	}
 	if len(m.Spaces) > 0 {
 		for iNdEx := len(m.Spaces) - 1; iNdEx >= 0; iNdEx-- {
 			{
@@ -9627,6 +10410,208 @@ func (m *Rpc_Space_Kick_Response) MarshalToSizedBuffer(dAtA []byte) (int, error)
 	_ = i
 	var l int
 	_ = l
+	if m.InvitesRevoked != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.InvitesRevoked))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Invites) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Invites) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Invites) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Invites_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Invites_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Invites_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_Invites_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_Invites_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_Invites_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Invites) > 0 {
+		for iNdEx := len(m.Invites) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Invites[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintCommands(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x12
+		}
+	}
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_InviteRevoke) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_InviteRevoke) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_InviteRevoke) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_InviteRevoke_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_InviteRevoke_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_InviteRevoke_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.InviteId) > 0 {
+		i -= len(m.InviteId)
+		copy(dAtA[i:], m.InviteId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.InviteId)))
+		i--
+		dAtA[i] = 0x12
+	}
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_InviteRevoke_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_InviteRevoke_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_InviteRevoke_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
 	if m.Error != nil {
 		{
 			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
@@ -9799,6 +10784,99 @@ func (m *Rpc_Space_Delete_Response) MarshalTo(dAtA []byte) (int, error) {
 }
 
 func (m *Rpc_Space_Delete_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if m.DeletionAtMs != 0 {
+		i = encodeVarintCommands(dAtA, i, uint64(m.DeletionAtMs))
+		i--
+		dAtA[i] = 0x10
+	}
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_DeleteCancel) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_DeleteCancel) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_DeleteCancel) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_DeleteCancel_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_DeleteCancel_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_DeleteCancel_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_Space_DeleteCancel_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_Space_DeleteCancel_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_Space_DeleteCancel_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	i := len(dAtA)
 	_ = i
 	var l int
@@ -11391,6 +12469,16 @@ func (m *Rpc_File_Get_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	_ = i
 	var l int
 	_ = l
+	if m.Overwrite {
+		i--
+		if m.Overwrite {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x28
+	}
 	if len(m.ProgressId) > 0 {
 		i -= len(m.ProgressId)
 		copy(dAtA[i:], m.ProgressId)
@@ -11549,6 +12637,108 @@ func (m *Rpc_File_Gc_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 		i = encodeVarintCommands(dAtA, i, uint64(m.BlobsRemoved))
 		i--
 		dAtA[i] = 0x10
+	}
+	if m.Error != nil {
+		{
+			size, err := m.Error.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintCommands(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_File_List) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_File_List) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_File_List) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_File_List_Request) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_File_List_Request) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_File_List_Request) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintCommands(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *Rpc_File_List_Response) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *Rpc_File_List_Response) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Rpc_File_List_Response) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Files) > 0 {
+		for iNdEx := len(m.Files) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Files[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintCommands(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0x12
+		}
 	}
 	if m.Error != nil {
 		{
@@ -12445,6 +13635,16 @@ func (m *Rpc_Account_List_Response) Size() (n int) {
 			n += 1 + l + sovCommands(uint64(l))
 		}
 	}
+	if len(m.Accounts) > 0 {
+		for _, e := range m.Accounts {
+			l = e.Size()
+			n += 1 + l + sovCommands(uint64(l))
+		}
+	}
+	l = len(m.SelectedId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
 	return n
 }
 
@@ -12560,6 +13760,10 @@ func (m *Rpc_Space_List_Response) Size() (n int) {
 			l = e.Size()
 			n += 1 + l + sovCommands(uint64(l))
 		}
+	}
+	if m.Account != nil {
+		l = m.Account.Size()
+		n += 1 + l + sovCommands(uint64(l))
 	}
 	return n
 }
@@ -12850,6 +14054,89 @@ func (m *Rpc_Space_Kick_Response) Size() (n int) {
 		l = m.Error.Size()
 		n += 1 + l + sovCommands(uint64(l))
 	}
+	if m.InvitesRevoked != 0 {
+		n += 1 + sovCommands(uint64(m.InvitesRevoked))
+	}
+	return n
+}
+
+func (m *Rpc_Space_Invites) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Space_Invites_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_Space_Invites_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	if len(m.Invites) > 0 {
+		for _, e := range m.Invites {
+			l = e.Size()
+			n += 1 + l + sovCommands(uint64(l))
+		}
+	}
+	return n
+}
+
+func (m *Rpc_Space_InviteRevoke) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Space_InviteRevoke_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	l = len(m.InviteId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_Space_InviteRevoke_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
 	return n
 }
 
@@ -12911,6 +14198,44 @@ func (m *Rpc_Space_Delete_Request) Size() (n int) {
 }
 
 func (m *Rpc_Space_Delete_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	if m.DeletionAtMs != 0 {
+		n += 1 + sovCommands(uint64(m.DeletionAtMs))
+	}
+	return n
+}
+
+func (m *Rpc_Space_DeleteCancel) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_Space_DeleteCancel_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_Space_DeleteCancel_Response) Size() (n int) {
 	if m == nil {
 		return 0
 	}
@@ -13610,6 +14935,9 @@ func (m *Rpc_File_Get_Request) Size() (n int) {
 	if l > 0 {
 		n += 1 + l + sovCommands(uint64(l))
 	}
+	if m.Overwrite {
+		n += 2
+	}
 	return n
 }
 
@@ -13669,6 +14997,47 @@ func (m *Rpc_File_Gc_Response) Size() (n int) {
 	}
 	if m.BytesFreed != 0 {
 		n += 1 + sovCommands(uint64(m.BytesFreed))
+	}
+	return n
+}
+
+func (m *Rpc_File_List) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	return n
+}
+
+func (m *Rpc_File_List_Request) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	return n
+}
+
+func (m *Rpc_File_List_Response) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.Error != nil {
+		l = m.Error.Size()
+		n += 1 + l + sovCommands(uint64(l))
+	}
+	if len(m.Files) > 0 {
+		for _, e := range m.Files {
+			l = e.Size()
+			n += 1 + l + sovCommands(uint64(l))
+		}
 	}
 	return n
 }
@@ -16170,6 +17539,72 @@ func (m *Rpc_Account_List_Response) Unmarshal(dAtA []byte) error {
 			}
 			m.AccountIds = append(m.AccountIds, string(dAtA[iNdEx:postIndex]))
 			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Accounts", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Accounts = append(m.Accounts, &Model_AccountEntry{})
+			if err := m.Accounts[len(m.Accounts)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SelectedId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SelectedId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
 		default:
 			iNdEx = preIndex
 			skippy, err := skipCommands(dAtA[iNdEx:])
@@ -16873,6 +18308,42 @@ func (m *Rpc_Space_List_Response) Unmarshal(dAtA []byte) error {
 			}
 			m.Spaces = append(m.Spaces, &Model_Space{})
 			if err := m.Spaces[len(m.Spaces)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 3:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Account", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Account == nil {
+				m.Account = &Model_Account{}
+			}
+			if err := m.Account.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
 				return err
 			}
 			iNdEx = postIndex
@@ -18707,6 +20178,527 @@ func (m *Rpc_Space_Kick_Response) Unmarshal(dAtA []byte) error {
 				return err
 			}
 			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field InvitesRevoked", wireType)
+			}
+			m.InvitesRevoked = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.InvitesRevoked |= int32(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Invites) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Invites: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Invites: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Invites_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_Invites_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Invites", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Invites = append(m.Invites, &Model_Invite{})
+			if err := m.Invites[len(m.Invites)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_InviteRevoke) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: InviteRevoke: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: InviteRevoke: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_InviteRevoke_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field InviteId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.InviteId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_InviteRevoke_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
 		default:
 			iNdEx = preIndex
 			skippy, err := skipCommands(dAtA[iNdEx:])
@@ -19079,6 +21071,243 @@ func (m *Rpc_Space_Delete_Request) Unmarshal(dAtA []byte) error {
 	return nil
 }
 func (m *Rpc_Space_Delete_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field DeletionAtMs", wireType)
+			}
+			m.DeletionAtMs = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.DeletionAtMs |= int64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_DeleteCancel) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: DeleteCancel: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: DeleteCancel: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_DeleteCancel_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_Space_DeleteCancel_Response) Unmarshal(dAtA []byte) error {
 	l := len(dAtA)
 	iNdEx := 0
 	for iNdEx < l {
@@ -23664,6 +25893,26 @@ func (m *Rpc_File_Get_Request) Unmarshal(dAtA []byte) error {
 			}
 			m.ProgressId = string(dAtA[iNdEx:postIndex])
 			iNdEx = postIndex
+		case 5:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Overwrite", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.Overwrite = bool(v != 0)
 		default:
 			iNdEx = preIndex
 			skippy, err := skipCommands(dAtA[iNdEx:])
@@ -24044,6 +26293,258 @@ func (m *Rpc_File_Gc_Response) Unmarshal(dAtA []byte) error {
 					break
 				}
 			}
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_File_List) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: List: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: List: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_File_List_Request) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Request: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Request: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipCommands(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *Rpc_File_List_Response) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowCommands
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: Response: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: Response: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Error", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			if m.Error == nil {
+				m.Error = &Rpc_Error{}
+			}
+			if err := m.Error.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Files", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowCommands
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthCommands
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthCommands
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Files = append(m.Files, &Model_File{})
+			if err := m.Files[len(m.Files)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
 		default:
 			iNdEx = preIndex
 			skippy, err := skipCommands(dAtA[iNdEx:])

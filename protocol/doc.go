@@ -28,4 +28,6 @@ const (
 	MaxHeadSyncRanges = 1024
 	// MaxHeadSyncElements bounds the elements in one HeadSync response.
 	MaxHeadSyncElements = 16_384
+	// MaxNameSize bounds a display name carried in a record (bytes of UTF-8).
+	MaxNameSize = 256
 )

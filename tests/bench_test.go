@@ -125,7 +125,8 @@ func BenchmarkKickOffload(b *testing.B) {
 		member.waitSpace(b, id)
 		dir := filepath.Join(member.app.DataDir(), "accounts", string(info.ID), "spaces", string(id))
 		b.StartTimer()
-		require.NoError(b, om.Kick(ctx, id, string(info.ID)))
+		_, err = om.Kick(ctx, id, string(info.ID))
+		require.NoError(b, err)
 		began := time.Now()
 		waitFor(b, 60*time.Second, "the kicked device offloads", func() bool {
 			_, err := os.Stat(dir)

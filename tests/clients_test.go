@@ -144,9 +144,13 @@ func decodeResult(t *testing.T, stdout string, v any) {
 func accountIDs(t *testing.T, data string) []string {
 	t.Helper()
 	out := cliJSON(t, data, "account", "list")
-	var ids []string
+	var accounts []struct{ AccountID string }
 	raw, _ := json.Marshal(out["accounts"])
-	require.NoErrorf(t, json.Unmarshal(raw, &ids), "account list: %v", out)
+	require.NoErrorf(t, json.Unmarshal(raw, &accounts), "account list: %v", out)
+	ids := make([]string, 0, len(accounts))
+	for _, a := range accounts {
+		ids = append(ids, a.AccountID)
+	}
 	return ids
 }
 

@@ -2,6 +2,7 @@ package tests
 
 import (
 	"bufio"
+	"context"
 	"net"
 	"os/exec"
 	"regexp"
@@ -10,6 +11,9 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/hearth-sync/hearth/core/syncclient"
+	"github.com/hearth-sync/hearth/protocol/crypto"
 )
 
 // nodeProc is a running `hearth node`.
@@ -110,4 +114,22 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	t.Fatalf("timed out waiting until %s", what)
+}
+
+// dialOutsider connects to the node as a fresh account of its own (one
+// device, certified): an authenticated caller that is no member of anything.
+func dialOutsider(t *testing.T, addr string) (*syncclient.Client, crypto.PrivKey) {
+	t.Helper()
+	acc, err := crypto.GenerateKey()
+	require.NoError(t, err)
+	dev, err := crypto.GenerateKey()
+	require.NoError(t, err)
+	cert, err := crypto.NewDeviceCert(acc, dev.Public(), 1)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := syncclient.Dial(ctx, syncclient.Config{Addr: addr, DeviceKey: dev, DeviceCert: cert})
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	return c, acc
 }

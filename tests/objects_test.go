@@ -28,12 +28,20 @@ func TestLocalSpacesAndObjectsCLI(t *testing.T) {
 	got := cliJSON(t, data, "object", "get", spaceID, obj)
 	assert.Equal(t, "task", got["type"])
 	assert.Equal(t, "queued", got["syncStatus"], "local-only: nothing is on a node")
-	assert.Equal(t, map[string]any{"name": "Buy milk", "n": 3.0, "done": false, "tags": []any{"a", "b"}, "note": "plain words"}, got["details"])
+	details := got["details"].(map[string]any)
+	created1, modified1 := details["created"], details["modified"]
+	assert.GreaterOrEqual(t, modified1, created1, "created and modified (unix ms), like a query's")
+	assert.Equal(t, map[string]any{"name": "Buy milk", "n": 3.0, "done": false, "tags": []any{"a", "b"}, "note": "plain words",
+		"type": "task", "created": created1, "modified": modified1}, details)
 
 	cliJSON(t, data, "object", "set", spaceID, obj, "n=4", "done=true")
 	cliJSON(t, data, "object", "unset", spaceID, obj, "note")
 	got = cliJSON(t, data, "object", "get", spaceID, obj)
-	assert.Equal(t, map[string]any{"name": "Buy milk", "n": 4.0, "done": true, "tags": []any{"a", "b"}}, got["details"])
+	details = got["details"].(map[string]any)
+	assert.Equal(t, created1, details["created"])
+	assert.GreaterOrEqual(t, details["modified"], modified1)
+	assert.Equal(t, map[string]any{"name": "Buy milk", "n": 4.0, "done": true, "tags": []any{"a", "b"},
+		"type": "task", "created": created1, "modified": details["modified"]}, details)
 
 	for _, n := range []string{"1", "2", "3"} {
 		cliJSON(t, data, "object", "create", spaceID, "--type", "task", "name=task "+n, "n="+n)

@@ -88,6 +88,8 @@ func (c *client) ctxFor(d time.Duration) (context.Context, context.CancelFunc) {
 }
 
 // check turns a transport error or a response's Error into a cliError.
+// The daemon's descriptions never name the operation (the CLI does); a
+// description that starts with it anyway loses the repetition.
 func (c *client) check(what string, rpcErr error, apiErr *pb.Rpc_Error) error {
 	if rpcErr != nil {
 		st := status.Convert(rpcErr)
@@ -96,11 +98,28 @@ func (c *client) check(what string, rpcErr error, apiErr *pb.Rpc_Error) error {
 			return c.g.noDaemon()
 		case codes.Unauthenticated:
 			return fail("unauthenticated", what, "unauthenticated: the token in serve.json was refused")
+		case codes.DeadlineExceeded:
+			return fail("timeout", what, fmt.Sprintf("the daemon did not answer within %v", commandTimeout))
+		case codes.Canceled:
+			return fail("canceled", what, "interrupted")
+		case codes.ResourceExhausted:
+			return fail("too_large", what, "the request or its answer is too large for one call")
 		}
-		return fail(strings.ToLower(st.Code().String()), what, st.Message())
+		return fail(strings.ToLower(st.Code().String()), what, "the daemon failed: "+st.Message())
 	}
 	if apiErr != nil && apiErr.Code != pb.Rpc_Error_NULL {
-		return fail(strings.ToLower(apiErr.Code.String()), what, apiErr.Description)
+		return fail(strings.ToLower(apiErr.Code.String()), what, withoutPrefix(apiErr.Description, what))
 	}
 	return nil
+}
+
+// withoutPrefix drops a leading "what: " (or its singular, "file add" for
+// "files add") from desc.
+func withoutPrefix(desc, what string) string {
+	for _, p := range []string{what, strings.Replace(what, "files ", "file ", 1)} {
+		if rest, ok := strings.CutPrefix(desc, p+": "); ok {
+			return rest
+		}
+	}
+	return desc
 }

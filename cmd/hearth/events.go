@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"errors"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
-	"github.com/gogo/protobuf/jsonpb"
 	"github.com/spf13/cobra"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -86,7 +83,7 @@ func runEvents(g *globals, c *client, spaceID string) error {
 }
 
 func writeLine(w io.Writer, v any) error {
-	b, err := json.Marshal(v)
+	b, err := marshalJSON(v)
 	if err != nil {
 		return err
 	}
@@ -94,55 +91,8 @@ func writeLine(w io.Writer, v any) error {
 	return err
 }
 
-// eventJSON is the protobuf JSON of e with detail values (Model.Value) as
-// plain JSON values: {"string": "x"} becomes "x", a list becomes an array.
+// eventJSON is one event as a JSON line: the protobuf JSON of e with the
+// contract's words and numbers and detail values as plain JSON (protoJSON).
 func eventJSON(e *pb.Event) ([]byte, error) {
-	var buf bytes.Buffer
-	if err := (&jsonpb.Marshaler{}).Marshal(&buf, e); err != nil {
-		return nil, err
-	}
-	var doc map[string]any
-	dec := json.NewDecoder(&buf)
-	dec.UseNumber()
-	if err := dec.Decode(&doc); err != nil {
-		return nil, err
-	}
-	msgs, _ := doc["messages"].([]any)
-	for _, m := range msgs {
-		mm, _ := m.(map[string]any)
-		for _, body := range mm {
-			b, _ := body.(map[string]any)
-			if d, ok := b["details"].(map[string]any); ok {
-				for k, v := range d {
-					d[k] = plainValue(v)
-				}
-			}
-		}
-	}
-	return json.Marshal(doc)
-}
-
-// plainValue turns the JSON of a Model.Value into the value itself.
-func plainValue(v any) any {
-	m, ok := v.(map[string]any)
-	if !ok {
-		return v
-	}
-	switch {
-	case m["string"] != nil:
-		return m["string"]
-	case m["number"] != nil:
-		return m["number"]
-	case m["bool"] != nil:
-		return m["bool"]
-	case m["list"] != nil:
-		l, _ := m["list"].(map[string]any)
-		vals, _ := l["values"].([]any)
-		out := make([]any, len(vals))
-		for i, e := range vals {
-			out[i] = plainValue(e)
-		}
-		return out
-	}
-	return nil // null, or an empty value
+	return marshalJSON(protoJSON(e))
 }

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"bufio"
+	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -9,7 +12,9 @@ import (
 	"github.com/hearth-sync/hearth/pb"
 )
 
-var roleWords = []string{"none", "reader", "writer", "admin", "owner"}
+// roleWords are the member roles' words; ROLE_NONE ("not a member") is never
+// printed: the daemon lists a former member with the role it last held.
+var roleWords = []string{"", "reader", "writer", "admin", "owner"}
 var memberStatusWords = []string{"active", "joining", "removed", "left", "declined"}
 
 func parseRole(s string) (pb.Model_Role, error) {
@@ -22,15 +27,11 @@ func parseRole(s string) (pb.Model_Role, error) {
 	return 0, fail("bad_input", "role", "--role is writer or reader")
 }
 
-func memberRows(ms []*pb.Model_Member, withRole bool) []map[string]any {
+func memberRows(ms []*pb.Model_Member) []map[string]any {
 	rows := make([]map[string]any, 0, len(ms))
 	for _, m := range ms {
-		row := map[string]any{"identity": m.Identity, "name": m.Name}
-		if withRole {
-			row["role"] = word(roleWords, int32(m.Role))
-			row["status"] = word(memberStatusWords, int32(m.Status))
-		}
-		rows = append(rows, row)
+		rows = append(rows, map[string]any{"identity": m.Identity, "name": m.Name,
+			"role": word(roleWords, int32(m.Role)), "status": word(memberStatusWords, int32(m.Status))})
 	}
 	return rows
 }
@@ -62,6 +63,50 @@ func addMemberCmds(g *globals, cmd *cobra.Command) {
 	invite.Flags().StringVar(&role, "role", "writer", "writer or reader")
 	invite.Flags().BoolVar(&noApproval, "no-approval", false, "joiners need no admin's approval")
 
+	invites := &cobra.Command{
+		Use:   "invites SPACE",
+		Short: "List the space's open invites",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			return g.call("space invites", func(c *client) error {
+				ctx, cancel := c.ctx()
+				defer cancel()
+				resp, err := c.api.SpaceInvites(ctx, &pb.Rpc_Space_Invites_Request{SpaceId: args[0]})
+				if err := c.check("space invites", err, resp.GetError()); err != nil {
+					return err
+				}
+				rows := make([]map[string]any, 0, len(resp.Invites))
+				for _, in := range resp.Invites {
+					rows = append(rows, map[string]any{
+						"inviteId": in.InviteId, "role": word(roleWords, int32(in.Role)), "requiresApproval": !in.NoApproval,
+						"created": msTime(in.CreatedMs), "createdBy": in.Creator, "createdByName": in.CreatorName,
+					})
+				}
+				if g.json {
+					return g.output(map[string]any{"invites": rows})
+				}
+				return g.table(rows, "inviteId", "role", "requiresApproval", "created", "createdByName", "createdBy")
+			})
+		},
+	}
+
+	inviteRevoke := &cobra.Command{
+		Use:   "invite-revoke SPACE INVITE",
+		Short: "Close an open invite: its link admits nobody any more",
+		Args:  cobra.ExactArgs(2),
+		RunE: func(_ *cobra.Command, args []string) error {
+			return g.call("space invite-revoke", func(c *client) error {
+				ctx, cancel := c.ctx()
+				defer cancel()
+				resp, err := c.api.SpaceInviteRevoke(ctx, &pb.Rpc_Space_InviteRevoke_Request{SpaceId: args[0], InviteId: args[1]})
+				if err := c.check("space invite-revoke", err, resp.GetError()); err != nil {
+					return err
+				}
+				return g.output(map[string]any{})
+			})
+		},
+	}
+
 	join := &cobra.Command{
 		Use:   "join LINK",
 		Short: "Join a space through an invite link",
@@ -91,11 +136,11 @@ func addMemberCmds(g *globals, cmd *cobra.Command) {
 				if err := c.check("space requests", err, resp.GetError()); err != nil {
 					return err
 				}
-				rows := memberRows(resp.Requests, false)
+				rows := memberRows(resp.Requests)
 				if g.json {
 					return g.output(map[string]any{"requests": rows})
 				}
-				return g.table(rows, "identity", "name")
+				return g.table(rows, "identity", "name", "role")
 			})
 		},
 	}
@@ -152,7 +197,7 @@ func addMemberCmds(g *globals, cmd *cobra.Command) {
 				if err := c.check("space members", err, resp.GetError()); err != nil {
 					return err
 				}
-				rows := memberRows(resp.Members, true)
+				rows := memberRows(resp.Members)
 				if g.json {
 					return g.output(map[string]any{"members": rows})
 				}
@@ -173,7 +218,10 @@ func addMemberCmds(g *globals, cmd *cobra.Command) {
 				if err := c.check("space kick", err, resp.GetError()); err != nil {
 					return err
 				}
-				return g.output(map[string]any{})
+				if n := resp.InvitesRevoked; n > 0 {
+					g.human("%d open invite(s) closed with the removal (the removed member may have known the links): make new ones with 'hearth space invite'.", n)
+				}
+				return g.output(map[string]any{"invitesRevoked": resp.InvitesRevoked})
 			})
 		},
 	}
@@ -195,18 +243,53 @@ func addMemberCmds(g *globals, cmd *cobra.Command) {
 		},
 	}
 
+	var yes bool
 	del := &cobra.Command{
-		Use:   "delete SPACE",
-		Short: "Delete a space (the owner only; members are told)",
-		Args:  cobra.ExactArgs(1),
+		Use:   "delete SPACE [--yes]",
+		Short: "Delete a space for every member (the owner only; asks first unless --yes)",
+		Long: `Deletes the space for every member: the node keeps it pending deletion for its
+grace period (the owner can restore it with 'hearth space delete-cancel'), then
+deletes it; members are told and their devices free its data. Asks for
+confirmation on a terminal; elsewhere (and with --json) it needs --yes.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
 			return g.call("space delete", func(c *client) error {
+				if !yes {
+					if err := g.confirmDelete(c, args[0]); err != nil {
+						return err
+					}
+				}
 				ctx, cancel := c.ctx()
 				defer cancel()
 				resp, err := c.api.SpaceDelete(ctx, &pb.Rpc_Space_Delete_Request{SpaceId: args[0]})
 				if err := c.check("space delete", err, resp.GetError()); err != nil {
 					return err
 				}
+				out := map[string]any{}
+				if at := resp.DeletionAtMs; at > 0 {
+					out["deletionAt"] = msTime(at)
+					g.human("Space %s is deleted for every member. The node deletes it for good at %s; until then 'hearth space delete-cancel %s' restores it.",
+						args[0], msTime(at), args[0])
+				}
+				return g.output(out)
+			})
+		},
+	}
+	del.Flags().BoolVar(&yes, "yes", false, "delete without asking")
+
+	deleteCancel := &cobra.Command{
+		Use:   "delete-cancel SPACE",
+		Short: "Cancel a space's pending deletion (the owner only, within the grace period)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			return g.call("space delete-cancel", func(c *client) error {
+				ctx, cancel := c.ctx()
+				defer cancel()
+				resp, err := c.api.SpaceDeleteCancel(ctx, &pb.Rpc_Space_DeleteCancel_Request{SpaceId: args[0]})
+				if err := c.check("space delete-cancel", err, resp.GetError()); err != nil {
+					return err
+				}
+				g.human("Space %s is restored and loaded here. Members load it again with 'hearth space load %s'.", args[0], args[0])
 				return g.output(map[string]any{})
 			})
 		},
@@ -269,21 +352,72 @@ func addMemberCmds(g *globals, cmd *cobra.Command) {
 				if err := c.check("space status", err, resp.GetError()); err != nil {
 					return err
 				}
-				st := resp.Status
-				out := map[string]any{
-					"spaceId":        st.GetSpaceId(),
-					"status":         st.GetStatus(),
-					"error":          st.GetError(),
-					"syncingObjects": st.GetSyncingObjects(),
-					"pendingFiles":   st.GetPendingFiles(),
-					"network":        st.GetNetwork(),
-				}
-				if ms := st.GetLastSyncedMs(); ms > 0 {
-					out["lastSynced"] = time.UnixMilli(ms).UTC().Format(time.RFC3339Nano)
-				}
-				return g.output(out, "spaceId", "status", "error", "syncingObjects", "pendingFiles", "network")
+				return g.output(statusOut(resp.Status), statusFields...)
 			})
 		},
 	}
-	cmd.AddCommand(invite, join, requests, approve, decline, members, kick, leave, del, offload, load, status)
+	cmd.AddCommand(invite, invites, inviteRevoke, join, requests, approve, decline, members, kick, leave, del, deleteCancel,
+		offload, load, status, newWaitSyncedCmd(g))
+}
+
+var statusFields = []string{"spaceId", "status", "error", "syncingObjects", "pendingFiles", "network"}
+
+// statusOut is a space's sync status as the CLI prints it.
+func statusOut(st *pb.Model_SpaceSyncStatus) map[string]any {
+	out := map[string]any{
+		"spaceId":        st.GetSpaceId(),
+		"status":         st.GetStatus(),
+		"error":          st.GetError(),
+		"syncingObjects": st.GetSyncingObjects(),
+		"pendingFiles":   st.GetPendingFiles(),
+		"network":        st.GetNetwork(),
+	}
+	if ms := st.GetLastSyncedMs(); ms > 0 {
+		out["lastSynced"] = msTime(ms)
+	}
+	return out
+}
+
+// msTime prints unix milliseconds as RFC 3339 in UTC ("" for 0).
+func msTime(ms int64) string {
+	if ms <= 0 {
+		return ""
+	}
+	return time.UnixMilli(ms).UTC().Format(time.RFC3339Nano)
+}
+
+// confirmDelete asks on a terminal before a delete; elsewhere it refuses
+// without --yes (a script must say so).
+func (g *globals) confirmDelete(c *client, id string) error {
+	if g.json || !isTerminal(g.stdin) || !isTerminal(g.stderr) {
+		return usage("space delete", "deleting a space for every member needs --yes (or a terminal to confirm on)")
+	}
+	name := ""
+	ctx, cancel := c.ctx()
+	resp, err := c.api.SpaceList(ctx, &pb.Rpc_Space_List_Request{})
+	cancel()
+	if err == nil {
+		for _, s := range resp.Spaces {
+			if s.SpaceId == id {
+				name = s.Name
+			}
+		}
+	}
+	fmt.Fprintf(g.stderr, "Delete space %s %q for every member? The owner can cancel during the node's grace period. [y/N] ", id, escapeText(name))
+	line, _ := bufio.NewReader(g.stdin).ReadString('\n')
+	switch strings.ToLower(strings.TrimSpace(line)) {
+	case "y", "yes":
+		return nil
+	}
+	return fail("canceled", "space delete", "not confirmed: nothing was deleted")
+}
+
+// isTerminal reports whether f is a terminal (a character device).
+func isTerminal(f any) bool {
+	file, ok := f.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := file.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -93,7 +92,7 @@ func newObjectCmd(g *globals) *cobra.Command {
 					"syncStatus": syncStatusWord(o.GetSyncStatus()),
 				}
 				if !g.json {
-					d, _ := json.MarshalIndent(out["details"], "", "  ")
+					d, _ := marshalJSON(out["details"])
 					out["details"] = string(d)
 				}
 				return g.output(out, "objectId", "type", "syncStatus", "details")
@@ -162,7 +161,7 @@ func newObjectCmd(g *globals) *cobra.Command {
 				}
 				rows := make([]map[string]any, 0, len(objects))
 				for _, o := range objects {
-					d, _ := json.Marshal(o["details"])
+					d, _ := marshalJSON(o["details"])
 					rows = append(rows, map[string]any{"objectId": o["objectId"], "details": string(d)})
 				}
 				if err := g.table(rows, "objectId", "details"); err != nil {

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"io"
-	"os"
 
 	"github.com/schollz/progressbar/v3"
 	"google.golang.org/grpc/metadata"
@@ -66,17 +65,7 @@ func errOf(r interface{ GetError() *pb.Rpc_Error }) *pb.Rpc_Error {
 
 // stderrIsTerminal reports whether progress bars may be drawn: stderr is a
 // terminal and the output is not --json.
-func (g *globals) stderrIsTerminal() bool {
-	if g.json {
-		return false
-	}
-	f, ok := g.stderr.(*os.File)
-	if !ok {
-		return false
-	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
-}
+func (g *globals) stderrIsTerminal() bool { return !g.json && isTerminal(g.stderr) }
 
 // newProgressID returns a fresh id for a request's progressId.
 func newProgressID() string {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/spf13/cobra"
 
@@ -55,9 +56,11 @@ func newSpaceCmd(g *globals) *cobra.Command {
 						"remoteStatus":  word(remoteStatusWords, int32(s.RemoteStatus)),
 					})
 				}
+				acc := resp.GetAccount()
 				if g.json {
-					return g.output(map[string]any{"spaces": rows})
+					return g.output(map[string]any{"spaces": rows, "account": map[string]any{"accountId": acc.GetId(), "name": acc.GetName()}})
 				}
+				fmt.Fprintf(g.stdout, "Spaces of account %s (%s)\n", escapeText(acc.GetName()), acc.GetId())
 				return g.table(rows, "spaceId", "name", "mode", "accountStatus", "localStatus", "remoteStatus")
 			})
 		},
@@ -67,25 +70,32 @@ func newSpaceCmd(g *globals) *cobra.Command {
 	return cmd
 }
 
-// table prints rows for people, one per line, columns aligned.
+// table prints rows for people, one per line, columns aligned; cells are
+// escaped for the terminal (names come from other people).
 func (g *globals) table(rows []map[string]any, cols ...string) error {
+	cells := make([][]string, len(rows))
 	widths := make([]int, len(cols))
 	for i, c := range cols {
 		widths[i] = len(c)
-		for _, r := range rows {
-			widths[i] = max(widths[i], len(fmt.Sprint(r[c])))
+	}
+	for r, row := range rows {
+		cells[r] = make([]string, len(cols))
+		for i, c := range cols {
+			cells[r][i] = escapeText(fmt.Sprint(row[c]))
+			widths[i] = max(widths[i], utf8.RuneCountInString(cells[r][i]))
 		}
 	}
 	line := func(cell func(i int) string) {
 		parts := make([]string, len(cols))
 		for i := range cols {
-			parts[i] = fmt.Sprintf("%-*s", widths[i], cell(i))
+			v := cell(i)
+			parts[i] = v + strings.Repeat(" ", widths[i]-utf8.RuneCountInString(v))
 		}
 		fmt.Fprintln(g.stdout, strings.TrimRight(strings.Join(parts, "  "), " "))
 	}
 	line(func(i int) string { return strings.ToUpper(cols[i]) })
-	for _, r := range rows {
-		line(func(i int) string { return fmt.Sprint(r[cols[i]]) })
+	for r := range rows {
+		line(func(i int) string { return cells[r][i] })
 	}
 	return nil
 }

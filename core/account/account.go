@@ -32,6 +32,8 @@ type Account struct {
 	db       *badgerdb.Dormant // the account database, open only while used
 	attached io.Closer         // what the open hook attached; closed before db
 
+	nameFile string // accounts/<id>/name
+
 	mu   sync.Mutex // guards info (the name changes on Recover)
 	info Info
 }
@@ -299,10 +301,16 @@ func (s *Service) selectLocked(id string) (*Account, error) {
 		return nil, errkind.E(op, errkind.Other, err)
 	}
 	release()
-	acc := &Account{keys: keys, db: db, info: Info{ID: crypto.Identity(id), DeviceID: keys.Device.Public().Identity()}}
+	acc := &Account{keys: keys, db: db, nameFile: s.nameFile(id), info: Info{ID: crypto.Identity(id), DeviceID: keys.Device.Public().Identity()}}
 	if acc.info.Name, err = acc.name(); err != nil {
 		db.Close()
 		return nil, errkind.E(op, errkind.Corrupt, err)
+	}
+	if _, err := os.Stat(acc.nameFile); errors.Is(err, os.ErrNotExist) && acc.info.Name != "" {
+		// An account from before name files: List shows its name from now on.
+		if err := datadir.WriteFileAtomic(acc.nameFile, []byte(acc.info.Name), 0o600); err != nil {
+			s.log.Warn("writing the account's name file", "account", id, "err", err)
+		}
 	}
 	if s.hook != nil {
 		if acc.attached, err = s.hook(acc); err != nil {
@@ -360,9 +368,14 @@ func (a *Account) name() (string, error) {
 	return name, err
 }
 
-// setName stores the display name. Callers hold the Service's opMu.
+// setName stores the display name, in the account database and in the
+// account's name file (which List reads without opening the database).
+// Callers hold the Service's opMu.
 func (a *Account) setName(name string) error {
 	if err := a.db.Update(func(txn *badger.Txn) error { return txn.Set(keyName, []byte(name)) }); err != nil {
+		return err
+	}
+	if err := datadir.WriteFileAtomic(a.nameFile, []byte(name), 0o600); err != nil {
 		return err
 	}
 	a.mu.Lock()

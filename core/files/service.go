@@ -113,21 +113,11 @@ func (s *Service) Import(ctx context.Context, path string, readKey crypto.SymKey
 	if err != nil {
 		return nil, err
 	}
-	f, err := os.Open(path)
+	f, st, err := openRegular(op, path)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return nil, errkind.Errorf(op, errkind.NotFound, "no file %s", path)
-		}
-		return nil, errkind.E(op, errkind.Invalid, err)
+		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, errkind.E(op, errkind.Other, err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, errkind.Errorf(op, errkind.Invalid, "%s is not a regular file", path)
-	}
 	total := st.Size() * 2
 	pins := &pinSet{g: s.guard}
 	ok := false

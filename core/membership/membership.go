@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
 	"github.com/hearth-sync/hearth/core/space"
 	"github.com/hearth-sync/hearth/internal/errkind"
 	"github.com/hearth-sync/hearth/pb/syncpb"
@@ -30,6 +33,18 @@ type Service struct {
 	Node    func() Node
 	NodeKey space.NodeKey
 	Now     func() time.Time
+	// Name is the account's display name, carried in the invites it makes
+	// and the join requests it sends (nil: none).
+	Name func() string
+}
+
+// builder makes records signed by the account, carrying its name.
+func (s *Service) builder() acl.Builder {
+	b := acl.Builder{Author: s.Account}
+	if s.Name != nil {
+		b.Name = s.Name()
+	}
+	return b
 }
 
 // maxConflictRetries bounds how often an operation rebuilds after the ACL
@@ -69,9 +84,7 @@ func (s *Service) add(ctx context.Context, op string, sp *space.Space, build fun
 			return acl.VerifiedRecord{}, errkind.E(op, errkind.Permission, err)
 		}
 		// Check locally first: the node would refuse it with the same rules.
-		if rec, err := acl.VerifyAuthor(raw); err != nil {
-			return acl.VerifiedRecord{}, errkind.E(op, errkind.Invalid, err)
-		} else if err := s.dryRun(st, rec); err != nil {
+		if err := s.dryRun(st, raw); err != nil {
 			return acl.VerifiedRecord{}, errkind.E(op, errkind.Permission, err)
 		}
 		resp, err := n.AclAdd(ctx, &syncpb.AclAdd{SpaceId: string(sp.ID()), Record: raw})
@@ -101,18 +114,14 @@ func (s *Service) add(ctx context.Context, op string, sp *space.Space, build fun
 	return acl.VerifiedRecord{}, errkind.Errorf(op, errkind.Transient, "the space's ACL kept changing: try again")
 }
 
-// dryRun applies rec to st as the node would (with a throwaway acceptor), to
-// report a refusal without a round trip.
-func (s *Service) dryRun(st acl.State, rec acl.Record) error {
+// dryRun accepts raw on st as the node would (with a throwaway acceptor key),
+// to report a refusal without a round trip.
+func (s *Service) dryRun(st acl.State, raw []byte) error {
 	tmp, err := crypto.GenerateKey()
 	if err != nil {
 		return err
 	}
-	vr, err := acl.Countersign(tmp, rec, st.Seq()+1)
-	if err != nil {
-		return err
-	}
-	_, err = st.Apply(vr)
+	_, _, err = acl.Accept(st, tmp, raw)
 	return err
 }
 
@@ -136,7 +145,7 @@ func (s *Service) CreateInvite(ctx context.Context, id crypto.SpaceID, role acl.
 		return "", errkind.E(op, errkind.Other, err)
 	}
 	rec, err := s.add(ctx, op, sp, func(st acl.State) ([]byte, error) {
-		return acl.Builder{Author: s.Account}.Invite(st, inviteKey.Public(), role, requiresApproval, readKey, s.now())
+		return s.builder().Invite(st, inviteKey.Public(), role, requiresApproval, readKey, s.now())
 	})
 	if err != nil {
 		return "", err
@@ -192,7 +201,7 @@ func (s *Service) Join(ctx context.Context, link string) (crypto.SpaceID, space.
 		if invite == nil {
 			return "", 0, errkind.Errorf(op, errkind.NotFound, "the invite is no longer open")
 		}
-		raw, err := acl.Builder{Author: s.Account}.JoinRequest(st, in.Invite, in.Key, s.now())
+		raw, err := s.builder().JoinRequest(st, in.Invite, in.Key, s.now())
 		if err != nil {
 			return "", 0, errkind.E(op, errkind.Permission, err)
 		}
@@ -236,7 +245,7 @@ func request(st acl.State, who crypto.PubKey) (acl.Request, error) {
 // Approve accepts identity's join request with role.
 func (s *Service) Approve(ctx context.Context, id crypto.SpaceID, identity string, role acl.Role) error {
 	const op = "space.approve"
-	who, err := crypto.ParseIdentity(identity)
+	who, err := parseIdentity(identity)
 	if err != nil {
 		return errkind.E(op, errkind.Invalid, err)
 	}
@@ -256,7 +265,7 @@ func (s *Service) Approve(ctx context.Context, id crypto.SpaceID, identity strin
 		if err != nil {
 			return nil, err
 		}
-		return acl.Builder{Author: s.Account}.JoinAccept(st, req.ID, role, readKey, s.now())
+		return s.builder().JoinAccept(st, req.ID, role, readKey, s.now())
 	})
 	return err
 }
@@ -264,7 +273,7 @@ func (s *Service) Approve(ctx context.Context, id crypto.SpaceID, identity strin
 // Decline refuses identity's join request.
 func (s *Service) Decline(ctx context.Context, id crypto.SpaceID, identity string) error {
 	const op = "space.decline"
-	who, err := crypto.ParseIdentity(identity)
+	who, err := parseIdentity(identity)
 	if err != nil {
 		return errkind.E(op, errkind.Invalid, err)
 	}
@@ -277,41 +286,113 @@ func (s *Service) Decline(ctx context.Context, id crypto.SpaceID, identity strin
 		if err != nil {
 			return nil, err
 		}
-		return acl.Builder{Author: s.Account}.JoinDecline(st, req.ID, s.now())
+		return s.builder().JoinDecline(st, req.ID, s.now())
 	})
 	return err
 }
 
-// Kick removes identity and rotates the read key to the remaining members.
-// It returns once the node has accepted the removal.
-func (s *Service) Kick(ctx context.Context, id crypto.SpaceID, identity string) error {
+// Kick removes identity, closes every open invite (the removed member may
+// know any of the links) and rotates the read key to the remaining members.
+// It returns once the node has accepted the removal, with the number of
+// invites it closed: admins make new links for whoever should still join.
+//
+// Why revoke rather than re-key the invites: an invite's key travels in its
+// link, so a rotated invite needs a new link either way, and handing new
+// links to every admin would need a channel we do not have. Closing them is
+// one rule the node checks (acl.Acceptable) and leaves nothing the removed
+// member holds that opens the space.
+func (s *Service) Kick(ctx context.Context, id crypto.SpaceID, identity string) (revoked int, err error) {
 	const op = "space.kick"
-	who, err := crypto.ParseIdentity(identity)
+	who, err := parseIdentity(identity)
 	if err != nil {
-		return errkind.E(op, errkind.Invalid, err)
+		return 0, errkind.E(op, errkind.Invalid, err)
+	}
+	sp, err := s.Spaces.Get(ctx, id)
+	if err != nil {
+		return 0, err
 	}
 	if who == s.Account.Public() {
-		return errkind.Errorf(op, errkind.Invalid, "you cannot remove yourself: leave the space instead")
+		st, err := sp.AclState(ctx)
+		if err != nil {
+			return 0, err
+		}
+		if st.Owner() == who {
+			return 0, errkind.Errorf(op, errkind.Invalid, "the owner cannot be removed: to end the space for everyone, delete it ('hearth space delete')")
+		}
+		return 0, errkind.Errorf(op, errkind.Invalid, "you cannot remove yourself: leave the space instead ('hearth space leave')")
+	}
+	prev, err := sp.ReadKey(ctx)
+	if err != nil {
+		return 0, err
+	}
+	next, err := crypto.NewSymKey()
+	if err != nil {
+		return 0, errkind.E(op, errkind.Other, err)
+	}
+	_, err = s.add(ctx, op, sp, func(st acl.State) ([]byte, error) {
+		if st.Role(who) == acl.RoleNone {
+			return nil, fmt.Errorf("%s is not a member of this space", identity)
+		}
+		revoked = len(st.Invites())
+		return s.builder().Remove(st, []crypto.PubKey{who}, prev, next, s.now())
+	})
+	if err != nil {
+		return 0, err
+	}
+	return revoked, nil
+}
+
+// RevokeInvite closes an open invite: its link admits nobody any more, and
+// the join requests made through it that wait for approval are dropped.
+func (s *Service) RevokeInvite(ctx context.Context, id crypto.SpaceID, invite string) error {
+	const op = "space.invite-revoke"
+	inv, err := crypto.ParseRecordID(invite)
+	if err != nil {
+		return errkind.Errorf(op, errkind.Invalid, "%q is not an invite id (see 'hearth space invites')", invite)
 	}
 	sp, err := s.Spaces.Get(ctx, id)
 	if err != nil {
 		return err
 	}
-	prev, err := sp.ReadKey(ctx)
+	st, err := sp.AclState(ctx)
 	if err != nil {
 		return err
 	}
-	next, err := crypto.NewSymKey()
-	if err != nil {
-		return errkind.E(op, errkind.Other, err)
+	if !isOpen(st, inv) {
+		return errkind.Errorf(op, errkind.NotFound, "invite %s is not open in this space", inv)
 	}
 	_, err = s.add(ctx, op, sp, func(st acl.State) ([]byte, error) {
-		if st.Role(who) == acl.RoleNone {
-			return nil, fmt.Errorf("%s is not a member", identity)
+		if !isOpen(st, inv) {
+			return nil, fmt.Errorf("invite %s is not open in this space", inv)
 		}
-		return acl.Builder{Author: s.Account}.Remove(st, []crypto.PubKey{who}, prev, next, s.now())
+		return s.builder().InviteRevoke(st, inv, s.now())
 	})
 	return err
+}
+
+func isOpen(st acl.State, id crypto.RecordID) bool {
+	for _, in := range st.Invites() {
+		if in.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// parseIdentity reads an account id, with an error that says what one is.
+func parseIdentity(s string) (crypto.PubKey, error) {
+	k, err := crypto.ParseIdentity(s)
+	if err != nil {
+		return k, fmt.Errorf("%q is not an account id (52 lower-case base32 characters, as 'hearth space members' prints them)", trunc(s))
+	}
+	return k, nil
+}
+
+func trunc(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
 }
 
 // Leave has the node record that the account left the space.
@@ -322,7 +403,7 @@ func (s *Service) Leave(ctx context.Context, id crypto.SpaceID) error {
 		return err
 	}
 	_, err = s.add(ctx, op, sp, func(st acl.State) ([]byte, error) {
-		return acl.Builder{Author: s.Account}.Leave(st, s.now())
+		return s.builder().Leave(st, s.now())
 	})
 	return err
 }
@@ -346,15 +427,55 @@ func (s *Service) Delete(ctx context.Context, id crypto.SpaceID) (*syncpb.SpaceS
 	if st.Owner() != s.Account.Public() {
 		return nil, errkind.Errorf(op, errkind.Permission, "only the owner can delete space %s", id)
 	}
-	raw, err := protospace.NewDeleteRequest(s.Account, id, s.now(), false)
+	return s.deleteRequest(ctx, op, n, id, false)
+}
+
+// CancelDelete asks the node to cancel a pending deletion (the owner only,
+// within the grace period). The space need not be loaded: the owner's device
+// offloaded it at the delete; the node checks the owner's signature.
+func (s *Service) CancelDelete(ctx context.Context, id crypto.SpaceID) error {
+	const op = "space.delete-cancel"
+	n, err := s.node(op)
+	if err != nil {
+		return err
+	}
+	status, err := s.deleteRequest(ctx, op, n, id, true)
+	if err != nil {
+		return err
+	}
+	if status.Status != syncpb.SpaceStatusCode_SPACE_STATUS_CODE_OK {
+		return errkind.Errorf(op, errkind.Precondition, "the node did not restore space %s (it is %s)", id, status.Status)
+	}
+	return nil
+}
+
+func (s *Service) deleteRequest(ctx context.Context, op string, n Node, id crypto.SpaceID, cancel bool) (*syncpb.SpaceStatus, error) {
+	raw, err := protospace.NewDeleteRequest(s.Account, id, s.now(), cancel)
 	if err != nil {
 		return nil, errkind.E(op, errkind.Other, err)
 	}
 	status, err := n.SpaceDelete(ctx, &syncpb.SpaceDelete{Request: raw})
 	if err != nil {
-		return nil, errkind.E(op, errkind.Transient, err)
+		return nil, errkind.E(op, nodeKind(err), err)
 	}
 	return status, nil
+}
+
+// nodeKind is the kind of an error the node answered with: its refusals
+// (permission, not found, a state that does not allow it) are not worth a
+// retry; anything else is.
+func nodeKind(err error) errkind.Kind {
+	switch status.Code(err) {
+	case codes.PermissionDenied, codes.Unauthenticated:
+		return errkind.Permission
+	case codes.NotFound:
+		return errkind.NotFound
+	case codes.FailedPrecondition:
+		return errkind.Precondition
+	case codes.InvalidArgument:
+		return errkind.Invalid
+	}
+	return errkind.Transient
 }
 
 // JoinAnswer is what became of a join request that waits for approval.

@@ -67,7 +67,8 @@ func FuzzParseLink(f *testing.F) {
 }
 
 // TestMembersFold builds a real ACL history with the protocol's builder and
-// a test acceptor, and checks every status the CLI promises.
+// a test acceptor, and checks every status the CLI promises, the names the
+// records carry, and that nobody is listed without a role.
 func TestMembersFold(t *testing.T) {
 	owner, node := key(t), key(t)
 	joiner, declined, leaver, kicked := key(t), key(t), key(t), key(t)
@@ -83,14 +84,15 @@ func TestMembersFold(t *testing.T) {
 		history = append(history, vr)
 		return vr
 	}
+	named := func(k crypto.PrivKey, name string) acl.Builder { return acl.Builder{Author: k, Name: name} }
 	rk, err := crypto.NewSymKey()
 	require.NoError(t, err)
-	b := acl.Builder{Author: owner}
+	b := named(owner, "Olga")
 	accept(b.Root(sid, rk, 1))
 	inviteKey := key(t)
 	inv := accept(b.Invite(st, inviteKey.Public(), acl.RoleWriter, true, rk, 2))
-	reqJoin := accept(acl.Builder{Author: joiner}.JoinRequest(st, inv.ID, inviteKey, 3))
-	reqDecl := accept(acl.Builder{Author: declined}.JoinRequest(st, inv.ID, inviteKey, 4))
+	reqJoin := accept(named(joiner, "Jo").JoinRequest(st, inv.ID, inviteKey, 3))
+	reqDecl := accept(named(declined, "Dee").JoinRequest(st, inv.ID, inviteKey, 4))
 	accept(b.JoinAccept(st, reqJoin.ID, acl.RoleWriter, rk, 5))
 	accept(b.JoinDecline(st, reqDecl.ID, 6))
 	for _, who := range []crypto.PrivKey{leaver, kicked} {
@@ -98,22 +100,25 @@ func TestMembersFold(t *testing.T) {
 		accept(b.JoinAccept(st, r.ID, acl.RoleReader, rk, 8))
 	}
 	accept(acl.Builder{Author: leaver}.Leave(st, 9))
+	pending := key(t)
+	accept(named(pending, "Pat").JoinRequest(st, inv.ID, inviteKey, 10))
+	require.Len(t, Invites(st, history), 1)
+	assert.Equal(t, "Olga", Invites(st, history)[0].CreatorName)
 	rk2, err := crypto.NewSymKey()
 	require.NoError(t, err)
-	accept(b.Remove(st, []crypto.PubKey{kicked.Public()}, rk, rk2, 10))
-	pending := key(t)
-	accept(acl.Builder{Author: pending}.JoinRequest(st, inv.ID, inviteKey, 11))
+	accept(b.Remove(st, []crypto.PubKey{kicked.Public()}, rk, rk2, 11))
+	assert.Empty(t, Invites(st, history), "a kick closes every open invite")
 
 	got := map[crypto.Identity]string{}
 	for _, m := range Members(st, history) {
-		got[m.Identity] = m.Status.String() + "/" + m.Role.String()
+		got[m.Identity] = m.Status.String() + "/" + m.Role.String() + "/" + m.Name
 	}
 	assert.Equal(t, map[crypto.Identity]string{
-		owner.Public().Identity():    "active/" + acl.RoleOwner.String(),
-		joiner.Public().Identity():   "active/" + acl.RoleWriter.String(),
-		declined.Public().Identity(): "declined/" + acl.RoleNone.String(),
-		leaver.Public().Identity():   "left/" + acl.RoleNone.String(),
-		kicked.Public().Identity():   "removed/" + acl.RoleNone.String(),
-		pending.Public().Identity():  "joining/" + acl.RoleNone.String(),
+		owner.Public().Identity():    "active/owner/Olga",
+		joiner.Public().Identity():   "active/writer/Jo",
+		declined.Public().Identity(): "declined/writer/Dee", // the role asked for
+		leaver.Public().Identity():   "left/reader/",        // the last role held
+		kicked.Public().Identity():   "removed/reader/",
+		pending.Public().Identity():  "joining/writer/Pat", // pending requests outlive the kick
 	}, got)
 }

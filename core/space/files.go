@@ -56,11 +56,11 @@ func (s *Space) CreateFile(ctx context.Context, f FileSpec) (crypto.ObjectID, er
 		return "", err
 	}
 	return s.createObject(ctx, FileType, Details{
-		FileKeyID:     objtree.String(f.FileID),
+		FileKeyID:     objtree.String(files.PublicID(f.FileID)), // the printable form; fileRefOf reads both
 		FileKeyName:   objtree.String(f.Name),
 		FileKeySize:   objtree.Number(float64(f.Size)),
 		FileKeyKey:    objtree.String(string(f.KeyID)),
-		FileKeyRemote: objtree.String(f.RemoteID),
+		FileKeyRemote: objtree.String(files.PublicID(f.RemoteID)),
 	})
 }
 
@@ -76,9 +76,11 @@ func fileRefOf(obj *object) (fileID string, ref files.RefValue, ok bool) {
 		}
 		return v.GetString_()
 	}
-	fileID = get(FileKeyID)
-	ref = files.RefValue{KeyID: crypto.KeyID(get(FileKeyKey)), RemoteID: get(FileKeyRemote)}
-	if files.CheckID(fileID) != nil || files.CheckID(ref.RemoteID) != nil || ref.KeyID == "" || len(ref.KeyID) > 64 {
+	// Ids are printable (base32), or hex in file objects made before.
+	fileID, err := files.ParseID(get(FileKeyID))
+	remote, rerr := files.ParseID(get(FileKeyRemote))
+	ref = files.RefValue{KeyID: crypto.KeyID(get(FileKeyKey)), RemoteID: remote}
+	if err != nil || rerr != nil || ref.KeyID == "" || len(ref.KeyID) > 64 {
 		return "", ref, false
 	}
 	return fileID, ref, true

@@ -1,7 +1,9 @@
 package acl
 
 import (
+	"fmt"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/hearth-sync/hearth/protocol/crypto"
@@ -53,6 +55,39 @@ func TestScenarios(t *testing.T) {
 			owner rotate
 			keys bob old
 			keys carol 4`,
+		"a kick closes every open invite (issue 16.1)": `
+			owner root
+			owner invite i1 writer auto
+			owner invite i2 reader auto    # another open link, shared in the same chat
+			owner invite i3 writer approve
+			bob join i1
+			knows bob i2
+			knows bob i3
+			carol join i2
+			keys bob 1
+			owner remove bob
+			open 0
+			check bob none
+			keys bob old                   # i2's key opens no grant of the new key
+			keys carol 2
+			mallory join i2 ! permission   # a fresh identity cannot rejoin through i2 ...
+			mallory join i3 ! permission   # ... nor ask through i3
+			bob join i2 ! permission
+			owner rotate
+			keys bob old
+			owner invite i4 reader auto
+			dave join i4
+			keys dave 3`,
+		"a legacy remove still folds (stored chains)": `
+			owner root
+			owner invite i1 writer auto
+			owner invite i2 reader auto
+			bob join i1
+			owner legacyremove bob
+			open 1
+			keys carol none
+			carol join i2
+			keys carol 2`,
 		"removed identity cannot rejoin through an older invite": `
 			owner root
 			owner invite i1 writer approve
@@ -189,7 +224,8 @@ func TestGolden(t *testing.T) {
 	script := []string{
 		"owner root", "owner invite i1 writer auto", "bob join i1", "owner invite i2 reader approve",
 		"carol join i2", "owner accept carol reader", "dave join i2", "owner decline dave",
-		"owner setrole bob admin", "owner rotate", "owner remove carol", "owner revoke i2", "bob leave",
+		"owner setrole bob admin", "owner rotate", "owner revoke i2", "owner invite i3 writer auto",
+		"owner remove carol", "bob leave",
 	}
 	vec := map[string][]byte{}
 	for i, line := range script {
@@ -305,24 +341,107 @@ func TestAcceptAndReplay(t *testing.T) {
 }
 
 // TestGoldenDecodes replays the checked-in records (in name order) through Verify and
-// Apply and checks the read keys still decrypt for the members.
+// Apply and checks the read keys still decrypt for the members. records_v1 is a chain
+// made before AclRemove.closes_invites and names: stored chains like it must still fold.
 func TestGoldenDecodes(t *testing.T) {
+	for _, name := range []string{"records", "records_v1"} {
+		t.Run(name, func(t *testing.T) {
+			h := newHarness(t)
+			g := golden.Load(t, name)
+			names := make([]string, 0, len(g))
+			for k := range g {
+				names = append(names, k)
+			}
+			slices.Sort(names)
+			var recs [][]byte
+			for _, k := range names {
+				recs = append(recs, g[k])
+			}
+			st, err := Replay(New(h.space, h.key("owner").Public()), h.node.Public(), recs)
+			require.NoError(t, err)
+			require.Equal(t, uint64(len(recs)), st.Seq())
+			ks, err := ReadKeys(st, h.key("owner"))
+			require.NoError(t, err)
+			require.Len(t, ks, 3)
+			require.Equal(t, RoleNone, st.Role(h.key("carol").Public()))
+		})
+	}
+}
+
+// TestAcceptRefusesLegacyRemove: the acceptor takes only Removes that close every open
+// invite, though the fold still reads the old form.
+func TestAcceptRefusesLegacyRemove(t *testing.T) {
 	h := newHarness(t)
-	g := golden.Load(t, "records")
-	names := make([]string, 0, len(g))
-	for k := range g {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	var recs [][]byte
-	for _, k := range names {
-		recs = append(recs, g[k])
-	}
-	st, err := Replay(New(h.space, h.key("owner").Public()), h.node.Public(), recs)
+	h.run("owner root\nowner invite i1 writer auto\nowner invite i2 reader auto\nbob join i1")
+	legacy, err := h.builder("owner").legacyRemove(h.st, []crypto.PubKey{h.key("bob").Public()}, h.readKey, h.newReadKey(), 50)
 	require.NoError(t, err)
-	require.Equal(t, uint64(len(recs)), st.Seq())
-	ks, err := ReadKeys(st, h.key("owner"))
+	_, _, err = Accept(h.st, h.node, legacy)
+	require.ErrorIs(t, err, ErrPermission)
+	current, err := h.builder("owner").Remove(h.st, []crypto.PubKey{h.key("bob").Public()}, h.readKey, h.newReadKey(), 51)
 	require.NoError(t, err)
-	require.Len(t, ks, 3)
-	require.Equal(t, RoleNone, st.Role(h.key("carol").Public()))
+	next, _, err := Accept(h.st, h.node, current)
+	require.NoError(t, err)
+	require.Len(t, next.Invites(), 0)
+}
+
+// TestNames: display names travel in invites and join requests, bounded and UTF-8.
+func TestNames(t *testing.T) {
+	h := newHarness(t)
+	h.run("owner root\nowner invite i1 writer auto")
+	rec, err := Verify(h.last, h.node.Public())
+	require.NoError(t, err)
+	require.Equal(t, "owner", rec.Body.GetInvite().AuthorName)
+	inv := h.st.Invites()[0]
+	require.Equal(t, h.key("owner").Public(), inv.Creator)
+	require.Equal(t, h.ts, inv.Created)
+	for _, bad := range []string{strings.Repeat("x", 257), "bad \xff utf-8"} {
+		b := h.builder("bob")
+		b.Name = bad
+		_, err := b.JoinRequest(h.st, h.invites["i1"], h.inviteK["i1"], 9)
+		require.ErrorIs(t, err, ErrInvalid)
+	}
+	h.run("bob join i1")
+	rec, err = Verify(h.last, h.node.Public())
+	require.NoError(t, err)
+	require.Equal(t, "bob", rec.Body.GetJoinRequest().Name)
+}
+
+// BenchmarkRemoveWithOpenInvites: a kick in a space with 20 members and 20
+// open no-approval invites, built and accepted. A Remove now closes the
+// invites and seals the new key to the members only; the legacy form sealed
+// it to every open invite too.
+func BenchmarkRemoveWithOpenInvites(b *testing.B) {
+	h := newHarness(b)
+	h.run("owner root")
+	for i := range 20 {
+		h.run(fmt.Sprintf("owner invite i%d writer auto\nm%d join i%d", i, i, i))
+	}
+	base, rk := h.st, h.readKey
+	for _, form := range []string{"closes-invites", "legacy"} {
+		b.Run(form, func(b *testing.B) {
+			bld := Builder{Author: h.key("owner")}
+			for b.Loop() {
+				nk, _ := crypto.NewSymKey()
+				build := bld.Remove
+				if form == "legacy" {
+					build = bld.legacyRemove
+				}
+				raw, err := build(base, []crypto.PubKey{h.key("m0").Public()}, rk, nk, 99)
+				if err != nil {
+					b.Fatal(err)
+				}
+				rec, err := VerifyAuthor(raw)
+				if err != nil {
+					b.Fatal(err)
+				}
+				vr, err := Countersign(h.node, rec, base.Seq()+1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if _, err := base.Apply(vr); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

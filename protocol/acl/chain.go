@@ -16,6 +16,9 @@ func Accept(s State, node crypto.PrivKey, raw []byte) (State, VerifiedRecord, er
 	if err != nil {
 		return s, VerifiedRecord{}, err
 	}
+	if err := Acceptable(rec); err != nil {
+		return s, VerifiedRecord{}, err
+	}
 	vr, err := Countersign(node, rec, s.Seq()+1)
 	if err != nil {
 		return s, VerifiedRecord{}, err
@@ -25,6 +28,17 @@ func Accept(s State, node crypto.PrivKey, raw []byte) (State, VerifiedRecord, er
 		return s, VerifiedRecord{}, err
 	}
 	return n, vr, nil
+}
+
+// Acceptable holds the rules a new record must meet beyond the fold's: the fold also reads
+// chains stored before a rule existed, the acceptor takes only records made under every
+// rule. Today: a Remove closes every open invite (AclRemove.closes_invites), so a removed
+// member who knows another open link cannot read the new read key or join again.
+func Acceptable(rec Record) error {
+	if rm := rec.Body.GetRemove(); rm != nil && !rm.ClosesInvites {
+		return fmt.Errorf("%w: a remove must close every open invite (closes_invites)", ErrPermission)
+	}
+	return nil
 }
 
 // Replay folds accepted records (node-signed, in sequence order) onto s, verifying each

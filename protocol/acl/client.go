@@ -13,10 +13,13 @@ import (
 // Builder makes author-signed records for the client side. It needs the author's private
 // key, so it lives outside the fold. Every method builds on the given state's head (prev)
 // and returns the author's Signed envelope bytes, ready for AclAdd. Rand is the source for
-// sealing randomness; nil means crypto/rand (a fixed reader only for golden vectors).
+// sealing randomness; nil means crypto/rand (a fixed reader only for golden vectors). Name
+// is the author's display name, carried in the records that introduce the author to
+// others (Invite, JoinRequest); empty carries none.
 type Builder struct {
 	Author crypto.PrivKey
 	Rand   io.Reader
+	Name   string
 }
 
 func (b Builder) rand() io.Reader {
@@ -55,7 +58,10 @@ func (b Builder) Root(space crypto.SpaceID, readKey crypto.SymKey, ts int64) ([]
 // Invite makes an invite for inviteKey (whose private half goes into the invite link).
 // Without approval, the current read key (readKey) is sealed to the invite key.
 func (b Builder) Invite(s State, inviteKey crypto.PubKey, role Role, requiresApproval bool, readKey crypto.SymKey, ts int64) ([]byte, error) {
-	in := &syncpb.AclInvite{InviteKey: inviteKey.Bytes(), Role: role.pb(), RequiresApproval: requiresApproval}
+	if err := checkName(b.Name); err != nil {
+		return nil, err
+	}
+	in := &syncpb.AclInvite{InviteKey: inviteKey.Bytes(), Role: role.pb(), RequiresApproval: requiresApproval, AuthorName: b.Name}
 	if !requiresApproval {
 		sealed, err := b.seal(inviteKey, readKey)
 		if err != nil {
@@ -69,8 +75,11 @@ func (b Builder) Invite(s State, inviteKey crypto.PubKey, role Role, requiresApp
 // JoinRequest makes the joiner's (the builder author's) request through an invite, signed
 // with the invite's private key too.
 func (b Builder) JoinRequest(s State, invite crypto.RecordID, inviteKey crypto.PrivKey, ts int64) ([]byte, error) {
+	if err := checkName(b.Name); err != nil {
+		return nil, err
+	}
 	sig := inviteKey.Sign(JoinInviteMessage(s.space, invite, b.Author.Public()))
-	return b.sign(s.space, s.head, ts, &syncpb.AclRecord{Op: &syncpb.AclRecord_JoinRequest{JoinRequest: &syncpb.AclJoinRequest{InviteId: string(invite), InviteSignature: sig}}})
+	return b.sign(s.space, s.head, ts, &syncpb.AclRecord{Op: &syncpb.AclRecord_JoinRequest{JoinRequest: &syncpb.AclJoinRequest{InviteId: string(invite), InviteSignature: sig, Name: b.Name}}})
 }
 
 // JoinAccept accepts a pending request and seals the current read key to the joiner.
@@ -91,9 +100,17 @@ func (b Builder) JoinDecline(s State, request crypto.RecordID, ts int64) ([]byte
 	return b.sign(s.space, s.head, ts, &syncpb.AclRecord{Op: &syncpb.AclRecord_JoinDecline{JoinDecline: &syncpb.AclJoinDecline{RequestId: string(request)}}})
 }
 
-// Remove removes members and rotates the read key from prevKey (the current key) to
-// newKey, sealed to exactly the remaining members and open no-approval invites.
+// Remove removes members, closes every open invite (the removed members may know any
+// link) and rotates the read key from prevKey (the current key) to newKey, sealed to
+// exactly the remaining members. Admins make new links for whoever should still join.
 func (b Builder) Remove(s State, who []crypto.PubKey, prevKey, newKey crypto.SymKey, ts int64) ([]byte, error) {
+	return b.remove(s, who, prevKey, newKey, ts, true)
+}
+
+// remove builds a Remove; closeAll=false is the form made before
+// closes_invites (only the removed members' own invites close), which tests
+// build to check that stored chains still fold.
+func (b Builder) remove(s State, who []crypto.PubKey, prevKey, newKey crypto.SymKey, ts int64, closeAll bool) ([]byte, error) {
 	gone := map[crypto.PubKey]bool{}
 	closed := map[crypto.RecordID]bool{}
 	ids := make([][]byte, 0, len(who))
@@ -102,11 +119,16 @@ func (b Builder) Remove(s State, who []crypto.PubKey, prevKey, newKey crypto.Sym
 		ids = append(ids, w.Bytes())
 		closed[s.members[w].JoinedVia] = true
 	}
+	if closeAll {
+		for id := range s.invites {
+			closed[id] = true
+		}
+	}
 	rot, err := b.rotation(s, gone, closed, prevKey, newKey)
 	if err != nil {
 		return nil, err
 	}
-	return b.sign(s.space, s.head, ts, &syncpb.AclRecord{Op: &syncpb.AclRecord_Remove{Remove: &syncpb.AclRemove{Identities: ids, Rotation: rot}}})
+	return b.sign(s.space, s.head, ts, &syncpb.AclRecord{Op: &syncpb.AclRecord_Remove{Remove: &syncpb.AclRemove{Identities: ids, Rotation: rot, ClosesInvites: closeAll}}})
 }
 
 // RotateKey rotates the read key without membership changes.

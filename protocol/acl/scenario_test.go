@@ -25,6 +25,7 @@ type harness struct {
 	inviteK   map[string]crypto.PrivKey
 	requests  map[string]crypto.RecordID // joiner name -> pending request
 	joinedVia map[string]string          // joiner name -> invite name
+	knows     map[string][]string        // name -> links it holds besides the one it joined through
 	readKey   crypto.SymKey
 	nkeys     int
 	last      []byte // last accepted record (for replay)
@@ -41,7 +42,8 @@ func testKey(t testing.TB, name string) crypto.PrivKey {
 
 func newHarness(t testing.TB) *harness {
 	h := &harness{t: t, node: testKey(t, "node"), keys: map[string]crypto.PrivKey{},
-		invites: map[string]crypto.RecordID{}, inviteK: map[string]crypto.PrivKey{}, requests: map[string]crypto.RecordID{}, joinedVia: map[string]string{}}
+		invites: map[string]crypto.RecordID{}, inviteK: map[string]crypto.PrivKey{}, requests: map[string]crypto.RecordID{}, joinedVia: map[string]string{},
+		knows: map[string][]string{}}
 	h.space = crypto.SpaceID(crypto.Sum([]byte("scenario space")))
 	h.st = New(h.space, h.key("owner").Public())
 	h.readKey = h.newReadKey()
@@ -67,7 +69,7 @@ func (h *harness) newReadKey() crypto.SymKey {
 }
 
 func (h *harness) builder(name string) Builder {
-	return Builder{Author: h.key(name), Rand: golden.Reader(fmt.Sprintf("rand:%d", h.ts))}
+	return Builder{Author: h.key(name), Rand: golden.Reader(fmt.Sprintf("rand:%d", h.ts)), Name: name}
 }
 
 func parseRole(s string) Role {
@@ -123,6 +125,16 @@ func (h *harness) step(line string) error {
 		return nil
 	case "replay":
 		return h.accept(h.last, h.node)
+	case "knows":
+		// knows <name> <invite>: name holds that link too (it was shared in the same chat)
+		h.knows[verb] = append(h.knows[verb], args[0])
+		return nil
+	case "open":
+		// open <n>: how many invites are open
+		if n, _ := strconv.Atoi(verb); n != len(h.st.Invites()) {
+			return fmt.Errorf("open: %d invites are open, want %s", len(h.st.Invites()), verb)
+		}
+		return nil
 	}
 	stale := false
 	if verb == "stale" { // build on the state before the head
@@ -148,6 +160,20 @@ func (h *harness) step(line string) error {
 		raw, err = b.JoinAccept(st, h.requests[args[0]], parseRole(args[1]), h.readKey, h.ts)
 	case "decline":
 		raw, err = b.JoinDecline(st, h.requests[args[0]], h.ts)
+	case "legacyremove": // legacyremove <name>...: a Remove made before closes_invites existed
+		var who []crypto.PubKey
+		for _, a := range args {
+			who = append(who, h.key(a).Public())
+		}
+		nk := h.newReadKey()
+		raw, err = b.legacyRemove(st, who, h.readKey, nk, h.ts)
+		if err == nil {
+			defer func() {
+				if h.st.ReadKeyID() == nk.ID() {
+					h.readKey = nk
+				}
+			}()
+		}
 	case "remove": // remove <name>...
 		var who []crypto.PubKey
 		for _, a := range args {
@@ -208,13 +234,24 @@ func (h *harness) step(line string) error {
 	return nil
 }
 
-// secrets returns what name holds: its own key and the key of the invite it joined through.
+// secrets returns what name holds: its own key, the key of the invite it joined through
+// and of every other link it knows.
 func (h *harness) secrets(name string) []crypto.PrivKey {
 	out := []crypto.PrivKey{h.key(name)}
 	if inv, ok := h.joinedVia[name]; ok {
 		out = append(out, h.inviteK[inv])
 	}
+	for _, inv := range h.knows[name] {
+		out = append(out, h.inviteK[inv])
+	}
 	return out
+}
+
+// legacyRemove builds a Remove as Builders did before AclRemove.closes_invites: only the
+// invite the removed members joined through closes, and the new key is sealed to the other
+// open no-approval invites. Stored chains hold such records; the fold must still read them.
+func (b Builder) legacyRemove(s State, who []crypto.PubKey, prevKey, newKey crypto.SymKey, ts int64) ([]byte, error) {
+	return b.remove(s, who, prevKey, newKey, ts, false)
 }
 
 func (h *harness) accept(raw []byte, node crypto.PrivKey) error {

@@ -6,8 +6,10 @@ import (
 	"maps"
 	"slices"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/hearth-sync/hearth/pb/syncpb"
+	"github.com/hearth-sync/hearth/protocol"
 	"github.com/hearth-sync/hearth/protocol/crypto"
 )
 
@@ -25,6 +27,8 @@ type Invite struct {
 	Role             Role
 	RequiresApproval bool
 	CreatedSeq       uint64
+	Creator          crypto.PubKey // the admin who made it
+	Created          int64         // the invite record's timestamp (unix ms, as its author set it)
 }
 
 // Request is a pending join request (invite with approval).
@@ -391,6 +395,9 @@ func (n *State) applyOp(rec VerifiedRecord) error {
 		if !assignable(author, role) {
 			return permf("%s cannot invite as %s", author, role)
 		}
+		if err := checkName(in.AuthorName); err != nil {
+			return err
+		}
 		if in.RequiresApproval {
 			if len(in.SealedReadKey) != 0 {
 				return invalidf("an invite with approval carries no read key")
@@ -401,7 +408,8 @@ func (n *State) applyOp(rec VerifiedRecord) error {
 			}
 			n.curEpochForWrite().inviteGrants[rec.ID] = in.SealedReadKey
 		}
-		n.invites[rec.ID] = Invite{ID: rec.ID, Key: key, Role: role, RequiresApproval: in.RequiresApproval, CreatedSeq: rec.Seq}
+		n.invites[rec.ID] = Invite{ID: rec.ID, Key: key, Role: role, RequiresApproval: in.RequiresApproval, CreatedSeq: rec.Seq,
+			Creator: rec.Author, Created: rec.Timestamp}
 
 	case *syncpb.AclRecord_JoinRequest:
 		jr := op.JoinRequest
@@ -417,6 +425,9 @@ func (n *State) applyOp(rec VerifiedRecord) error {
 		}
 		if !inv.Key.Verify(JoinInviteMessage(n.space, inv.ID, rec.Author), jr.InviteSignature) {
 			return invalidf("join request not signed by the invite key")
+		}
+		if err := checkName(jr.Name); err != nil {
+			return err
 		}
 		for _, r := range n.requests {
 			if r.Joiner == rec.Author {
@@ -489,6 +500,14 @@ func (n *State) applyOp(rec VerifiedRecord) error {
 		}
 		if rm.Rotation == nil {
 			return invalidf("remove without key rotation")
+		}
+		if rm.ClosesInvites {
+			// The removed member may know any open link (they are shared in the same chats):
+			// every open invite closes, so the rotation below is sealed to members only and no
+			// link opens the space again. Pending requests stay for an admin to answer.
+			for id := range n.invites {
+				n.closeInviteOnly(id)
+			}
 		}
 		return n.rotate(rec, rm.Rotation)
 
@@ -606,13 +625,30 @@ func (n *State) rotate(rec VerifiedRecord, r *syncpb.AclKeyRotation) error {
 
 // closeInvite removes an open invite and its pending requests.
 func (n *State) closeInvite(id crypto.RecordID) {
-	if inv, ok := n.invites[id]; ok && !inv.RequiresApproval {
-		n.closedInviteKeys[id] = inv.Key
-	}
-	delete(n.invites, id)
+	n.closeInviteOnly(id)
 	for rid, r := range n.requests {
 		if r.Invite == id {
 			delete(n.requests, rid)
 		}
 	}
+}
+
+// closeInviteOnly removes an open invite and keeps its pending requests.
+func (n *State) closeInviteOnly(id crypto.RecordID) {
+	if inv, ok := n.invites[id]; ok && !inv.RequiresApproval {
+		n.closedInviteKeys[id] = inv.Key
+	}
+	delete(n.invites, id)
+}
+
+// checkName refuses a display name that is too long or not UTF-8. Names are for people and
+// chosen by whoever signs the record; printing them safely is the reader's job.
+func checkName(name string) error {
+	if len(name) > protocol.MaxNameSize {
+		return invalidf("name is %d bytes, limit %d", len(name), protocol.MaxNameSize)
+	}
+	if !utf8.ValidString(name) {
+		return invalidf("name is not UTF-8")
+	}
+	return nil
 }

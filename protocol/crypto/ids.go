@@ -72,6 +72,15 @@ func Sum(b []byte) ContentID {
 	return ContentID(encode(h[:]))
 }
 
+// ContentIDOfHash is the printable content id of a blake3-256 hash computed elsewhere
+// (a blob store that names blobs by the raw hash). It is "" unless h has HashSize bytes.
+func ContentIDOfHash(h []byte) ContentID {
+	if len(h) != HashSize {
+		return ""
+	}
+	return ContentID(encode(h))
+}
+
 // ParseContentID validates the length and alphabet of s.
 func ParseContentID(s string) (ContentID, error) {
 	if _, err := decode(s, HashSize); err != nil {
