@@ -274,8 +274,12 @@ func (e *Engine) run() {
 	defer cancel()
 	go func() { <-e.stop; cancel() }()
 
+	// The head-sync ticker runs only while connected: offline (or paused
+	// in the background) the engine has no timer at all.
 	tick := time.NewTicker(e.cfg.HeadSyncEvery)
+	tick.Stop()
 	defer tick.Stop()
+	ticking := false
 	var (
 		retry    *time.Timer
 		retryOn  uint64 // the connection the last failure happened on
@@ -283,6 +287,14 @@ func (e *Engine) run() {
 		lastErr  string
 	)
 	for {
+		if online := e.online(); online != ticking {
+			if online {
+				tick.Reset(e.cfg.HeadSyncEvery)
+			} else {
+				tick.Stop()
+			}
+			ticking = online
+		}
 		var retryC <-chan time.Time
 		if retry != nil {
 			retryC = retry.C
@@ -347,6 +359,13 @@ func (e *Engine) run() {
 // maxLoggedRepeats is how many identical consecutive failures are logged at
 // info level before the engine stays quiet about them (debug level).
 const maxLoggedRepeats = 8
+
+// online reports whether the engine has a connection.
+func (e *Engine) online() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.remote != nil
+}
 
 // connection numbers the engine's current connection.
 func (e *Engine) connection() uint64 {

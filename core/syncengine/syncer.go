@@ -2,6 +2,7 @@ package syncengine
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sort"
 	"sync"
@@ -47,12 +48,14 @@ type SyncerConfig struct {
 type Syncer struct {
 	cfg SyncerConfig
 
-	mu      sync.Mutex // guards engines, conn, closed
+	mu      sync.Mutex // guards engines, conn, closed, paused
 	engines map[crypto.SpaceID]*Engine
 	conn    Conn
 	closed  bool
+	paused  bool // Pause: no connection, no dialing, until Resume
 
 	resub chan struct{} // capacity 1: the loaded set changed
+	kick  chan struct{} // capacity 1: paused, resumed or the network changed
 	stop  chan struct{}
 	done  chan struct{}
 	once  sync.Once
@@ -64,7 +67,7 @@ func NewSyncer(cfg SyncerConfig) *Syncer {
 		cfg.Log = slog.Default()
 	}
 	cfg.Engine.Log = cfg.Log
-	s := &Syncer{cfg: cfg, engines: map[crypto.SpaceID]*Engine{}, resub: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	s := &Syncer{cfg: cfg, engines: map[crypto.SpaceID]*Engine{}, resub: make(chan struct{}, 1), kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go s.run()
 	return s
 }
@@ -183,6 +186,9 @@ func (s *Syncer) run() {
 
 	failures, lastErr := 0, ""
 	for ctx.Err() == nil {
+		if !s.waitResumed(ctx) {
+			return
+		}
 		conn, err := s.cfg.Dial(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
@@ -207,6 +213,10 @@ func (s *Syncer) run() {
 			continue
 		}
 		failures, lastErr = 0, ""
+		if s.isPaused() { // paused while dialing
+			conn.Close()
+			continue
+		}
 		s.setConn(conn)
 		err = s.serve(ctx, conn)
 		s.setConn(nil)
@@ -214,12 +224,71 @@ func (s *Syncer) run() {
 		if ctx.Err() != nil {
 			return
 		}
+		if errors.Is(err, errPaused) || errors.Is(err, errNetworkChanged) {
+			s.cfg.Log.Info("node connection closed", "why", err)
+			continue
+		}
 		failures = 1
 		s.cfg.Log.Info("node connection lost", "err", err)
 		if !s.sleep(ctx, Backoff(failures)) {
 			return
 		}
 	}
+}
+
+// errPaused and errNetworkChanged end a connection on Pause and on a
+// network change.
+var (
+	errPaused         = errors.New("paused")
+	errNetworkChanged = errors.New("the network changed")
+)
+
+// Pause closes the node connection and stops dialing until Resume: an app in
+// the background keeps no socket, no stream and no timer (engines offline
+// have none). Nothing is closed that would cost a reload: spaces stay
+// loaded, their changes wait in the stores' push queues.
+func (s *Syncer) Pause() { s.setPaused(true) }
+
+// Resume connects again at once after Pause.
+func (s *Syncer) Resume() { s.setPaused(false) }
+
+// NetworkChanged is a hint that the network came back or changed: a
+// connection waiting out its backoff is tried at once.
+func (s *Syncer) NetworkChanged() { s.kickRun() }
+
+// Paused reports whether the Syncer is paused.
+func (s *Syncer) Paused() bool { return s.isPaused() }
+
+func (s *Syncer) setPaused(p bool) {
+	s.mu.Lock()
+	s.paused = p
+	s.mu.Unlock()
+	s.kickRun()
+}
+
+func (s *Syncer) isPaused() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.paused
+}
+
+func (s *Syncer) kickRun() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+// waitResumed blocks while paused; false when ctx ends.
+func (s *Syncer) waitResumed(ctx context.Context) bool {
+	for s.isPaused() {
+		select {
+		case <-s.kick:
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return ctx.Err() == nil
 }
 
 // serve keeps a push stream open on conn, reopening it when the loaded set
@@ -250,6 +319,16 @@ func (s *Syncer) serve(ctx context.Context, conn Conn) error {
 				e.nudge()
 			}
 			s.mu.Unlock()
+		case <-s.kick:
+			cancel()
+			<-errc
+			if s.isPaused() {
+				return errPaused
+			}
+			// The network changed under a live connection: its socket may be
+			// dead without knowing it (a phone moving from Wi-Fi to mobile
+			// data). Dial again at once; head sync catches up.
+			return errNetworkChanged
 		case <-ctx.Done():
 			cancel()
 			<-errc
@@ -291,13 +370,16 @@ func (s *Syncer) dispatch(p *syncpb.Push) {
 	}
 }
 
+// sleep waits out a backoff; a pause, resume or network change cuts it
+// short. It reports false when ctx ended.
 func (s *Syncer) sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
-		return true
+	case <-s.kick:
 	case <-ctx.Done():
 		return false
 	}
+	return true
 }

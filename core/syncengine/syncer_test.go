@@ -3,10 +3,12 @@ package syncengine
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 	"go.uber.org/goleak"
 
 	"github.com/hearth-sync/hearth/protocol/crypto"
@@ -49,4 +51,31 @@ func TestSyncerOfflineStartsAndStopsCleanly(t *testing.T) {
 	late := s.Add(offlineLocal{id: "b"})
 	late.LocalChanged()
 	assert.Nil(t, s.Engine("b"))
+}
+
+// Pause stops dialing (no attempt while paused, however long), Resume dials
+// at once, and a network change cuts a backoff short.
+func TestSyncerPauseResumeAndNetworkHint(t *testing.T) {
+	var dials atomic.Int32
+	s := NewSyncer(SyncerConfig{Dial: func(context.Context) (Conn, error) {
+		dials.Add(1)
+		return nil, errors.New("the node is unreachable")
+	}})
+	defer s.Close()
+	require.Eventually(t, func() bool { return dials.Load() >= 1 }, 10*time.Second, time.Millisecond)
+	s.Pause()
+	time.Sleep(50 * time.Millisecond) // a dial in flight finishes
+	paused := dials.Load()
+	time.Sleep(1500 * time.Millisecond) // several backoff steps
+	assert.Equal(t, paused, dials.Load(), "no dialing while paused")
+	assert.True(t, s.Paused())
+
+	s.Resume()
+	require.Eventually(t, func() bool { return dials.Load() > paused }, time.Second, time.Millisecond, "Resume dials at once")
+
+	// Let the backoff grow, then hint: the next dial comes at once.
+	require.Eventually(t, func() bool { return dials.Load() >= paused+5 }, 30*time.Second, time.Millisecond)
+	before := dials.Load()
+	s.NetworkChanged()
+	require.Eventually(t, func() bool { return dials.Load() > before }, 500*time.Millisecond, time.Millisecond, "a network change cuts the backoff short")
 }
