@@ -163,12 +163,7 @@ func (s *Service) offloadStep(ctx context.Context, id crypto.SpaceID, inc string
 		}
 		return nil
 	case StepMarkMissing:
-		in, err := s.Info(id)
-		if err != nil {
-			return err
-		}
-		in.LocalStatus = LocalMissing
-		if err := putInfo(s.cfg.DB, in); err != nil {
+		if _, _, err := s.update(id, func(in *Info) bool { in.LocalStatus = LocalMissing; return true }); err != nil {
 			return err
 		}
 		s.mu.Lock()

@@ -93,6 +93,54 @@ func putInfo(db badgerdb.KV, in Info) error {
 	return db.Update(func(txn *badger.Txn) error { return txn.Set(spaceKey(in.ID), b) })
 }
 
+// updateInfo changes a known space's registry entry with fn in one
+// transaction: the read and the write are one atomic step, and a
+// transaction that raced another update of the entry (badger's conflict
+// check) runs again on the fresh value. So two goroutines changing different
+// status dimensions of a space never lose one another's update (a lost
+// update could resurrect an offloaded space's data as "ok"). fn returns
+// false to leave the entry as it is.
+func updateInfo(db badgerdb.KV, id crypto.SpaceID, fn func(*Info) bool) (Info, bool, error) {
+	var out Info
+	var changed bool
+	for range maxInfoRetries {
+		err := db.Update(func(txn *badger.Txn) error {
+			item, err := txn.Get(spaceKey(id))
+			if errors.Is(err, badger.ErrKeyNotFound) {
+				return errNoSpace
+			}
+			if err != nil {
+				return err
+			}
+			var in Info
+			if err := item.Value(func(v []byte) (err error) { in, err = decodeInfo(id, v); return err }); err != nil {
+				return err
+			}
+			out, changed = in, fn(&in)
+			if !changed {
+				return nil
+			}
+			b, err := encodeInfo(in)
+			if err != nil {
+				return err
+			}
+			out = in
+			return txn.Set(spaceKey(id), b)
+		})
+		if errors.Is(err, badger.ErrConflict) {
+			continue
+		}
+		return out, changed, err
+	}
+	return Info{}, false, fmt.Errorf("space %s: registry entry: too many concurrent updates", id)
+}
+
+// maxInfoRetries bounds updateInfo's retries of a conflicting transaction.
+const maxInfoRetries = 16
+
+// errNoSpace is updateInfo's answer for an unknown space.
+var errNoSpace = errors.New("unknown space")
+
 // getInfo reads one registry entry; ok is false when the space is unknown.
 func getInfo(db badgerdb.KV, id crypto.SpaceID) (in Info, ok bool, err error) {
 	err = db.View(func(txn *badger.Txn) error {

@@ -602,17 +602,16 @@ func (s *Service) StoredAcl(id crypto.SpaceID) ([]acl.VerifiedRecord, error) {
 // SetAccountStatus changes a known space's account status (and its
 // reference in the account space).
 func (s *Service) SetAccountStatus(ctx context.Context, id crypto.SpaceID, st AccountStatus) error {
-	in, err := s.Info(id)
-	if err != nil {
+	in, changed, err := s.update(id, func(in *Info) bool {
+		if in.AccountStatus == st {
+			return false
+		}
+		in.AccountStatus = st
+		in.StatusAt = max(s.nowMs(), in.StatusAt+1) // strictly newer than what it replaces
+		return true
+	})
+	if err != nil || !changed {
 		return err
-	}
-	if in.AccountStatus == st {
-		return nil
-	}
-	in.AccountStatus = st
-	in.StatusAt = max(s.nowMs(), in.StatusAt+1) // strictly newer than what it replaces
-	if err := putInfo(s.cfg.DB, in); err != nil {
-		return errkind.E("space.status", errkind.Other, err)
 	}
 	s.refer(ctx, in)
 	s.changed(id)
@@ -621,19 +620,29 @@ func (s *Service) SetAccountStatus(ctx context.Context, id crypto.SpaceID, st Ac
 
 // SetRemoteStatus records the space's status on the node.
 func (s *Service) SetRemoteStatus(id crypto.SpaceID, st RemoteStatus) error {
-	in, err := s.Info(id)
-	if err != nil {
-		return err
+	_, changed, err := s.update(id, func(in *Info) bool {
+		if in.RemoteStatus == st {
+			return false
+		}
+		in.RemoteStatus = st
+		return true
+	})
+	if err == nil && changed {
+		s.changed(id)
 	}
-	if in.RemoteStatus == st {
-		return nil
+	return err
+}
+
+// update is updateInfo with the Service's error kinds.
+func (s *Service) update(id crypto.SpaceID, fn func(*Info) bool) (Info, bool, error) {
+	in, changed, err := updateInfo(s.cfg.DB, id, fn)
+	switch {
+	case errors.Is(err, errNoSpace):
+		return in, false, errkind.Errorf("space", errkind.NotFound, "no space %s", id)
+	case err != nil:
+		return in, false, errkind.E("space.status", errkind.Other, err)
 	}
-	in.RemoteStatus = st
-	if err := putInfo(s.cfg.DB, in); err != nil {
-		return errkind.E("space.status", errkind.Other, err)
-	}
-	s.changed(id)
-	return nil
+	return in, changed, nil
 }
 
 // changed tells OnChange a space's current entry.
