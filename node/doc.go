@@ -1,8 +1,10 @@
 // Package node is the Hearth sync node (DESIGN §5): a gRPC server implementing the Node
 // service of pb/syncpb/node.proto over a store.Store.
 //
-// It owns: the handshake state (single-use, expiring challenges; session tokens carried
-// as metadata "session"), the ACL acceptor (validate with protocol/acl, assign the next
+// It owns: the handshake (auth.go: stateless challenges and session tokens MACed with keys
+// derived from the node key, so any node of a cluster checks what another issued; a
+// bounded replay cache; tokens carried as metadata "session"), the per-address rate limit
+// of unauthenticated calls (ratelimit.go, a bounded table), the ACL acceptor (validate with protocol/acl, assign the next
 // sequence number, countersign with the node key, store, fan out), membership checks on
 // every read and write of a space, change intake (objtree.Verify, write permission at the
 // change's ACL head and at the current head, parents present, heads = stored heads + new

@@ -27,8 +27,6 @@ const (
 	DefaultChallengeTTL    = time.Minute
 	DefaultSubscriberQueue = 256
 	DefaultBlobQuota       = 1 << 30 // bytes of blobs per space
-	// maxPendingChallenges bounds the handshake state a flood of Hellos can create.
-	maxPendingChallenges = 10_000
 )
 
 // Config is what a Node needs. Key and Store are required.
@@ -56,7 +54,12 @@ type Config struct {
 	SubscriberQueue int
 	// BlobQuota is how many bytes of blobs (encrypted file chunks) one space may store.
 	BlobQuota int64
-	Logger    *slog.Logger
+	// UnauthRate and UnauthBurst bound the unauthenticated calls (Hello, Auth, calls
+	// with a session that does not verify) one source address may make: UnauthBurst at
+	// once, refilled at UnauthRate per second (see ratelimit.go).
+	UnauthRate  float64
+	UnauthBurst int
+	Logger      *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -84,6 +87,12 @@ func (c *Config) defaults() {
 	if c.BlobQuota <= 0 {
 		c.BlobQuota = DefaultBlobQuota
 	}
+	if c.UnauthRate <= 0 {
+		c.UnauthRate = DefaultUnauthRate
+	}
+	if c.UnauthBurst <= 0 {
+		c.UnauthBurst = DefaultUnauthBurst
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -103,9 +112,10 @@ type Node struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the serve goroutine and the janitor
 
-	auth   authState
-	spaces spaceCache
-	hub    hub
+	auth    authState
+	limiter limiter
+	spaces  spaceCache
+	hub     hub
 
 	closeOnce sync.Once
 }
@@ -133,7 +143,8 @@ func Start(cfg Config) (*Node, error) {
 		cfg: cfg, key: cfg.Key, pub: cfg.Key.Public(), store: cfg.Store, log: cfg.Logger, lis: lis,
 		ctx: ctx, cancel: cancel,
 	}
-	n.auth.init()
+	n.auth.init(cfg.Key)
+	n.limiter.init(cfg.UnauthRate, cfg.UnauthBurst)
 	n.spaces.init()
 	n.hub.init()
 	n.server = grpc.NewServer(

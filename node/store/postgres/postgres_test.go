@@ -254,4 +254,3 @@ func TestBadURL(t *testing.T) {
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), "secret")
 }
-
