@@ -20,8 +20,15 @@
 // object's heads, a space's status); a lost swap re-reads and decides again. In-memory
 // caches (the folded ACL per space) only move forward by sequence number.
 //
-// Every goroutine has an owner: the gRPC server's (stopped by Close) and the janitor
-// (stopped by Close). Time is an input (Config.Clock).
+// On a store shared by several nodes (cluster.go: capabilities of node/store found by type
+// assertion) it re-checks the cached ACL against the stored sequence number before every
+// membership decision, pushes the writes other nodes made (read from the store after the
+// store's feed names them) to its own subscribers, disconnects its subscribers when the
+// feed may have missed writes (they resubscribe and head-sync), and runs the janitor only
+// while it holds the store's janitor lease.
+//
+// Every goroutine has an owner: the gRPC server's, the janitor and the feed watcher (all
+// stopped by Close). Time is an input (Config.Clock).
 //
 // The node must never decrypt payloads (it holds no read keys), never log key material
 // or payloads, never serve a space to a non-member or a space pending deletion for sync,

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -112,6 +113,12 @@ type Node struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the serve goroutine and the janitor
 
+	// instance names this node process among the nodes of a shared store (leases).
+	instance string
+
+	feedUp   chan struct{} // closed once the store's feed first listens
+	feedOnce sync.Once
+
 	auth    authState
 	limiter limiter
 	spaces  spaceCache
@@ -141,8 +148,11 @@ func Start(cfg Config) (*Node, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
 		cfg: cfg, key: cfg.Key, pub: cfg.Key.Public(), store: cfg.Store, log: cfg.Logger, lis: lis,
-		ctx: ctx, cancel: cancel,
+		ctx: ctx, cancel: cancel, feedUp: make(chan struct{}),
 	}
+	inst := make([]byte, 8)
+	_, _ = rand.Read(inst) // never fails (crypto/rand)
+	n.instance = hex.EncodeToString(inst)
 	n.auth.init(cfg.Key)
 	n.limiter.init(cfg.UnauthRate, cfg.UnauthBurst)
 	n.spaces.init()
@@ -166,6 +176,13 @@ func Start(cfg Config) (*Node, error) {
 		defer n.wg.Done()
 		n.janitor()
 	}()
+	if f, ok := cfg.Store.(store.Feed); ok {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.watch(f)
+		}()
+	}
 	return n, nil
 }
 
