@@ -20,22 +20,11 @@ import (
 // space through an in-process node over loopback.
 func twoDevicesOneSpace(b *testing.B) (spA, spB *space.Space) {
 	tn := newTestNode(b)
-	a := newDevice(b, tn.n.Addr())
-	d := newDevice(b, tn.n.Addr())
-	_, mnemonic, err := a.app.Accounts().Create("bench")
-	require.NoError(b, err)
-	ctx := context.Background()
-	id, err := a.spaces(b).Create(ctx, "bench")
-	require.NoError(b, err)
-	spA, err = a.spaces(b).Get(ctx, id)
-	require.NoError(b, err)
-	_, err = d.app.Accounts().Recover(mnemonic, "")
-	require.NoError(b, err)
-	return spA, d.waitSpace(b, id)
+	return pairOn(b, tn.n.Addr(), tn.n.Addr())
 }
 
 // waitHeads polls (store reads, no actor round trip) until sp has heads.
-func waitHeads(b *testing.B, sp *space.Space, id crypto.ObjectID, heads []string) {
+func waitHeads(b testing.TB, sp *space.Space, id crypto.ObjectID, heads []string) {
 	ctx := context.Background()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
