@@ -40,6 +40,12 @@ func waitHeads(b testing.TB, sp *space.Space, id crypto.ObjectID, heads []string
 // through the node. Reports p50 and p99 (budget: p50 < 10 ms, p99 < 50 ms).
 func BenchmarkSyncLatency(b *testing.B) {
 	spA, spB := twoDevicesOneSpace(b)
+	syncLatency(b, spA, spB)
+}
+
+// syncLatency measures one change on spA until spB has it, b.N times, and reports p50
+// and p99.
+func syncLatency(b *testing.B, spA, spB *space.Space) {
 	ctx := context.Background()
 	obj, err := spA.CreateObject(ctx, "bench", space.Details{"n": objtree.Number(0)})
 	require.NoError(b, err)

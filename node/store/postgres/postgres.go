@@ -335,12 +335,9 @@ func (s *Store) AppendACL(ctx context.Context, id crypto.SpaceID, seq uint64, ac
 
 // ACL implements store.ACL.
 func (s *Store) ACL(ctx context.Context, id crypto.SpaceID, after uint64, fn func(uint64, []byte) bool) error {
-	if err := mustExist(ctx, s.pool, id); err != nil {
-		return err
-	}
 	// Pages, so a long log is never held in one result while fn works.
 	const page = 256
-	for {
+	for first := true; ; first = false {
 		rows, err := s.pool.Query(ctx, `SELECT seq, record FROM acl WHERE space_id = $1 AND seq > $2 ORDER BY seq LIMIT $3`,
 			string(id), int64(after), page)
 		if err != nil {
@@ -356,6 +353,9 @@ func (s *Store) ACL(ctx context.Context, id crypto.SpaceID, after uint64, fn fun
 		})
 		if err != nil {
 			return err
+		}
+		if first && len(recs) == 0 {
+			return mustExist(ctx, s.pool, id) // rows prove the space exists; none do not
 		}
 		for _, r := range recs {
 			if !fn(uint64(r.seq), r.b) {
@@ -403,33 +403,47 @@ func headIDs(h []string) []crypto.ChangeID {
 
 // PutChanges implements store.Changes: the object's row is locked (a new object's row is
 // inserted first, so two creators of one object conflict on its key), its heads compared
-// with old, the new changes numbered on from its counter.
+// with old, and then one statement inserts the changes it lacks, numbered on from its
+// counter in the given order, and sets the counter and the heads.
 func (s *Store) PutChanges(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID, old, heads []crypto.ChangeID, cs []store.Change) error {
+	var ids []string
+	var raws [][]byte
+	seen := map[crypto.ChangeID]bool{}
 	for _, c := range cs {
 		if len(c.ID) > 255 {
 			return errkind.Errorf("store", errkind.Invalid, "change id of %d bytes", len(c.ID))
 		}
+		if !seen[c.ID] {
+			seen[c.ID] = true
+			ids = append(ids, string(c.ID))
+			raws = append(raws, c.Raw)
+		}
 	}
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		if err := mustExist(ctx, tx, id); err != nil {
-			return err
-		}
 		var n int64
-		var cur []string
+		// staleOr tells ErrNotFound (no such space) from a lost swap.
+		staleOr := func() error {
+			if err := mustExist(ctx, tx, id); err != nil {
+				return err
+			}
+			return store.ErrStale
+		}
 		if old == nil {
-			tag, err := tx.Exec(ctx, `INSERT INTO objects (space_id, object_id, n, heads) VALUES ($1, $2, 0, '{}') ON CONFLICT DO NOTHING`,
+			tag, err := tx.Exec(ctx, `INSERT INTO objects (space_id, object_id, n, heads)
+				SELECT $1, $2, 0, '{}' WHERE EXISTS (SELECT 1 FROM spaces WHERE space_id = $1) ON CONFLICT DO NOTHING`,
 				string(id), string(obj))
 			if err != nil {
 				return err
 			}
 			if tag.RowsAffected() == 0 {
-				return store.ErrStale
+				return staleOr()
 			}
 		} else {
+			var cur []string
 			err := tx.QueryRow(ctx, `SELECT n, heads FROM objects WHERE space_id = $1 AND object_id = $2 FOR UPDATE`,
 				string(id), string(obj)).Scan(&n, &cur)
 			if errors.Is(err, pgx.ErrNoRows) {
-				return store.ErrStale
+				return staleOr()
 			}
 			if err != nil {
 				return err
@@ -438,50 +452,22 @@ func (s *Store) PutChanges(ctx context.Context, id crypto.SpaceID, obj crypto.Ob
 				return store.ErrStale
 			}
 		}
-		ids := make([]string, 0, len(cs))
-		for _, c := range cs {
-			ids = append(ids, string(c.ID))
-		}
-		rows, err := tx.Query(ctx, `SELECT change_id FROM changes WHERE space_id = $1 AND object_id = $2 AND change_id = ANY($3)`,
-			string(id), string(obj), ids)
+		var after int64
+		err := tx.QueryRow(ctx, `WITH fresh AS (
+				SELECT t.id, t.raw, t.ord FROM unnest($4::text[], $5::bytea[]) WITH ORDINALITY AS t(id, raw, ord)
+				WHERE NOT EXISTS (SELECT 1 FROM changes c WHERE c.space_id = $1 AND c.object_id = $2 AND c.change_id = t.id)),
+			ins AS (
+				INSERT INTO changes (space_id, object_id, n, change_id, raw)
+				SELECT $1, $2, $3 + row_number() OVER (ORDER BY ord), id, raw FROM fresh RETURNING 1)
+			UPDATE objects SET n = $3 + (SELECT count(*) FROM ins), heads = $6 WHERE space_id = $1 AND object_id = $2
+			RETURNING n`, string(id), string(obj), n, ids, raws, headStrings(heads)).Scan(&after)
 		if err != nil {
 			return err
 		}
-		stored, err := pgx.CollectRows(rows, pgx.RowTo[string])
-		if err != nil {
-			return err
-		}
-		have := map[string]bool{}
-		for _, c := range stored {
-			have[c] = true
-		}
-		prev := n
-		var newIDs []string
-		var raws [][]byte
-		for _, c := range cs {
-			if have[string(c.ID)] {
-				continue
-			}
-			have[string(c.ID)] = true
-			newIDs = append(newIDs, string(c.ID))
-			raws = append(raws, c.Raw)
-			n++
-		}
-		if len(newIDs) > 0 {
-			if _, err := tx.Exec(ctx, `INSERT INTO changes (space_id, object_id, n, change_id, raw)
-				SELECT $1, $2, $3 + t.ord, t.id, t.raw FROM unnest($4::text[], $5::bytea[]) WITH ORDINALITY AS t(id, raw, ord)`,
-				string(id), string(obj), prev, newIDs, raws); err != nil {
-				return err
-			}
-		}
-		if _, err := tx.Exec(ctx, `UPDATE objects SET n = $3, heads = $4 WHERE space_id = $1 AND object_id = $2`,
-			string(id), string(obj), n, headStrings(heads)); err != nil {
-			return err
-		}
-		if n == prev {
+		if after == n {
 			return nil
 		}
-		return s.notify(ctx, tx, store.Event{Kind: store.EventChanges, Space: id, Object: obj, Seq: uint64(n), Prev: uint64(prev)})
+		return s.notify(ctx, tx, store.Event{Kind: store.EventChanges, Space: id, Object: obj, Seq: uint64(after), Prev: uint64(n)})
 	})
 }
 
@@ -500,19 +486,18 @@ func (s *Store) Heads(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectI
 	return headIDs(heads), nil
 }
 
-// HasChanges implements store.Changes.
+// HasChanges implements store.Changes, in one query.
 func (s *Store) HasChanges(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID, ids []crypto.ChangeID) ([]bool, error) {
-	if err := mustExist(ctx, s.pool, id); err != nil {
-		return nil, err
-	}
-	rows, err := s.pool.Query(ctx, `SELECT change_id FROM changes WHERE space_id = $1 AND object_id = $2 AND change_id = ANY($3)`,
-		string(id), string(obj), headStrings(ids))
+	var exists bool
+	var got []string
+	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM spaces WHERE space_id = $1),
+		ARRAY(SELECT change_id FROM changes WHERE space_id = $1 AND object_id = $2 AND change_id = ANY($3))`,
+		string(id), string(obj), headStrings(ids)).Scan(&exists, &got)
 	if err != nil {
 		return nil, err
 	}
-	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		return nil, err
+	if !exists {
+		return nil, store.ErrNotFound
 	}
 	have := map[string]bool{}
 	for _, c := range got {
@@ -535,10 +520,7 @@ const changePage = 128
 
 // ChangesAfter implements store.ChangesAfter, reading in pages.
 func (s *Store) ChangesAfter(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID, after uint64, fn func(store.Change) bool) error {
-	if err := mustExist(ctx, s.pool, id); err != nil {
-		return err
-	}
-	for {
+	for first := true; ; first = false {
 		rows, err := s.pool.Query(ctx, `SELECT n, change_id, raw FROM changes WHERE space_id = $1 AND object_id = $2 AND n > $3
 			ORDER BY n LIMIT $4`, string(id), string(obj), int64(after), changePage)
 		if err != nil {
@@ -558,6 +540,9 @@ func (s *Store) ChangesAfter(ctx context.Context, id crypto.SpaceID, obj crypto.
 		if err != nil {
 			return err
 		}
+		if first && len(got) == 0 {
+			return mustExist(ctx, s.pool, id)
+		}
 		for _, r := range got {
 			if !fn(r.c) {
 				return nil
@@ -572,12 +557,9 @@ func (s *Store) ChangesAfter(ctx context.Context, id crypto.SpaceID, obj crypto.
 
 // Objects implements store.Changes, in object id (byte) order, in pages.
 func (s *Store) Objects(ctx context.Context, id crypto.SpaceID, fn func(crypto.ObjectID, []crypto.ChangeID) bool) error {
-	if err := mustExist(ctx, s.pool, id); err != nil {
-		return err
-	}
 	const page = 5000
 	after := ""
-	for {
+	for first := true; ; first = false {
 		rows, err := s.pool.Query(ctx, `SELECT object_id, heads FROM objects WHERE space_id = $1 AND object_id > $2
 			ORDER BY object_id LIMIT $3`, string(id), after, page)
 		if err != nil {
@@ -593,6 +575,9 @@ func (s *Store) Objects(ctx context.Context, id crypto.SpaceID, fn func(crypto.O
 		})
 		if err != nil {
 			return err
+		}
+		if first && len(got) == 0 {
+			return mustExist(ctx, s.pool, id)
 		}
 		for _, r := range got {
 			if !fn(crypto.ObjectID(r.obj), headIDs(r.heads)) {
