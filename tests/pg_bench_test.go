@@ -191,4 +191,3 @@ func appendLoop(c *syncclient.Client, h space.Header, owner crypto.PrivKey, rk c
 	}
 	return nil
 }
-
