@@ -1,12 +1,14 @@
-// Package pgtest starts throwaway PostgreSQL clusters for tests: initdb and pg_ctl on a
-// temporary directory, listening on a free loopback port, torn down by t.Cleanup. No mock:
-// the tests talk to a real server.
+// Package pgtest starts throwaway PostgreSQL clusters for tests: initdb on a temporary
+// directory, then the server on a free loopback port, torn down by t.Cleanup. No mock: the
+// tests talk to a real server. The server runs as a child of the test process (not
+// daemonized by pg_ctl) with a parent-death signal, so a test binary that panics or times
+// out leaves no server behind.
 //
-// initdb refuses to run as root, so a root test process runs the server as an
-// unprivileged user (Debian's "postgres" user, or HEARTH_PG_USER) through runuser, with
-// the temporary directory handed to that user. Binaries are found on PATH, in
-// HEARTH_PG_BIN, or under /usr/lib/postgresql/<version>/bin (the newest), where Debian's
-// postgresql package puts them.
+// initdb refuses to run as root, so a root test process runs initdb and the server as an
+// unprivileged user (Debian's "postgres" user, or HEARTH_PG_USER), with the temporary
+// directory handed to that user. Binaries are found in HEARTH_PG_BIN, on PATH, or under
+// /usr/lib/postgresql/<version>/bin (the newest), where Debian's postgresql package puts
+// them.
 //
 // When no cluster can be started, the test fails if CI=true and skips with the reason
 // elsewhere. The package must never touch a server it did not start.
@@ -26,8 +28,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -43,10 +45,12 @@ type Options struct {
 
 // Cluster is a running throwaway server.
 type Cluster struct {
-	dir  string // owned by the server's user
-	port int
-	run  func(name string, args ...string) *exec.Cmd
-	bin  string
+	dir    string // owned by the server's user
+	bin    string
+	cred   *syscall.Credential // the server's user when this process is root; nil otherwise
+	port   int
+	proc   *exec.Cmd
+	exited chan struct{}
 
 	mu  sync.Mutex // guards dbs
 	dbs int
@@ -76,24 +80,33 @@ func unavailable(t testing.TB, err error) {
 	t.Skipf("skipping: PostgreSQL could not be started (run scripts/test-deps.sh to install it): %v", err)
 }
 
-// BinDir finds the directory holding initdb and pg_ctl.
+// BinDir finds the directory holding initdb and postgres (PATH may hold symlinks to
+// some of the programs only: they are followed to their directory).
 func BinDir() (string, error) {
 	if d := os.Getenv("HEARTH_PG_BIN"); d != "" {
 		return d, nil
 	}
-	if p, err := exec.LookPath("pg_ctl"); err == nil {
-		if _, err := exec.LookPath("initdb"); err == nil {
-			return filepath.Dir(p), nil
+	has := func(d string) bool {
+		for _, p := range []string{"initdb", "postgres"} {
+			if _, err := os.Stat(filepath.Join(d, p)); err != nil {
+				return false
+			}
+		}
+		return true
+	}
+	if p, err := exec.LookPath("initdb"); err == nil {
+		if real, err := filepath.EvalSymlinks(p); err == nil && has(filepath.Dir(real)) {
+			return filepath.Dir(real), nil
 		}
 	}
 	dirs, _ := filepath.Glob("/usr/lib/postgresql/*/bin")
 	slices.SortFunc(dirs, func(a, b string) int { return version(b) - version(a) })
 	for _, d := range dirs {
-		if _, err := os.Stat(filepath.Join(d, "initdb")); err == nil {
+		if has(d) {
 			return d, nil
 		}
 	}
-	return "", errors.New("no initdb/pg_ctl on PATH or under /usr/lib/postgresql/*/bin")
+	return "", errors.New("no initdb and postgres on PATH or under /usr/lib/postgresql/*/bin")
 }
 
 func version(binDir string) int {
@@ -110,7 +123,7 @@ func start(o Options) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{dir: dir, bin: bin, run: exec.Command}
+	c := &Cluster{dir: dir, bin: bin}
 	if os.Geteuid() == 0 {
 		name := os.Getenv("HEARTH_PG_USER")
 		if name == "" {
@@ -127,12 +140,10 @@ func start(o Options) (*Cluster, error) {
 			os.RemoveAll(dir)
 			return nil, err
 		}
-		c.run = func(prog string, args ...string) *exec.Cmd {
-			return exec.Command("runuser", append([]string{"-u", name, "--", prog}, args...)...)
-		}
+		c.cred = &syscall.Credential{Uid: uint32(uid), Gid: uint32(gid)}
 	}
 	data := filepath.Join(dir, "data")
-	if out, err := c.cmd("initdb", "-D", data, "-U", "hearth", "--auth=trust", "-E", "UTF8", "--no-sync", "--no-instructions").CombinedOutput(); err != nil {
+	if out, err := c.cmd("initdb", "-D", data, "-U", "hearth", "--auth=trust", "-E", "UTF8", "--no-sync").CombinedOutput(); err != nil {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("initdb: %v: %s", err, bytes.TrimSpace(out))
 	}
@@ -146,20 +157,70 @@ func start(o Options) (*Cluster, error) {
 		if err != nil {
 			return nil, err
 		}
-		serverOpts := strings.Join([]string{
-			"-p", strconv.Itoa(port), "-k", dir, "-c", "listen_addresses=127.0.0.1",
-			"-c", "fsync=" + fsync, "-c", "max_connections=200", "-c", "shared_buffers=32MB",
-		}, " ")
-		out, err := c.cmd("pg_ctl", "-D", data, "-l", filepath.Join(dir, "log"), "-w", "-t", "60", "-o", serverOpts, "start").CombinedOutput()
-		if err == nil {
-			c.port = port
-			return c, nil
+		if err := c.serve(data, port, fsync); err != nil {
+			lastErr = err
+			continue
 		}
-		logb, _ := os.ReadFile(filepath.Join(dir, "log"))
-		lastErr = fmt.Errorf("pg_ctl start: %v: %s %s", err, bytes.TrimSpace(out), tail(logb))
+		return c, nil
 	}
 	os.RemoveAll(dir)
 	return nil, lastErr
+}
+
+// serve starts the server as a child of this process, killed if this process dies (a
+// test binary that panics or times out leaves no server behind), and waits until it
+// accepts connections.
+func (c *Cluster) serve(data string, port int, fsync string) error {
+	var logb syncBuffer
+	cmd := c.cmd("postgres", "-D", data, "-p", strconv.Itoa(port), "-k", c.dir,
+		"-c", "listen_addresses=127.0.0.1", "-c", "fsync="+fsync, "-c", "max_connections=200",
+		"-c", "shared_buffers=32MB", "-c", "log_min_messages=warning")
+	cmd.Stdout, cmd.Stderr = &logb, &logb
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start postgres: %w", err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(exited) }()
+	c.port, c.proc, c.exited = port, cmd, exited
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		conn, err := pgx.Connect(ctx, c.URL("postgres"))
+		cancel()
+		if err == nil {
+			conn.Close(context.Background())
+			return nil
+		}
+		select {
+		case <-exited:
+			return fmt.Errorf("postgres exited: %s", tail(logb.bytes()))
+		default:
+		}
+		if time.Now().After(deadline) {
+			c.stop()
+			return fmt.Errorf("postgres did not accept connections within a minute: %v: %s", err, tail(logb.bytes()))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// syncBuffer collects the server's log.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) bytes() []byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return bytes.Clone(s.b.Bytes())
 }
 
 func tail(b []byte) []byte {
@@ -169,8 +230,12 @@ func tail(b []byte) []byte {
 	return b
 }
 
+// cmd runs a PostgreSQL program as the server's user.
 func (c *Cluster) cmd(prog string, args ...string) *exec.Cmd {
-	return c.run(filepath.Join(c.bin, prog), args...)
+	cmd := exec.Command(filepath.Join(c.bin, prog), args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: c.cred}
+	cmd.Dir = c.dir
+	return cmd
 }
 
 func freePort() (int, error) {
@@ -182,8 +247,18 @@ func freePort() (int, error) {
 	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
+// stop shuts the server down at once (SIGQUIT: immediate shutdown) and removes its files.
 func (c *Cluster) stop() {
-	_ = c.cmd("pg_ctl", "-D", filepath.Join(c.dir, "data"), "-m", "immediate", "-w", "stop").Run()
+	if c.proc != nil {
+		_ = c.proc.Process.Signal(syscall.SIGQUIT)
+		select {
+		case <-c.exited:
+		case <-time.After(30 * time.Second):
+			_ = c.proc.Process.Kill()
+			<-c.exited
+		}
+		c.proc = nil
+	}
 	os.RemoveAll(c.dir)
 }
 
