@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"pgregory.net/rapid"
 
 	"github.com/hearth-sync/hearth/protocol/crypto"
 	"github.com/hearth-sync/hearth/protocol/handshake"
@@ -172,4 +173,35 @@ func TestAddrKey(t *testing.T) {
 	require.Equal(t, netip.MustParseAddr("2001:db8:1:2::"), addrKey(&net.TCPAddr{IP: net.ParseIP("2001:db8:1:2:3:4:5:6")}), "IPv6 per /64")
 	require.Equal(t, netip.MustParseAddr("10.0.0.1"), addrKey(&net.TCPAddr{IP: net.ParseIP("::ffff:10.0.0.1")}))
 	require.Equal(t, netip.Addr{}, addrKey(nil))
+}
+
+// TestLimiterProperty: whatever the calls, an address is never allowed more than its burst
+// plus what the rate refilled since its first call, and a fresh address with a full
+// budget is allowed while the table has room.
+func TestLimiterProperty(t *testing.T) {
+	rapid.Check(t, func(rt *rapid.T) {
+		rate := rapid.Float64Range(1, 50).Draw(rt, "rate")
+		burst := rapid.IntRange(1, 20).Draw(rt, "burst")
+		var l limiter
+		l.init(rate, burst)
+		start := time.Unix(1_700_000_000, 0)
+		now := start
+		allowed := map[netip.Addr]int{}
+		first := map[netip.Addr]time.Time{}
+		for range rapid.IntRange(1, 300).Draw(rt, "calls") {
+			now = now.Add(time.Duration(rapid.IntRange(0, 200).Draw(rt, "gap-ms")) * time.Millisecond)
+			a := netip.AddrFrom4([4]byte{192, 0, 2, byte(rapid.IntRange(0, 3).Draw(rt, "addr"))})
+			if _, ok := first[a]; !ok {
+				first[a] = now
+				require.True(rt, l.take(a, now), "a new address has its burst")
+				allowed[a]++
+				continue
+			}
+			if l.take(a, now) {
+				allowed[a]++
+			}
+			limit := float64(burst) + now.Sub(first[a]).Seconds()*rate
+			require.LessOrEqual(rt, float64(allowed[a]), limit+1e-9, "address %v", a)
+		}
+	})
 }
