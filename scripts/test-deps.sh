@@ -79,8 +79,14 @@ postgresql() {
 		return 0
 	fi
 	log "installing Debian's postgresql"
-	# The package's own cluster is not used: the tests run initdb on temporary dirs.
-	apt_install postgresql || log "installing postgresql failed: the PostgreSQL tests will fail"
+	# The package's own cluster is not used (the tests run initdb on temporary dirs):
+	# tell postgresql-common not to create and start one, unless the machine says otherwise.
+	if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+		mkdir -p /etc/postgresql-common
+		echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.conf
+	fi
+	apt_install -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold postgresql ||
+		log "installing postgresql failed: the PostgreSQL tests will fail"
 }
 
 npm_ci() {
