@@ -91,12 +91,21 @@ func BenchmarkSyncBurst10k(b *testing.B) {
 // BenchmarkKickOffload: from the node accepting a removal until no file of
 // the space is left on the kicked device (budget < 1 s).
 func BenchmarkKickOffload(b *testing.B) {
+	kickOffload(b, func(b *testing.B) (string, string) {
+		tn := newTestNode(b)
+		return tn.n.Addr(), tn.n.Addr()
+	})
+}
+
+// kickOffload measures b.N kicks with the owner on the first node nodes returns and the
+// member on the second.
+func kickOffload(b *testing.B, nodes func(*testing.B) (owner, member string)) {
 	var total time.Duration
 	for range b.N {
 		b.StopTimer()
-		tn := newTestNode(b)
-		owner := newDevice(b, tn.n.Addr())
-		member := newDevice(b, tn.n.Addr())
+		oa, ma := nodes(b)
+		owner := newDevice(b, oa)
+		member := newDevice(b, ma)
 		_, _, err := owner.app.Accounts().Create("owner")
 		require.NoError(b, err)
 		info, _, err := member.app.Accounts().Create("member")

@@ -89,6 +89,19 @@ func BenchmarkClusterBurst10k(b *testing.B) {
 	}
 }
 
+// BenchmarkClusterKickOffload: the owner on node 1 kicks a member whose device is on
+// node 2, until no file of the space is left on it (budget < 1 s).
+func BenchmarkClusterKickOffload(b *testing.B) {
+	for _, be := range backends {
+		b.Run(be.name, func(b *testing.B) {
+			kickOffload(b, func(b *testing.B) (string, string) {
+				addrs := be.nodes(b, 2)
+				return addrs[0], addrs[1]
+			})
+		})
+	}
+}
+
 // BenchmarkClusterACLAppend: four writers (devices of the owner, one per node) append ACL
 // records to one space as fast as they can; a lost race answers CONFLICT and the writer
 // reads the log and tries again. Reports accepted appends/s and conflicts per append.
