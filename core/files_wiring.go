@@ -86,7 +86,9 @@ func (s *accountServices) cycled(id crypto.SpaceID) {
 	}
 	s.sp.cycled[id] = s.sp.epoch
 	s.sp.mu.Unlock()
-	if w := s.fileWorker(id); w != nil {
+	// Only a worker with queued entries (deletes waiting for this gate) has
+	// anything to do: an idle cycle wakes nothing and reads nothing.
+	if w := s.fileWorker(id); w != nil && w.HasWork() {
 		w.Nudge()
 	}
 }

@@ -79,11 +79,13 @@ func (s *accountServices) nodeStatus(st *syncpb.SpaceStatus) {
 		s.log.Warn("recording a space's node status", "space", id, "err", err)
 		return
 	}
-	// The push may say the ACL moved (a removal while we were away): the
-	// engine fetches it, and its AclApplied event brings the space back here.
-	if s.syncer != nil {
+	// The status may say the ACL moved (a removal while we were away): the
+	// engine fetches it only if the node's head is ahead of ours (this very
+	// status may be the answer to its own fetch), and its AclApplied event
+	// brings the space back here.
+	if s.syncer != nil && st.AclSeq > 0 {
 		if e := s.syncer.Engine(id); e != nil {
-			e.AclChanged()
+			e.AclHeadAt(st.AclSeq)
 		}
 	}
 	s.enqueue(id, false)

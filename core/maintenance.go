@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
+	"github.com/hearth-sync/hearth/internal/badgerdb"
 
 	"github.com/hearth-sync/hearth/core/lease"
 	"github.com/hearth-sync/hearth/core/maintenance"
@@ -19,7 +19,7 @@ import (
 // newMaintenance makes an account's maintenance runner. The lease holder is
 // fresh per process: a restarted process waits for a dead one's lease to
 // expire.
-func newMaintenance(db *badger.DB, now func() time.Time) *maintenance.Runner {
+func newMaintenance(db badgerdb.KV, now func() time.Time) *maintenance.Runner {
 	b := make([]byte, 8)
 	_, _ = rand.Read(b)
 	return maintenance.New(lease.New(lease.Config{DB: db, Holder: "agent-" + hex.EncodeToString(b), Now: now}))

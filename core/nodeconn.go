@@ -10,6 +10,8 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/hearth-sync/hearth/internal/badgerdb"
+
 	"github.com/hearth-sync/hearth/core/syncclient"
 	"github.com/hearth-sync/hearth/core/syncengine"
 	"github.com/hearth-sync/hearth/pb/syncpb"
@@ -74,11 +76,11 @@ var nodeKeyKey = []byte("node/key")
 // pinnedKey is the account's pinned node key: loaded from the account
 // database, pinned on first contact, never silently replaced.
 type pinnedKey struct {
-	db  *badger.DB
+	db  badgerdb.KV
 	key atomic.Pointer[crypto.PubKey]
 }
 
-func loadPinnedKey(db *badger.DB) (*pinnedKey, error) {
+func loadPinnedKey(db badgerdb.KV) (*pinnedKey, error) {
 	p := &pinnedKey{db: db}
 	err := db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(nodeKeyKey)

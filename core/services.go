@@ -16,6 +16,7 @@ import (
 	"github.com/hearth-sync/hearth/pb"
 	"github.com/hearth-sync/hearth/pb/syncpb"
 	"github.com/hearth-sync/hearth/protocol/crypto"
+	"github.com/hearth-sync/hearth/protocol/diff"
 	"github.com/hearth-sync/hearth/syncstatus"
 )
 
@@ -44,6 +45,9 @@ type accountServices struct {
 	stop chan struct{}
 	done chan struct{} // closed when discovery exited
 
+	accMu     sync.Mutex   // guards accDigest
+	accDigest *diff.Digest // the account space's digest when discovery last ran (nil: never)
+
 	lifeMu    sync.Mutex // guards lifeQueue
 	lifeQueue map[crypto.SpaceID]bool
 	lifeWake  chan struct{} // capacity 1: the applier has work
@@ -66,9 +70,13 @@ func (s *accountServices) loaded(sp *space.Space) {
 		return
 	}
 	e := s.syncer.Add(sp)
+	id := sp.ID()
 	sp.OnLocalChange(func() {
 		e.LocalChanged()
 		s.reportPending(sp)
+		if w := s.fileWorker(id); w != nil {
+			w.Nudge() // a delete of a file object queued a remote delete
+		}
 	})
 }
 
@@ -97,11 +105,29 @@ func (s *accountServices) node() membership.Node {
 // now; after the account space, look for spaces other devices added.
 func (s *accountServices) synced(id crypto.SpaceID) {
 	if as, err := s.spaces.AccountSpaceID(); err == nil && as == id {
-		s.nudge()
+		s.accountSpaceSynced(id)
 		return
 	}
 	s.cycleDone(id)
 	s.cycled(id)
+}
+
+// accountSpaceSynced runs discovery when the account space changed since
+// discovery last looked (its digest is in memory): an idle head sync of the
+// account space reads nothing.
+func (s *accountServices) accountSpaceSynced(id crypto.SpaceID) {
+	sp, err := s.spaces.Get(context.Background(), id)
+	if err != nil {
+		return
+	}
+	d, _ := sp.Digest(context.Background())
+	s.accMu.Lock()
+	changed := s.accDigest == nil || *s.accDigest != d
+	s.accDigest = &d
+	s.accMu.Unlock()
+	if changed {
+		s.nudge()
+	}
 }
 
 // accountPush receives the account-level pushes: ACL updates and space
@@ -143,8 +169,13 @@ func (s *accountServices) discoverLoop() {
 			s.log.Info("space discovery incomplete", "err", err)
 		}
 		recheck = nil
-		if waiting {
+		switch {
+		case waiting:
 			recheck = time.After(joinRecheck)
+		case err != nil:
+			// Discovery runs on events (a connection, a change of the
+			// account space); what failed is tried again on a timer.
+			recheck = time.After(discoverRetry)
 		}
 	}
 }
@@ -152,6 +183,10 @@ func (s *accountServices) discoverLoop() {
 // joinRecheck is how often a device asks whether a pending join was
 // answered (the node pushes nothing to a joiner that is not a member yet).
 const joinRecheck = 5 * time.Second
+
+// discoverRetry is how long discovery waits to try again what failed (a
+// referenced space the node could not hand over).
+const discoverRetry = 30 * time.Second
 
 // discover imports referenced spaces and settles pending joins; waiting
 // reports whether a join is still unanswered.

@@ -23,6 +23,8 @@ import (
 //     feed reconnects (writes may have gone untold) or an event cannot be handled, every
 //     local subscriber is disconnected, so its device resubscribes and head-syncs: no
 //     push is lost silently;
+//   - the head-sync sets (headsync.go) drop a space's set when another node wrote to it,
+//     and every set when the feed reconnects; the next head sync reloads from the store;
 //   - the deletion janitor runs on the node that holds the store's "janitor" lease.
 //
 // On an embedded store (memory, badger) none of this applies: one node owns the store.
@@ -46,19 +48,23 @@ func (n *Node) onEvent(e store.Event) {
 	switch e.Kind {
 	case store.EventReset:
 		n.spaces.clear()
+		n.heads.invalidateAll()
 		n.hub.kickAll()
 		n.feedOnce.Do(func() { close(n.feedUp) })
 		return
 	case store.EventACL:
 		err = n.remoteACL(ctx, e)
 	case store.EventChanges:
+		n.heads.Invalidate(e.Space) // the head-sync set did not see this write
 		err = n.remoteChanges(ctx, e)
 	case store.EventStatus:
+		n.heads.Invalidate(e.Space) // a deletion purges behind it
 		err = n.remoteStatus(ctx, e)
 	}
 	if err != nil && n.ctx.Err() == nil {
 		// The devices this push was for resync instead of missing it.
 		n.log.Warn("node: a write of another node could not be pushed; subscribers resync", "space", e.Space, "kind", string(e.Kind), "err", err)
+		n.heads.Invalidate(e.Space)
 		n.hub.kickAll()
 	}
 }
@@ -181,4 +187,17 @@ func (n *Node) janitorTick(ctx context.Context) (ran bool, err error) {
 		err = nil // the next tick goes on
 	}
 	return true, err
+}
+
+// invalidateAll drops every cached head-sync set (the feed may have missed writes).
+func (h *headSets) invalidateAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for id, e := range h.entries {
+		if e.set == nil {
+			e.stale = true // loading: dropped once loaded
+		} else {
+			h.dropLocked(id, e)
+		}
+	}
 }

@@ -111,6 +111,15 @@ func TestClusterPush(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, s.state.Seq(), first.GetSpaceStatus().AclSeq, "node 2 sees node 1's records")
 
+	objects := func() uint32 { // what a head sync on node 2 finds (node 2 caches the set)
+		res, err := bc.HeadSync(bg, diff.RequestToPB(string(s.id), []diff.Range{diff.Full(16)}))
+		require.NoError(t, err)
+		rr, err := diff.ResultsFromPB(res)
+		require.NoError(t, err)
+		return rr[0].Count
+	}
+	require.Zero(t, objects())
+
 	o, root := s.newObject(a)
 	ch := o.change(a, "x")
 	ack, err := ac.HeadUpdate(bg, o.update(root, ch))
@@ -120,6 +129,7 @@ func TestClusterPush(t *testing.T) {
 	require.NotNil(t, p.GetHeadUpdate(), "%v", p)
 	require.Equal(t, [][]byte{root, ch}, p.GetHeadUpdate().Changes)
 	require.Equal(t, ack.Heads, p.GetHeadUpdate().Heads)
+	require.EqualValues(t, 1, objects(), "node 2's head-sync set learned of node 1's write")
 
 	ik, _ := crypto.GenerateKey()
 	inv, err := acl.Builder{Author: a.account}.Invite(s.state, ik.Public(), acl.RoleReader, true, s.readKey, s.now())

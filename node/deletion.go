@@ -169,6 +169,8 @@ func (n *Node) finishDeletion(ctx context.Context, id crypto.SpaceID, st store.S
 		n.publishStatus(id, deleted, v)
 		st = deleted
 	}
+	n.heads.Invalidate(id)
+	defer n.heads.Invalidate(id) // and a set a head sync loaded during the purge
 	if err := n.store.Purge(ctx, id); err != nil {
 		return err
 	}

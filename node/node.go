@@ -60,7 +60,10 @@ type Config struct {
 	// once, refilled at UnauthRate per second (see ratelimit.go).
 	UnauthRate  float64
 	UnauthBurst int
-	Logger      *slog.Logger
+	// HeadSetBudget bounds the head-sync elements (one per object) kept in memory across
+	// spaces (DefaultHeadSetBudget when 0).
+	HeadSetBudget int
+	Logger        *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -123,6 +126,8 @@ type Node struct {
 	limiter limiter
 	spaces  spaceCache
 	hub     hub
+	heads   headSets
+	counts  callCounts
 
 	closeOnce sync.Once
 }
@@ -157,12 +162,13 @@ func Start(cfg Config) (*Node, error) {
 	n.limiter.init(cfg.UnauthRate, cfg.UnauthBurst)
 	n.spaces.init()
 	n.hub.init()
+	n.heads.init(cfg.Store, cfg.HeadSetBudget)
 	n.server = grpc.NewServer(
 		grpc.ForceServerCodecV2(grpccodec.Codec()),
 		grpc.MaxRecvMsgSize(protocol.MaxMessageSize),
 		grpc.MaxSendMsgSize(protocol.MaxMessageSize+maxPushOverhead),
-		grpc.ChainUnaryInterceptor(n.unaryAuth),
-		grpc.ChainStreamInterceptor(n.streamAuth),
+		grpc.ChainUnaryInterceptor(n.countUnary, n.unaryAuth),
+		grpc.ChainStreamInterceptor(n.countStream, n.streamAuth),
 	)
 	syncpb.RegisterNodeServer(n.server, &service{n: n})
 	n.wg.Add(2)

@@ -121,6 +121,7 @@ func (n *Node) headUpdate(ctx context.Context, m *syncpb.HeadUpdate) (*syncpb.Ac
 		if err != nil {
 			return nil, grpcErr(err)
 		}
+		n.heads.accepted(id, obj, old, heads)
 		ack.Heads = ids(heads)
 		n.publishHead(v, sess, &syncpb.HeadUpdate{SpaceId: m.SpaceId, ObjectId: m.ObjectId, Heads: ack.Heads, Changes: rawOf(ordered)})
 		return ack, nil
@@ -391,16 +392,12 @@ func (n *Node) headSync(ctx context.Context, m *syncpb.HeadSyncRequest) (*syncpb
 	if _, _, err := n.member(ctx, id, sessionOf(ctx).account, true); err != nil {
 		return nil, err
 	}
-	var els []diff.Element
-	if err := n.store.Objects(ctx, id, func(o crypto.ObjectID, heads []crypto.ChangeID) bool {
-		els = append(els, diff.Element{ID: string(o), HeadsHash: objtree.HeadsHash(heads)})
-		return true
-	}); err != nil {
-		return nil, grpcErr(err)
-	}
-	res, err := diff.NewSetSorted(els).Ranges(ranges)
-	if err != nil {
+	res, err := n.heads.ranges(ctx, id, ranges)
+	if errors.Is(err, diff.ErrInvalid) {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
+	}
+	if err != nil {
+		return nil, grpcErr(err)
 	}
 	return diff.ResponseToPB(res), nil
 }

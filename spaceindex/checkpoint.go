@@ -71,13 +71,17 @@ func (h *Handle) Checkpoint(ctx context.Context) (CheckpointInfo, error) {
 // CheckpointWatermark returns the watermark of the index's checkpoint file
 // from its header alone (cheap; the checksum is checked only on restore).
 func (h *Handle) CheckpointWatermark() (uint64, error) {
-	h.sp.mu.Lock()
-	idx := h.sp.idx
-	h.sp.mu.Unlock()
-	if idx == nil {
+	sp := h.sp
+	sp.mu.Lock()
+	open, dir, cfg := sp.state == StateOpen, "", sp.cfg
+	if open {
+		dir = sp.dir()
+	}
+	sp.mu.Unlock()
+	if !open {
 		return 0, ErrSpaceNotLoaded
 	}
-	f, err := os.Open(filepath.Join(idx.dir, checkpointFile))
+	f, err := os.Open(filepath.Join(dir, checkpointFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return 0, ErrNoCheckpoint
 	}
@@ -85,7 +89,7 @@ func (h *Handle) CheckpointWatermark() (uint64, error) {
 		return 0, fmt.Errorf("spaceindex: %w", err)
 	}
 	defer f.Close()
-	wm, err := readCheckpointHeader(bufio.NewReader(f), idx.cfg)
+	wm, err := readCheckpointHeader(bufio.NewReader(f), cfg)
 	return wm, err
 }
 

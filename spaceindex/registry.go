@@ -55,6 +55,20 @@ func WithValueLogGC(every time.Duration) Option {
 	return func(r *Registry) { r.gcEvery = every }
 }
 
+// WithIdleClose sets how long an open index's database stays open after its
+// last call (default DefaultIdleClose; negative: it never sleeps). A sleeping
+// index is still open to its handles: the next call reopens its database.
+func WithIdleClose(d time.Duration) Option {
+	return func(r *Registry) { r.idle = d }
+}
+
+// DefaultIdleClose is how long an idle open index keeps its database open.
+// Badger wakes an open database's compactors 40 times a second, which costs
+// an idle device more than its whole budget (internal/badgerdb.Dormant says
+// why), so an index that nobody calls closes its database and reopens it (in
+// about 10 ms) on the next call.
+const DefaultIdleClose = 15 * time.Second
+
 // Registry owns every space index of an account. It creates no file and
 // opens no database until Open is called for a space. Safe for concurrent
 // use.
@@ -62,6 +76,7 @@ type Registry struct {
 	root    string
 	tune    func(badger.Options) badger.Options
 	gcEvery time.Duration
+	idle    time.Duration // WithIdleClose
 
 	closed atomic.Bool  // set once by Close; checked by Open under the space's lock
 	opened atomic.Int64 // databases opened so far (tests check lazy opening)
@@ -88,8 +103,14 @@ type space struct {
 	inflight    int  // Handle calls forwarding to idx right now
 	incarnation string
 	cfg         Config
+	// idx is the open database, or nil while the open index sleeps (state
+	// open, database closed: the next call wakes it).
 	idx         *index
 	swapping    bool // a rebuilt generation is replacing idx: new calls wait (swap.go)
+	generations int  // generations being built beside idx (swap.go): it must not sleep meanwhile
+	reg         *Registry
+	lastUse     time.Time   // when inflight last dropped to 0
+	sleepTimer  *time.Timer // runs sleepIfIdle (AfterFunc); nil until the first idle
 
 	// The change feed (feed.go); feedMu is taken under an index's writeMu
 	// and under mu, never the other way round.
@@ -99,8 +120,8 @@ type space struct {
 	lastSeq     uint64                 // guarded by feedMu: the highest Seq told
 }
 
-func newSpace(id string) *space {
-	sp := &space{id: id}
+func newSpace(r *Registry, id string) *space {
+	sp := &space{id: id, reg: r}
 	sp.cond = sync.NewCond(&sp.mu)
 	return sp
 }
@@ -111,6 +132,7 @@ func NewRegistry(root string, opts ...Option) *Registry {
 	r := &Registry{
 		root:    root,
 		gcEvery: 10 * time.Minute,
+		idle:    DefaultIdleClose,
 		spaces:  map[string]*space{},
 		stop:    make(chan struct{}),
 	}
@@ -142,7 +164,7 @@ func (r *Registry) entry(spaceID string) *space {
 	defer r.mu.Unlock()
 	sp := r.spaces[spaceID]
 	if sp == nil {
-		sp = newSpace(spaceID)
+		sp = newSpace(r, spaceID)
 		r.spaces[spaceID] = sp
 	}
 	return sp
@@ -163,7 +185,7 @@ func (r *Registry) replaceRemoved(old *space) *space {
 	if cur := r.spaces[old.id]; cur != old {
 		return cur
 	}
-	sp := newSpace(old.id)
+	sp := newSpace(r, old.id)
 	r.spaces[old.id] = sp
 	return sp
 }
@@ -238,7 +260,93 @@ func (r *Registry) Open(ctx context.Context, spaceID, incarnation string, cfg Co
 	idx.seq = max(idx.seq, sp.seqFloor())
 	idx.notify = sp.notify
 	sp.state, sp.idx, sp.incarnation, sp.cfg = StateOpen, idx, incarnation, cfg
+	sp.armSleepLocked()
 	return &Handle{sp: sp}, nil
+}
+
+// dir is the index directory of the entry's incarnation.
+func (sp *space) dir() string { return sp.reg.IndexDir(sp.id, sp.incarnation) }
+
+// wakeLocked reopens the database of a sleeping open index, with mu
+// released while it does (busy set). The caller holds mu, the state is open
+// and idx is nil; on return mu is held again.
+func (sp *space) wakeLocked() error {
+	sp.busy = true
+	sp.mu.Unlock()
+	idx, err := openIndex(sp.dir(), sp.cfg, sp.reg.tune)
+	sp.mu.Lock()
+	sp.busy = false
+	sp.cond.Broadcast()
+	if err != nil {
+		return fmt.Errorf("spaceindex: wake %s: %w", sp.id, err)
+	}
+	sp.reg.opened.Add(1)
+	idx.seq = max(idx.seq, sp.seqFloor())
+	idx.notify = sp.notify
+	if sp.state != StateOpen { // closed or deleted meanwhile: cannot happen while busy, but be safe
+		_ = idx.close()
+		return ErrSpaceNotLoaded
+	}
+	sp.idx = idx
+	return nil
+}
+
+// armSleepLocked schedules sleepIfIdle after the idle period (the caller
+// holds mu and nothing is in flight).
+func (sp *space) armSleepLocked() {
+	sp.lastUse = time.Now()
+	if sp.reg.idle < 0 {
+		return
+	}
+	if sp.sleepTimer == nil {
+		sp.sleepTimer = time.AfterFunc(sp.reg.idle, sp.sleepIfIdle)
+	} else {
+		sp.sleepTimer.Reset(sp.reg.idle)
+	}
+}
+
+// sleepIfIdle is the idle timer's func.
+func (sp *space) sleepIfIdle() { sp.sleep(false) }
+
+// sleep closes the database of an open index when nothing is in flight and,
+// unless forced, nobody has called it for the idle period. The index stays
+// open to its handles: the next call reopens the database.
+func (sp *space) sleep(force bool) {
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	for force && sp.busy {
+		sp.cond.Wait()
+	}
+	if sp.state != StateOpen || sp.idx == nil || sp.busy || sp.swapping || sp.inflight > 0 || sp.generations > 0 {
+		return
+	}
+	if left := sp.reg.idle - time.Since(sp.lastUse); !force && left > 0 {
+		sp.sleepTimer.Reset(left)
+		return
+	}
+	idx := sp.idx
+	sp.idx = nil
+	sp.busy = true
+	sp.mu.Unlock()
+	_ = idx.close() // every write that needed durability synced; nothing is lost
+	sp.mu.Lock()
+	sp.busy = false
+	sp.cond.Broadcast()
+}
+
+// Asleep reports whether the space's index is open with its database closed
+// (it wakes on the next call).
+func (h *Handle) Asleep() bool {
+	h.sp.mu.Lock()
+	defer h.sp.mu.Unlock()
+	return h.sp.state == StateOpen && h.sp.idx == nil && !h.sp.busy
+}
+
+// Sleep closes the database of the space's open index now if nothing is in
+// flight (the next call reopens it); it reports whether it is asleep after.
+func (h *Handle) Sleep() bool {
+	h.sp.sleep(true)
+	return h.Asleep()
 }
 
 // Close closes spaceID's index if open: new calls through handles fail with
@@ -265,7 +373,10 @@ func (sp *space) close() error {
 	sp.state = StateClosed
 	idx := sp.drainLocked()
 	sp.mu.Unlock()
-	err := idx.close()
+	var err error
+	if idx != nil { // nil: it was asleep, its database is closed already
+		err = idx.close()
+	}
 	sp.mu.Lock()
 	sp.busy = false
 	sp.cond.Broadcast()
@@ -280,6 +391,9 @@ func (sp *space) close() error {
 // the index. The caller has already moved state away from open, so no new
 // call can start.
 func (sp *space) drainLocked() *index {
+	if sp.sleepTimer != nil {
+		sp.sleepTimer.Stop()
+	}
 	sp.busy = true
 	for sp.inflight > 0 {
 		sp.cond.Wait()
@@ -452,7 +566,7 @@ func (r *Registry) gcLoop() {
 			default:
 			}
 			h := &Handle{sp: sp}
-			idx, err := h.acquire()
+			idx, err := h.acquireAwake() // a sleeping index has nothing to collect now
 			if err != nil {
 				continue
 			}
@@ -498,22 +612,44 @@ func (h *Handle) Config() Config {
 	return h.sp.cfg
 }
 
-// acquire returns the open index and counts the call in flight.
+// acquire returns the open index, waking a sleeping one, and counts the
+// call in flight.
 func (h *Handle) acquire() (*index, error) {
 	sp := h.sp
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
-	for sp.swapping {
-		sp.cond.Wait()
+	for {
+		for sp.swapping || (sp.state == StateOpen && sp.idx == nil && sp.busy) {
+			sp.cond.Wait()
+		}
+		switch sp.state {
+		case StateOpen:
+			if sp.idx == nil {
+				if err := sp.wakeLocked(); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			sp.inflight++
+			return sp.idx, nil
+		case StateRemoved:
+			return nil, ErrSpaceRemoved
+		}
+		return nil, ErrSpaceNotLoaded
 	}
-	switch sp.state {
-	case StateOpen:
-		sp.inflight++
-		return sp.idx, nil
-	case StateRemoved:
-		return nil, ErrSpaceRemoved
+}
+
+// acquireAwake is acquire for background work (value-log GC) that must not
+// wake a sleeping index: it fails with ErrSpaceNotLoaded instead.
+func (h *Handle) acquireAwake() (*index, error) {
+	sp := h.sp
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if sp.state != StateOpen || sp.idx == nil || sp.swapping {
+		return nil, ErrSpaceNotLoaded
 	}
-	return nil, ErrSpaceNotLoaded
+	sp.inflight++
+	return sp.idx, nil
 }
 
 func (h *Handle) release() {
@@ -522,6 +658,9 @@ func (h *Handle) release() {
 	sp.inflight--
 	if sp.inflight == 0 {
 		sp.cond.Broadcast()
+		if sp.state == StateOpen {
+			sp.armSleepLocked()
+		}
 	}
 	sp.mu.Unlock()
 }

@@ -59,8 +59,22 @@ func (r *Registry) NewGeneration(ctx context.Context, spaceID string) (*Generati
 		}
 		return nil, ErrSpaceNotLoaded
 	}
+	if sp.idx == nil { // asleep: the generation is built beside the open database
+		if err := sp.wakeLocked(); err != nil {
+			sp.mu.Unlock()
+			return nil, err
+		}
+		for sp.busy {
+			sp.cond.Wait()
+		}
+		if sp.state != StateOpen || sp.idx == nil {
+			sp.mu.Unlock()
+			return nil, ErrSpaceNotLoaded
+		}
+	}
 	base, cfg, dir := sp.idx, sp.cfg, r.IndexDir(sp.id, sp.incarnation)
-	sp.busy = true // no Close, Delete or other generation while the directory is made
+	sp.busy = true   // no Close, Delete or other generation while the directory is made
+	sp.generations++ // and no sleep until it is committed or aborted
 	sp.mu.Unlock()
 
 	name, err := nextGeneration(dir)
@@ -71,6 +85,9 @@ func (r *Registry) NewGeneration(ctx context.Context, spaceID string) (*Generati
 
 	sp.mu.Lock()
 	sp.busy = false
+	if err != nil {
+		sp.generations--
+	}
 	sp.cond.Broadcast()
 	sp.mu.Unlock()
 	if err != nil {
@@ -171,11 +188,20 @@ func (g *Generation) Abort() error {
 		return nil
 	}
 	g.done = true
+	g.finished()
 	err := g.idx.close()
 	if rerr := os.RemoveAll(filepath.Join(g.dir, g.name)); err == nil {
 		err = rerr
 	}
 	return err
+}
+
+// finished ends the generation's hold on the entry (it may sleep again).
+func (g *Generation) finished() {
+	g.sp.mu.Lock()
+	g.sp.generations--
+	g.sp.cond.Broadcast()
+	g.sp.mu.Unlock()
 }
 
 // Commit switches the space's index to the new generation (swapGeneration).
@@ -237,6 +263,7 @@ func (r *Registry) swapGeneration(g *Generation) error {
 	g.idx.notify = sp.notify
 	sp.idx = g.idx
 	sp.swapping, sp.busy = false, false
+	sp.generations--
 	sp.cond.Broadcast()
 	sp.mu.Unlock()
 	g.done = true

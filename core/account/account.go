@@ -29,8 +29,8 @@ type Info struct {
 // Account is an open account: its keys and its database.
 type Account struct {
 	keys     Keys
-	db       *badger.DB
-	attached io.Closer // what the open hook attached; closed before db
+	db       *badgerdb.Dormant // the account database, open only while used
+	attached io.Closer         // what the open hook attached; closed before db
 
 	mu   sync.Mutex // guards info (the name changes on Recover)
 	info Info
@@ -47,7 +47,7 @@ func (a *Account) Info() Info {
 func (a *Account) Keys() Keys { return a.keys }
 
 // DB is the account database.
-func (a *Account) DB() *badger.DB { return a.db }
+func (a *Account) DB() *badgerdb.Dormant { return a.db }
 
 // Attached is what the Service's open hook attached to this account.
 func (a *Account) Attached() io.Closer { return a.attached }
@@ -292,10 +292,13 @@ func (s *Service) selectLocked(id string) (*Account, error) {
 	if err := s.stopLocked(); err != nil {
 		return nil, err
 	}
-	db, err := badgerdb.Open(s.layout.AccountDB(id), true, s.log)
+	db := badgerdb.NewDormantAt(s.layout.AccountDB(id), true, s.log, badgerdb.DefaultIdleClose)
+	_, release, err := db.Acquire() // a database that cannot open fails the select
 	if err != nil {
+		db.Close()
 		return nil, errkind.E(op, errkind.Other, err)
 	}
+	release()
 	acc := &Account{keys: keys, db: db, info: Info{ID: crypto.Identity(id), DeviceID: keys.Device.Public().Identity()}}
 	if acc.info.Name, err = acc.name(); err != nil {
 		db.Close()

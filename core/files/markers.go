@@ -6,6 +6,8 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/hearth-sync/hearth/internal/badgerdb"
+
 	"github.com/hearth-sync/hearth/internal/errkind"
 	"github.com/hearth-sync/hearth/protocol/crypto"
 )
@@ -49,10 +51,10 @@ func parseMarkerKey(k []byte) (fileID string, sp crypto.SpaceID, err error) {
 
 // Markers are the (blob, space) markers in the account database. Every
 // method is one transaction and safe for concurrent use.
-type Markers struct{ db *badger.DB }
+type Markers struct{ db badgerdb.KV }
 
 // NewMarkers returns the markers of an account database.
-func NewMarkers(db *badger.DB) *Markers { return &Markers{db: db} }
+func NewMarkers(db badgerdb.KV) *Markers { return &Markers{db: db} }
 
 // Mark records that space references fileID (idempotent).
 func (m *Markers) Mark(sp crypto.SpaceID, fileID string) error {

@@ -11,7 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
+	"github.com/hearth-sync/hearth/internal/badgerdb"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/hearth-sync/hearth/internal/errkind"
@@ -26,7 +26,7 @@ type Config struct {
 	// Dir is <account>/blobs.
 	Dir string
 	// DB is the account database (markers).
-	DB *badger.DB
+	DB badgerdb.KV
 	// FetchTimeout bounds a shared fetch (0: DefaultFetchTimeout).
 	FetchTimeout time.Duration
 	Now          func() time.Time

@@ -99,8 +99,11 @@ type Worker struct {
 	done chan struct{}
 	once sync.Once
 
-	mu     sync.Mutex // guards states
+	mu     sync.Mutex // guards states, idle
 	states map[Unit]unitState
+	// idle: the last pass found nothing queued and nothing failed, so a
+	// sync cycle's nudge has nothing to send (HasWork).
+	idle bool
 }
 
 type unitState struct {
@@ -126,6 +129,15 @@ func StartWorker(cfg WorkerConfig) *Worker {
 	go w.run()
 	w.Nudge()
 	return w
+}
+
+// HasWork reports whether the worker may have something to send: its last
+// pass found queued entries, failed, or has not run yet. A new entry is
+// told with Nudge, which always wakes it.
+func (w *Worker) HasWork() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return !w.idle
 }
 
 // Nudge tells the worker there may be work (a new entry, a connection).
@@ -231,7 +243,8 @@ func (w *Worker) pass(ctx context.Context) (wait time.Duration, err error) {
 	if err != nil {
 		return 0, err
 	}
-	defer w.reportPending(ctx)
+	queued := len(ups) + len(dels)
+	defer func() { w.settle(ctx, queued, err) }()
 	remote := w.cfg.Remote()
 	if remote == nil {
 		return 0, nil // offline: a connection nudges the worker
@@ -268,13 +281,26 @@ uploads:
 	return wait, errors.Join(errs...)
 }
 
-func (w *Worker) reportPending(ctx context.Context) {
-	if w.cfg.Pending == nil {
-		return
+// settle records what a pass left: the uploads still queued (for Pending)
+// and whether anything is left at all (HasWork). A pass that found the queue
+// empty reads nothing more.
+func (w *Worker) settle(ctx context.Context, queued int, passErr error) {
+	ups, left := 0, 0
+	if queued > 0 {
+		u, d, err := w.cfg.Queue.FileQueue(ctx)
+		if err != nil {
+			w.mu.Lock()
+			w.idle = false
+			w.mu.Unlock()
+			return // the next pass reports
+		}
+		ups, left = len(u), len(u)+len(d)
 	}
-	ups, _, err := w.cfg.Queue.FileQueue(ctx)
-	if err == nil {
-		w.cfg.Pending(len(ups))
+	w.mu.Lock()
+	w.idle = passErr == nil && left == 0
+	w.mu.Unlock()
+	if w.cfg.Pending != nil {
+		w.cfg.Pending(ups)
 	}
 }
 

@@ -22,6 +22,8 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/hearth-sync/hearth/internal/badgerdb"
+
 	"github.com/hearth-sync/hearth/internal/errkind"
 )
 
@@ -34,7 +36,7 @@ type Record struct {
 
 // Config configures a Manager.
 type Config struct {
-	DB *badger.DB // the account database
+	DB badgerdb.KV // the account database
 	// Holder names this process's agents (a fresh random id per process is
 	// fine: a restarted process is another holder and waits for expiry).
 	Holder string

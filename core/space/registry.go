@@ -7,6 +7,8 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
+	"github.com/hearth-sync/hearth/internal/badgerdb"
+
 	"github.com/hearth-sync/hearth/protocol/crypto"
 )
 
@@ -83,7 +85,7 @@ func decodeInfo(id crypto.SpaceID, b []byte) (Info, error) {
 }
 
 // putInfo writes one registry entry.
-func putInfo(db *badger.DB, in Info) error {
+func putInfo(db badgerdb.KV, in Info) error {
 	b, err := encodeInfo(in)
 	if err != nil {
 		return err
@@ -92,7 +94,7 @@ func putInfo(db *badger.DB, in Info) error {
 }
 
 // getInfo reads one registry entry; ok is false when the space is unknown.
-func getInfo(db *badger.DB, id crypto.SpaceID) (in Info, ok bool, err error) {
+func getInfo(db badgerdb.KV, id crypto.SpaceID) (in Info, ok bool, err error) {
 	err = db.View(func(txn *badger.Txn) error {
 		item, err := txn.Get(spaceKey(id))
 		if errors.Is(err, badger.ErrKeyNotFound) {
@@ -111,7 +113,7 @@ func getInfo(db *badger.DB, id crypto.SpaceID) (in Info, ok bool, err error) {
 }
 
 // listInfos returns every known space, in id order.
-func listInfos(db *badger.DB) ([]Info, error) {
+func listInfos(db badgerdb.KV) ([]Info, error) {
 	var out []Info
 	err := db.View(func(txn *badger.Txn) error {
 		prefix := []byte(spaceKeyPrefix)

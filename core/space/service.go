@@ -14,7 +14,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/dgraph-io/badger/v4"
+	"github.com/hearth-sync/hearth/internal/badgerdb"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/hearth-sync/hearth/core/datadir"
@@ -54,7 +54,7 @@ type Config struct {
 	Account crypto.PrivKey
 	Device  crypto.PrivKey
 	// DB is the account database (the space registry lives there).
-	DB *badger.DB
+	DB badgerdb.KV
 	// SpacesDir is accounts/<id>/spaces.
 	SpacesDir string
 	// NodeKey is the pinned node key (nil: local-only, never pinned).

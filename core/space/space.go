@@ -34,6 +34,7 @@ type Space struct {
 
 	onLocalChange atomic.Pointer[func()] // told after every local write
 	pending       atomic.Int64           // objects with changes the node has not acknowledged
+	provisional   atomic.Bool            // the ACL root is accepted only by this device (the node lacks the space)
 	files         FileMarkers            // the account's file markers (nil: no files)
 
 	maint maintenance // rebuilds and verifies running beside the actor (rebuild.go)
@@ -239,6 +240,7 @@ func (s *Space) load() error {
 	if err != nil {
 		return err
 	}
+	s.provisional.Store(provisional)
 	st := acl.New(h.ID, h.Creator)
 	for i, raw := range records {
 		rec, err := s.verifyAccepted(raw, provisional && i == 0)

@@ -30,6 +30,9 @@ type Registration struct {
 // only provisionally accepted (the node has not seen the space); ok is false
 // once the node has accepted it.
 func (s *Space) PendingRegistration(ctx context.Context) (reg Registration, ok bool, err error) {
+	if !s.provisional.Load() {
+		return Registration{}, false, nil // kept in memory: a sync cycle reads nothing for it
+	}
 	err = s.do(ctx, func() error {
 		provisional, err := s.store.Provisional()
 		if err != nil || !provisional {
@@ -64,7 +67,11 @@ func (s *Space) AcceptRegistration(ctx context.Context, accepted []byte) error {
 		if seq, ok := s.acl.SeqOf(rec.ID); !ok || seq != 1 {
 			return errkind.Errorf("space.sync", errkind.Corrupt, "the node's root %s is not this space's root", rec.ID)
 		}
-		return s.store.AddAcl(1, [][]byte{accepted}, false)
+		if err := s.store.AddAcl(1, [][]byte{accepted}, false); err != nil {
+			return err
+		}
+		s.provisional.Store(false)
+		return nil
 	})
 }
 
@@ -149,6 +156,7 @@ func (s *Space) ApplyAcl(ctx context.Context, records [][]byte) (applied int, er
 		if err := s.store.AddAcl(first, fresh, false); err != nil {
 			return err
 		}
+		s.provisional.Store(false) // AddAcl of node-accepted records clears the mark
 		s.acl = st
 		if keys, err := acl.ReadKeys(st, s.holderKeys()...); err == nil {
 			s.keys = keys
@@ -159,8 +167,13 @@ func (s *Space) ApplyAcl(ctx context.Context, records [][]byte) (applied int, er
 	return applied, err
 }
 
-// PendingObjects lists objects with local changes the node has not acknowledged.
+// PendingObjects lists objects with local changes the node has not
+// acknowledged. With none pending (the count is kept in memory) it reads
+// nothing; head sync finds anything the count missed.
 func (s *Space) PendingObjects(ctx context.Context) ([]crypto.ObjectID, error) {
+	if s.pending.Load() <= 0 {
+		return nil, nil
+	}
 	ids, err := s.store.Pending()
 	if err != nil {
 		return nil, err
@@ -423,11 +436,11 @@ func covers(have, want []string) bool {
 }
 
 // Summary is the space's head-sync set: (object id, heads hash) for every
-// object in the store.
+// object in the store. It reads the store; Digest does not.
 func (s *Space) Summary(ctx context.Context) (*diff.Set, error) {
 	var els []diff.Element
 	err := s.store.Objects(func(id string, m spacestore.Meta) error {
-		els = append(els, diff.Element{ID: id, HeadsHash: headsHash(m.Heads)})
+		els = append(els, spacestore.Element(id, m.Heads))
 		return nil
 	})
 	if err != nil {
@@ -435,6 +448,9 @@ func (s *Space) Summary(ctx context.Context) (*diff.Set, error) {
 	}
 	return diff.NewSet(els), nil
 }
+
+// Digest is the whole-range digest of Summary, kept in memory by the store.
+func (s *Space) Digest(context.Context) (diff.Digest, error) { return s.store.Digest(), nil }
 
 // Heads returns the stored heads of an object (nil when unknown).
 func (s *Space) Heads(ctx context.Context, id crypto.ObjectID) ([]string, error) {

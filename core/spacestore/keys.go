@@ -14,6 +14,7 @@ import "encoding/binary"
 //	'm' name                     → small store metadata (schema version …)
 //	'r' 'b' 'u' 'x'              → file references and queues (files.go)
 //	'm' "seq"                    → uint64 BE: the last sequence number given (absent = 0)
+//	'm' "digest"                 → head-sync digest of every object: count uint64 BE | XOR hash (32)
 //	'l' seq(8, big endian)       → object id: the object's indexable state changed at seq
 //	                               (the index's watermark counts these; log.go)
 //	'L' object                   → uint64 BE: the object's latest seq, so an object keeps one
@@ -38,7 +39,8 @@ func headerKey() []byte      { return []byte{prefixHeader} }
 func provisionalKey() []byte { return []byte{prefixProvisional} }
 func schemaKey() []byte      { return append([]byte{prefixMeta}, "schema"...) }
 
-func seqKey() []byte { return append([]byte{prefixMeta}, "seq"...) }
+func seqKey() []byte    { return append([]byte{prefixMeta}, "seq"...) }
+func digestKey() []byte { return append([]byte{prefixMeta}, "digest"...) }
 
 func logKey(seq uint64) []byte {
 	return binary.BigEndian.AppendUint64([]byte{prefixLog}, seq)

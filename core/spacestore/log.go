@@ -117,19 +117,25 @@ type Object struct {
 // number, for work that runs beside the writer (an index rebuild). Close it
 // when done; it pins old versions while open. Not safe for concurrent use.
 type Snapshot struct {
-	txn *badger.Txn
-	seq uint64
+	txn     *badger.Txn
+	seq     uint64
+	release func() // keeps the database open until Close
 }
 
 // Snapshot opens a snapshot of the store as it is now.
 func (s *Store) Snapshot() (*Snapshot, error) {
-	txn := s.db.NewTransaction(false)
+	db, release, err := s.db.Acquire()
+	if err != nil {
+		return nil, err
+	}
+	txn := db.NewTransaction(false)
 	seq, err := readSeq(txn)
 	if err != nil {
 		txn.Discard()
+		release()
 		return nil, err
 	}
-	return &Snapshot{txn: txn, seq: seq}, nil
+	return &Snapshot{txn: txn, seq: seq, release: release}, nil
 }
 
 // Seq is the sequence number the snapshot reflects: every log entry up to it
@@ -137,7 +143,10 @@ func (s *Store) Snapshot() (*Snapshot, error) {
 func (sn *Snapshot) Seq() uint64 { return sn.seq }
 
 // Close releases the snapshot. Idempotent.
-func (sn *Snapshot) Close() { sn.txn.Discard() }
+func (sn *Snapshot) Close() {
+	sn.txn.Discard()
+	sn.release()
+}
 
 // Count returns the number of objects (live or deleted) in the snapshot.
 func (sn *Snapshot) Count() (int64, error) {

@@ -7,20 +7,28 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/dgraph-io/badger/v4"
 
 	"github.com/hearth-sync/hearth/internal/badgerdb"
+	"github.com/hearth-sync/hearth/protocol/crypto"
+	"github.com/hearth-sync/hearth/protocol/diff"
+	"github.com/hearth-sync/hearth/protocol/objtree"
 )
 
 // ErrNotFound is returned for a missing header or object.
 var ErrNotFound = errors.New("spacestore: not found")
 
-// Store is one space's durable store.
+// Store is one space's durable store. Its database is dormant while unused
+// (badgerdb.Dormant): it opens on use and closes after IdleClose.
 type Store struct {
-	db    *badger.DB
+	db    *badgerdb.Dormant
 	dirty atomic.Bool // written since the last Sync
+
+	digestMu sync.Mutex  // guards digest
+	digest   diff.Digest // of every object's (id, heads hash): the head-sync summary
 }
 
 // update runs fn in a read-write transaction and notes the write for Sync.
@@ -31,6 +39,9 @@ func (s *Store) update(fn func(*badger.Txn) error) error {
 	}
 	return err
 }
+
+// IdleClose is how long a store's database stays open after its last use.
+var IdleClose = badgerdb.DefaultIdleClose
 
 // Open opens (creating if needed) the store at dir. Writes are synced:
 // this is the source of truth.
@@ -49,7 +60,12 @@ func (s *Store) Sync() error {
 	if !s.dirty.Swap(false) {
 		return nil
 	}
-	if err := s.db.Sync(); err != nil {
+	db, release, err := s.db.Acquire()
+	if err == nil {
+		err = db.Sync()
+		release()
+	}
+	if err != nil {
 		s.dirty.Store(true)
 		return err
 	}
@@ -57,17 +73,25 @@ func (s *Store) Sync() error {
 }
 
 func openStore(dir string, sync bool, log *slog.Logger) (*Store, error) {
-	db, err := badgerdb.Open(dir, sync, log)
-	if err != nil {
+	s := &Store{db: badgerdb.NewDormantAt(dir, sync, log, IdleClose)}
+	if err := s.checkSchema(); err != nil {
+		s.db.Close()
 		return nil, err
 	}
-	s := &Store{db: db}
-	if err := s.checkSchema(); err != nil {
-		db.Close()
+	if err := s.loadDigest(); err != nil {
+		s.db.Close()
 		return nil, err
 	}
 	return s, nil
 }
+
+// Sleep closes the store's database now if nothing uses it (it reopens on
+// the next use); tests and owners that know they are done for a while call
+// it.
+func (s *Store) Sleep() bool { return s.db.Sleep() }
+
+// Awake reports whether the store's database is open right now.
+func (s *Store) Awake() bool { return s.db.Open() }
 
 func (s *Store) checkSchema() error {
 	return s.update(func(txn *badger.Txn) error {
@@ -89,6 +113,64 @@ func (s *Store) checkSchema() error {
 
 // Close closes the store.
 func (s *Store) Close() error { return s.db.Close() }
+
+// Element is an object's head-sync summary: its id and the hash of its heads.
+func Element(object string, heads []string) diff.Element {
+	ids := make([]crypto.ChangeID, len(heads))
+	for i, h := range heads {
+		ids[i] = crypto.ChangeID(h)
+	}
+	return diff.Element{ID: object, HeadsHash: objtree.HeadsHash(ids)}
+}
+
+// Digest is the head-sync digest of every object in the store (deleted ones
+// included, as in Objects): kept up to date by WriteChanges, so an idle head
+// sync reads nothing.
+func (s *Store) Digest() diff.Digest {
+	s.digestMu.Lock()
+	defer s.digestMu.Unlock()
+	return s.digest
+}
+
+// loadDigest reads the persisted digest, computing (and storing) it from
+// the objects when the store has none yet.
+func (s *Store) loadDigest() error {
+	b, err := s.get(digestKey())
+	if err == nil {
+		d, err := decodeDigest(b)
+		if err != nil {
+			return err
+		}
+		s.digest = d
+		return nil
+	}
+	if !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	var d diff.Digest
+	if err := s.Objects(func(id string, m Meta) error { d.Add(Element(id, m.Heads)); return nil }); err != nil {
+		return err
+	}
+	if err := s.update(func(txn *badger.Txn) error { return txn.Set(digestKey(), encodeDigest(d)) }); err != nil {
+		return err
+	}
+	s.digest = d
+	return nil
+}
+
+// encodeDigest: count uint64 BE | hash (32).
+func encodeDigest(d diff.Digest) []byte {
+	return append(binary.BigEndian.AppendUint64(nil, d.Count), d.Hash[:]...)
+}
+
+func decodeDigest(b []byte) (diff.Digest, error) {
+	if len(b) != 8+32 {
+		return diff.Digest{}, fmt.Errorf("spacestore: head-sync digest of %d bytes", len(b))
+	}
+	d := diff.Digest{Count: binary.BigEndian.Uint64(b)}
+	copy(d.Hash[:], b[8:])
+	return d, nil
+}
 
 // SetHeader stores the signed header.
 func (s *Store) SetHeader(raw []byte) error {
@@ -142,15 +224,29 @@ type Meta struct {
 }
 
 // WriteChanges stores new changes of object and its new meta in one
-// transaction, with the object's next sequence number (log.go). local marks
-// the object as having changes to push.
-// extra are more writes (file references, queues: files.go) made in the
-// same transaction.
+// transaction, with the object's next sequence number (log.go) and the
+// store's new head-sync digest. local marks the object as having changes to
+// push. extra are more writes (file references, queues: files.go) made in
+// the same transaction. Calls must not overlap (one writer: the actor).
 func (s *Store) WriteChanges(object string, ids []string, raws [][]byte, meta Meta, local bool, extra ...Write) error {
 	if len(ids) != len(raws) {
 		return fmt.Errorf("spacestore: %d ids for %d changes", len(ids), len(raws))
 	}
-	return s.update(func(txn *badger.Txn) error {
+	digest := s.Digest()
+	err := s.update(func(txn *badger.Txn) error {
+		d := digest
+		old, err := getIn(txn, objectKey(object))
+		switch {
+		case err == nil:
+			m, err := decodeMeta(old)
+			if err != nil {
+				return fmt.Errorf("object %s: %w", object, err)
+			}
+			d.Remove(Element(object, m.Heads))
+		case !errors.Is(err, ErrNotFound):
+			return err
+		}
+		d.Add(Element(object, meta.Heads))
 		for i := range ids {
 			if err := txn.Set(changeKey(object, ids[i]), raws[i]); err != nil {
 				return err
@@ -159,6 +255,10 @@ func (s *Store) WriteChanges(object string, ids []string, raws [][]byte, meta Me
 		if err := txn.Set(objectKey(object), encodeMeta(meta)); err != nil {
 			return err
 		}
+		if err := txn.Set(digestKey(), encodeDigest(d)); err != nil {
+			return err
+		}
+		digest = d
 		if _, err := logChange(txn, object); err != nil {
 			return err
 		}
@@ -170,6 +270,12 @@ func (s *Store) WriteChanges(object string, ids []string, raws [][]byte, meta Me
 		}
 		return nil
 	})
+	if err == nil {
+		s.digestMu.Lock()
+		s.digest = digest
+		s.digestMu.Unlock()
+	}
+	return err
 }
 
 // Changes returns every stored change of object (in key order).

@@ -37,16 +37,26 @@ type Local interface {
 	Acknowledged(ctx context.Context, id crypto.ObjectID, nodeHeads []string) error
 	Rejected(ctx context.Context, id crypto.ObjectID, reason string) error
 	ApplyRemote(ctx context.Context, id crypto.ObjectID, raws [][]byte, nodeHeads []string) ([]crypto.ChangeID, error)
+	// Digest is the whole-range head-sync digest, kept in memory: an idle
+	// head sync compares it with the node's answer and reads nothing else.
+	Digest(ctx context.Context) (diff.Digest, error)
+	// Summary is the full head-sync set, read from the store when the
+	// digests differ.
 	Summary(ctx context.Context) (*diff.Set, error)
 	Heads(ctx context.Context, id crypto.ObjectID) ([]string, error)
 }
 
 // Events are what an Engine reports; nil fields are skipped. They are
 // called from the engine's goroutine and must not block on the engine.
+// Control flows one way (DESIGN §7): an event handler may tell the engine
+// what the node reported (AclHeadAt), but nothing the engine reports makes
+// it fetch again by itself — a status report never triggers an ACL fetch
+// unless the node's ACL head is ahead of ours.
 type Events struct {
 	// AclApplied: new ACL records were applied to the space.
 	AclApplied func(id crypto.SpaceID)
-	// Status: the node's status of the space (pending deletion, deleted …).
+	// Status: the node's status of the space (pending deletion, deleted …),
+	// reported after the ACL it came with was applied.
 	Status func(st *syncpb.SpaceStatus)
 	// Synced: a cycle finished with nothing left to push or fetch.
 	Synced func(id crypto.SpaceID)
@@ -85,11 +95,22 @@ type Engine struct {
 	local Local
 	cfg   Config
 
-	mu       sync.Mutex // guards remote, inbox, needHead, needAcl
+	mu       sync.Mutex // guards every field up to wake
 	remote   Remote
+	conns    uint64 // bumps with every SetRemote: a new connection ends a backoff
 	inbox    []*syncpb.HeadUpdate
 	needHead bool
 	needAcl  bool
+	// aclSeq is the space's ACL head as of the last ACL fetch (aclKnown:
+	// read at least once); a node report at or below it needs no fetch.
+	aclSeq   uint64
+	aclKnown bool
+	// Head-sync rounds, for WaitCaughtUp: headStarted numbers the head syncs
+	// cycles began, headDone is the number of the last one that completed,
+	// headCh is closed (and replaced) when one completes.
+	headStarted, headDone uint64
+	headCh                chan struct{}
+	waiters               map[*waiter]struct{}
 
 	wake chan struct{} // capacity 1: a pending nudge
 	stop chan struct{}
@@ -97,11 +118,19 @@ type Engine struct {
 	once sync.Once
 }
 
+// waiter is a WaitCaughtUp call: it is told the progress of the head syncs
+// from round on.
+type waiter struct {
+	round    uint64
+	progress func(done, total int)
+}
+
 // NewEngine starts an engine for a loaded space. It is offline until
 // SetRemote gives it a connection.
 func NewEngine(local Local, cfg Config) *Engine {
 	cfg.defaults()
-	e := &Engine{local: local, cfg: cfg, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	e := &Engine{local: local, cfg: cfg, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
+		headCh: make(chan struct{}), waiters: map[*waiter]struct{}{}}
 	go e.run()
 	return e
 }
@@ -117,6 +146,7 @@ func (e *Engine) Close() {
 func (e *Engine) SetRemote(r Remote) {
 	e.mu.Lock()
 	e.remote = r
+	e.conns++
 	if r != nil {
 		e.needHead, e.needAcl = true, true
 	}
@@ -139,12 +169,88 @@ func (e *Engine) Push(hu *syncpb.HeadUpdate) {
 	e.nudge()
 }
 
-// AclChanged tells the engine the space's ACL moved on the node.
+// AclChanged tells the engine the space's ACL moved on the node (an
+// AclUpdate push): it fetches the log.
 func (e *Engine) AclChanged() {
 	e.mu.Lock()
 	e.needAcl = true
 	e.mu.Unlock()
 	e.nudge()
+}
+
+// AclHeadAt tells the engine the node reported the space's ACL head at seq
+// (a space status). It fetches the log only if that is ahead of the local
+// head, so answering a status report can never start a loop of fetches.
+func (e *Engine) AclHeadAt(seq uint64) {
+	e.mu.Lock()
+	ahead := !e.aclKnown || seq > e.aclSeq
+	if ahead {
+		e.needAcl = true
+	}
+	e.mu.Unlock()
+	if ahead {
+		e.nudge()
+	}
+}
+
+// WaitCaughtUp asks for a head sync and waits until one that started after
+// the call has completed: the space then holds everything the node had when
+// it began. progress (may be nil) is told how many of the objects that head
+// sync found different have been fetched; it is called from the engine's
+// goroutine and must not block. It fails when ctx ends or the engine stops.
+func (e *Engine) WaitCaughtUp(ctx context.Context, progress func(done, total int)) error {
+	e.mu.Lock()
+	w := &waiter{round: e.headStarted + 1, progress: progress}
+	e.waiters[w] = struct{}{}
+	e.needHead = true
+	e.mu.Unlock()
+	defer func() {
+		e.mu.Lock()
+		delete(e.waiters, w)
+		e.mu.Unlock()
+	}()
+	e.nudge()
+	for {
+		e.mu.Lock()
+		done, ch := e.headDone >= w.round, e.headCh
+		e.mu.Unlock()
+		if done {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-e.stop:
+			return errkind.Errorf("sync.wait", errkind.Precondition, "space %s stopped syncing", e.local.ID())
+		}
+	}
+}
+
+// headProgress tells the waiters of head-sync round round how far it got.
+func (e *Engine) headProgress(round uint64, done, total int) {
+	e.mu.Lock()
+	var fns []func(int, int)
+	for w := range e.waiters {
+		if w.progress != nil && w.round <= round {
+			fns = append(fns, w.progress)
+		}
+	}
+	e.mu.Unlock()
+	for _, fn := range fns {
+		fn(done, total)
+	}
+}
+
+// headSynced records that head-sync round round completed.
+func (e *Engine) headSynced(round uint64) {
+	e.mu.Lock()
+	if round > e.headDone {
+		e.headDone = round
+		close(e.headCh)
+		e.headCh = make(chan struct{})
+	}
+	e.mu.Unlock()
 }
 
 func (e *Engine) nudge() {
@@ -162,8 +268,12 @@ func (e *Engine) run() {
 
 	tick := time.NewTicker(e.cfg.HeadSyncEvery)
 	defer tick.Stop()
-	var retry *time.Timer
-	failures := 0
+	var (
+		retry    *time.Timer
+		retryOn  uint64 // the connection the last failure happened on
+		failures int
+		lastErr  string
+	)
 	for {
 		var retryC <-chan time.Time
 		if retry != nil {
@@ -176,17 +286,33 @@ func (e *Engine) run() {
 			}
 			return
 		case <-e.wake:
+			// While backing off, a nudge only records its need (the flags
+			// are set already): the retry does the work. A new connection
+			// ends the backoff at once.
+			if retry != nil && e.connection() == retryOn {
+				continue
+			}
 		case <-tick.C:
 			e.mu.Lock()
 			e.needHead = true
 			e.mu.Unlock()
+			if retry != nil {
+				continue
+			}
 		case <-retryC:
+		}
+		if retry != nil {
+			retry.Stop()
 			retry = nil
+		}
+		conn := e.connection()
+		if conn != retryOn {
+			failures, lastErr = 0, ""
 		}
 		err := e.cycle(ctx)
 		switch {
 		case err == nil:
-			failures = 0
+			failures, lastErr = 0, ""
 		case ctx.Err() != nil:
 			return
 		default:
@@ -195,13 +321,30 @@ func (e *Engine) run() {
 				e.cfg.Events.Failed(e.local.ID(), err)
 			}
 			wait := Backoff(failures)
-			e.cfg.Log.Info("sync cycle failed; retrying", "space", e.local.ID(), "in", wait, "err", err)
-			if retry != nil {
-				retry.Stop()
+			// Once per backoff step; the same failure over and over only
+			// while the backoff still grows (it reaches its cap well
+			// before maxLoggedRepeats), then at debug level.
+			level := slog.LevelInfo
+			if msg := err.Error(); msg == lastErr && failures > maxLoggedRepeats {
+				level = slog.LevelDebug
+			} else {
+				lastErr = msg
 			}
-			retry = time.NewTimer(wait)
+			e.cfg.Log.Log(ctx, level, "sync cycle failed; retrying", "space", e.local.ID(), "in", wait, "attempt", failures, "err", err)
+			retry, retryOn = time.NewTimer(wait), conn
 		}
 	}
+}
+
+// maxLoggedRepeats is how many identical consecutive failures are logged at
+// info level before the engine stays quiet about them (debug level).
+const maxLoggedRepeats = 8
+
+// connection numbers the engine's current connection.
+func (e *Engine) connection() uint64 {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.conns
 }
 
 // Backoff is the wait before retry n (1-based): exponential from 250 ms,
@@ -212,13 +355,21 @@ func Backoff(n int) time.Duration { return syncclient.Backoff{}.Delay(n - 1) }
 func (e *Engine) cycle(ctx context.Context) error {
 	e.mu.Lock()
 	r := e.remote
+	if r == nil {
+		e.mu.Unlock()
+		return nil // offline: local changes wait in the store's push queue
+	}
+	// Take the work: what this cycle does not finish is put back (requeue).
 	inbox := e.inbox
 	e.inbox = nil
 	needHead, needAcl := e.needHead, e.needAcl
-	e.mu.Unlock()
-	if r == nil {
-		return nil // offline: local changes wait in the store's push queue
+	e.needHead, e.needAcl = false, false
+	var round uint64 // this cycle's head-sync round
+	if needHead {
+		e.headStarted++
+		round = e.headStarted
 	}
+	e.mu.Unlock()
 	requeue := func() { // keep what this cycle did not finish
 		e.mu.Lock()
 		e.inbox = append(inbox, e.inbox...)
@@ -249,11 +400,12 @@ func (e *Engine) cycle(ctx context.Context) error {
 		return err
 	}
 	if needHead {
-		if err := e.headSync(ctx, r); err != nil {
+		if err := e.headSync(ctx, r, round); err != nil {
 			requeue()
 			return err
 		}
 		needHead = false
+		e.headSynced(round)
 	}
 	if e.cfg.Events.Synced != nil {
 		e.cfg.Events.Synced(e.local.ID())
@@ -295,7 +447,9 @@ func (e *Engine) register(ctx context.Context, r Remote) error {
 	return errkind.Errorf("sync.register", errkind.Permission, "the node refused space %s: %s", e.local.ID(), resp.Reason)
 }
 
-// followAcl fetches and applies ACL records after the local head.
+// followAcl fetches and applies ACL records after the local head, then
+// reports the node's status of the space (after the local head moved, so a
+// handler comparing the status's ACL head with ours sees them equal).
 func (e *Engine) followAcl(ctx context.Context, r Remote) error {
 	seq, err := e.local.AclSeq(ctx)
 	if err != nil {
@@ -307,12 +461,15 @@ func (e *Engine) followAcl(ctx context.Context, r Remote) error {
 	if err != nil {
 		return err
 	}
+	n, applyErr := e.local.ApplyAcl(ctx, resp.Records)
+	e.mu.Lock()
+	e.aclSeq, e.aclKnown = seq+uint64(n), true
+	e.mu.Unlock()
 	if resp.Status != nil && e.cfg.Events.Status != nil {
 		e.cfg.Events.Status(resp.Status)
 	}
-	n, err := e.local.ApplyAcl(ctx, resp.Records)
-	if err != nil {
-		return err
+	if applyErr != nil {
+		return applyErr
 	}
 	if n > 0 && e.cfg.Events.AclApplied != nil {
 		e.cfg.Events.AclApplied(e.local.ID())
@@ -394,21 +551,44 @@ func (e *Engine) pushObject(ctx context.Context, r Remote, id crypto.ObjectID) e
 }
 
 // headSync compares (object, heads hash) summaries with the node, then
-// fetches what differs and pushes what the node lacks.
-func (e *Engine) headSync(ctx context.Context, r Remote) error {
+// fetches what differs and pushes what the node lacks. round numbers it
+// for WaitCaughtUp's progress.
+func (e *Engine) headSync(ctx context.Context, r Remote, round uint64) error {
+	digest, err := e.local.Digest(ctx)
+	if err != nil {
+		return err
+	}
+	ask := func(ranges []diff.Range) ([]diff.RangeResult, error) {
+		cctx, cancel := e.call(ctx)
+		defer cancel()
+		resp, err := r.HeadSync(cctx, diff.RequestToPB(string(e.local.ID()), ranges))
+		if err != nil {
+			return nil, err
+		}
+		return diff.ResultsFromPB(resp)
+	}
+	// The first round asks about the whole position space; when the node's
+	// answer equals our digest, nothing differs and the store is not read.
+	first := []diff.Range{diff.Full(diff.DefaultElementLimit)}
+	results, err := ask(first)
+	if err != nil {
+		return err
+	}
+	if len(results) == 1 && digest.Matches(results[0]) {
+		e.headProgress(round, 0, 0)
+		return nil
+	}
 	set, err := e.local.Summary(ctx)
 	if err != nil {
 		return err
 	}
 	d := diff.NewDriver(set, diff.DefaultFanout, diff.DefaultElementLimit)
+	d.Next() // == first, answered above
+	if err := d.Feed(results); err != nil {
+		return err
+	}
 	for ranges := d.Next(); len(ranges) > 0; ranges = d.Next() {
-		cctx, cancel := e.call(ctx)
-		resp, err := r.HeadSync(cctx, diff.RequestToPB(string(e.local.ID()), ranges))
-		cancel()
-		if err != nil {
-			return err
-		}
-		results, err := diff.ResultsFromPB(resp)
+		results, err := ask(ranges)
 		if err != nil {
 			return err
 		}
@@ -417,10 +597,13 @@ func (e *Engine) headSync(ctx context.Context, r Remote) error {
 		}
 	}
 	res := d.Result()
-	for _, id := range append(append([]string{}, res.Changed...), res.RemoteOnly...) {
+	fetch := append(append([]string{}, res.Changed...), res.RemoteOnly...)
+	e.headProgress(round, 0, len(fetch))
+	for i, id := range fetch {
 		if err := e.fetch(ctx, r, crypto.ObjectID(id)); err != nil {
 			return err
 		}
+		e.headProgress(round, i+1, len(fetch))
 	}
 	for _, id := range append(append([]string{}, res.Changed...), res.LocalOnly...) {
 		if err := e.pushObject(ctx, r, crypto.ObjectID(id)); err != nil {

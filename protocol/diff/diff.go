@@ -64,63 +64,161 @@ func elementHash(e Element) [32]byte {
 }
 
 // Set is a sorted set of element summaries with O(log n) range hashes (prefix XOR).
-// It is a thread-unsafe value owned by its caller.
+// Put and Remove are O(1): they are recorded and merged into the sorted entries, in one
+// pass, by the next read, so a set kept up to date as changes are accepted costs one
+// merge per head sync, not one sorted insert per change. It is a thread-unsafe value
+// owned by its caller.
 type Set struct {
-	entries []entry           // sorted by (pos, id)
-	prefix  [][32]byte        // prefix[i] = XOR of entries[:i]; nil when stale
-	index   map[string]uint64 // id -> pos
+	entries []entry            // sorted by (pos, id)
+	prefix  [][32]byte         // prefix[i] = XOR of entries[:i]; nil when stale
+	dirty   map[string]pending // Puts and Removes waiting for the next read, by id
 }
 
-// NewSet builds a set; a later element with the same id replaces an earlier one.
+// pending is a recorded Put (en) or Remove.
+type pending struct {
+	en     entry
+	remove bool
+}
+
+// NewSet builds a set in O(n log n); a later element with the same id replaces an
+// earlier one.
 func NewSet(els []Element) *Set {
-	s := &Set{index: make(map[string]uint64, len(els))}
-	for _, e := range els {
-		s.Put(e)
+	s := &Set{entries: make([]entry, len(els))}
+	for i, e := range els {
+		s.entries[i] = entry{pos: Pos(e.ID), el: e, hash: elementHash(e)}
 	}
+	slices.SortStableFunc(s.entries, cmpEntry)
+	// Keep the last of each run of equal ids (the stable sort kept their order).
+	out := s.entries[:0]
+	for i, en := range s.entries {
+		if i+1 < len(s.entries) && s.entries[i+1].el.ID == en.el.ID {
+			continue
+		}
+		out = append(out, en)
+	}
+	clear(s.entries[len(out):])
+	s.entries = out
 	return s
 }
 
+// Digest is a set's whole-range summary: its element count and the XOR of its element
+// hashes. Its owner keeps it up to date in O(1) per change (Add the new element, Remove
+// the one it replaces), so a head sync whose first answer matches it needs no set at all:
+// two idle peers agree in one round trip without reading their stores.
+type Digest struct {
+	Count uint64
+	Hash  [32]byte
+}
+
+// Add counts e in the digest.
+func (d *Digest) Add(e Element) {
+	h := elementHash(e)
+	xor(&d.Hash, &h)
+	d.Count++
+}
+
+// Remove takes e, which the digest counted, out of it.
+func (d *Digest) Remove(e Element) {
+	h := elementHash(e)
+	xor(&d.Hash, &h)
+	d.Count--
+}
+
+// Matches reports whether a peer's answer for the whole position space equals d.
+func (d Digest) Matches(r RangeResult) bool {
+	return r.From == 0 && r.To == math.MaxUint64 && uint64(r.Count) == d.Count && r.Hash == d.Hash
+}
+
+func xor(dst, src *[32]byte) {
+	for i := range dst {
+		dst[i] ^= src[i]
+	}
+}
+
+// Digest returns the set's whole-range digest.
+func (s *Set) Digest() Digest {
+	p := s.prefixes()
+	return Digest{Count: uint64(len(s.entries)), Hash: p[len(s.entries)]}
+}
+
 // Len returns the number of elements.
-func (s *Set) Len() int { return len(s.entries) }
+func (s *Set) Len() int {
+	s.flush()
+	return len(s.entries)
+}
 
 func (s *Set) find(id string, pos uint64) (int, bool) {
 	return slices.BinarySearchFunc(s.entries, entry{pos: pos, el: Element{ID: id}}, cmpEntry)
 }
 
+// Get returns the element with this id.
+func (s *Set) Get(id string) (Element, bool) {
+	if p, ok := s.dirty[id]; ok {
+		if p.remove {
+			return Element{}, false
+		}
+		return p.en.el, true
+	}
+	if i, ok := s.find(id, Pos(id)); ok {
+		return s.entries[i].el, true
+	}
+	return Element{}, false
+}
+
 // Put inserts or updates an element.
 func (s *Set) Put(e Element) {
-	pos := Pos(e.ID)
-	i, ok := s.find(e.ID, pos)
-	en := entry{pos: pos, el: e, hash: elementHash(e)}
-	if ok {
-		s.entries[i] = en
-	} else {
-		s.entries = slices.Insert(s.entries, i, en)
-	}
-	s.index[e.ID] = pos
-	s.prefix = nil
+	s.record(e.ID, pending{en: entry{pos: Pos(e.ID), el: e, hash: elementHash(e)}})
 }
 
 // Remove deletes an element by id.
 func (s *Set) Remove(id string) {
-	pos, ok := s.index[id]
-	if !ok {
-		return
+	s.record(id, pending{en: entry{pos: Pos(id), el: Element{ID: id}}, remove: true})
+}
+
+func (s *Set) record(id string, p pending) {
+	if s.dirty == nil {
+		s.dirty = map[string]pending{}
 	}
-	if i, ok := s.find(id, pos); ok {
-		s.entries = slices.Delete(s.entries, i, i+1)
-	}
-	delete(s.index, id)
+	s.dirty[id] = p
 	s.prefix = nil
 }
 
+// flush merges the pending Puts and Removes into the sorted entries, in one pass:
+// O(n + k log k) for k pending changes.
+func (s *Set) flush() {
+	if len(s.dirty) == 0 {
+		return
+	}
+	changes := make([]pending, 0, len(s.dirty))
+	for _, p := range s.dirty {
+		changes = append(changes, p)
+	}
+	slices.SortFunc(changes, func(a, b pending) int { return cmpEntry(a.en, b.en) })
+	out := make([]entry, 0, len(s.entries)+len(changes))
+	i := 0
+	for _, c := range changes {
+		for i < len(s.entries) && cmpEntry(s.entries[i], c.en) < 0 {
+			out = append(out, s.entries[i])
+			i++
+		}
+		if i < len(s.entries) && s.entries[i].el.ID == c.en.el.ID {
+			i++ // replaced or removed
+		}
+		if !c.remove {
+			out = append(out, c.en)
+		}
+	}
+	out = append(out, s.entries[i:]...)
+	s.entries, s.dirty, s.prefix = out, nil, nil
+}
+
 func (s *Set) prefixes() [][32]byte {
+	s.flush()
 	if s.prefix == nil {
 		p := make([][32]byte, len(s.entries)+1)
 		for i, e := range s.entries {
-			for j := range p[i+1] {
-				p[i+1][j] = p[i][j] ^ e.hash[j]
-			}
+			p[i+1] = p[i]
+			xor(&p[i+1], &e.hash)
 		}
 		s.prefix = p
 	}
@@ -164,8 +262,8 @@ type RangeResult struct {
 }
 
 func (s *Set) result(r Range, withElements bool) RangeResult {
+	p := s.prefixes() // merges pending changes first
 	lo, hi := s.bounds(r)
-	p := s.prefixes()
 	res := RangeResult{From: r.From, To: r.To, Count: uint32(hi - lo)}
 	for j := range res.Hash {
 		res.Hash[j] = p[hi][j] ^ p[lo][j]
@@ -401,17 +499,4 @@ func ResultsFromPB(m *syncpb.HeadSyncResponse) ([]RangeResult, error) {
 		out = append(out, res)
 	}
 	return out, nil
-}
-
-// NewSetSorted builds a set in O(n log n) without per-element insertion cost (ids unique).
-func NewSetSorted(els []Element) *Set {
-	s := &Set{entries: make([]entry, len(els)), index: make(map[string]uint64, len(els))}
-	for i, e := range els {
-		p := Pos(e.ID)
-		s.entries[i] = entry{pos: p, el: e, hash: elementHash(e)}
-		s.index[e.ID] = p
-	}
-	slices.SortFunc(s.entries, cmpEntry)
-	s.entries = slices.CompactFunc(s.entries, func(a, b entry) bool { return a.el.ID == b.el.ID })
-	return s
 }

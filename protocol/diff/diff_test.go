@@ -130,8 +130,8 @@ func bigSets(n int) (*Set, *Set, Result) {
 	for i := range els {
 		els[i] = Element{ID: fmt.Sprintf("obj-%06d", i), HeadsHash: fmt.Sprintf("h%d", i)}
 	}
-	local := NewSetSorted(els)
-	remote := NewSetSorted(els)
+	local := NewSet(els)
+	remote := NewSet(els)
 	var want Result
 	for _, i := range []int{7, 1234, 50000, 77777, 99999} {
 		remote.Put(Element{ID: els[i].ID, HeadsHash: "changed"})

@@ -1,0 +1,259 @@
+package syncengine
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/hearth-sync/hearth/core/space"
+	"github.com/hearth-sync/hearth/pb/syncpb"
+	"github.com/hearth-sync/hearth/protocol/crypto"
+	"github.com/hearth-sync/hearth/protocol/diff"
+)
+
+// fakeLocal is a space with an ACL at seq and the objects of set; it counts
+// what the engine asks of it.
+type fakeLocal struct {
+	mu        sync.Mutex
+	seq       uint64
+	set       *diff.Set
+	summaries atomic.Int32
+}
+
+func (f *fakeLocal) ID() crypto.SpaceID { return "space" }
+func (f *fakeLocal) PendingRegistration(context.Context) (space.Registration, bool, error) {
+	return space.Registration{}, false, nil
+}
+func (f *fakeLocal) AcceptRegistration(context.Context, []byte) error { return nil }
+func (f *fakeLocal) AclSeq(context.Context) (uint64, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.seq, nil
+}
+func (f *fakeLocal) ApplyAcl(_ context.Context, records [][]byte) (int, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.seq += uint64(len(records))
+	return len(records), nil
+}
+func (f *fakeLocal) PendingObjects(context.Context) ([]crypto.ObjectID, error) { return nil, nil }
+func (f *fakeLocal) Outgoing(context.Context, crypto.ObjectID) ([]*syncpb.HeadUpdate, error) {
+	return nil, nil
+}
+func (f *fakeLocal) Acknowledged(context.Context, crypto.ObjectID, []string) error { return nil }
+func (f *fakeLocal) Rejected(context.Context, crypto.ObjectID, string) error       { return nil }
+func (f *fakeLocal) ApplyRemote(_ context.Context, id crypto.ObjectID, _ [][]byte, heads []string) ([]crypto.ChangeID, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.set.Put(diff.Element{ID: string(id), HeadsHash: headsOf(heads)})
+	return nil, nil
+}
+func (f *fakeLocal) Digest(context.Context) (diff.Digest, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.set.Digest(), nil
+}
+func (f *fakeLocal) Summary(context.Context) (*diff.Set, error) {
+	f.summaries.Add(1)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var els []diff.Element
+	for _, r := range mustRanges(f.set) {
+		els = append(els, r.Elements...)
+	}
+	return diff.NewSet(els), nil
+}
+func (f *fakeLocal) Heads(context.Context, crypto.ObjectID) ([]string, error) { return nil, nil }
+
+func mustRanges(s *diff.Set) []diff.RangeResult {
+	res, err := s.Ranges([]diff.Range{diff.Full(1 << 20)})
+	if err != nil {
+		panic(err)
+	}
+	return res
+}
+
+func headsOf(heads []string) string {
+	if len(heads) == 0 {
+		return ""
+	}
+	return heads[0]
+}
+
+// fakeNode is a node holding an ACL at seq and the objects of set; it counts
+// calls and can fail AclLog.
+type fakeNode struct {
+	mu       sync.Mutex
+	seq      uint64
+	set      *diff.Set
+	aclFails bool
+	aclLogs  atomic.Int32
+	syncs    atomic.Int32
+	fetches  atomic.Int32
+}
+
+func (n *fakeNode) SpacePush(context.Context, *syncpb.SpacePush) (*syncpb.AclAddResponse, error) {
+	return nil, errors.New("unused")
+}
+func (n *fakeNode) AclLog(_ context.Context, req *syncpb.AclLogRequest) (*syncpb.AclLogResponse, error) {
+	n.aclLogs.Add(1)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.aclFails {
+		return nil, errors.New("the node is having a bad day")
+	}
+	resp := &syncpb.AclLogResponse{Status: &syncpb.SpaceStatus{SpaceId: req.SpaceId, AclSeq: n.seq}}
+	for s := req.AfterSeq; s < n.seq; s++ {
+		resp.Records = append(resp.Records, []byte("record"))
+	}
+	return resp, nil
+}
+func (n *fakeNode) HeadUpdate(context.Context, *syncpb.HeadUpdate) (*syncpb.Ack, error) {
+	return nil, errors.New("unused")
+}
+func (n *fakeNode) Fetch(_ context.Context, req *syncpb.FetchRequest) (*syncpb.FetchResponse, error) {
+	n.fetches.Add(1)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	e, _ := n.set.Get(req.ObjectId)
+	return &syncpb.FetchResponse{Heads: []string{e.HeadsHash}}, nil
+}
+func (n *fakeNode) HeadSync(_ context.Context, req *syncpb.HeadSyncRequest) (*syncpb.HeadSyncResponse, error) {
+	n.syncs.Add(1)
+	ranges, err := diff.RangesFromPB(req)
+	if err != nil {
+		return nil, err
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	res, err := n.set.Ranges(ranges)
+	if err != nil {
+		return nil, err
+	}
+	return diff.ResponseToPB(res), nil
+}
+
+func newFakes(objects ...string) (*fakeLocal, *fakeNode) {
+	var els []diff.Element
+	for _, o := range objects {
+		els = append(els, diff.Element{ID: o, HeadsHash: "h-" + o})
+	}
+	return &fakeLocal{seq: 1, set: diff.NewSet(nil)}, &fakeNode{seq: 1, set: diff.NewSet(els)}
+}
+
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	require.Eventually(t, cond, 10*time.Second, 5*time.Millisecond, what)
+}
+
+// A status whose ACL head is ours fetches nothing (the loop of round 1: each
+// fetch's status asked for the next fetch); one ahead of ours fetches once.
+func TestStatusAtOurACLHeadFetchesNothing(t *testing.T) {
+	local, node := newFakes()
+	var statuses atomic.Int32
+	var e *Engine
+	e = NewEngine(local, Config{HeadSyncEvery: time.Hour, Events: Events{
+		// The lifecycle's answer to a status, as core wires it.
+		Status: func(st *syncpb.SpaceStatus) { statuses.Add(1); e.AclHeadAt(st.AclSeq) },
+	}})
+	defer e.Close()
+	e.SetRemote(node)
+	eventually(t, "the first cycle fetched the ACL", func() bool { return statuses.Load() == 1 })
+	time.Sleep(50 * time.Millisecond)
+	assert.EqualValues(t, 1, node.aclLogs.Load(), "answering the status with a fetch would loop")
+
+	for range 100 {
+		e.AclHeadAt(1) // pushed statuses at our head
+	}
+	time.Sleep(50 * time.Millisecond)
+	assert.EqualValues(t, 1, node.aclLogs.Load())
+
+	node.mu.Lock()
+	node.seq = 2
+	node.mu.Unlock()
+	e.AclHeadAt(2)
+	eventually(t, "a status ahead of ours fetches", func() bool { return node.aclLogs.Load() == 2 })
+	time.Sleep(50 * time.Millisecond)
+	assert.EqualValues(t, 2, node.aclLogs.Load(), "and only once")
+	local.mu.Lock()
+	assert.EqualValues(t, 2, local.seq)
+	local.mu.Unlock()
+}
+
+// While a failing cycle backs off, nudges only record their need: a storm of
+// pushes costs one retry per backoff step, not one call each.
+func TestBackoffHoldsNudges(t *testing.T) {
+	local, node := newFakes()
+	node.aclFails = true
+	var failed, synced atomic.Int32
+	e := NewEngine(local, Config{HeadSyncEvery: time.Hour, Events: Events{
+		Failed: func(crypto.SpaceID, error) { failed.Add(1) },
+		Synced: func(crypto.SpaceID) { synced.Add(1) },
+	}})
+	defer e.Close()
+	e.SetRemote(node)
+	eventually(t, "the first cycle failed", func() bool { return failed.Load() >= 1 })
+	deadline := time.Now().Add(300 * time.Millisecond)
+	for time.Now().Before(deadline) {
+		e.AclChanged()
+		e.LocalChanged()
+		time.Sleep(time.Millisecond)
+	}
+	// Backoff starts at 125-250 ms and doubles: within 300 ms at most three
+	// attempts in all, however many nudges.
+	assert.LessOrEqual(t, node.aclLogs.Load(), int32(3), "nudges broke through the backoff")
+
+	node.mu.Lock()
+	node.aclFails = false
+	node.mu.Unlock()
+	e.SetRemote(node) // a new connection ends the backoff at once
+	eventually(t, "the reconnect synced", func() bool { return synced.Load() == 1 })
+}
+
+// An idle head sync is one round trip that reads no summary; a space behind
+// the node reads it, fetches what differs and reports progress;
+// WaitCaughtUp returns once a head sync that started after it completed.
+func TestHeadSyncDigestAndWaitCaughtUp(t *testing.T) {
+	local, node := newFakes()
+	e := NewEngine(local, Config{HeadSyncEvery: time.Hour})
+	defer e.Close()
+	e.SetRemote(node)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, e.WaitCaughtUp(ctx, nil))
+	syncs := node.syncs.Load()
+	require.NoError(t, e.WaitCaughtUp(ctx, nil))
+	assert.Equal(t, syncs+1, node.syncs.Load(), "an idle head sync is one round trip")
+	assert.Zero(t, local.summaries.Load(), "and reads no summary")
+
+	node.mu.Lock()
+	for _, o := range []string{"a", "b", "c"} {
+		node.set.Put(diff.Element{ID: o, HeadsHash: "h-" + o})
+	}
+	node.mu.Unlock()
+	var last [2]int
+	var pmu sync.Mutex
+	require.NoError(t, e.WaitCaughtUp(ctx, func(done, total int) {
+		pmu.Lock()
+		last = [2]int{done, total}
+		pmu.Unlock()
+	}))
+	assert.EqualValues(t, 3, node.fetches.Load())
+	assert.EqualValues(t, 1, local.summaries.Load())
+	pmu.Lock()
+	assert.Equal(t, [2]int{3, 3}, last, "progress reaches the total")
+	pmu.Unlock()
+	d, _ := local.Digest(ctx)
+	node.mu.Lock()
+	assert.Equal(t, node.set.Digest(), d, "the space holds what the node had")
+	node.mu.Unlock()
+
+	e.Close()
+	assert.Error(t, e.WaitCaughtUp(ctx, nil), "a stopped engine cannot catch up")
+}
