@@ -16,6 +16,7 @@ import (
 
 	"github.com/hearth-sync/hearth/core/space"
 	"github.com/hearth-sync/hearth/internal/pgtest"
+	"github.com/hearth-sync/hearth/protocol/objtree"
 	"github.com/hearth-sync/hearth/spaceindex"
 )
 
@@ -157,4 +158,20 @@ func pairOn(t testing.TB, addrA, addrB string) (spA, spB *space.Space) {
 	_, err = b.app.Accounts().Recover(mnemonic, "")
 	require.NoError(t, err)
 	return spA, b.waitSpace(t, id)
+}
+
+// TestNodeStoreFlag: --store badger:PATH puts the embedded store at PATH (not under the
+// data dir), and devices sync through it as before.
+func TestNodeStoreFlag(t *testing.T) {
+	data, dbDir := t.TempDir(), filepath.Join(t.TempDir(), "elsewhere")
+	n := startNodeWith(t, data, "", "--store", "badger:"+dbDir)
+	_, err := os.Stat(filepath.Join(dbDir, "MANIFEST"))
+	require.NoError(t, err, "badger opened at the given path")
+	assert.True(t, gone(filepath.Join(data, "db")), "nothing at the default place")
+	spA, spB := pairOn(t, n.addr, n.addr)
+	obj, err := spA.CreateObject(context.Background(), "note", space.Details{"name": objtree.String("x")})
+	require.NoError(t, err)
+	h, err := spA.Heads(context.Background(), obj)
+	require.NoError(t, err)
+	waitHeads(t, spB, obj, h)
 }
