@@ -281,22 +281,30 @@ func (s *Store) Statuses(ctx context.Context, fn func(crypto.SpaceID, store.Stat
 	}
 }
 
-// Purge implements store.Spaces, in one transaction.
+// purgeBatch bounds the rows one purge statement deletes, so that purging a large space
+// never runs into the statement timeout or holds locks for long.
+const purgeBatch = 5000
+
+// Purge implements store.Spaces in bounded statements, table by table (the header last),
+// so a purge cut short is finished by the next one.
 func (s *Store) Purge(ctx context.Context, id crypto.SpaceID) error {
-	return s.tx(ctx, func(tx pgx.Tx) error {
-		for _, q := range []string{
-			`DELETE FROM changes WHERE space_id = $1`,
-			`DELETE FROM objects WHERE space_id = $1`,
-			`DELETE FROM acl WHERE space_id = $1`,
-			`DELETE FROM blobs WHERE space_id = $1`,
-			`UPDATE spaces SET header = NULL, blob_usage = 0 WHERE space_id = $1`,
-		} {
-			if _, err := tx.Exec(ctx, q, string(id)); err != nil {
+	for _, table := range []string{"changes", "objects", "acl", "blobs"} {
+		q := `DELETE FROM ` + table + ` WHERE ctid IN (SELECT ctid FROM ` + table + ` WHERE space_id = $1 LIMIT $2)`
+		for {
+			if err := ctx.Err(); err != nil {
 				return err
 			}
+			tag, err := s.pool.Exec(ctx, q, string(id), purgeBatch)
+			if err != nil {
+				return err
+			}
+			if tag.RowsAffected() < purgeBatch {
+				break
+			}
 		}
-		return nil
-	})
+	}
+	_, err := s.pool.Exec(ctx, `UPDATE spaces SET header = NULL, blob_usage = 0 WHERE space_id = $1`, string(id))
+	return err
 }
 
 // AppendACL implements store.ACL: the record is inserted on the (space_id, seq) primary

@@ -254,3 +254,22 @@ func TestBadURL(t *testing.T) {
 	require.Error(t, err)
 	require.NotContains(t, err.Error(), "secret")
 }
+
+// TestPurgeLarge: a space with more rows than one purge statement deletes is purged whole.
+func TestPurgeLarge(t *testing.T) {
+	c := pgtest.Start(t)
+	s := s2(t, c.NewDB(t))
+	require.NoError(t, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), nil))
+	require.NoError(t, s.CreateSpace(ctx, sid("b"), []byte("h"), []byte("r"), nil))
+	_, err := s.pool.Exec(ctx, `INSERT INTO changes (space_id, object_id, n, change_id, raw)
+		SELECT $1, 'o', g, 'c' || g, 'x' FROM generate_series(1, $2) g`, string(sid("a")), 2*purgeBatch+7)
+	require.NoError(t, err)
+	_, err = s.pool.Exec(ctx, `INSERT INTO changes (space_id, object_id, n, change_id, raw) VALUES ($1, 'o', 1, 'c', 'x')`, string(sid("b")))
+	require.NoError(t, err)
+	require.NoError(t, s.Purge(ctx, sid("a")))
+	var left, other int
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT count(*) FROM changes WHERE space_id = $1`, string(sid("a"))).Scan(&left))
+	require.NoError(t, s.pool.QueryRow(ctx, `SELECT count(*) FROM changes WHERE space_id = $1`, string(sid("b"))).Scan(&other))
+	require.Zero(t, left)
+	require.Equal(t, 1, other, "another space is untouched")
+}
