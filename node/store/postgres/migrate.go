@@ -77,6 +77,63 @@ var migrations = []func(ctx context.Context, tx pgx.Tx) error{
 			holder text NOT NULL,
 			expires_at timestamptz NOT NULL)`,
 	),
+	// The two compare-and-swaps of the hot path as functions: one round trip each, the
+	// write and its NOTIFY in one statement's transaction. They answer 0 (done), 1 (stale:
+	// the swap lost) or 2 (no such space). The payloads are store.Event's encoding
+	// (TestWatch decodes them). A change to a function is a new migration.
+	4: execAll(
+		`CREATE FUNCTION hearth_put_changes(p_space text, p_object text, p_old text[], p_heads text[],
+				p_ids text[], p_raws bytea[], p_origin text) RETURNS integer
+			LANGUAGE plpgsql AS $$
+			DECLARE
+				v_n bigint;
+				v_cur text[];
+				v_added bigint;
+			BEGIN
+				IF p_old IS NULL THEN
+					INSERT INTO objects (space_id, object_id, n, heads)
+						SELECT p_space, p_object, 0, '{}' WHERE EXISTS (SELECT 1 FROM spaces WHERE space_id = p_space)
+						ON CONFLICT DO NOTHING;
+					IF NOT FOUND THEN
+						IF NOT EXISTS (SELECT 1 FROM spaces WHERE space_id = p_space) THEN RETURN 2; END IF;
+						RETURN 1;
+					END IF;
+					v_n := 0;
+				ELSE
+					SELECT n, heads INTO v_n, v_cur FROM objects WHERE space_id = p_space AND object_id = p_object FOR UPDATE;
+					IF NOT FOUND THEN
+						IF NOT EXISTS (SELECT 1 FROM spaces WHERE space_id = p_space) THEN RETURN 2; END IF;
+						RETURN 1;
+					END IF;
+					IF v_cur IS DISTINCT FROM p_old THEN RETURN 1; END IF;
+				END IF;
+				INSERT INTO changes (space_id, object_id, n, change_id, raw)
+					SELECT p_space, p_object, v_n + row_number() OVER (ORDER BY t.ord), t.id, t.raw
+					FROM unnest(p_ids, p_raws) WITH ORDINALITY AS t(id, raw, ord)
+					WHERE NOT EXISTS (SELECT 1 FROM changes c
+						WHERE c.space_id = p_space AND c.object_id = p_object AND c.change_id = t.id);
+				GET DIAGNOSTICS v_added = ROW_COUNT;
+				UPDATE objects SET n = v_n + v_added, heads = p_heads WHERE space_id = p_space AND object_id = p_object;
+				IF v_added > 0 THEN
+					PERFORM pg_notify('hearth_events', format('1 c %s %s %s %s %s', p_origin, p_space, v_n + v_added, p_object, v_n));
+				END IF;
+				RETURN 0;
+			END $$`,
+		`CREATE FUNCTION hearth_append_acl(p_space text, p_seq bigint, p_record bytea, p_members text[], p_origin text)
+			RETURNS integer LANGUAGE plpgsql AS $$
+			BEGIN
+				INSERT INTO acl (space_id, seq, record)
+					SELECT p_space, p_seq, p_record WHERE EXISTS (SELECT 1 FROM acl WHERE space_id = p_space AND seq = p_seq - 1)
+					ON CONFLICT DO NOTHING;
+				IF NOT FOUND THEN
+					IF NOT EXISTS (SELECT 1 FROM spaces WHERE space_id = p_space AND NOT purged) THEN RETURN 2; END IF;
+					RETURN 1;
+				END IF;
+				INSERT INTO members (identity, space_id) SELECT unnest(p_members), p_space ON CONFLICT DO NOTHING;
+				PERFORM pg_notify('hearth_events', format('1 a %s %s %s', p_origin, p_space, p_seq));
+				RETURN 0;
+			END $$`,
+	),
 }
 
 // SchemaVersion is the version this code writes and reads.

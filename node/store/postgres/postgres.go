@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -308,8 +307,9 @@ func (s *Store) Purge(ctx context.Context, id crypto.SpaceID) error {
 }
 
 // AppendACL implements store.ACL: the record is inserted on the (space_id, seq) primary
-// key only when record seq-1 exists. Two nodes racing for seq both try the INSERT; the
-// second waits on the first's key and then inserts nothing, so exactly one wins.
+// key only when record seq-1 exists (hearth_append_acl, one round trip). Two nodes racing
+// for seq both try the INSERT; the second waits on the first's key and then inserts
+// nothing, so exactly one wins.
 func (s *Store) AppendACL(ctx context.Context, id crypto.SpaceID, seq uint64, accepted []byte, members []crypto.PubKey) error {
 	if seq < 2 {
 		if err := mustExist(ctx, s.pool, id); err != nil {
@@ -317,28 +317,26 @@ func (s *Store) AppendACL(ctx context.Context, id crypto.SpaceID, seq uint64, ac
 		}
 		return store.ErrStale // record 1 is the root: CreateSpace stores it
 	}
-	return s.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO acl (space_id, seq, record)
-			SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM acl WHERE space_id = $1 AND seq = $4)
-			ON CONFLICT DO NOTHING`, string(id), int64(seq), accepted, int64(seq-1))
-		if err != nil {
-			return err
-		}
-		if tag.RowsAffected() == 0 {
-			ok, purged, err := spaceState(ctx, tx, id)
-			switch {
-			case err != nil:
-				return err
-			case !ok || purged:
-				return store.ErrNotFound
-			}
-			return store.ErrStale
-		}
-		if err := index(ctx, tx, id, members); err != nil {
-			return err
-		}
-		return s.notify(ctx, tx, store.Event{Kind: store.EventACL, Space: id, Seq: seq})
-	})
+	var res int
+	err := s.pool.QueryRow(ctx, `SELECT hearth_append_acl($1, $2, $3, $4, $5)`,
+		string(id), int64(seq), accepted, identities(members), s.origin).Scan(&res)
+	if err != nil {
+		return err
+	}
+	return swapResult(res)
+}
+
+// swapResult maps the answer of a compare-and-swap function.
+func swapResult(res int) error {
+	switch res {
+	case 0:
+		return nil
+	case 1:
+		return store.ErrStale
+	case 2:
+		return store.ErrNotFound
+	}
+	return errkind.Errorf("store", errkind.Other, "unexpected answer %d from the database", res)
 }
 
 // ACL implements store.ACL.
@@ -409,13 +407,13 @@ func headIDs(h []string) []crypto.ChangeID {
 	return out
 }
 
-// PutChanges implements store.Changes: the object's row is locked (a new object's row is
-// inserted first, so two creators of one object conflict on its key), its heads compared
-// with old, and then one statement inserts the changes it lacks, numbered on from its
-// counter in the given order, and sets the counter and the heads.
+// PutChanges implements store.Changes with hearth_put_changes, one round trip: the
+// object's row is locked (a new object's row is inserted first, so two creators of one
+// object conflict on its key), its heads compared with old, the changes it lacks
+// inserted, numbered on from its counter in the given order, and counter and heads set.
 func (s *Store) PutChanges(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID, old, heads []crypto.ChangeID, cs []store.Change) error {
-	var ids []string
-	var raws [][]byte
+	ids := make([]string, 0, len(cs))
+	raws := make([][]byte, 0, len(cs))
 	seen := map[crypto.ChangeID]bool{}
 	for _, c := range cs {
 		if len(c.ID) > 255 {
@@ -427,56 +425,20 @@ func (s *Store) PutChanges(ctx context.Context, id crypto.SpaceID, obj crypto.Ob
 			raws = append(raws, c.Raw)
 		}
 	}
-	return s.tx(ctx, func(tx pgx.Tx) error {
-		var n int64
-		// staleOr tells ErrNotFound (no such space) from a lost swap.
-		staleOr := func() error {
-			if err := mustExist(ctx, tx, id); err != nil {
-				return err
-			}
-			return store.ErrStale
-		}
-		if old == nil {
-			tag, err := tx.Exec(ctx, `INSERT INTO objects (space_id, object_id, n, heads)
-				SELECT $1, $2, 0, '{}' WHERE EXISTS (SELECT 1 FROM spaces WHERE space_id = $1) ON CONFLICT DO NOTHING`,
-				string(id), string(obj))
-			if err != nil {
-				return err
-			}
-			if tag.RowsAffected() == 0 {
-				return staleOr()
-			}
-		} else {
-			var cur []string
-			err := tx.QueryRow(ctx, `SELECT n, heads FROM objects WHERE space_id = $1 AND object_id = $2 FOR UPDATE`,
-				string(id), string(obj)).Scan(&n, &cur)
-			if errors.Is(err, pgx.ErrNoRows) {
-				return staleOr()
-			}
-			if err != nil {
-				return err
-			}
-			if !slices.Equal(cur, headStrings(old)) {
-				return store.ErrStale
-			}
-		}
-		var after int64
-		err := tx.QueryRow(ctx, `WITH fresh AS (
-				SELECT t.id, t.raw, t.ord FROM unnest($4::text[], $5::bytea[]) WITH ORDINALITY AS t(id, raw, ord)
-				WHERE NOT EXISTS (SELECT 1 FROM changes c WHERE c.space_id = $1 AND c.object_id = $2 AND c.change_id = t.id)),
-			ins AS (
-				INSERT INTO changes (space_id, object_id, n, change_id, raw)
-				SELECT $1, $2, $3 + row_number() OVER (ORDER BY ord), id, raw FROM fresh RETURNING 1)
-			UPDATE objects SET n = $3 + (SELECT count(*) FROM ins), heads = $6 WHERE space_id = $1 AND object_id = $2
-			RETURNING n`, string(id), string(obj), n, ids, raws, headStrings(heads)).Scan(&after)
-		if err != nil {
-			return err
-		}
-		if after == n {
-			return nil
-		}
-		return s.notify(ctx, tx, store.Event{Kind: store.EventChanges, Space: id, Object: obj, Seq: uint64(after), Prev: uint64(n)})
-	})
+	var oldArg []string // NULL: a new object
+	if len(old) > 0 {
+		oldArg = headStrings(old)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var res int
+	err := s.pool.QueryRow(ctx, `SELECT hearth_put_changes($1, $2, $3, $4, $5, $6, $7)`,
+		string(id), string(obj), oldArg, headStrings(heads), ids, raws, s.origin).Scan(&res)
+	if err != nil {
+		return err
+	}
+	return swapResult(res)
 }
 
 // Heads implements store.Changes.

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -272,4 +273,22 @@ func TestPurgeLarge(t *testing.T) {
 	require.NoError(t, s.pool.QueryRow(ctx, `SELECT count(*) FROM changes WHERE space_id = $1`, string(sid("b"))).Scan(&other))
 	require.Zero(t, left)
 	require.Equal(t, 1, other, "another space is untouched")
+}
+
+// BenchmarkPutChanges: one change appended to an object (the CAS a HeadUpdate makes), on
+// a durable server.
+func BenchmarkPutChanges(b *testing.B) {
+	c := pgtest.Start(b, pgtest.Options{Durable: true})
+	s := openT(b, c.NewDB(b))
+	defer s.Close()
+	require.NoError(b, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), nil))
+	obj := crypto.ObjectID(sid("o"))
+	var heads []crypto.ChangeID
+	b.ResetTimer()
+	for i := range b.N {
+		ch := store.Change{ID: crypto.ChangeID(sid(fmt.Sprint("c", i))), Raw: make([]byte, 300)}
+		next := []crypto.ChangeID{ch.ID}
+		require.NoError(b, s.PutChanges(ctx, sid("a"), obj, heads, next, []store.Change{ch}))
+		heads = next
+	}
 }
