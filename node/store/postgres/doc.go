@@ -7,8 +7,8 @@
 // function per version, run under an advisory lock so nodes starting together migrate
 // once), the compare-and-swaps (an ACL record is an INSERT on the (space_id, seq) primary
 // key guarded by the existence of seq-1, so two nodes racing for one sequence number can
-// never both win; an object's heads are compared under SELECT … FOR UPDATE; a status is a
-// conditional UPDATE), the blob table with the usage counter updated in the blob's
+// never both win; an object's heads are compared under SELECT … FOR UPDATE; both are SQL
+// functions of schema 4, one round trip each; a status is a conditional UPDATE), the blob table with the usage counter updated in the blob's
 // transaction, the cross-node feed (every write that others must hear of sends a NOTIFY
 // in its own transaction, so it is told if and only if it committed; Watch listens on a
 // dedicated connection and reconnects), leases, and the cluster's node key guard.
