@@ -114,6 +114,9 @@ func (n *Node) remoteChanges(ctx context.Context, e store.Event) error {
 	if err != nil {
 		return err
 	}
+	if !n.hub.anySubscribed(v, e.Space) {
+		return nil // nobody here follows this space: read nothing
+	}
 	heads, err := n.store.Heads(ctx, e.Space, e.Object)
 	if err != nil {
 		return err

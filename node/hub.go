@@ -97,3 +97,18 @@ func (h *hub) kickAll() {
 		}
 	}
 }
+
+// anySubscribed reports whether a stream of one of v's members follows space id (gets
+// its head updates).
+func (h *hub) anySubscribed(v *aclView, id crypto.SpaceID) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, m := range v.state.Members() {
+		for s := range h.subs[m.Key] {
+			if s.spaces[id] {
+				return true
+			}
+		}
+	}
+	return false
+}
