@@ -19,7 +19,7 @@ test: test-deps
 	$(GO) vet $(PKGS)
 	$(GO) test -race -timeout 30m $(PKGS)
 
-## test-deps: install what the real-client tests need (gobind, grpcurl, chromium,
+## test-deps: install what the real-client tests need (gobind, grpcurl, chromium, postgresql,
 ## npm ci in tests/node and tests/browser); idempotent, seconds when present.
 test-deps:
 	bash scripts/test-deps.sh

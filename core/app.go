@@ -26,7 +26,9 @@ type Config struct {
 	// DataDir is the data dir (created if missing).
 	DataDir string
 	// Node is the address of the sync node this middleware uses, or "" for
-	// local-only.
+	// local-only. Several addresses of one cluster (nodes sharing a store and
+	// a node key) are separated by commas: a connection tries them in turn,
+	// starting with the last one that worked.
 	Node string
 	// NodeLabel is how AccountShow names the node ("embedded", or the
 	// address); empty means Node.
@@ -126,12 +128,15 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 		Name: func() string { return nameOf(context.Background(), a.accounts, acc, svc.spaces) }} // profile.go
 	svc.maint = newMaintenance(acc.DB(), a.cfg.Now) // maintenance.go
 	if a.cfg.Node != "" {
+		fo := newFailover(a.cfg.Node)
 		dial := func(ctx context.Context) (syncengine.Conn, error) {
-			cfg := syncclient.Config{Addr: a.cfg.Node, DeviceKey: keys.Device, DeviceCert: keys.DeviceCert}
-			if k, ok := pinned.get(); ok {
-				cfg.NodeKey = &k
-			}
-			c, err := syncclient.Dial(ctx, cfg)
+			c, err := fo.dial(ctx, func(ctx context.Context, addr string) (*syncclient.Client, error) {
+				cfg := syncclient.Config{Addr: addr, DeviceKey: keys.Device, DeviceCert: keys.DeviceCert}
+				if k, ok := pinned.get(); ok {
+					cfg.NodeKey = &k
+				}
+				return syncclient.Dial(ctx, cfg)
+			})
 			if err != nil {
 				return nil, err
 			}

@@ -3,7 +3,10 @@ package core
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync/atomic"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -113,4 +116,52 @@ func (p *pinnedKey) pin(k crypto.PubKey) error {
 	}
 	p.key.Store(&k)
 	return nil
+}
+
+// failover dials one of a cluster's node addresses (Config.Node "ADDR[,ADDR]"): the one
+// that worked last first, then the others in order. Every node of a cluster has the same
+// key, so the pinned key holds for all; a key mismatch stops the round (never try the
+// next address past a node that shows another key).
+type failover struct {
+	addrs []string
+	next  atomic.Int32 // index of the address to try first
+}
+
+// failoverWait bounds the handshake with one address when there are others to try.
+const failoverWait = 5 * time.Second
+
+func newFailover(list string) *failover {
+	f := &failover{}
+	for _, a := range strings.Split(list, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			f.addrs = append(f.addrs, a)
+		}
+	}
+	return f
+}
+
+func (f *failover) dial(ctx context.Context, dial func(context.Context, string) (*syncclient.Client, error)) (*syncclient.Client, error) {
+	if len(f.addrs) == 0 {
+		return nil, errors.New("no node address")
+	}
+	start := int(f.next.Load())
+	var errs []error
+	for i := range f.addrs {
+		k := (start + i) % len(f.addrs)
+		actx, cancel := ctx, context.CancelFunc(func() {})
+		if len(f.addrs) > 1 {
+			actx, cancel = context.WithTimeout(ctx, failoverWait)
+		}
+		c, err := dial(actx, f.addrs[k])
+		cancel()
+		if err == nil {
+			f.next.Store(int32(k))
+			return c, nil
+		}
+		if len(f.addrs) == 1 || errors.Is(err, syncclient.ErrNodeKeyMismatch) || ctx.Err() != nil {
+			return nil, err
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", f.addrs[k], err))
+	}
+	return nil, errors.Join(errs...)
 }

@@ -111,7 +111,8 @@ func (n *Node) getSpaceStatus(ctx context.Context, m *syncpb.SpaceStatusRequest)
 	return statusPB(id, st, v, who), nil
 }
 
-// janitor carries out due deletions every JanitorInterval until Close.
+// janitor carries out due deletions every JanitorInterval until Close (on a shared
+// store, only while this node holds the janitor lease: janitorTick).
 func (n *Node) janitor() {
 	t := time.NewTicker(n.cfg.JanitorInterval)
 	defer t.Stop()
@@ -120,7 +121,7 @@ func (n *Node) janitor() {
 		case <-n.ctx.Done():
 			return
 		case <-t.C:
-			if err := n.Sweep(n.ctx); err != nil && n.ctx.Err() == nil {
+			if _, err := n.janitorTick(n.ctx); err != nil && n.ctx.Err() == nil {
 				n.log.Error("node: deletion sweep", "err", err)
 			}
 		}

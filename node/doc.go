@@ -1,8 +1,10 @@
 // Package node is the Hearth sync node (DESIGN §5): a gRPC server implementing the Node
 // service of pb/syncpb/node.proto over a store.Store.
 //
-// It owns: the handshake state (single-use, expiring challenges; session tokens carried
-// as metadata "session"), the ACL acceptor (validate with protocol/acl, assign the next
+// It owns: the handshake (auth.go: stateless challenges and session tokens MACed with keys
+// derived from the node key, so any node of a cluster checks what another issued; a
+// bounded replay cache; tokens carried as metadata "session"), the per-address rate limit
+// of unauthenticated calls (ratelimit.go, a bounded table), the ACL acceptor (validate with protocol/acl, assign the next
 // sequence number, countersign with the node key, store, fan out), membership checks on
 // every read and write of a space, change intake (objtree.Verify, write permission at the
 // change's ACL head and at the current head, parents present, heads = stored heads + new
@@ -18,8 +20,15 @@
 // object's heads, a space's status); a lost swap re-reads and decides again. In-memory
 // caches (the folded ACL per space) only move forward by sequence number.
 //
-// Every goroutine has an owner: the gRPC server's (stopped by Close) and the janitor
-// (stopped by Close). Time is an input (Config.Clock).
+// On a store shared by several nodes (cluster.go: capabilities of node/store found by type
+// assertion) it re-checks the cached ACL against the stored sequence number before every
+// membership decision, pushes the writes other nodes made (read from the store after the
+// store's feed names them) to its own subscribers, disconnects its subscribers when the
+// feed may have missed writes (they resubscribe and head-sync), and runs the janitor only
+// while it holds the store's janitor lease.
+//
+// Every goroutine has an owner: the gRPC server's, the janitor and the feed watcher (all
+// stopped by Close). Time is an input (Config.Clock).
 //
 // The node must never decrypt payloads (it holds no read keys), never log key material
 // or payloads, never serve a space to a non-member or a space pending deletion for sync,

@@ -79,3 +79,36 @@ func (h *hub) publish(accounts map[crypto.PubKey]bool, keep func(*subscriber) bo
 		}
 	}
 }
+
+// empty reports whether no stream is subscribed.
+func (h *hub) empty() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return len(h.subs) == 0
+}
+
+// kickAll disconnects every subscriber: their devices resubscribe and head-sync.
+func (h *hub) kickAll() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, m := range h.subs {
+		for s := range m {
+			s.kick()
+		}
+	}
+}
+
+// anySubscribed reports whether a stream of one of v's members follows space id (gets
+// its head updates).
+func (h *hub) anySubscribed(v *aclView, id crypto.SpaceID) bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, m := range v.state.Members() {
+		for s := range h.subs[m.Key] {
+			if s.spaces[id] {
+				return true
+			}
+		}
+	}
+	return false
+}

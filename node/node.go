@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"io"
 	"log/slog"
@@ -27,8 +28,6 @@ const (
 	DefaultChallengeTTL    = time.Minute
 	DefaultSubscriberQueue = 256
 	DefaultBlobQuota       = 1 << 30 // bytes of blobs per space
-	// maxPendingChallenges bounds the handshake state a flood of Hellos can create.
-	maxPendingChallenges = 10_000
 )
 
 // Config is what a Node needs. Key and Store are required.
@@ -56,6 +55,11 @@ type Config struct {
 	SubscriberQueue int
 	// BlobQuota is how many bytes of blobs (encrypted file chunks) one space may store.
 	BlobQuota int64
+	// UnauthRate and UnauthBurst bound the unauthenticated calls (Hello, Auth, calls
+	// with a session that does not verify) one source address may make: UnauthBurst at
+	// once, refilled at UnauthRate per second (see ratelimit.go).
+	UnauthRate  float64
+	UnauthBurst int
 	// HeadSetBudget bounds the head-sync elements (one per object) kept in memory across
 	// spaces (DefaultHeadSetBudget when 0).
 	HeadSetBudget int
@@ -87,6 +91,12 @@ func (c *Config) defaults() {
 	if c.BlobQuota <= 0 {
 		c.BlobQuota = DefaultBlobQuota
 	}
+	if c.UnauthRate <= 0 {
+		c.UnauthRate = DefaultUnauthRate
+	}
+	if c.UnauthBurst <= 0 {
+		c.UnauthBurst = DefaultUnauthBurst
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -106,11 +116,18 @@ type Node struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the serve goroutine and the janitor
 
-	auth   authState
-	spaces spaceCache
-	hub    hub
-	heads  headSets
-	counts callCounts
+	// instance names this node process among the nodes of a shared store (leases).
+	instance string
+
+	feedUp   chan struct{} // closed once the store's feed first listens
+	feedOnce sync.Once
+
+	auth    authState
+	limiter limiter
+	spaces  spaceCache
+	hub     hub
+	heads   headSets
+	counts  callCounts
 
 	closeOnce sync.Once
 }
@@ -136,9 +153,13 @@ func Start(cfg Config) (*Node, error) {
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
 		cfg: cfg, key: cfg.Key, pub: cfg.Key.Public(), store: cfg.Store, log: cfg.Logger, lis: lis,
-		ctx: ctx, cancel: cancel,
+		ctx: ctx, cancel: cancel, feedUp: make(chan struct{}),
 	}
-	n.auth.init()
+	inst := make([]byte, 8)
+	_, _ = rand.Read(inst) // never fails (crypto/rand)
+	n.instance = hex.EncodeToString(inst)
+	n.auth.init(cfg.Key)
+	n.limiter.init(cfg.UnauthRate, cfg.UnauthBurst)
 	n.spaces.init()
 	n.hub.init()
 	n.heads.init(cfg.Store, cfg.HeadSetBudget)
@@ -161,6 +182,13 @@ func Start(cfg Config) (*Node, error) {
 		defer n.wg.Done()
 		n.janitor()
 	}()
+	if f, ok := cfg.Store.(store.Feed); ok {
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			n.watch(f)
+		}()
+	}
 	return n, nil
 }
 

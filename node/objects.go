@@ -275,7 +275,7 @@ func nextHeads(old []crypto.ChangeID, cs []objtree.Change) []crypto.ChangeID {
 }
 
 // publishHead pushes a stored update to the subscribed members other than the pusher's
-// own stream.
+// own stream (from is nil for a write another node made).
 func (n *Node) publishHead(v *aclView, from *session, hu *syncpb.HeadUpdate) {
 	id := v.header.ID
 	// Use the freshest view: membership may have changed while we wrote.
@@ -287,7 +287,7 @@ func (n *Node) publishHead(v *aclView, from *session, hu *syncpb.HeadUpdate) {
 		to[m.Key] = true
 	}
 	n.hub.publish(to, func(s *subscriber) bool {
-		return s.spaces[id] && s.session != from.token
+		return s.spaces[id] && (from == nil || s.session != from.token)
 	}, &syncpb.Push{Msg: &syncpb.Push_HeadUpdate{HeadUpdate: hu}})
 }
 

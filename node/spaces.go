@@ -128,16 +128,36 @@ func (c *spaceCache) put(id crypto.SpaceID, v *aclView) *aclView {
 	return v
 }
 
+// clear forgets every cached view.
+func (c *spaceCache) clear() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	clear(c.m)
+}
+
 func (c *spaceCache) drop(id crypto.SpaceID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	delete(c.m, id)
 }
 
-// view returns the folded ACL of a space, from the cache or the store.
+// view returns the folded ACL of a space, from the cache or the store. On a shared store
+// a cached view is first checked against the stored sequence number (another node may
+// have accepted records since), so every membership decision sees the latest ACL.
 func (n *Node) view(ctx context.Context, id crypto.SpaceID) (*aclView, error) {
 	if v := n.spaces.get(id); v != nil {
-		return v, nil
+		h, ok := n.store.(store.ACLHead)
+		if !ok {
+			return v, nil
+		}
+		last, err := h.LastACL(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if last <= v.seq() {
+			return v, nil
+		}
+		return n.refresh(ctx, v)
 	}
 	raw, err := n.store.Header(ctx, id)
 	if err != nil {

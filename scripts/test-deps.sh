@@ -5,10 +5,12 @@
 #   gobind, grpcurl   `go install pkg@version` into bin/tools (never go.mod);
 #                     gobind at the golang.org/x/mobile version of go.mod
 #   chromium          Debian's package, with apt-get, when root and missing
+#   postgresql        Debian's package (initdb, pg_ctl under /usr/lib/postgresql/<ver>/bin),
+#                     with apt-get, when root and missing; the tests start throwaway clusters
 #   npm DIR           `npm ci` in DIR (a folder with a committed lockfile),
 #                     skipped while DIR/node_modules matches the lockfile
 #
-# Usage: scripts/test-deps.sh [all | gobind | grpcurl | chromium | npm DIR]...
+# Usage: scripts/test-deps.sh [all | gobind | grpcurl | chromium | postgresql | npm DIR]...
 # With no argument: all. A tool that cannot be had here (no apt, not root)
 # is reported, not fatal: the tests that need it skip and say why.
 set -euo pipefail
@@ -66,6 +68,27 @@ chromium() {
 	apt_install chromium || log "installing chromium failed: the browser test will fail"
 }
 
+postgresql() {
+	local d
+	for d in /usr/lib/postgresql/*/bin; do
+		[ -x "$d/initdb" ] && [ -x "$d/pg_ctl" ] && return 0
+	done
+	type -P initdb >/dev/null 2>&1 && type -P pg_ctl >/dev/null 2>&1 && return 0
+	if ! can_apt; then
+		log "PostgreSQL is missing and cannot be installed here (needs root and apt-get): its tests will skip (and fail under CI=true)"
+		return 0
+	fi
+	log "installing Debian's postgresql"
+	# The package's own cluster is not used (the tests run initdb on temporary dirs):
+	# tell postgresql-common not to create and start one, unless the machine says otherwise.
+	if [ ! -e /etc/postgresql-common/createcluster.conf ]; then
+		mkdir -p /etc/postgresql-common
+		echo "create_main_cluster = false" >/etc/postgresql-common/createcluster.conf
+	fi
+	apt_install -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold postgresql ||
+		log "installing postgresql failed: the PostgreSQL tests will fail"
+}
+
 npm_ci() {
 	local dir="$ROOT/$1" want stamp
 	if ! command -v npm >/dev/null 2>&1; then
@@ -93,6 +116,7 @@ all() {
 	gobind
 	grpcurl
 	chromium
+	postgresql
 	for d in "${NPM_DIRS[@]}"; do npm_ci "$d"; done
 	command -v javac >/dev/null 2>&1 || log "no JDK (javac): the Java binding test will skip"
 }
@@ -100,14 +124,14 @@ all() {
 [ $# -eq 0 ] && set -- all
 while [ $# -gt 0 ]; do
 	case "$1" in
-	all | gobind | grpcurl | chromium) "$1" ;;
+	all | gobind | grpcurl | chromium | postgresql) "$1" ;;
 	npm)
 		[ $# -ge 2 ] || { log "usage: npm DIR"; exit 2; }
 		npm_ci "$2"
 		shift
 		;;
 	*)
-		log "unknown argument $1 (all, gobind, grpcurl, chromium, npm DIR)"
+		log "unknown argument $1 (all, gobind, grpcurl, chromium, postgresql, npm DIR)"
 		exit 2
 		;;
 	esac

@@ -20,22 +20,11 @@ import (
 // space through an in-process node over loopback.
 func twoDevicesOneSpace(b *testing.B) (spA, spB *space.Space) {
 	tn := newTestNode(b)
-	a := newDevice(b, tn.n.Addr())
-	d := newDevice(b, tn.n.Addr())
-	_, mnemonic, err := a.app.Accounts().Create("bench")
-	require.NoError(b, err)
-	ctx := context.Background()
-	id, err := a.spaces(b).Create(ctx, "bench")
-	require.NoError(b, err)
-	spA, err = a.spaces(b).Get(ctx, id)
-	require.NoError(b, err)
-	_, err = d.app.Accounts().Recover(mnemonic, "")
-	require.NoError(b, err)
-	return spA, d.waitSpace(b, id)
+	return pairOn(b, tn.n.Addr(), tn.n.Addr())
 }
 
 // waitHeads polls (store reads, no actor round trip) until sp has heads.
-func waitHeads(b *testing.B, sp *space.Space, id crypto.ObjectID, heads []string) {
+func waitHeads(b testing.TB, sp *space.Space, id crypto.ObjectID, heads []string) {
 	ctx := context.Background()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
@@ -51,6 +40,12 @@ func waitHeads(b *testing.B, sp *space.Space, id crypto.ObjectID, heads []string
 // through the node. Reports p50 and p99 (budget: p50 < 10 ms, p99 < 50 ms).
 func BenchmarkSyncLatency(b *testing.B) {
 	spA, spB := twoDevicesOneSpace(b)
+	syncLatency(b, spA, spB)
+}
+
+// syncLatency measures one change on spA until spB has it, b.N times, and reports p50
+// and p99.
+func syncLatency(b *testing.B, spA, spB *space.Space) {
 	ctx := context.Background()
 	obj, err := spA.CreateObject(ctx, "bench", space.Details{"n": objtree.Number(0)})
 	require.NoError(b, err)
@@ -96,12 +91,21 @@ func BenchmarkSyncBurst10k(b *testing.B) {
 // BenchmarkKickOffload: from the node accepting a removal until no file of
 // the space is left on the kicked device (budget < 1 s).
 func BenchmarkKickOffload(b *testing.B) {
+	kickOffload(b, func(b *testing.B) (string, string) {
+		tn := newTestNode(b)
+		return tn.n.Addr(), tn.n.Addr()
+	})
+}
+
+// kickOffload measures b.N kicks with the owner on the first node nodes returns and the
+// member on the second.
+func kickOffload(b *testing.B, nodes func(*testing.B) (owner, member string)) {
 	var total time.Duration
 	for range b.N {
 		b.StopTimer()
-		tn := newTestNode(b)
-		owner := newDevice(b, tn.n.Addr())
-		member := newDevice(b, tn.n.Addr())
+		oa, ma := nodes(b)
+		owner := newDevice(b, oa)
+		member := newDevice(b, ma)
 		_, _, err := owner.app.Accounts().Create("owner")
 		require.NoError(b, err)
 		info, _, err := member.app.Accounts().Create("member")

@@ -39,12 +39,15 @@ func freeAddr(t *testing.T) string {
 }
 
 // startNode runs `hearth node` on addr ("" picks a free port).
-func startNode(t *testing.T, data, addr string) *nodeProc {
+func startNode(t *testing.T, data, addr string) *nodeProc { return startNodeWith(t, data, addr) }
+
+// startNodeWith is startNode with more flags (--store, --key-file …).
+func startNodeWith(t *testing.T, data, addr string, args ...string) *nodeProc {
 	t.Helper()
 	if addr == "" {
 		addr = freeAddr(t)
 	}
-	cmd := exec.Command(hearthBin, "node", "--data", data, "--listen", addr)
+	cmd := exec.Command(hearthBin, append([]string{"node", "--data", data, "--listen", addr}, args...)...)
 	stdout, err := cmd.StdoutPipe()
 	require.NoError(t, err)
 	n := &nodeProc{t: t, cmd: cmd, data: data, stderr: &syncBuffer{}, exited: make(chan struct{})}

@@ -1,11 +1,16 @@
 package main
 
 import (
+	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 
@@ -15,20 +20,32 @@ import (
 	"github.com/hearth-sync/hearth/internal/errkind"
 	"github.com/hearth-sync/hearth/node"
 	"github.com/hearth-sync/hearth/node/store"
+	"github.com/hearth-sync/hearth/node/store/postgres"
+	"github.com/hearth-sync/hearth/protocol/crypto"
 )
 
-// newNodeCmd is `hearth node --listen ADDR --data DIR`: a sync node in the foreground.
-// Layout of DIR: LOCK (the data-dir lock), node.key (0600, created on first start) and
-// db/ (the badger store).
+// nodeKeyEnv names the environment variable that may carry the node key: the 32-byte
+// ed25519 seed in hex or base64. All nodes of a cluster share one key.
+const nodeKeyEnv = "HEARTH_NODE_KEY"
+
+// newNodeCmd is `hearth node --listen ADDR [--data DIR] [--store SPEC] [--key-file PATH]`:
+// a sync node in the foreground.
+//
+// --store is badger under DIR/db (the default), `PATH` or `badger:PATH` (badger there), or
+// `postgres://USER@HOST/DB` (PostgreSQL, for several nodes on one database). The node key
+// comes from $HEARTH_NODE_KEY, else --key-file (default DIR/node.key, created 0600 on
+// first start). DIR is locked while it is used (a badger store or the key file in it).
 func newNodeCmd(g *globals) *cobra.Command {
 	var (
 		listen    string
 		grace     time.Duration
 		blobQuota int64
 		logLevel  string
+		storeSpec string
+		keyFile   string
 	)
 	cmd := &cobra.Command{
-		Use:   "node --listen HOST:PORT [--data DIR]",
+		Use:   "node --listen HOST:PORT [--data DIR] [--store badger:PATH|postgres://USER@HOST/DB] [--key-file PATH]",
 		Short: "Run a sync node",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -39,32 +56,89 @@ func newNodeCmd(g *globals) *cobra.Command {
 			if blobQuota <= 0 {
 				return fail("usage", "node", fmt.Sprintf("--blob-quota must be a positive number of bytes, not %d", blobQuota))
 			}
+			spec, err := parseStoreSpec(storeSpec)
+			if err != nil {
+				return fail("usage", "node", err.Error())
+			}
+			if os.Getenv(nodeKeyEnv) != "" && cmd.Flags().Changed("key-file") {
+				return fail("usage", "node", "--key-file and $"+nodeKeyEnv+" exclude each other: give the node key one way")
+			}
 			log := slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
-			return runNode(g, node.Config{Listen: listen, DeletionGrace: grace, BlobQuota: blobQuota, Logger: log})
+			return runNode(g, nodeSetup{store: spec, keyFile: keyFile, server: true},
+				node.Config{Listen: listen, DeletionGrace: grace, BlobQuota: blobQuota, Logger: log})
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:0", "listen address (port 0 picks a free one)")
 	cmd.Flags().DurationVar(&grace, "deletion-grace", node.DefaultDeletionGrace, "how long a deleted space stays pending (the owner may cancel)")
 	cmd.Flags().Int64Var(&blobQuota, "blob-quota", node.DefaultBlobQuota, "bytes of files (encrypted chunks) one space may store")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	cmd.Flags().StringVar(&storeSpec, "store", "", "where the node keeps its data: badger:PATH (or a PATH; default DATA/db) or postgres://USER@HOST/DB (several nodes on one database)")
+	cmd.Flags().StringVar(&keyFile, "key-file", "", "the node key file (default DATA/node.key, created on first start); or give the key in $"+nodeKeyEnv)
 	return cmd
 }
 
-func runNode(g *globals, cfg node.Config) error {
+// storeSpec is a parsed --store.
+type storeSpec struct {
+	badgerDir string // badger at this dir ("" with postgres: the default is DIR/db)
+	pgURL     string
+}
+
+func parseStoreSpec(s string) (storeSpec, error) {
+	switch {
+	case s == "":
+		return storeSpec{}, nil
+	case strings.HasPrefix(s, "postgres://"), strings.HasPrefix(s, "postgresql://"):
+		return storeSpec{pgURL: s}, nil
+	case strings.HasPrefix(s, "badger:"):
+		if s == "badger:" {
+			return storeSpec{}, errors.New("--store badger:PATH needs a path")
+		}
+		return storeSpec{badgerDir: strings.TrimPrefix(s, "badger:")}, nil
+	case strings.Contains(s, "://"):
+		return storeSpec{}, fmt.Errorf("--store: unknown scheme in %q: use badger:PATH or postgres://USER@HOST/DB", redactURL(s))
+	}
+	return storeSpec{badgerDir: s}, nil
+}
+
+// redactURL drops the user info of a URL-like string (it may hold a password).
+func redactURL(s string) string {
+	if i := strings.Index(s, "://"); i >= 0 {
+		if j := strings.LastIndex(s, "@"); j > i {
+			return s[:i+3] + "…" + s[j:]
+		}
+	}
+	return s
+}
+
+// nodeSetup says where a node's store and key are.
+type nodeSetup struct {
+	store   storeSpec
+	keyFile string // "" = DIR/node.key, unless $HEARTH_NODE_KEY is set
+	server  bool   // a standalone node: server-sized badger settings
+}
+
+// usesDir reports whether the setup keeps anything under the data dir.
+func (s nodeSetup) usesDir() bool {
+	return (s.store.pgURL == "" && s.store.badgerDir == "") || (s.keyFile == "" && os.Getenv(nodeKeyEnv) == "")
+}
+
+func runNode(g *globals, setup nodeSetup, cfg node.Config) error {
 	sigs := make(chan os.Signal, 1)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sigs)
 
-	lock, err := datadir.Acquire(g.dataDir)
-	if err != nil {
-		if errkind.Is(err, errkind.Locked) {
-			return fail("data_dir_locked", "node", errkind.Message(err))
+	if setup.usesDir() {
+		lock, err := datadir.Acquire(g.dataDir)
+		if err != nil {
+			if errkind.Is(err, errkind.Locked) {
+				return fail("data_dir_locked", "node", errkind.Message(err))
+			}
+			return fail("node", "node", errkind.Message(err))
 		}
-		return fail("node", "node", errkind.Message(err))
+		defer lock.Release()
 	}
-	defer lock.Release()
 
-	n, closeNode, err := openNode(g.dataDir, cfg)
+	n, closeNode, err := openNode(g.dataDir, setup, cfg)
 	if err != nil {
 		return fail("node", "node", errkind.Message(err))
 	}
@@ -79,19 +153,64 @@ func runNode(g *globals, cfg node.Config) error {
 // startNode opens a node's key and store under dir and starts serving on
 // listen. The returned func closes the node, then its store.
 func startNode(dir, listen string, grace time.Duration, log *slog.Logger) (*node.Node, func(), error) {
-	return openNode(dir, node.Config{Listen: listen, DeletionGrace: grace, Logger: log})
+	return openNode(dir, nodeSetup{}, node.Config{Listen: listen, DeletionGrace: grace, Logger: log})
 }
 
-// openNode is startNode with the whole config (Key and Store are filled in here).
-func openNode(dir string, cfg node.Config) (*node.Node, func(), error) {
+// loadNodeKey reads the node key from $HEARTH_NODE_KEY or the key file (created on
+// first use). Neither the key nor the variable's value is ever logged or echoed.
+func loadNodeKey(dir string, setup nodeSetup) (crypto.PrivKey, error) {
+	if v := strings.TrimSpace(os.Getenv(nodeKeyEnv)); v != "" {
+		for _, dec := range []func(string) ([]byte, error){hex.DecodeString, base64.StdEncoding.DecodeString, base64.RawStdEncoding.DecodeString, base64.URLEncoding.DecodeString, base64.RawURLEncoding.DecodeString} {
+			if b, err := dec(v); err == nil && len(b) == crypto.PrivKeySize {
+				return crypto.UnmarshalPrivKey(b)
+			}
+		}
+		return crypto.PrivKey{}, errkind.Errorf("node.key", errkind.Invalid, "$%s must hold the 32-byte node key seed in hex or base64", nodeKeyEnv)
+	}
+	path := setup.keyFile
+	if path == "" {
+		path = filepath.Join(dir, "node.key")
+	}
+	return node.LoadOrCreateKey(path)
+}
+
+// openNode opens the key and the store the setup names and starts the node (Key and
+// Store of cfg are filled in here).
+func openNode(dir string, setup nodeSetup, cfg node.Config) (*node.Node, func(), error) {
 	log := cfg.Logger
-	key, err := node.LoadOrCreateKey(filepath.Join(dir, "node.key"))
+	key, err := loadNodeKey(dir, setup)
 	if err != nil {
 		return nil, nil, fmt.Errorf("node key: %w", err)
 	}
-	st, err := store.OpenBadger(filepath.Join(dir, "db"), log)
-	if err != nil {
-		return nil, nil, fmt.Errorf("open store: %w", err)
+	var st store.Store
+	if setup.store.pgURL != "" {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		pg, err := postgres.Open(ctx, setup.store.pgURL, log)
+		if err == nil {
+			if err = pg.ClaimNodeKey(ctx, key.Public()); err != nil {
+				pg.Close()
+			}
+		}
+		cancel()
+		if err != nil {
+			return nil, nil, fmt.Errorf("open the PostgreSQL store: %w", err)
+		}
+		st = pg
+	} else {
+		bdir := setup.store.badgerDir
+		if bdir == "" {
+			bdir = filepath.Join(dir, "db")
+		}
+		var b *store.Badger
+		if setup.server {
+			b, err = store.OpenBadgerServer(bdir, log)
+		} else {
+			b, err = store.OpenBadger(bdir, log)
+		}
+		if err != nil {
+			return nil, nil, fmt.Errorf("open store: %w", err)
+		}
+		st = b
 	}
 	cfg.Key, cfg.Store = key, st
 	n, err := node.Start(cfg)

@@ -40,7 +40,7 @@ func newServeCmd(g *globals) *cobra.Command {
 		logLevel  string
 	)
 	cmd := &cobra.Command{
-		Use:   "serve [--node ADDR | --node embedded | --local-only] [--grpc ADDR] [--grpcweb ADDR]",
+		Use:   "serve [--node ADDR[,ADDR…] | --node embedded | --local-only] [--grpc ADDR] [--grpcweb ADDR]",
 		Short: "Run the middleware for the data dir with its gRPC + gRPC-Web bridge",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -55,7 +55,7 @@ func newServeCmd(g *globals) *cobra.Command {
 			return serve(g, log, serveOptions{grpc: grpcAddr, web: webAddr, origins: origins, node: node})
 		},
 	}
-	cmd.Flags().StringVar(&node, "node", "", "sync node address HOST:PORT, or \"embedded\" to run one in this process (under DATA/node)")
+	cmd.Flags().StringVar(&node, "node", "", "sync node address HOST:PORT (several nodes of one cluster: HOST:PORT,HOST:PORT…, tried in turn), or \"embedded\" to run one in this process (under DATA/node)")
 	cmd.Flags().BoolVar(&localOnly, "local-only", false, "run without a sync node (the default when --node is not given)")
 	cmd.Flags().StringVar(&grpcAddr, "grpc", bindings.DefaultGRPCAddr, "gRPC listen address (port 0 picks a free one)")
 	cmd.Flags().StringVar(&webAddr, "grpcweb", bindings.DefaultGRPCWebAddr, "gRPC-Web listen address (port 0 picks a free one)")

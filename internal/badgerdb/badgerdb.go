@@ -1,6 +1,7 @@
 // Package badgerdb opens badger databases with options tuned for a phone
 // (DESIGN §6, §12): small memtables, small caches, few compactors, and a
-// logger that forwards to slog at warning level and above.
+// logger that forwards to slog at warning level and above; ServerOptions
+// size them for the standalone sync node instead.
 //
 // It owns only options and opening; it never decides where a database lives.
 package badgerdb
@@ -27,6 +28,24 @@ func Options(dir string, sync bool, log *slog.Logger) badger.Options {
 		WithIndexCacheSize(256 << 10).
 		WithNumCompactors(2).
 		WithValueLogFileSize(16 << 20).
+		WithValueThreshold(1 << 10).
+		WithLogger(logger{log: log, dir: dir})
+}
+
+// ServerOptions are Options sized for a server (the standalone sync node, DESIGN §5): it
+// serves many devices, so it trades memory for fewer, larger flushes and warmer caches.
+// Always synced: a node's store is a source of truth.
+func ServerOptions(dir string, log *slog.Logger) badger.Options {
+	return badger.DefaultOptions(dir).
+		WithSyncWrites(true).
+		WithMemTableSize(64 << 20).
+		WithNumMemtables(3).
+		WithNumLevelZeroTables(5).
+		WithNumLevelZeroTablesStall(15).
+		WithBlockCacheSize(256 << 20).
+		WithIndexCacheSize(64 << 20).
+		WithNumCompactors(4).
+		WithValueLogFileSize(256 << 20).
 		WithValueThreshold(1 << 10).
 		WithLogger(logger{log: log, dir: dir})
 }

@@ -29,11 +29,22 @@ type Badger struct {
 
 var _ Store = (*Badger)(nil)
 
-// OpenBadger opens (creating if needed) the store in dir.
+// OpenBadger opens (creating if needed) the store in dir, with the phone-sized options
+// of an embedded node (a node inside `hearth serve`).
 func OpenBadger(dir string, log *slog.Logger) (*Badger, error) {
-	db, err := badgerdb.Open(dir, true, log)
+	return openBadger(badgerdb.Options(dir, true, log))
+}
+
+// OpenBadgerServer opens the store in dir with server-sized options (the standalone
+// `hearth node`).
+func OpenBadgerServer(dir string, log *slog.Logger) (*Badger, error) {
+	return openBadger(badgerdb.ServerOptions(dir, log))
+}
+
+func openBadger(opts badger.Options) (*Badger, error) {
+	db, err := badger.Open(opts)
 	if err != nil {
-		return nil, errkind.E("store.open", errkind.Other, err)
+		return nil, errkind.E("store.open", errkind.Other, fmt.Errorf("open database %s: %w", opts.Dir, err))
 	}
 	b := &Badger{db: db}
 	if err := b.checkSchema(); err != nil {

@@ -1,8 +1,11 @@
-// Package store owns the sync node's storage: the Store interface (DESIGN §5: a later
-// backend may put many stateless nodes on one shared store), a badger implementation for
-// the embedded node (synced writes: a method returns only once its write is durable) and
-// an in-memory implementation that is the test double. storetest holds the one
-// conformance suite every implementation must pass.
+// Package store owns the sync node's storage: the Store interface (DESIGN §5), a badger
+// implementation for the embedded node (synced writes: a method returns only once its
+// write is durable; phone-sized options inside `hearth serve`, server-sized for the
+// standalone node) and an in-memory implementation that is the test double. storetest
+// holds the one conformance suite every implementation must pass; node/store/postgres is
+// the shared backend that puts many stateless nodes on one database. shared.go defines
+// the optional capabilities of a shared store (ACLHead, ChangesAfter, Feed and its Event,
+// Leaser), which the embedded stores do not have.
 //
 // Per space it stores the signed header, the accepted (node-countersigned) ACL records by
 // sequence number, the raw signed changes of each object in arrival order, the heads of

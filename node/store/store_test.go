@@ -24,6 +24,14 @@ func TestBadger(t *testing.T) {
 	})
 }
 
+func TestBadgerServer(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := store.OpenBadgerServer(t.TempDir(), nil)
+		require.NoError(t, err)
+		return s
+	})
+}
+
 // TestBadgerReopen: what was written is there after a reopen.
 func TestBadgerReopen(t *testing.T) {
 	dir := t.TempDir()
