@@ -111,9 +111,16 @@ func (n *Node) getSpaceStatus(ctx context.Context, m *syncpb.SpaceStatusRequest)
 	return statusPB(id, st, v, who), nil
 }
 
-// janitor carries out due deletions every JanitorInterval until Close (on a shared
-// store, only while this node holds the janitor lease: janitorTick).
+// janitor carries out due deletions until Close. On a store this node owns it knows every
+// status (ownStore), so it sleeps until the next deletion falls due, or until a status
+// changes: an idle node reads nothing on a timer (its database sleeps). On a shared store
+// it sweeps every JanitorInterval, while this node holds the janitor lease
+// (janitorTick).
 func (n *Node) janitor() {
+	if own, ok := n.store.(*ownStore); ok {
+		n.ownJanitor(own)
+		return
+	}
 	t := time.NewTicker(n.cfg.JanitorInterval)
 	defer t.Stop()
 	for {
@@ -123,6 +130,38 @@ func (n *Node) janitor() {
 		case <-t.C:
 			if _, err := n.janitorTick(n.ctx); err != nil && n.ctx.Err() == nil {
 				n.log.Error("node: deletion sweep", "err", err)
+			}
+		}
+	}
+}
+
+func (n *Node) ownJanitor(own *ownStore) {
+	for {
+		at, ok, err := own.nextSweep(n.ctx)
+		var wait <-chan time.Time
+		switch {
+		case err != nil:
+			if n.ctx.Err() != nil {
+				return
+			}
+			n.log.Error("node: reading deletion work", "err", err)
+			wait = time.After(n.cfg.JanitorInterval)
+		case ok:
+			wait = time.After(max(time.Duration(at-n.now().UnixMilli())*time.Millisecond, 0))
+		}
+		select {
+		case <-n.ctx.Done():
+			return
+		case <-own.changed:
+			continue
+		case <-wait:
+		}
+		if err := n.Sweep(n.ctx); err != nil && n.ctx.Err() == nil {
+			n.log.Error("node: deletion sweep", "err", err)
+			select { // a failing sweep is retried, not spun
+			case <-n.ctx.Done():
+				return
+			case <-time.After(n.cfg.JanitorInterval):
 			}
 		}
 	}

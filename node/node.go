@@ -152,7 +152,7 @@ func Start(cfg Config) (*Node, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	n := &Node{
-		cfg: cfg, key: cfg.Key, pub: cfg.Key.Public(), store: cfg.Store, log: cfg.Logger, lis: lis,
+		cfg: cfg, key: cfg.Key, pub: cfg.Key.Public(), store: cacheStatuses(cfg.Store), log: cfg.Logger, lis: lis,
 		ctx: ctx, cancel: cancel, feedUp: make(chan struct{}),
 	}
 	inst := make([]byte, 8)

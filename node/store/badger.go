@@ -22,7 +22,7 @@ import (
 // every method that writes returns only after the write is durable. Compare-and-swaps use
 // badger's optimistic transactions (a lost race is ErrStale); no Go lock is held across I/O.
 type Badger struct {
-	db        *badger.DB
+	db        *badgerdb.Dormant // open while used
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -41,15 +41,27 @@ func OpenBadgerServer(dir string, log *slog.Logger) (*Badger, error) {
 	return openBadger(badgerdb.ServerOptions(dir, log))
 }
 
+// IdleClose is how long a Badger store's database stays open after its last use: a node
+// whose devices are idle reads nothing (head-sync sets, ACL views and statuses are cached),
+// and an open badger database alone costs more CPU than an idle node's whole budget
+// (internal/badgerdb.Dormant).
+var IdleClose = badgerdb.DefaultIdleClose
+
 func openBadger(opts badger.Options) (*Badger, error) {
-	db, err := badger.Open(opts)
-	if err != nil {
-		return nil, errkind.E("store.open", errkind.Other, fmt.Errorf("open database %s: %w", opts.Dir, err))
-	}
+	db := badgerdb.NewDormant(func() (*badger.DB, error) {
+		db, err := badger.Open(opts)
+		if err != nil {
+			return nil, fmt.Errorf("open database %s: %w", opts.Dir, err)
+		}
+		return db, nil
+	}, IdleClose)
 	b := &Badger{db: db}
-	if err := b.checkSchema(); err != nil {
+	if err := b.checkSchema(); err != nil { // the first use opens the database
 		db.Close()
-		return nil, err
+		if errkind.Of(err) != errkind.Other {
+			return nil, err
+		}
+		return nil, errkind.E("store.open", errkind.Other, err)
 	}
 	return b, nil
 }
