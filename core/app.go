@@ -42,12 +42,21 @@ type Config struct {
 	// Events receives the events core raises (space modes and statuses);
 	// nil drops them. It must not block.
 	Events func(*pb.Event)
+	// IdleUnload is how long a loaded space stays loaded when nothing uses
+	// it (no command, no subscription covering it, nothing to push); then it
+	// unloads and is kept on disk, and loads again on use or on news from the
+	// node. 0 means DefaultIdleUnload; negative: spaces never unload by
+	// themselves.
+	IdleUnload time.Duration
 	// FileDeleteGrace is how long a queued remote file delete waits before
 	// it is sent, so that another member's concurrent add of the same file
 	// (which reuses its remote copy) can cancel it. 0 means
 	// DefaultFileDeleteGrace; negative means no wait.
 	FileDeleteGrace time.Duration
 }
+
+// DefaultIdleUnload is Config.IdleUnload's default.
+const DefaultIdleUnload = 5 * time.Minute
 
 // DefaultFileDeleteGrace is Config.FileDeleteGrace's default.
 const DefaultFileDeleteGrace = 2 * time.Minute
@@ -102,7 +111,11 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 		log: a.cfg.Logger, me: keys.Account.Public(), events: a.cfg.Events, pinned: pinned,
 		stop: make(chan struct{}), done: make(chan struct{}), wake: make(chan struct{}, 1),
 		lifeWake: make(chan struct{}, 1), lifeQueue: map[crypto.SpaceID]bool{}, lifeDone: make(chan struct{}),
-		deleteGrace: max(a.cfg.FileDeleteGrace, 0), now: a.cfg.Now,
+		loadQueue: map[crypto.SpaceID]bool{}, unloadWake: make(chan struct{}, 1), unloadDone: make(chan struct{}),
+		deleteGrace: max(a.cfg.FileDeleteGrace, 0), now: a.cfg.Now, idleUnload: a.cfg.IdleUnload,
+	}
+	if svc.idleUnload == 0 {
+		svc.idleUnload = DefaultIdleUnload
 	}
 	if a.cfg.FileDeleteGrace == 0 {
 		svc.deleteGrace = DefaultFileDeleteGrace
@@ -169,11 +182,14 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 				}
 			},
 			AccountPush: svc.accountPush,
+			Kept:        svc.kept,
+			News:        svc.news,
 			Log:         a.cfg.Logger,
 		})
 	}
 	go svc.discoverLoop()
 	go svc.lifecycleLoop()
+	go svc.unloadLoop()
 	ctx := context.Background()
 	// An offload a crash interrupted finishes before anything loads.
 	if err := svc.spaces.ResumeOffloads(ctx); err != nil {
@@ -188,8 +204,9 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 	if err := svc.spaces.Reconcile(ctx); err != nil {
 		a.cfg.Logger.Warn("reconciling space references", "err", err)
 	}
-	// Startup opens only the spaces that should be loaded.
-	if err := svc.spaces.LoadActive(ctx); err != nil {
+	// Startup opens only the spaces that must push changes; the others load
+	// when used, or when the node has news of them.
+	if err := svc.spaces.LoadPending(ctx); err != nil {
 		a.cfg.Logger.Warn("loading spaces", "err", err)
 	}
 	a.attachStatus(svc.status)

@@ -101,9 +101,16 @@ func (s *accountServices) lifecycleLoop() {
 		case <-s.lifeWake:
 		}
 		s.lifeMu.Lock()
-		queue := s.lifeQueue
-		s.lifeQueue = map[crypto.SpaceID]bool{}
+		queue, loads := s.lifeQueue, s.loadQueue
+		s.lifeQueue, s.loadQueue = map[crypto.SpaceID]bool{}, map[crypto.SpaceID]bool{}
 		s.lifeMu.Unlock()
+		for id := range loads {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			if err := s.loadKept(ctx, id); err != nil {
+				s.log.Warn("loading a space the node has news of", "space", id, "err", err)
+			}
+			cancel()
+		}
 		for id, aclCurrent := range queue {
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			if err := s.evaluate(ctx, id, aclCurrent); err != nil {

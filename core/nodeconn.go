@@ -68,6 +68,14 @@ func (n nodeConn) Subscribe(ctx context.Context, spaces []string) (syncengine.St
 	return n.c.Subscribe(ctx, ids)
 }
 
+func (n nodeConn) Watch(ctx context.Context, add, remove []crypto.SpaceID) (*syncpb.WatchResponse, error) {
+	return n.c.Watch(ctx, add, remove)
+}
+
+func (n nodeConn) HeadDigests(ctx context.Context, spaces []crypto.SpaceID) (*syncpb.HeadDigestsResponse, error) {
+	return n.c.HeadDigests(ctx, spaces)
+}
+
 func (n nodeConn) Close() error { return n.c.Close() }
 
 // nodeKeyKey is the account database key of the pinned node key.

@@ -48,10 +48,15 @@ type accountServices struct {
 	accMu     sync.Mutex   // guards accDigest
 	accDigest *diff.Digest // the account space's digest when discovery last ran (nil: never)
 
-	lifeMu    sync.Mutex // guards lifeQueue
+	lifeMu    sync.Mutex // guards lifeQueue, loadQueue
 	lifeQueue map[crypto.SpaceID]bool
-	lifeWake  chan struct{} // capacity 1: the applier has work
-	lifeDone  chan struct{} // closed when the applier exited
+	loadQueue map[crypto.SpaceID]bool // kept spaces the node has news of (keep.go)
+	lifeWake  chan struct{}           // capacity 1: the applier has work
+	lifeDone  chan struct{}           // closed when the applier exited
+
+	idleUnload time.Duration // Config.IdleUnload (keep.go)
+	unloadWake chan struct{} // capacity 1: a space loaded
+	unloadDone chan struct{} // closed when the unloader exited
 
 	once sync.Once
 }
@@ -59,6 +64,10 @@ type accountServices struct {
 // loaded is the spaces' Loaded hook: a loaded space gets a sync engine and
 // its status is tracked.
 func (s *accountServices) loaded(sp *space.Space) {
+	select { // its idle deadline may come before the unloader's next look
+	case s.unloadWake <- struct{}{}:
+	default:
+	}
 	s.startFiles(sp)
 	if s.trackable(sp.ID()) {
 		s.status.Loaded(sp.ID())
@@ -133,8 +142,11 @@ func (s *accountServices) accountSpaceSynced(id crypto.SpaceID) {
 // accountPush receives the account-level pushes: ACL updates and space
 // statuses, for every space of the account.
 func (s *accountServices) accountPush(p *syncpb.Push) {
-	if p.GetAclUpdate() != nil {
+	if u := p.GetAclUpdate(); u != nil {
 		s.nudge() // a join request may have been answered
+		// A kept space's ACL moved (a kick?): it loads, follows its ACL and
+		// the lifecycle sees what it means.
+		s.news(crypto.SpaceID(u.SpaceId))
 	}
 	if st := p.GetSpaceStatus(); st != nil {
 		s.nodeStatus(st)
@@ -270,6 +282,7 @@ func (s *accountServices) Close() error {
 	}
 	<-s.done
 	<-s.lifeDone
+	<-s.unloadDone
 	if s.syncer != nil {
 		s.syncer.Close()
 	}

@@ -103,6 +103,16 @@ func (a *App) SyncStatus(id crypto.SpaceID) (syncstatus.Status, bool, error) {
 		return syncstatus.Status{}, false, err
 	}
 	st, ok := svc.status.Get(id)
+	if !ok && svc.trackable(id) {
+		// Asking for a kept space's status uses it: it loads (and shows
+		// unknown until its first cycle).
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := svc.loadKept(ctx, id); err != nil {
+			return syncstatus.Status{}, false, err
+		}
+		st, ok = svc.status.Get(id)
+	}
 	return st, ok, nil
 }
 

@@ -27,6 +27,13 @@ func (a *App) Subscribe(ctx context.Context, req subscription.Request, sink subs
 			return subscription.Snapshot{}, errkind.E("subscribe", errkind.Invalid, err)
 		}
 	}
+	// A subscription naming spaces kept on disk loads them (it uses them);
+	// one over every space covers the loaded ones, and those that load later.
+	for _, id := range req.Spaces {
+		if err := svc.loadKept(ctx, crypto.SpaceID(id)); err != nil {
+			return subscription.Snapshot{}, err
+		}
+	}
 	return svc.subs.Subscribe(ctx, req, sink)
 }
 

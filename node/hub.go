@@ -12,10 +12,49 @@ import (
 type subscriber struct {
 	account crypto.PubKey
 	session string
-	spaces  map[crypto.SpaceID]bool // HeadUpdates wanted for these; fixed at creation
 	queue   chan *syncpb.Push
 	kicked  chan struct{} // closed when the subscriber fell behind
 	once    sync.Once
+
+	mu     sync.Mutex               // guards spaces and told
+	spaces map[crypto.SpaceID]bool  // HeadUpdates wanted for these (Subscribe, then Watch)
+	told   map[crypto.SpaceID]bool // unwatched spaces whose news was sent (once each)
+}
+
+// wants reports whether the stream watches space id.
+func (s *subscriber) wants(id crypto.SpaceID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.spaces[id]
+}
+
+// watch adds and removes watched spaces; a watched space may get news again once
+// unwatched.
+func (s *subscriber) watch(add, remove []crypto.SpaceID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, id := range add {
+		s.spaces[id] = true
+		delete(s.told, id)
+	}
+	for _, id := range remove {
+		delete(s.spaces, id)
+	}
+}
+
+// news reports whether the stream should be told of news in an unwatched space (the
+// first time since it last watched it).
+func (s *subscriber) news(id crypto.SpaceID) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.spaces[id] || s.told[id] {
+		return false
+	}
+	if s.told == nil {
+		s.told = map[crypto.SpaceID]bool{}
+	}
+	s.told[id] = true
+	return true
 }
 
 func (s *subscriber) kick() { s.once.Do(func() { close(s.kicked) }) }
@@ -71,6 +110,19 @@ func (h *hub) of(accounts map[crypto.PubKey]bool) []*subscriber {
 	return out
 }
 
+// ofSession returns the subscribers of one session (its Subscribe streams).
+func (h *hub) ofSession(account crypto.PubKey, session string) []*subscriber {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []*subscriber
+	for s := range h.subs[account] {
+		if s.session == session {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // publish offers p to the subscribers of accounts that pass keep (nil keeps all).
 func (h *hub) publish(accounts map[crypto.PubKey]bool, keep func(*subscriber) bool, p *syncpb.Push) {
 	for _, s := range h.of(accounts) {
@@ -105,7 +157,7 @@ func (h *hub) anySubscribed(v *aclView, id crypto.SpaceID) bool {
 	defer h.mu.Unlock()
 	for _, m := range v.state.Members() {
 		for s := range h.subs[m.Key] {
-			if s.spaces[id] {
+			if s.wants(id) {
 				return true
 			}
 		}

@@ -286,9 +286,17 @@ func (n *Node) publishHead(v *aclView, from *session, hu *syncpb.HeadUpdate) {
 	for _, m := range v.state.Members() {
 		to[m.Key] = true
 	}
-	n.hub.publish(to, func(s *subscriber) bool {
-		return s.spaces[id] && (from == nil || s.session != from.token)
-	}, &syncpb.Push{Msg: &syncpb.Push_HeadUpdate{HeadUpdate: hu}})
+	push := &syncpb.Push{Msg: &syncpb.Push_HeadUpdate{HeadUpdate: hu}}
+	news := &syncpb.Push{Msg: &syncpb.Push_SpaceNews{SpaceNews: &syncpb.SpaceNews{SpaceId: string(id)}}}
+	for _, s := range n.hub.of(to) {
+		switch {
+		case from != nil && s.session == from.token:
+		case s.wants(id):
+			s.offer(push)
+		case s.news(id): // a device that keeps the space unloaded loads it
+			s.offer(news)
+		}
+	}
 }
 
 // parentsOf reads the parents of a stored (verified on receipt) change without

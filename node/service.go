@@ -83,33 +83,25 @@ func (s *service) BlobUsage(ctx context.Context, m *syncpb.BlobUsageRequest) (*s
 // The stream starts with the status of every space of the account, then carries pushes
 // in order. It ends when the client leaves, the node closes (Unavailable) or the
 // subscriber falls behind its queue (ResourceExhausted: resubscribe and head-sync).
+func (s *service) Watch(ctx context.Context, m *syncpb.WatchRequest) (*syncpb.WatchResponse, error) {
+	return s.n.watchSpaces(ctx, m)
+}
+
+func (s *service) HeadDigests(ctx context.Context, m *syncpb.HeadDigestsRequest) (*syncpb.HeadDigestsResponse, error) {
+	return s.n.headDigests(ctx, m)
+}
+
 func (s *service) Subscribe(m *syncpb.SubscribeRequest, stream syncpb.Node_SubscribeServer) error {
 	n := s.n
 	ctx := stream.Context()
 	sess := sessionOf(ctx)
 	sub := &subscriber{account: sess.account, session: sess.token, spaces: map[crypto.SpaceID]bool{},
 		queue: make(chan *syncpb.Push, n.cfg.SubscriberQueue), kicked: make(chan struct{})}
-	for _, sp := range m.Spaces {
-		id, err := parseSpace(sp)
-		if err != nil {
-			return err
-		}
-		_, st, err := n.member(ctx, id, sess.account, false)
-		switch status.Code(err) {
-		case codes.OK:
-		case codes.NotFound, codes.PermissionDenied:
-			// Not served to this caller (not pushed yet, or not a member):
-			// skip it rather than refuse the stream, so one stale space
-			// cannot cut a device off its others. No head update of it is
-			// ever sent; a removal reaches the device as a space status.
-			continue
-		default:
-			return err
-		}
-		if st.Code == codeOK {
-			sub.spaces[id] = true
-		}
+	served, _, err := n.watchable(ctx, sess.account, m.Spaces)
+	if err != nil {
+		return err
 	}
+	sub.watch(served, nil)
 	n.hub.add(sub)
 	defer n.hub.remove(sub)
 

@@ -28,6 +28,9 @@ const (
 	MaxHeadSyncRanges = 1024
 	// MaxHeadSyncElements bounds the elements in one HeadSync response.
 	MaxHeadSyncElements = 16_384
+	// MaxDigestSpaces bounds the spaces of one HeadDigests request, and of one
+	// Watch request's add or remove list.
+	MaxDigestSpaces = 1024
 	// MaxNameSize bounds a display name carried in a record (bytes of UTF-8).
 	MaxNameSize = 256
 )

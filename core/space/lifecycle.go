@@ -24,11 +24,14 @@ func Target(in Info) Mode {
 	case in.LocalStatus == LocalMissing:
 		return ModeOffloaded // freed by the user: stays so until loaded again
 	}
-	return ModeLoaded
+	// Kept on disk: it loads when something uses it (a command, a
+	// subscription, news from the node) and unloads when idle.
+	return ModeUnloaded
 }
 
 // Apply moves a space to its target mode: it offloads a space whose data
-// must go and loads one that should be loaded. It is idempotent.
+// must go and loads the account space; a space kept on disk stays as it is
+// (loaded or not). It is idempotent.
 func (s *Service) Apply(ctx context.Context, id crypto.SpaceID) error {
 	in, err := s.Info(id)
 	if err != nil {

@@ -78,7 +78,7 @@ func TestOffloadDeletesEverythingAndNothingComesBack(t *testing.T) {
 	require.NoError(t, e.svc.Offload(c, id))
 	e.reopen()
 	require.NoError(t, e.svc.ResumeOffloads(c))
-	require.NoError(t, e.svc.LoadActive(c))
+	require.NoError(t, e.svc.LoadPending(c))
 	assert.False(t, e.svc.SpaceDirExists(id))
 	assert.NotContains(t, e.svc.Registry().Loaded(), string(id))
 }
@@ -118,7 +118,7 @@ func TestOffloadResumesAfterACrashAtEveryStep(t *testing.T) {
 			in, err := e.svc.Info(id)
 			require.NoError(t, err)
 			assert.Equal(t, LocalMissing, in.LocalStatus)
-			require.NoError(t, e.svc.LoadActive(c))
+			require.NoError(t, e.svc.LoadPending(c))
 			assert.False(t, e.svc.SpaceDirExists(id), "no index re-created")
 			pending, err := e.svc.journals()
 			require.NoError(t, err)

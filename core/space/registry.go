@@ -60,6 +60,12 @@ type Info struct {
 	StatusAt int64 `json:"statusAt,omitempty"`
 	// Account marks the account space: internal, never listed to users.
 	Account bool `json:"account,omitempty"`
+	// Digest is the space's head-sync digest when it last unloaded (hex of
+	// count | hash; "" unknown), and Pending whether it then had changes
+	// the node had not acknowledged: a space kept on disk is loaded at
+	// start only when Pending, and when the node's digest differs.
+	Digest  string `json:"digest,omitempty"`
+	Pending bool   `json:"pending,omitempty"`
 }
 
 const spaceKeyPrefix = "space/"

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base32"
+	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -22,6 +24,7 @@ import (
 	"github.com/hearth-sync/hearth/internal/errkind"
 	"github.com/hearth-sync/hearth/protocol/acl"
 	"github.com/hearth-sync/hearth/protocol/crypto"
+	"github.com/hearth-sync/hearth/protocol/diff"
 	"github.com/hearth-sync/hearth/protocol/objtree"
 	"github.com/hearth-sync/hearth/protocol/space"
 	"github.com/hearth-sync/hearth/spaceindex"
@@ -273,23 +276,104 @@ func (s *Service) install(info Info, header []byte, records [][]byte, provisiona
 	return putInfo(s.cfg.DB, info)
 }
 
-// LoadActive loads every space the account uses and has data for: the
-// spaces that should be loaded at startup. Offloaded, left, removed and
-// joining spaces open nothing.
-func (s *Service) LoadActive(ctx context.Context) error {
+// LoadPending loads, at start, the spaces that must be loaded before anyone
+// asks for them: those that had changes the node had not acknowledged when
+// they last unloaded (they must push them). Every other space is kept on
+// disk and loads when something uses it (Get), or when the node has news of
+// it. Offloaded, left, removed and joining spaces open nothing.
+func (s *Service) LoadPending(ctx context.Context) error {
 	infos, err := listInfos(s.cfg.DB)
 	if err != nil {
 		return err
 	}
 	var errs []error
 	for _, in := range infos {
-		if in.AccountStatus == AccountActive && in.LocalStatus == LocalOK {
+		if in.AccountStatus == AccountActive && in.LocalStatus == LocalOK && !in.Account && (in.Pending || in.Digest == "") {
+			// No digest: it never unloaded cleanly (a crash, or a space from
+			// before digests were kept), so its pending state is unknown.
 			if _, err := s.Get(ctx, in.ID); err != nil {
 				errs = append(errs, fmt.Errorf("space %s: %w", in.ID, err))
 			}
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// Kept is a space kept on disk and not loaded, with the head-sync digest it
+// had when it last unloaded (Known false: none recorded).
+type Kept struct {
+	ID     crypto.SpaceID
+	Digest diff.Digest
+	Known  bool
+}
+
+// Kept lists the active spaces with data on disk that are not loaded.
+func (s *Service) Kept() ([]Kept, error) {
+	infos, err := listInfos(s.cfg.DB)
+	if err != nil {
+		return nil, err
+	}
+	var out []Kept
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, in := range infos {
+		if in.Account || in.AccountStatus != AccountActive || in.LocalStatus != LocalOK || in.RemoteStatus == RemotePendingDeletion || in.RemoteStatus == RemoteDeleted {
+			continue
+		}
+		if s.loaded[in.ID] != nil || s.loading[in.ID] != nil || s.offloading[in.ID] {
+			continue
+		}
+		k := Kept{ID: in.ID}
+		k.Digest, k.Known = parseDigest(in.Digest)
+		out = append(out, k)
+	}
+	return out, nil
+}
+
+// Idle lists the loaded spaces (the account space apart) that nothing has
+// used for idle and that have no change the node lacks, least recently used
+// first, and when the next one falls idle (zero: none loaded).
+func (s *Service) Idle(idle time.Duration) (ids []crypto.SpaceID, next time.Time) {
+	now := s.cfg.Now()
+	type cand struct {
+		id   crypto.SpaceID
+		used time.Time
+	}
+	var cands []cand
+	s.mu.Lock()
+	for id, sp := range s.loaded {
+		used := sp.LastUse()
+		switch {
+		case sp.accountSpace:
+		case now.Sub(used) < idle:
+			if at := used.Add(idle); next.IsZero() || at.Before(next) {
+				next = at
+			}
+		case sp.PendingCount() > 0:
+		default:
+			cands = append(cands, cand{id, used})
+		}
+	}
+	s.mu.Unlock()
+	sort.Slice(cands, func(i, j int) bool { return cands[i].used.Before(cands[j].used) })
+	for _, c := range cands {
+		ids = append(ids, c.id)
+	}
+	return ids, next
+}
+
+func formatDigest(d diff.Digest) string {
+	return hex.EncodeToString(binary.BigEndian.AppendUint64(nil, d.Count)) + hex.EncodeToString(d.Hash[:])
+}
+
+func parseDigest(s string) (diff.Digest, bool) {
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != 8+32 {
+		return diff.Digest{}, false
+	}
+	d := diff.Digest{Count: binary.BigEndian.Uint64(b)}
+	copy(d.Hash[:], b[8:])
+	return d, true
 }
 
 // Entry is a known space with its mode.
@@ -356,6 +440,7 @@ func (s *Service) Get(ctx context.Context, id crypto.SpaceID) (*Space, error) {
 		}
 		if sp := s.loaded[id]; sp != nil {
 			s.mu.Unlock()
+			sp.touch()
 			return sp, nil
 		}
 		if s.offloading[id] {
@@ -429,7 +514,7 @@ func (s *Service) load(id crypto.SpaceID) (*Space, error) {
 		return nil, errkind.E(op, errkind.Other, err)
 	}
 	sp := &Space{
-		id: id, store: store, author: s.cfg.Account, log: s.cfg.Log,
+		id: id, store: store, author: s.cfg.Account, log: s.cfg.Log, accountSpace: info.Account,
 		device: s.cfg.Device.Public(), node: s.cfg.NodeKey, files: s.cfg.Files,
 		now:     s.nowMs,
 		reqs:    make(chan request),
@@ -457,6 +542,7 @@ func (s *Service) load(id crypto.SpaceID) (*Space, error) {
 		s.cfg.Log.Warn("index heal failed: rebuilding the index", "space", id, "err", err)
 		s.rebuildOnLoad(ctx, sp, SourceFullScan)
 	}
+	sp.touch()
 	go sp.run()
 	return sp, nil
 }
@@ -511,12 +597,25 @@ func (s *Service) Unload(id crypto.SpaceID) error {
 	return err
 }
 
-// unload stops a space's actor and closes its store and index.
+// unload stops a space's actor and closes its store and index, recording
+// its digest and whether it has changes to push (LoadPending, Kept).
 func (s *Service) unload(sp *Space) error {
 	if s.cfg.Hooks.Unloading != nil {
 		s.cfg.Hooks.Unloading(sp.id)
 	}
 	err := sp.close()
+	if err == nil {
+		digest, pending := formatDigest(sp.store.Digest()), sp.PendingCount() > 0
+		if _, _, uerr := s.update(sp.id, func(in *Info) bool {
+			if in.Digest == digest && in.Pending == pending {
+				return false
+			}
+			in.Digest, in.Pending = digest, pending
+			return true
+		}); uerr != nil && !errkind.Is(uerr, errkind.NotFound) {
+			s.cfg.Log.Warn("recording an unloaded space's digest", "space", sp.id, "err", uerr)
+		}
+	}
 	s.checkpointOnUnload(sp) // rebuild.go
 	return errors.Join(err, s.registry.Close(context.Background(), string(sp.id)))
 }

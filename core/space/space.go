@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/hearth-sync/hearth/core/spacestore"
 	"github.com/hearth-sync/hearth/internal/errkind"
@@ -36,6 +37,8 @@ type Space struct {
 	pending       atomic.Int64           // objects with changes the node has not acknowledged
 	provisional   atomic.Bool            // the ACL root is accepted only by this device (the node lacks the space)
 	noReadKey     atomic.Bool            // a member holding no key that opens the current read key (SyncBlocked)
+	lastUse       atomic.Int64           // unix ms of the last request or read (idle unload)
+	accountSpace  bool                   // the account space: always loaded
 	files         FileMarkers            // the account's file markers (nil: no files)
 
 	maint maintenance // rebuilds and verifies running beside the actor (rebuild.go)
@@ -80,6 +83,12 @@ const maxCachedObjects = 4096
 // engine's nudge). It must not block.
 func (s *Space) OnLocalChange(fn func()) { s.onLocalChange.Store(&fn) }
 
+// touch records a use of the space (its idle time starts again).
+func (s *Space) touch() { s.lastUse.Store(s.now()) }
+
+// LastUse is when the space was last used: its load, a request, a read, a Get.
+func (s *Space) LastUse() time.Time { return time.UnixMilli(s.lastUse.Load()) }
+
 // ID is the space id.
 func (s *Space) ID() crypto.SpaceID { return s.id }
 
@@ -92,6 +101,7 @@ func (s *Space) Index() *spaceindex.Handle { return s.index }
 // waits for it (a started write is never cut, and fn's results are never
 // read while it runs).
 func (s *Space) do(ctx context.Context, fn func() error) error {
+	s.touch()
 	r := request{fn: fn, done: make(chan error, 1)}
 	select {
 	case s.reqs <- r:
@@ -592,6 +602,7 @@ func (s *Space) reindex(obj *object) error {
 
 // Get returns a live object.
 func (s *Space) Get(ctx context.Context, id crypto.ObjectID) (Object, error) {
+	s.touch()
 	var out Object
 	err := s.do(ctx, func() error {
 		obj, err := s.object(id)
@@ -618,6 +629,7 @@ func (s *Space) Get(ctx context.Context, id crypto.ObjectID) (Object, error) {
 
 // Query runs a query on the space's index.
 func (s *Space) Query(ctx context.Context, q spaceindex.Query) (spaceindex.Result, error) {
+	s.touch()
 	res, err := s.index.Query(ctx, q)
 	if errors.Is(err, spaceindex.ErrInvalidQuery) {
 		return res, errkind.E("object.query", errkind.Invalid, err)

@@ -250,3 +250,28 @@ func (c *Client) Fetch(ctx context.Context, m *syncpb.FetchRequest) (*syncpb.Fet
 func (c *Client) HeadSync(ctx context.Context, m *syncpb.HeadSyncRequest) (*syncpb.HeadSyncResponse, error) {
 	return call(ctx, c, func(ctx context.Context) (*syncpb.HeadSyncResponse, error) { return c.rpc.HeadSync(ctx, m) })
 }
+
+// Watch changes which spaces this session's push streams carry head updates for (the
+// device loaded or unloaded them), without reopening them. It answers the status of each
+// added space the node serves; FailedPrecondition means no stream of this session is
+// open (resubscribe).
+func (c *Client) Watch(ctx context.Context, add, remove []crypto.SpaceID) (*syncpb.WatchResponse, error) {
+	m := &syncpb.WatchRequest{}
+	for _, id := range add {
+		m.Add = append(m.Add, string(id))
+	}
+	for _, id := range remove {
+		m.Remove = append(m.Remove, string(id))
+	}
+	return call(ctx, c, func(ctx context.Context) (*syncpb.WatchResponse, error) { return c.rpc.Watch(ctx, m) })
+}
+
+// HeadDigests returns the whole-range head-sync digest of each space (at most
+// protocol.MaxDigestSpaces per call), in the order asked.
+func (c *Client) HeadDigests(ctx context.Context, spaces []crypto.SpaceID) (*syncpb.HeadDigestsResponse, error) {
+	m := &syncpb.HeadDigestsRequest{}
+	for _, id := range spaces {
+		m.Spaces = append(m.Spaces, string(id))
+	}
+	return call(ctx, c, func(ctx context.Context) (*syncpb.HeadDigestsResponse, error) { return c.rpc.HeadDigests(ctx, m) })
+}

@@ -69,7 +69,9 @@ type Events struct {
 
 // Config tunes an Engine.
 type Config struct {
-	// HeadSyncEvery is the period of head sync while connected.
+	// HeadSyncEvery is the period of the engine's own head sync while
+	// connected; 0: none (a Syncer checks its engines' digests every
+	// SyncerConfig.DigestEvery instead).
 	HeadSyncEvery time.Duration
 	// CallTimeout bounds each network call.
 	CallTimeout time.Duration
@@ -83,9 +85,6 @@ type Config struct {
 }
 
 func (c *Config) defaults() {
-	if c.HeadSyncEvery <= 0 {
-		c.HeadSyncEvery = 30 * time.Second
-	}
 	if c.CallTimeout <= 0 {
 		c.CallTimeout = 30 * time.Second
 	}
@@ -113,6 +112,7 @@ type Engine struct {
 	// read at least once); a node report at or below it needs no fetch.
 	aclSeq   uint64
 	aclKnown bool
+	failing  bool // the last cycle failed (Settled)
 	// Head-sync rounds, for WaitCaughtUp: headStarted numbers the head syncs
 	// cycles began, headDone is the number of the last one that completed,
 	// headCh is closed (and replaced) when one completes.
@@ -138,7 +138,8 @@ type waiter struct {
 func NewEngine(local Local, cfg Config) *Engine {
 	cfg.defaults()
 	e := &Engine{local: local, cfg: cfg, wake: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{}),
-		headCh: make(chan struct{}), waiters: map[*waiter]struct{}{}}
+		headCh: make(chan struct{}), waiters: map[*waiter]struct{}{},
+		needHead: true, needAcl: true} // a space that just loaded may be behind the node
 	go e.run()
 	return e
 }
@@ -149,15 +150,26 @@ func (e *Engine) Close() {
 	<-e.done
 }
 
-// SetRemote hands the engine the node connection (nil: offline). A new
-// connection triggers registration, the ACL log and a full head sync.
+// SetRemote hands the engine the node connection (nil: offline).
+//
+// A new connection by itself fetches nothing: what the node has that the
+// space lacks is found by comparing (the Syncer's digest check on connect,
+// and the space statuses the push stream starts with, which carry the ACL
+// head: AclHeadAt). A new engine follows the ACL and head-syncs once it has
+// a connection (a space that just loaded may be behind the node).
 func (e *Engine) SetRemote(r Remote) {
 	e.mu.Lock()
 	e.remote = r
 	e.conns++
-	if r != nil {
-		e.needHead, e.needAcl = true, true
-	}
+	e.mu.Unlock()
+	e.nudge()
+}
+
+// RequestHeadSync asks for a head sync (the node's digest of the space
+// differs from ours, or pushes may have been missed).
+func (e *Engine) RequestHeadSync() {
+	e.mu.Lock()
+	e.needHead = true
 	e.mu.Unlock()
 	e.nudge()
 }
@@ -274,9 +286,11 @@ func (e *Engine) run() {
 	defer cancel()
 	go func() { <-e.stop; cancel() }()
 
-	// The head-sync ticker runs only while connected: offline (or paused
-	// in the background) the engine has no timer at all.
-	tick := time.NewTicker(e.cfg.HeadSyncEvery)
+	// The head-sync ticker, when the engine has one of its own
+	// (HeadSyncEvery > 0; a Syncer's engines have none: it checks every
+	// space's digest in one call), runs only while connected: offline (or
+	// paused in the background) the engine has no timer at all.
+	tick := time.NewTicker(time.Hour)
 	tick.Stop()
 	defer tick.Stop()
 	ticking := false
@@ -287,7 +301,7 @@ func (e *Engine) run() {
 		lastErr  string
 	)
 	for {
-		if online := e.online(); online != ticking {
+		if online := e.online() && e.cfg.HeadSyncEvery > 0; online != ticking {
 			if online {
 				tick.Reset(e.cfg.HeadSyncEvery)
 			} else {
@@ -330,6 +344,9 @@ func (e *Engine) run() {
 			failures, lastErr = 0, ""
 		}
 		err := e.cycle(ctx)
+		e.mu.Lock()
+		e.failing = err != nil
+		e.mu.Unlock()
 		switch {
 		case err == nil:
 			failures, lastErr = 0, ""
@@ -359,6 +376,24 @@ func (e *Engine) run() {
 // maxLoggedRepeats is how many identical consecutive failures are logged at
 // info level before the engine stays quiet about them (debug level).
 const maxLoggedRepeats = 8
+
+func (e *Engine) knowsAcl() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.aclKnown
+}
+
+// Settled reports whether the engine has nothing to do: no push or need
+// waiting, and its last cycle (if any) did not fail. A space whose engine is
+// settled loses nothing by unloading.
+func (e *Engine) Settled() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.remote == nil { // offline: what it would fetch is found again on connect
+		return len(e.inbox) == 0
+	}
+	return len(e.inbox) == 0 && !e.needHead && !e.needAcl && !e.failing
+}
 
 // online reports whether the engine has a connection.
 func (e *Engine) online() bool {
@@ -407,6 +442,20 @@ func (e *Engine) cycle(ctx context.Context) error {
 	if err := e.register(ctx, r); err != nil {
 		requeue()
 		return err
+	}
+	if !e.knowsAcl() {
+		// The local ACL head, read once: a node status at it needs no fetch
+		// (AclHeadAt).
+		seq, err := e.local.AclSeq(ctx)
+		if err != nil {
+			requeue()
+			return err
+		}
+		e.mu.Lock()
+		if !e.aclKnown {
+			e.aclSeq, e.aclKnown = seq, true
+		}
+		e.mu.Unlock()
 	}
 	if needAcl {
 		if err := e.followAcl(ctx, r); err != nil {

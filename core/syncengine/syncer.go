@@ -9,16 +9,34 @@ import (
 	"time"
 
 	"github.com/hearth-sync/hearth/pb/syncpb"
+	"github.com/hearth-sync/hearth/protocol"
 	"github.com/hearth-sync/hearth/protocol/crypto"
+	"github.com/hearth-sync/hearth/protocol/diff"
 )
 
 // Conn is one authenticated connection to the node.
 type Conn interface {
 	Remote
 	// Subscribe opens the account's push stream: ACL updates and space
-	// status for every space of the account, head updates for spaces.
+	// status for every space of the account, head updates for the listed
+	// ones (the loaded spaces), news for the others.
 	Subscribe(ctx context.Context, spaces []string) (Stream, error)
+	// Watch changes the spaces the stream carries head updates for; the
+	// answer holds the statuses of the added ones.
+	Watch(ctx context.Context, add, remove []crypto.SpaceID) (*syncpb.WatchResponse, error)
+	// HeadDigests returns the node's whole-range head-sync digest of each
+	// space (at most protocol.MaxDigestSpaces per call).
+	HeadDigests(ctx context.Context, spaces []crypto.SpaceID) (*syncpb.HeadDigestsResponse, error)
 	Close() error
+}
+
+// Kept is a space the device keeps on disk without loading it, with the
+// head-sync digest it had when it was last loaded (Known false: none
+// recorded).
+type Kept struct {
+	ID     crypto.SpaceID
+	Digest diff.Digest
+	Known  bool
 }
 
 // Stream yields pushes until it fails or its context ends.
@@ -41,8 +59,23 @@ type SyncerConfig struct {
 	Connected func(bool)
 	// DialFailed reports why a connection attempt failed (each attempt).
 	DialFailed func(error)
-	Log        *slog.Logger
+	// DigestEvery is how often, while connected, the node's digests of every
+	// loaded space are compared with the local ones, in one call (30 s when
+	// 0): a space whose digest differs head-syncs. Kept spaces are compared on
+	// connect and every keptEvery rounds.
+	DigestEvery time.Duration
+	// Kept lists the spaces kept on disk but not loaded (nil: none).
+	Kept func() []Kept
+	// News is told of a kept space that changed on the node (its digest
+	// differs, or the node pushed news of it): the caller loads it. It must
+	// not block.
+	News func(crypto.SpaceID)
+	Log  *slog.Logger
 }
+
+// keptEvery: kept spaces are compared every keptEvery digest rounds (and on
+// connect); the node's news pushes tell of their changes meanwhile.
+const keptEvery = 10
 
 // Syncer owns the account's node connection and one Engine per loaded space.
 type Syncer struct {
@@ -66,7 +99,11 @@ func NewSyncer(cfg SyncerConfig) *Syncer {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	if cfg.DigestEvery <= 0 {
+		cfg.DigestEvery = 30 * time.Second
+	}
 	cfg.Engine.Log = cfg.Log
+	cfg.Engine.defaults()
 	s := &Syncer{cfg: cfg, engines: map[crypto.SpaceID]*Engine{}, resub: make(chan struct{}, 1), kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
 	go s.run()
 	return s
@@ -291,37 +328,72 @@ func (s *Syncer) waitResumed(ctx context.Context) bool {
 	return ctx.Err() == nil
 }
 
-// serve keeps a push stream open on conn, reopening it when the loaded set
-// changes; it returns when the connection fails.
+// serve keeps a push stream open on conn, telling the node which spaces it
+// watches as spaces load and unload, and compares every space's digest with
+// the node's on connect and every DigestEvery; it returns when the connection
+// fails.
 func (s *Syncer) serve(ctx context.Context, conn Conn) error {
+	tick := time.NewTicker(s.cfg.DigestEvery)
+	defer tick.Stop()
+	round := 0
 	for {
-		sctx, cancel := context.WithCancel(ctx)
-		stream, err := conn.Subscribe(sctx, s.loaded())
-		if err != nil {
-			cancel()
+		err := s.stream(ctx, conn, tick, &round)
+		if !errors.Is(err, errReopen) {
 			return err
 		}
-		errc := make(chan error, 1)
-		go func() { errc <- s.receive(stream) }() // ends when sctx is cancelled
+		// Pushes sent between the two streams are caught by head sync.
+		for _, e := range s.allEngines() {
+			e.RequestHeadSync()
+		}
+	}
+}
+
+// errReopen: the stream could not follow a change of the loaded set (Watch
+// failed): open a new one.
+var errReopen = errors.New("reopen the push stream")
+
+// stream runs one push stream until it fails, a Watch fails (errReopen), the
+// Syncer is paused or kicked, or ctx ends.
+func (s *Syncer) stream(ctx context.Context, conn Conn, tick *time.Ticker, round *int) error {
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	watched := s.loaded()
+	stream, err := conn.Subscribe(sctx, watched)
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- s.receive(stream) }() // ends when sctx is cancelled
+	defer func() { cancel(); <-errc }()
+	s.checkDigests(ctx, conn, true) // what changed while this device was away
+	for {
 		select {
 		case err := <-errc:
-			cancel()
 			return err
 		case <-s.resub:
-			cancel()
-			<-errc
-			// Pushes sent between the two streams are caught by head sync.
-			s.mu.Lock()
-			for _, e := range s.engines {
-				e.mu.Lock()
-				e.needHead = true
-				e.mu.Unlock()
-				e.nudge()
+			now := s.loaded()
+			add, remove := setDiff(watched, now), setDiff(now, watched)
+			if len(add)+len(remove) == 0 {
+				continue
 			}
-			s.mu.Unlock()
+			resp, err := conn.Watch(ctx, add, remove)
+			if err != nil {
+				s.cfg.Log.Info("the node could not change the watched spaces: reopening the push stream", "err", err)
+				return errReopen
+			}
+			watched = now
+			for _, st := range resp.Statuses {
+				s.dispatch(&syncpb.Push{Msg: &syncpb.Push_SpaceStatus{SpaceStatus: st}})
+			}
+			for _, id := range add { // pushes before the watch: head sync finds them
+				if e := s.Engine(id); e != nil {
+					e.RequestHeadSync()
+				}
+			}
+		case <-tick.C:
+			*round++
+			s.checkDigests(ctx, conn, *round%keptEvery == 0)
 		case <-s.kick:
-			cancel()
-			<-errc
 			if s.isPaused() {
 				return errPaused
 			}
@@ -330,9 +402,101 @@ func (s *Syncer) serve(ctx context.Context, conn Conn) error {
 			// data). Dial again at once; head sync catches up.
 			return errNetworkChanged
 		case <-ctx.Done():
-			cancel()
-			<-errc
 			return ctx.Err()
+		}
+	}
+}
+
+// setDiff returns the ids in b that are not in a (both sorted).
+func setDiff(a, b []string) []crypto.SpaceID {
+	var out []crypto.SpaceID
+	i := 0
+	for _, id := range b {
+		for i < len(a) && a[i] < id {
+			i++
+		}
+		if i < len(a) && a[i] == id {
+			continue
+		}
+		out = append(out, crypto.SpaceID(id))
+	}
+	return out
+}
+
+func (s *Syncer) allEngines() []*Engine {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]*Engine, 0, len(s.engines))
+	for _, e := range s.engines {
+		out = append(out, e)
+	}
+	return out
+}
+
+// checkDigests compares the node's digest of every loaded space (and, with
+// kept, of every kept space) with the local one, in as few calls as the
+// limit allows: a loaded space that differs head-syncs, a kept one that
+// differs is told to News. An idle device makes one call per round and reads
+// nothing (the digests are in memory). When the call fails every loaded space
+// head-syncs instead.
+func (s *Syncer) checkDigests(ctx context.Context, conn Conn, kept bool) {
+	engines := s.allEngines()
+	want := map[crypto.SpaceID]diff.Digest{}
+	var ids []crypto.SpaceID
+	onEngine := map[crypto.SpaceID]*Engine{}
+	for _, e := range engines {
+		d, err := e.local.Digest(ctx)
+		if err != nil {
+			e.RequestHeadSync()
+			continue
+		}
+		id := e.local.ID()
+		want[id], onEngine[id] = d, e
+		ids = append(ids, id)
+	}
+	if kept && s.cfg.Kept != nil {
+		for _, k := range s.cfg.Kept() {
+			if _, loaded := onEngine[k.ID]; loaded {
+				continue
+			}
+			if k.Known {
+				want[k.ID] = k.Digest
+			}
+			ids = append(ids, k.ID)
+		}
+	}
+	for len(ids) > 0 {
+		batch := ids[:min(len(ids), protocol.MaxDigestSpaces)]
+		ids = ids[len(batch):]
+		cctx, cancel := context.WithTimeout(ctx, s.cfg.Engine.CallTimeout)
+		resp, err := conn.HeadDigests(cctx, batch)
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil {
+				s.cfg.Log.Info("comparing digests with the node failed: head-syncing every loaded space", "err", err)
+			}
+			for _, e := range engines {
+				e.RequestHeadSync()
+			}
+			return
+		}
+		for _, d := range resp.Digests {
+			if d == nil || !d.Served || len(d.Hash) != 32 {
+				continue // not served: the space statuses say why
+			}
+			id := crypto.SpaceID(d.SpaceId)
+			var theirs diff.Digest
+			theirs.Count = d.Count
+			copy(theirs.Hash[:], d.Hash)
+			mine, known := want[id]
+			if known && mine == theirs {
+				continue
+			}
+			if e := onEngine[id]; e != nil {
+				e.RequestHeadSync()
+			} else if s.cfg.News != nil {
+				s.cfg.News(id)
+			}
 		}
 	}
 }
@@ -364,6 +528,16 @@ func (s *Syncer) dispatch(p *syncpb.Push) {
 		}
 	case *syncpb.Push_SpaceStatus:
 		id = crypto.SpaceID(m.SpaceStatus.SpaceId)
+	case *syncpb.Push_SpaceNews:
+		id = crypto.SpaceID(m.SpaceNews.SpaceId)
+		if e := s.Engine(id); e != nil { // loaded after the node last heard: sync it
+			e.RequestHeadSync()
+			return
+		}
+		if s.cfg.News != nil {
+			s.cfg.News(id)
+		}
+		return
 	}
 	if s.cfg.AccountPush != nil {
 		s.cfg.AccountPush(p)

@@ -474,6 +474,7 @@ type Push struct {
 	//	*Push_HeadUpdate
 	//	*Push_AclUpdate
 	//	*Push_SpaceStatus
+	//	*Push_SpaceNews
 	Msg isPush_Msg `protobuf_oneof:"msg"`
 }
 
@@ -525,10 +526,14 @@ type Push_AclUpdate struct {
 type Push_SpaceStatus struct {
 	SpaceStatus *SpaceStatus `protobuf:"bytes,3,opt,name=space_status,json=spaceStatus,proto3,oneof" json:"space_status,omitempty"`
 }
+type Push_SpaceNews struct {
+	SpaceNews *SpaceNews `protobuf:"bytes,4,opt,name=space_news,json=spaceNews,proto3,oneof" json:"space_news,omitempty"`
+}
 
 func (*Push_HeadUpdate) isPush_Msg()  {}
 func (*Push_AclUpdate) isPush_Msg()   {}
 func (*Push_SpaceStatus) isPush_Msg() {}
+func (*Push_SpaceNews) isPush_Msg()   {}
 
 func (m *Push) GetMsg() isPush_Msg {
 	if m != nil {
@@ -558,13 +563,328 @@ func (m *Push) GetSpaceStatus() *SpaceStatus {
 	return nil
 }
 
+func (m *Push) GetSpaceNews() *SpaceNews {
+	if x, ok := m.GetMsg().(*Push_SpaceNews); ok {
+		return x.SpaceNews
+	}
+	return nil
+}
+
 // XXX_OneofWrappers is for the internal use of the proto package.
 func (*Push) XXX_OneofWrappers() []interface{} {
 	return []interface{}{
 		(*Push_HeadUpdate)(nil),
 		(*Push_AclUpdate)(nil),
 		(*Push_SpaceStatus)(nil),
+		(*Push_SpaceNews)(nil),
 	}
+}
+
+// SpaceNews tells a stream that a space of the account it does not watch (the
+// device keeps it unloaded) received changes: load it and sync. Sent once per
+// space until the stream watches it.
+type SpaceNews struct {
+	SpaceId string `protobuf:"bytes,1,opt,name=space_id,json=spaceId,proto3" json:"space_id,omitempty"`
+}
+
+func (m *SpaceNews) Reset()         { *m = SpaceNews{} }
+func (m *SpaceNews) String() string { return proto.CompactTextString(m) }
+func (*SpaceNews) ProtoMessage()    {}
+func (*SpaceNews) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0c843d59d2d938e7, []int{9}
+}
+func (m *SpaceNews) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *SpaceNews) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_SpaceNews.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *SpaceNews) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_SpaceNews.Merge(m, src)
+}
+func (m *SpaceNews) XXX_Size() int {
+	return m.Size()
+}
+func (m *SpaceNews) XXX_DiscardUnknown() {
+	xxx_messageInfo_SpaceNews.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_SpaceNews proto.InternalMessageInfo
+
+func (m *SpaceNews) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+// Watch changes which spaces the calling session's Subscribe streams carry
+// HeadUpdates for, without reopening them (a space loaded or unloaded on the
+// device). Added spaces are checked like Subscribe's: one not served to the
+// caller is skipped. The answer holds the status of each added space served.
+type WatchRequest struct {
+	Add    []string `protobuf:"bytes,1,rep,name=add,proto3" json:"add,omitempty"`
+	Remove []string `protobuf:"bytes,2,rep,name=remove,proto3" json:"remove,omitempty"`
+}
+
+func (m *WatchRequest) Reset()         { *m = WatchRequest{} }
+func (m *WatchRequest) String() string { return proto.CompactTextString(m) }
+func (*WatchRequest) ProtoMessage()    {}
+func (*WatchRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0c843d59d2d938e7, []int{10}
+}
+func (m *WatchRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *WatchRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_WatchRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *WatchRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_WatchRequest.Merge(m, src)
+}
+func (m *WatchRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *WatchRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_WatchRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_WatchRequest proto.InternalMessageInfo
+
+func (m *WatchRequest) GetAdd() []string {
+	if m != nil {
+		return m.Add
+	}
+	return nil
+}
+
+func (m *WatchRequest) GetRemove() []string {
+	if m != nil {
+		return m.Remove
+	}
+	return nil
+}
+
+type WatchResponse struct {
+	Statuses []*SpaceStatus `protobuf:"bytes,1,rep,name=statuses,proto3" json:"statuses,omitempty"`
+}
+
+func (m *WatchResponse) Reset()         { *m = WatchResponse{} }
+func (m *WatchResponse) String() string { return proto.CompactTextString(m) }
+func (*WatchResponse) ProtoMessage()    {}
+func (*WatchResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0c843d59d2d938e7, []int{11}
+}
+func (m *WatchResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *WatchResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_WatchResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *WatchResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_WatchResponse.Merge(m, src)
+}
+func (m *WatchResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *WatchResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_WatchResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_WatchResponse proto.InternalMessageInfo
+
+func (m *WatchResponse) GetStatuses() []*SpaceStatus {
+	if m != nil {
+		return m.Statuses
+	}
+	return nil
+}
+
+// HeadDigests answers, for each space, the whole-range head-sync digest: the
+// object count and XOR hash a head sync's first round compares. One call
+// covers many spaces (at most MaxDigestSpaces), so a device checks every space
+// it keeps in one round trip, loaded or not, instead of one head sync each.
+type HeadDigestsRequest struct {
+	Spaces []string `protobuf:"bytes,1,rep,name=spaces,proto3" json:"spaces,omitempty"`
+}
+
+func (m *HeadDigestsRequest) Reset()         { *m = HeadDigestsRequest{} }
+func (m *HeadDigestsRequest) String() string { return proto.CompactTextString(m) }
+func (*HeadDigestsRequest) ProtoMessage()    {}
+func (*HeadDigestsRequest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0c843d59d2d938e7, []int{12}
+}
+func (m *HeadDigestsRequest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *HeadDigestsRequest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_HeadDigestsRequest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *HeadDigestsRequest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_HeadDigestsRequest.Merge(m, src)
+}
+func (m *HeadDigestsRequest) XXX_Size() int {
+	return m.Size()
+}
+func (m *HeadDigestsRequest) XXX_DiscardUnknown() {
+	xxx_messageInfo_HeadDigestsRequest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_HeadDigestsRequest proto.InternalMessageInfo
+
+func (m *HeadDigestsRequest) GetSpaces() []string {
+	if m != nil {
+		return m.Spaces
+	}
+	return nil
+}
+
+type SpaceDigest struct {
+	SpaceId string `protobuf:"bytes,1,opt,name=space_id,json=spaceId,proto3" json:"space_id,omitempty"`
+	Served  bool   `protobuf:"varint,2,opt,name=served,proto3" json:"served,omitempty"`
+	Count   uint64 `protobuf:"varint,3,opt,name=count,proto3" json:"count,omitempty"`
+	Hash    []byte `protobuf:"bytes,4,opt,name=hash,proto3" json:"hash,omitempty"`
+}
+
+func (m *SpaceDigest) Reset()         { *m = SpaceDigest{} }
+func (m *SpaceDigest) String() string { return proto.CompactTextString(m) }
+func (*SpaceDigest) ProtoMessage()    {}
+func (*SpaceDigest) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0c843d59d2d938e7, []int{13}
+}
+func (m *SpaceDigest) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *SpaceDigest) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_SpaceDigest.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *SpaceDigest) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_SpaceDigest.Merge(m, src)
+}
+func (m *SpaceDigest) XXX_Size() int {
+	return m.Size()
+}
+func (m *SpaceDigest) XXX_DiscardUnknown() {
+	xxx_messageInfo_SpaceDigest.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_SpaceDigest proto.InternalMessageInfo
+
+func (m *SpaceDigest) GetSpaceId() string {
+	if m != nil {
+		return m.SpaceId
+	}
+	return ""
+}
+
+func (m *SpaceDigest) GetServed() bool {
+	if m != nil {
+		return m.Served
+	}
+	return false
+}
+
+func (m *SpaceDigest) GetCount() uint64 {
+	if m != nil {
+		return m.Count
+	}
+	return 0
+}
+
+func (m *SpaceDigest) GetHash() []byte {
+	if m != nil {
+		return m.Hash
+	}
+	return nil
+}
+
+type HeadDigestsResponse struct {
+	Digests []*SpaceDigest `protobuf:"bytes,1,rep,name=digests,proto3" json:"digests,omitempty"`
+}
+
+func (m *HeadDigestsResponse) Reset()         { *m = HeadDigestsResponse{} }
+func (m *HeadDigestsResponse) String() string { return proto.CompactTextString(m) }
+func (*HeadDigestsResponse) ProtoMessage()    {}
+func (*HeadDigestsResponse) Descriptor() ([]byte, []int) {
+	return fileDescriptor_0c843d59d2d938e7, []int{14}
+}
+func (m *HeadDigestsResponse) XXX_Unmarshal(b []byte) error {
+	return m.Unmarshal(b)
+}
+func (m *HeadDigestsResponse) XXX_Marshal(b []byte, deterministic bool) ([]byte, error) {
+	if deterministic {
+		return xxx_messageInfo_HeadDigestsResponse.Marshal(b, m, deterministic)
+	} else {
+		b = b[:cap(b)]
+		n, err := m.MarshalToSizedBuffer(b)
+		if err != nil {
+			return nil, err
+		}
+		return b[:n], nil
+	}
+}
+func (m *HeadDigestsResponse) XXX_Merge(src proto.Message) {
+	xxx_messageInfo_HeadDigestsResponse.Merge(m, src)
+}
+func (m *HeadDigestsResponse) XXX_Size() int {
+	return m.Size()
+}
+func (m *HeadDigestsResponse) XXX_DiscardUnknown() {
+	xxx_messageInfo_HeadDigestsResponse.DiscardUnknown(m)
+}
+
+var xxx_messageInfo_HeadDigestsResponse proto.InternalMessageInfo
+
+func (m *HeadDigestsResponse) GetDigests() []*SpaceDigest {
+	if m != nil {
+		return m.Digests
+	}
+	return nil
 }
 
 type SpaceStatusRequest struct {
@@ -575,7 +895,7 @@ func (m *SpaceStatusRequest) Reset()         { *m = SpaceStatusRequest{} }
 func (m *SpaceStatusRequest) String() string { return proto.CompactTextString(m) }
 func (*SpaceStatusRequest) ProtoMessage()    {}
 func (*SpaceStatusRequest) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0c843d59d2d938e7, []int{9}
+	return fileDescriptor_0c843d59d2d938e7, []int{15}
 }
 func (m *SpaceStatusRequest) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -626,7 +946,7 @@ func (m *BlobPutRequest) Reset()         { *m = BlobPutRequest{} }
 func (m *BlobPutRequest) String() string { return proto.CompactTextString(m) }
 func (*BlobPutRequest) ProtoMessage()    {}
 func (*BlobPutRequest) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0c843d59d2d938e7, []int{10}
+	return fileDescriptor_0c843d59d2d938e7, []int{16}
 }
 func (m *BlobPutRequest) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -686,7 +1006,7 @@ func (m *BlobPutResponse) Reset()         { *m = BlobPutResponse{} }
 func (m *BlobPutResponse) String() string { return proto.CompactTextString(m) }
 func (*BlobPutResponse) ProtoMessage()    {}
 func (*BlobPutResponse) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0c843d59d2d938e7, []int{11}
+	return fileDescriptor_0c843d59d2d938e7, []int{17}
 }
 func (m *BlobPutResponse) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -738,7 +1058,7 @@ func (m *BlobGetRequest) Reset()         { *m = BlobGetRequest{} }
 func (m *BlobGetRequest) String() string { return proto.CompactTextString(m) }
 func (*BlobGetRequest) ProtoMessage()    {}
 func (*BlobGetRequest) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0c843d59d2d938e7, []int{12}
+	return fileDescriptor_0c843d59d2d938e7, []int{18}
 }
 func (m *BlobGetRequest) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -789,7 +1109,7 @@ func (m *BlobGetResponse) Reset()         { *m = BlobGetResponse{} }
 func (m *BlobGetResponse) String() string { return proto.CompactTextString(m) }
 func (*BlobGetResponse) ProtoMessage()    {}
 func (*BlobGetResponse) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0c843d59d2d938e7, []int{13}
+	return fileDescriptor_0c843d59d2d938e7, []int{19}
 }
 func (m *BlobGetResponse) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -836,7 +1156,7 @@ func (m *BlobDeleteRequest) Reset()         { *m = BlobDeleteRequest{} }
 func (m *BlobDeleteRequest) String() string { return proto.CompactTextString(m) }
 func (*BlobDeleteRequest) ProtoMessage()    {}
 func (*BlobDeleteRequest) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0c843d59d2d938e7, []int{14}
+	return fileDescriptor_0c843d59d2d938e7, []int{20}
 }
 func (m *BlobDeleteRequest) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -894,7 +1214,7 @@ func (m *BlobDeleteResponse) Reset()         { *m = BlobDeleteResponse{} }
 func (m *BlobDeleteResponse) String() string { return proto.CompactTextString(m) }
 func (*BlobDeleteResponse) ProtoMessage()    {}
 func (*BlobDeleteResponse) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0c843d59d2d938e7, []int{15}
+	return fileDescriptor_0c843d59d2d938e7, []int{21}
 }
 func (m *BlobDeleteResponse) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -959,7 +1279,7 @@ func (m *BlobUsageRequest) Reset()         { *m = BlobUsageRequest{} }
 func (m *BlobUsageRequest) String() string { return proto.CompactTextString(m) }
 func (*BlobUsageRequest) ProtoMessage()    {}
 func (*BlobUsageRequest) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0c843d59d2d938e7, []int{16}
+	return fileDescriptor_0c843d59d2d938e7, []int{22}
 }
 func (m *BlobUsageRequest) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -1004,7 +1324,7 @@ func (m *BlobUsageResponse) Reset()         { *m = BlobUsageResponse{} }
 func (m *BlobUsageResponse) String() string { return proto.CompactTextString(m) }
 func (*BlobUsageResponse) ProtoMessage()    {}
 func (*BlobUsageResponse) Descriptor() ([]byte, []int) {
-	return fileDescriptor_0c843d59d2d938e7, []int{17}
+	return fileDescriptor_0c843d59d2d938e7, []int{23}
 }
 func (m *BlobUsageResponse) XXX_Unmarshal(b []byte) error {
 	return m.Unmarshal(b)
@@ -1057,6 +1377,12 @@ func init() {
 	proto.RegisterType((*InviteLookupRequest)(nil), "hearth.sync.InviteLookupRequest")
 	proto.RegisterType((*SubscribeRequest)(nil), "hearth.sync.SubscribeRequest")
 	proto.RegisterType((*Push)(nil), "hearth.sync.Push")
+	proto.RegisterType((*SpaceNews)(nil), "hearth.sync.SpaceNews")
+	proto.RegisterType((*WatchRequest)(nil), "hearth.sync.WatchRequest")
+	proto.RegisterType((*WatchResponse)(nil), "hearth.sync.WatchResponse")
+	proto.RegisterType((*HeadDigestsRequest)(nil), "hearth.sync.HeadDigestsRequest")
+	proto.RegisterType((*SpaceDigest)(nil), "hearth.sync.SpaceDigest")
+	proto.RegisterType((*HeadDigestsResponse)(nil), "hearth.sync.HeadDigestsResponse")
 	proto.RegisterType((*SpaceStatusRequest)(nil), "hearth.sync.SpaceStatusRequest")
 	proto.RegisterType((*BlobPutRequest)(nil), "hearth.sync.BlobPutRequest")
 	proto.RegisterType((*BlobPutResponse)(nil), "hearth.sync.BlobPutResponse")
@@ -1071,71 +1397,82 @@ func init() {
 func init() { proto.RegisterFile("node.proto", fileDescriptor_0c843d59d2d938e7) }
 
 var fileDescriptor_0c843d59d2d938e7 = []byte{
-	// 1021 bytes of a gzipped FileDescriptorProto
-	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0x9c, 0x56, 0xcb, 0x6e, 0xdb, 0x56,
-	0x10, 0x15, 0x2d, 0xd9, 0x16, 0x47, 0x8f, 0x28, 0x37, 0x85, 0x2b, 0x33, 0xae, 0xec, 0x12, 0x08,
-	0x9a, 0x16, 0x88, 0x9c, 0xba, 0x8b, 0x00, 0x31, 0xd2, 0x46, 0x76, 0x50, 0xd9, 0x8d, 0x93, 0x1a,
-	0x14, 0xd2, 0x45, 0x51, 0x40, 0xa0, 0xc8, 0x89, 0xc4, 0x9a, 0x26, 0x65, 0x5e, 0xd2, 0x80, 0x3f,
-	0xa2, 0x40, 0x37, 0xdd, 0xf4, 0x6f, 0xba, 0xeb, 0x32, 0xcb, 0x2e, 0x0b, 0xfb, 0x47, 0x8a, 0xfb,
-	0xe0, 0xd3, 0x94, 0xed, 0x66, 0x23, 0x70, 0xce, 0xcc, 0x9c, 0x99, 0x3b, 0x77, 0x78, 0x28, 0x00,
-	0xcf, 0xb7, 0xb1, 0x3f, 0x0f, 0xfc, 0xd0, 0x27, 0x8d, 0x19, 0x9a, 0x41, 0x38, 0xeb, 0xd3, 0x0b,
-	0xcf, 0xd2, 0x80, 0xfd, 0x0a, 0x87, 0xfe, 0x35, 0x34, 0x0f, 0xd0, 0x75, 0x7d, 0x03, 0xcf, 0x22,
-	0xa4, 0x21, 0xf9, 0x1c, 0x9a, 0x96, 0xeb, 0xa0, 0x17, 0x8e, 0x3d, 0xdf, 0xb3, 0xb0, 0xab, 0x6c,
-	0x29, 0x8f, 0x9b, 0x46, 0x43, 0x60, 0x6f, 0x19, 0xa4, 0xff, 0xa9, 0x40, 0x4b, 0xe6, 0xd0, 0xb9,
-	0xef, 0x51, 0x24, 0xeb, 0x50, 0x67, 0xb5, 0xc6, 0x27, 0x78, 0x21, 0x13, 0x56, 0x99, 0xfd, 0x1a,
-	0x2f, 0xc8, 0x06, 0xa8, 0xd6, 0xcc, 0x74, 0x5d, 0xf4, 0xa6, 0xd8, 0x5d, 0xe2, 0xbe, 0x14, 0x20,
-	0x8f, 0xa0, 0xcd, 0x13, 0xa9, 0x33, 0xf5, 0xcc, 0x30, 0x0a, 0xb0, 0x5b, 0xe5, 0x21, 0x2d, 0x86,
-	0x8e, 0x62, 0x90, 0x7c, 0x09, 0x1d, 0xde, 0xad, 0xe5, 0xbb, 0xe3, 0x73, 0x0c, 0xa8, 0xe3, 0x7b,
-	0xdd, 0xda, 0x96, 0xf2, 0xb8, 0x65, 0xdc, 0x8b, 0xf1, 0x9f, 0x04, 0xac, 0xff, 0x0a, 0x8d, 0x41,
-	0x14, 0xce, 0xe2, 0xe3, 0xe4, 0xca, 0x2b, 0xc5, 0xf2, 0x9b, 0xd0, 0xb0, 0xf1, 0xdc, 0xb1, 0x70,
-	0x6c, 0x61, 0x10, 0xca, 0xf6, 0x40, 0x40, 0xfb, 0x18, 0xf0, 0xf4, 0x62, 0x6b, 0x29, 0xa0, 0xef,
-	0x41, 0x53, 0xd4, 0x92, 0x63, 0xe8, 0xc2, 0x2a, 0x45, 0xca, 0xbb, 0x63, 0xa5, 0x54, 0x23, 0x36,
-	0x99, 0xc7, 0xb4, 0x2c, 0x3f, 0xf2, 0xe2, 0x22, 0xb1, 0xa9, 0x0f, 0xa1, 0x35, 0xb0, 0xdc, 0x23,
-	0x7f, 0x1a, 0x77, 0xbc, 0x0e, 0x75, 0x3a, 0x37, 0x2d, 0x1c, 0x3b, 0x76, 0xc2, 0xc2, 0xec, 0x43,
-	0x9b, 0x3c, 0x04, 0xd5, 0x7c, 0x1f, 0x62, 0x30, 0xa6, 0x78, 0xc6, 0x79, 0x6a, 0x46, 0x9d, 0x03,
-	0x23, 0x3c, 0xd3, 0x7f, 0x81, 0x76, 0x4c, 0x94, 0xb6, 0x13, 0xa0, 0xe5, 0x07, 0x36, 0xed, 0x2a,
-	0x5b, 0x55, 0x56, 0x54, 0x9a, 0xe4, 0x29, 0xac, 0xd0, 0xd0, 0x0c, 0x23, 0xca, 0x59, 0x1a, 0x3b,
-	0xdd, 0x7e, 0x66, 0x3d, 0xfa, 0x23, 0x56, 0x6e, 0xc4, 0xfd, 0x86, 0x8c, 0xd3, 0x4f, 0xe0, 0xc1,
-	0xa1, 0x77, 0xee, 0x84, 0x78, 0xe4, 0xfb, 0x27, 0xd1, 0xfc, 0x6e, 0xcd, 0x3a, 0x3c, 0x83, 0xf9,
-	0x96, 0xb8, 0xaf, 0x2e, 0x80, 0x43, 0xfb, 0x96, 0xb9, 0x7e, 0x05, 0x9d, 0x51, 0x34, 0xa1, 0x56,
-	0xe0, 0x4c, 0x30, 0xae, 0xb4, 0x06, 0x2b, 0x9c, 0x59, 0x9c, 0x45, 0x35, 0xa4, 0xa5, 0xff, 0xa5,
-	0x40, 0xed, 0x38, 0xa2, 0x33, 0xf2, 0x1c, 0xd8, 0x8e, 0xdb, 0xe3, 0x68, 0x6e, 0x9b, 0xa1, 0xb8,
-	0xeb, 0xc6, 0xce, 0xa7, 0xb9, 0x83, 0x1d, 0xa0, 0x69, 0xbf, 0xe3, 0xee, 0x83, 0x8a, 0x01, 0xb3,
-	0xc4, 0x22, 0xcf, 0x00, 0x4c, 0xcb, 0x8d, 0x53, 0xc5, 0x4c, 0xd6, 0x72, 0xa9, 0x03, 0xcb, 0x4d,
-	0x32, 0x55, 0x33, 0x36, 0xc8, 0x0b, 0x68, 0x8a, 0xf3, 0xcb, 0x71, 0x56, 0x6f, 0x1e, 0xe7, 0x41,
-	0xc5, 0x68, 0xd0, 0xd4, 0xdc, 0x5b, 0x86, 0xea, 0x29, 0x9d, 0xea, 0xdb, 0x40, 0xb2, 0x33, 0xbf,
-	0x75, 0xb6, 0xfa, 0x8f, 0xd0, 0xde, 0x73, 0xfd, 0xc9, 0x71, 0x14, 0xde, 0xe1, 0x22, 0xda, 0xb0,
-	0x94, 0xdc, 0xc0, 0x92, 0x63, 0x13, 0x02, 0x35, 0xdb, 0x0c, 0x4d, 0x39, 0x76, 0xfe, 0xac, 0xef,
-	0xc2, 0xbd, 0x84, 0x50, 0x6e, 0x0f, 0x81, 0x5a, 0x44, 0x51, 0xb0, 0x55, 0x0d, 0xfe, 0x4c, 0x3e,
-	0x81, 0x65, 0xd7, 0x39, 0x75, 0xc4, 0x12, 0x57, 0x0d, 0x61, 0xe8, 0xbb, 0xa2, 0x9b, 0x21, 0x7e,
-	0x44, 0x37, 0xfa, 0x23, 0x51, 0x99, 0x27, 0xa7, 0x95, 0x79, 0x83, 0x4a, 0xa6, 0xc1, 0x97, 0x70,
-	0x9f, 0x85, 0xbd, 0x42, 0x17, 0x43, 0xbc, 0x43, 0x99, 0x0e, 0x54, 0x1d, 0x9b, 0xad, 0x37, 0xdb,
-	0x15, 0xf6, 0xa8, 0xff, 0xa6, 0x00, 0xc9, 0x52, 0x64, 0x8a, 0xf9, 0x9e, 0xd8, 0x97, 0x96, 0xc1,
-	0x9f, 0xd9, 0xea, 0xbe, 0x37, 0x1d, 0x17, 0xed, 0xcc, 0xea, 0x0a, 0xe0, 0xd0, 0x66, 0x9a, 0x21,
-	0x9d, 0x96, 0x6f, 0x8b, 0xe5, 0x6d, 0x19, 0x20, 0xa0, 0x7d, 0xdf, 0xe6, 0x9a, 0x26, 0x03, 0x4e,
-	0x91, 0x52, 0x73, 0x8a, 0x5c, 0xaa, 0x54, 0xa3, 0x25, 0xd0, 0x37, 0x02, 0xd4, 0x9f, 0x40, 0x87,
-	0xb5, 0xf3, 0x8e, 0x19, 0x77, 0xb8, 0xf2, 0x17, 0x62, 0x00, 0x32, 0xfc, 0xff, 0xde, 0xd1, 0xce,
-	0x1f, 0x2a, 0xd4, 0xde, 0xb2, 0xee, 0xbe, 0x85, 0x65, 0xae, 0xdd, 0x64, 0xbd, 0xf0, 0x6a, 0xa4,
-	0xdf, 0x00, 0x4d, 0x2b, 0x73, 0xc9, 0x92, 0xbb, 0x50, 0x63, 0x9a, 0x47, 0xf2, 0x3b, 0x9e, 0x91,
-	0x5c, 0x6d, 0xbd, 0xc4, 0x23, 0x93, 0x5f, 0x82, 0xca, 0x17, 0x9d, 0xbf, 0xb0, 0x6b, 0xd7, 0xdf,
-	0x12, 0x86, 0x6b, 0x0f, 0x8b, 0x2f, 0xde, 0xc0, 0xb6, 0x13, 0x86, 0xfd, 0x84, 0xc1, 0x75, 0xcb,
-	0x19, 0x5c, 0x57, 0xeb, 0x95, 0xe3, 0x09, 0xc9, 0x73, 0x58, 0x11, 0xb4, 0xe4, 0x41, 0x49, 0xad,
-	0x9b, 0x1b, 0x18, 0xf0, 0xdc, 0x23, 0x7f, 0x4a, 0xb4, 0x62, 0x58, 0x2a, 0xe2, 0xd7, 0x29, 0xb2,
-	0xba, 0x7c, 0x0c, 0xcd, 0xac, 0x96, 0x92, 0xad, 0x5c, 0x70, 0x89, 0xcc, 0xde, 0x7a, 0xa0, 0x01,
-	0x34, 0x38, 0x28, 0x76, 0x9b, 0x94, 0xe8, 0x8f, 0xf0, 0x68, 0x0b, 0x95, 0x89, 0xbc, 0x86, 0xf6,
-	0x10, 0xc3, 0x2c, 0xb2, 0xb9, 0xf0, 0xa3, 0x20, 0xbb, 0x5a, 0x4c, 0xf6, 0x0c, 0x20, 0xd5, 0x5a,
-	0xb2, 0x48, 0x84, 0xb5, 0x4e, 0x61, 0x4a, 0x27, 0x6c, 0x3b, 0xbf, 0xc7, 0xd0, 0x9a, 0x15, 0xb6,
-	0x93, 0x63, 0xe5, 0xdb, 0x29, 0x5d, 0x72, 0x10, 0x43, 0xa8, 0x33, 0xfe, 0xd1, 0x85, 0x67, 0x91,
-	0x8d, 0x6b, 0x65, 0x19, 0x1c, 0xb3, 0x7c, 0xb6, 0xc0, 0x2b, 0x89, 0xbe, 0x03, 0x35, 0xf9, 0x04,
-	0x91, 0x7c, 0x6c, 0xf1, 0xd3, 0xa4, 0xdd, 0xcf, 0xb9, 0xd9, 0x0e, 0x3f, 0x55, 0xc8, 0x2b, 0x58,
-	0x95, 0x8a, 0x4a, 0xf2, 0xcb, 0x90, 0x17, 0x6e, 0x6d, 0xa3, 0xdc, 0x29, 0xdb, 0x90, 0x2c, 0x43,
-	0x2c, 0x63, 0x49, 0x05, 0xb7, 0x84, 0x25, 0x2b, 0xa8, 0x6f, 0x00, 0x52, 0xe5, 0x23, 0xbd, 0x6b,
-	0xb1, 0x39, 0x55, 0xd5, 0x36, 0x17, 0xfa, 0x25, 0xdd, 0x0f, 0xa0, 0x26, 0x52, 0x54, 0x98, 0x4d,
-	0x51, 0xd1, 0xb4, 0xde, 0x22, 0xb7, 0xe0, 0xda, 0x1b, 0xfc, 0x7d, 0xd9, 0x53, 0x3e, 0x5c, 0xf6,
-	0x94, 0x7f, 0x2f, 0x7b, 0xca, 0xef, 0x57, 0xbd, 0xca, 0x87, 0xab, 0x5e, 0xe5, 0x9f, 0xab, 0x5e,
-	0xe5, 0xe7, 0x2f, 0xa6, 0x4e, 0x38, 0x8b, 0x26, 0x7d, 0xcb, 0x3f, 0xdd, 0x16, 0x1c, 0x4f, 0x18,
-	0x87, 0x7c, 0xde, 0x9e, 0x4f, 0xb6, 0x99, 0x39, 0x9f, 0x4c, 0x56, 0xf8, 0x5f, 0xc0, 0x6f, 0xfe,
-	0x0b, 0x00, 0x00, 0xff, 0xff, 0x12, 0x59, 0x02, 0x85, 0xef, 0x0a, 0x00, 0x00,
+	// 1191 bytes of a gzipped FileDescriptorProto
+	0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0xff, 0x9c, 0x57, 0x5f, 0x6f, 0xdb, 0x54,
+	0x14, 0xaf, 0x9b, 0xb4, 0x4d, 0x4e, 0x92, 0x2e, 0xbb, 0x45, 0x23, 0xf5, 0x4a, 0x5a, 0x2c, 0x0d,
+	0x06, 0x62, 0xed, 0x28, 0x48, 0x43, 0xab, 0x06, 0x4b, 0x5b, 0x68, 0xcb, 0xba, 0x52, 0x39, 0x1a,
+	0x48, 0x08, 0x29, 0x72, 0x7c, 0xcf, 0x12, 0xaf, 0xae, 0x9d, 0xfa, 0xda, 0x9d, 0xfa, 0x21, 0x90,
+	0x78, 0xe6, 0x0b, 0xf0, 0x55, 0x78, 0xdc, 0x23, 0x8f, 0xa8, 0xfd, 0x16, 0x3c, 0xa1, 0xfb, 0xc7,
+	0x8e, 0xed, 0x3a, 0x69, 0xe1, 0x25, 0xba, 0xe7, 0xdf, 0xef, 0xfc, 0xb9, 0xe7, 0x9e, 0xe3, 0x00,
+	0x78, 0x3e, 0xc5, 0xf5, 0x51, 0xe0, 0x87, 0x3e, 0xa9, 0x0d, 0xd1, 0x0a, 0xc2, 0xe1, 0x3a, 0xbb,
+	0xf0, 0x6c, 0x1d, 0xf8, 0xaf, 0x14, 0x18, 0x9f, 0x43, 0x7d, 0x1f, 0x5d, 0xd7, 0x37, 0xf1, 0x2c,
+	0x42, 0x16, 0x92, 0x0f, 0xa1, 0x6e, 0xbb, 0x0e, 0x7a, 0x61, 0xcf, 0xf3, 0x3d, 0x1b, 0x5b, 0xda,
+	0x9a, 0xf6, 0xb0, 0x6e, 0xd6, 0x24, 0xef, 0x88, 0xb3, 0x8c, 0xdf, 0x35, 0x68, 0x28, 0x1b, 0x36,
+	0xf2, 0x3d, 0x86, 0x64, 0x19, 0x2a, 0xdc, 0x57, 0xef, 0x04, 0x2f, 0x94, 0xc1, 0x02, 0xa7, 0x5f,
+	0xe0, 0x05, 0x59, 0x81, 0xaa, 0x3d, 0xb4, 0x5c, 0x17, 0xbd, 0x01, 0xb6, 0x66, 0x85, 0x6c, 0xcc,
+	0x20, 0x0f, 0x60, 0x51, 0x18, 0x32, 0x67, 0xe0, 0x59, 0x61, 0x14, 0x60, 0xab, 0x24, 0x54, 0x1a,
+	0x9c, 0xdb, 0x8d, 0x99, 0xe4, 0x13, 0x68, 0x8a, 0x68, 0x6d, 0xdf, 0xed, 0x9d, 0x63, 0xc0, 0x1c,
+	0xdf, 0x6b, 0x95, 0xd7, 0xb4, 0x87, 0x0d, 0xf3, 0x4e, 0xcc, 0xff, 0x51, 0xb2, 0x8d, 0x37, 0x50,
+	0xeb, 0x44, 0xe1, 0x30, 0x4e, 0x27, 0xe3, 0x5e, 0xcb, 0xbb, 0x5f, 0x85, 0x1a, 0xc5, 0x73, 0xc7,
+	0xc6, 0x9e, 0x8d, 0x41, 0xa8, 0xc2, 0x03, 0xc9, 0xda, 0xc1, 0x40, 0x98, 0xe7, 0x43, 0x1b, 0x33,
+	0x8c, 0x6d, 0xa8, 0x4b, 0x5f, 0xaa, 0x0c, 0x2d, 0x58, 0x60, 0xc8, 0x44, 0x74, 0xdc, 0x55, 0xd5,
+	0x8c, 0x49, 0x2e, 0xb1, 0x6c, 0xdb, 0x8f, 0xbc, 0xd8, 0x49, 0x4c, 0x1a, 0x7b, 0xd0, 0xe8, 0xd8,
+	0xee, 0xa1, 0x3f, 0x88, 0x23, 0x5e, 0x86, 0x0a, 0x1b, 0x59, 0x36, 0xf6, 0x1c, 0x9a, 0xa0, 0x70,
+	0xfa, 0x80, 0x92, 0xfb, 0x50, 0xb5, 0x5e, 0x87, 0x18, 0xf4, 0x18, 0x9e, 0x09, 0x9c, 0xb2, 0x59,
+	0x11, 0x8c, 0x2e, 0x9e, 0x19, 0xbf, 0xc0, 0x62, 0x0c, 0x34, 0x0e, 0x27, 0x40, 0xdb, 0x0f, 0x28,
+	0x6b, 0x69, 0x6b, 0x25, 0xee, 0x54, 0x91, 0xe4, 0x31, 0xcc, 0xb3, 0xd0, 0x0a, 0x23, 0x26, 0x50,
+	0x6a, 0x9b, 0xad, 0xf5, 0x54, 0x7b, 0xac, 0x77, 0xb9, 0xbb, 0xae, 0x90, 0x9b, 0x4a, 0xcf, 0x38,
+	0x81, 0xa5, 0x03, 0xef, 0xdc, 0x09, 0xf1, 0xd0, 0xf7, 0x4f, 0xa2, 0xd1, 0xed, 0x82, 0x75, 0x84,
+	0x05, 0x97, 0xcd, 0x0a, 0x59, 0x45, 0x32, 0x0e, 0xe8, 0x0d, 0x75, 0xfd, 0x14, 0x9a, 0xdd, 0xa8,
+	0xcf, 0xec, 0xc0, 0xe9, 0x63, 0xec, 0xe9, 0x1e, 0xcc, 0x0b, 0x64, 0x99, 0x4b, 0xd5, 0x54, 0x94,
+	0xf1, 0x8f, 0x06, 0xe5, 0xe3, 0x88, 0x0d, 0xc9, 0x53, 0xe0, 0x3d, 0x4e, 0x7b, 0xd1, 0x88, 0x5a,
+	0xa1, 0xbc, 0xeb, 0xda, 0xe6, 0xfb, 0x99, 0xc4, 0xf6, 0xd1, 0xa2, 0xaf, 0x84, 0x78, 0x7f, 0xc6,
+	0x84, 0x61, 0x42, 0x91, 0x27, 0x00, 0x96, 0xed, 0xc6, 0xa6, 0xb2, 0x26, 0xf7, 0x32, 0xa6, 0x1d,
+	0xdb, 0x4d, 0x2c, 0xab, 0x56, 0x4c, 0x90, 0x67, 0x50, 0x97, 0xf9, 0xab, 0x72, 0x96, 0xa6, 0x97,
+	0x73, 0x7f, 0xc6, 0xac, 0xb1, 0x31, 0xc9, 0xfd, 0x4a, 0x73, 0x0f, 0xdf, 0x32, 0xd1, 0xd1, 0x79,
+	0xbf, 0xc2, 0xf8, 0x08, 0xdf, 0x72, 0xd3, 0x2a, 0x8b, 0x89, 0xed, 0x39, 0x28, 0x9d, 0xb2, 0x81,
+	0xf1, 0x11, 0x54, 0x13, 0x85, 0x29, 0x77, 0x61, 0x7c, 0x05, 0xf5, 0x9f, 0xac, 0xd0, 0x4e, 0x5e,
+	0x45, 0x13, 0x4a, 0x16, 0xa5, 0xaa, 0x92, 0xfc, 0xc8, 0xcb, 0x1b, 0xe0, 0xa9, 0x7f, 0xce, 0xb3,
+	0x17, 0xe5, 0x95, 0x94, 0xf1, 0x2d, 0x34, 0x94, 0xa5, 0x6a, 0xaa, 0x2f, 0xa1, 0x22, 0x73, 0x55,
+	0x37, 0x31, 0xad, 0x79, 0x12, 0x4d, 0xe3, 0x33, 0x20, 0xbc, 0xf8, 0xbb, 0xce, 0x00, 0x59, 0xc8,
+	0x6e, 0xba, 0xd3, 0x37, 0x50, 0x13, 0x30, 0x52, 0x7d, 0x5a, 0x93, 0x71, 0x04, 0x0c, 0xce, 0x51,
+	0x76, 0x58, 0xc5, 0x54, 0x14, 0x79, 0x0f, 0xe6, 0xe4, 0x6b, 0x2b, 0x89, 0x57, 0x22, 0x09, 0x42,
+	0xa0, 0x3c, 0xb4, 0xd8, 0x50, 0x14, 0xba, 0x6e, 0x8a, 0xb3, 0x71, 0x00, 0x4b, 0x99, 0xc8, 0x54,
+	0x9a, 0x9b, 0xb0, 0x40, 0x25, 0x6b, 0x72, 0x96, 0xd2, 0xc6, 0x8c, 0x15, 0x8d, 0x0d, 0x20, 0xe9,
+	0xec, 0x6f, 0x7c, 0x22, 0xc6, 0x0f, 0xb0, 0xb8, 0xed, 0xfa, 0xfd, 0xe3, 0x28, 0xbc, 0xc5, 0x7b,
+	0x5a, 0x84, 0xd9, 0xe4, 0x21, 0xcd, 0x3a, 0x94, 0x27, 0x43, 0xad, 0xd0, 0x52, 0xaf, 0x47, 0x9c,
+	0x8d, 0x2d, 0xb8, 0x93, 0x00, 0xaa, 0x44, 0x08, 0x94, 0x23, 0x86, 0x12, 0xad, 0x64, 0x8a, 0x33,
+	0xaf, 0x8e, 0xeb, 0x9c, 0x3a, 0x72, 0x16, 0x95, 0x4c, 0x49, 0x18, 0x5b, 0x32, 0x9a, 0x3d, 0xfc,
+	0x1f, 0xd1, 0x18, 0x0f, 0xa4, 0x67, 0x61, 0x3c, 0xf6, 0x2c, 0x02, 0xd4, 0x52, 0x01, 0x3e, 0x87,
+	0xbb, 0x5c, 0x6d, 0x17, 0x5d, 0x0c, 0xf1, 0x16, 0x6e, 0x9a, 0x50, 0x72, 0x28, 0x53, 0x3d, 0xc9,
+	0x8f, 0xc6, 0xaf, 0x1a, 0x90, 0x34, 0x44, 0xca, 0x99, 0xef, 0xc9, 0x67, 0xdf, 0x30, 0xc5, 0x99,
+	0x4f, 0xa0, 0xd7, 0x96, 0xe3, 0x22, 0x4d, 0x4d, 0x20, 0xc9, 0x38, 0xa0, 0x7c, 0xf4, 0x2b, 0xa1,
+	0xed, 0x53, 0x39, 0x83, 0x1a, 0x26, 0x48, 0xd6, 0x8e, 0x4f, 0xc5, 0x6a, 0x52, 0x0a, 0xa7, 0xc8,
+	0x98, 0x35, 0x40, 0xd1, 0x36, 0x55, 0xb3, 0x21, 0xb9, 0x2f, 0x25, 0xd3, 0x78, 0x04, 0x4d, 0x1e,
+	0xce, 0x2b, 0x4e, 0xdc, 0xe2, 0xca, 0x9f, 0xc9, 0x02, 0x28, 0xf5, 0xff, 0x7a, 0x47, 0x9b, 0x7f,
+	0x00, 0x94, 0x8f, 0x78, 0x74, 0x5f, 0xc3, 0x9c, 0x58, 0xc1, 0x64, 0x39, 0x37, 0xe1, 0xc6, 0xab,
+	0x5c, 0xd7, 0x8b, 0x44, 0xca, 0xe5, 0x16, 0x94, 0xf9, 0xea, 0x22, 0xd9, 0xb6, 0x4e, 0x6d, 0x4e,
+	0x7d, 0xb9, 0x40, 0xa2, 0x8c, 0x9f, 0xab, 0xb1, 0x23, 0xe6, 0x6e, 0xc1, 0xbc, 0xe2, 0x7c, 0xfd,
+	0x7e, 0x7e, 0x7e, 0x76, 0x28, 0x4d, 0x10, 0x76, 0x12, 0x04, 0xd7, 0x2d, 0x46, 0x70, 0x5d, 0xbd,
+	0x5d, 0xcc, 0x4f, 0x40, 0x9e, 0xc2, 0xbc, 0x84, 0x25, 0x4b, 0x05, 0xbe, 0xa6, 0x07, 0xd0, 0x11,
+	0xb6, 0x87, 0xfe, 0x80, 0xe8, 0x79, 0xb5, 0xf1, 0x2e, 0xbe, 0x0e, 0x91, 0x5e, 0xaf, 0xc7, 0x50,
+	0x4f, 0xaf, 0x44, 0xb2, 0x96, 0x51, 0x2e, 0xd8, 0x96, 0x37, 0x26, 0xd4, 0x89, 0xe7, 0x9e, 0xe8,
+	0x6d, 0x52, 0x34, 0x72, 0x84, 0x44, 0x9f, 0x38, 0x72, 0xc9, 0x0b, 0x58, 0xdc, 0xc3, 0x30, 0xcd,
+	0x59, 0x9d, 0x38, 0x9e, 0x55, 0x54, 0x93, 0xc1, 0x9e, 0x00, 0x8c, 0x57, 0x26, 0x99, 0xb4, 0x4b,
+	0xf5, 0x66, 0xae, 0x4a, 0x27, 0xbc, 0x3b, 0xbf, 0xc3, 0xd0, 0x1e, 0xe6, 0xba, 0x53, 0xf0, 0x8a,
+	0xbb, 0x53, 0x89, 0x54, 0x21, 0xf6, 0xa0, 0xc2, 0xf1, 0xbb, 0x17, 0x9e, 0x4d, 0x56, 0xae, 0xb9,
+	0xe5, 0xec, 0x18, 0xe5, 0x83, 0x09, 0x52, 0x05, 0xf4, 0x0d, 0x54, 0x93, 0x2f, 0x09, 0x92, 0xd5,
+	0xcd, 0x7f, 0x61, 0xe8, 0x77, 0x33, 0x62, 0xde, 0xc3, 0x8f, 0x35, 0x9e, 0x89, 0xd8, 0x7f, 0xb9,
+	0x4c, 0xd2, 0xdb, 0x34, 0x97, 0x49, 0x76, 0x5d, 0x1e, 0x43, 0x2d, 0xb5, 0x5e, 0x72, 0x97, 0x71,
+	0x7d, 0x25, 0xea, 0x6b, 0x93, 0x15, 0x14, 0xe2, 0x2e, 0x2c, 0xa8, 0x19, 0x4f, 0xb2, 0xed, 0x99,
+	0x5d, 0x25, 0xfa, 0x4a, 0xb1, 0x30, 0x8b, 0xb2, 0x87, 0x45, 0x28, 0xe3, 0x15, 0x50, 0x80, 0x92,
+	0x1e, 0xf1, 0x2f, 0x01, 0xc6, 0xb3, 0x98, 0xb4, 0xaf, 0xe9, 0x66, 0xe6, 0xbc, 0xbe, 0x3a, 0x51,
+	0xae, 0xe0, 0xbe, 0x87, 0x6a, 0x32, 0x1c, 0x73, 0xb7, 0x95, 0x9f, 0xb1, 0x7a, 0x7b, 0x92, 0x58,
+	0x62, 0x6d, 0x77, 0xfe, 0xbc, 0x6c, 0x6b, 0xef, 0x2e, 0xdb, 0xda, 0xdf, 0x97, 0x6d, 0xed, 0xb7,
+	0xab, 0xf6, 0xcc, 0xbb, 0xab, 0xf6, 0xcc, 0x5f, 0x57, 0xed, 0x99, 0x9f, 0x3f, 0x1e, 0x38, 0xe1,
+	0x30, 0xea, 0xaf, 0xdb, 0xfe, 0xe9, 0x86, 0xc4, 0x78, 0xc4, 0x31, 0xd4, 0x79, 0x63, 0xd4, 0xdf,
+	0xe0, 0xe4, 0xa8, 0xdf, 0x9f, 0x17, 0xff, 0x2d, 0xbe, 0xf8, 0x37, 0x00, 0x00, 0xff, 0xff, 0x71,
+	0x0f, 0xec, 0xd7, 0x48, 0x0d, 0x00, 0x00,
 }
 
 // Reference imports to suppress errors if they are not otherwise used.
@@ -1167,6 +1504,8 @@ type NodeClient interface {
 	Fetch(ctx context.Context, in *FetchRequest, opts ...grpc.CallOption) (*FetchResponse, error)
 	HeadSync(ctx context.Context, in *HeadSyncRequest, opts ...grpc.CallOption) (*HeadSyncResponse, error)
 	Subscribe(ctx context.Context, in *SubscribeRequest, opts ...grpc.CallOption) (Node_SubscribeClient, error)
+	Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (*WatchResponse, error)
+	HeadDigests(ctx context.Context, in *HeadDigestsRequest, opts ...grpc.CallOption) (*HeadDigestsResponse, error)
 	// BlobPut stores a blob (idempotent); over the space's quota it fails
 	// RESOURCE_EXHAUSTED "space storage quota exceeded (used X of Y bytes)".
 	BlobPut(ctx context.Context, in *BlobPutRequest, opts ...grpc.CallOption) (*BlobPutResponse, error)
@@ -1324,6 +1663,24 @@ func (x *nodeSubscribeClient) Recv() (*Push, error) {
 	return m, nil
 }
 
+func (c *nodeClient) Watch(ctx context.Context, in *WatchRequest, opts ...grpc.CallOption) (*WatchResponse, error) {
+	out := new(WatchResponse)
+	err := c.cc.Invoke(ctx, "/hearth.sync.Node/Watch", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+func (c *nodeClient) HeadDigests(ctx context.Context, in *HeadDigestsRequest, opts ...grpc.CallOption) (*HeadDigestsResponse, error) {
+	out := new(HeadDigestsResponse)
+	err := c.cc.Invoke(ctx, "/hearth.sync.Node/HeadDigests", in, out, opts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 func (c *nodeClient) BlobPut(ctx context.Context, in *BlobPutRequest, opts ...grpc.CallOption) (*BlobPutResponse, error) {
 	out := new(BlobPutResponse)
 	err := c.cc.Invoke(ctx, "/hearth.sync.Node/BlobPut", in, out, opts...)
@@ -1379,6 +1736,8 @@ type NodeServer interface {
 	Fetch(context.Context, *FetchRequest) (*FetchResponse, error)
 	HeadSync(context.Context, *HeadSyncRequest) (*HeadSyncResponse, error)
 	Subscribe(*SubscribeRequest, Node_SubscribeServer) error
+	Watch(context.Context, *WatchRequest) (*WatchResponse, error)
+	HeadDigests(context.Context, *HeadDigestsRequest) (*HeadDigestsResponse, error)
 	// BlobPut stores a blob (idempotent); over the space's quota it fails
 	// RESOURCE_EXHAUSTED "space storage quota exceeded (used X of Y bytes)".
 	BlobPut(context.Context, *BlobPutRequest) (*BlobPutResponse, error)
@@ -1430,6 +1789,12 @@ func (*UnimplementedNodeServer) HeadSync(ctx context.Context, req *HeadSyncReque
 }
 func (*UnimplementedNodeServer) Subscribe(req *SubscribeRequest, srv Node_SubscribeServer) error {
 	return status.Errorf(codes.Unimplemented, "method Subscribe not implemented")
+}
+func (*UnimplementedNodeServer) Watch(ctx context.Context, req *WatchRequest) (*WatchResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method Watch not implemented")
+}
+func (*UnimplementedNodeServer) HeadDigests(ctx context.Context, req *HeadDigestsRequest) (*HeadDigestsResponse, error) {
+	return nil, status.Errorf(codes.Unimplemented, "method HeadDigests not implemented")
 }
 func (*UnimplementedNodeServer) BlobPut(ctx context.Context, req *BlobPutRequest) (*BlobPutResponse, error) {
 	return nil, status.Errorf(codes.Unimplemented, "method BlobPut not implemented")
@@ -1685,6 +2050,42 @@ func (x *nodeSubscribeServer) Send(m *Push) error {
 	return x.ServerStream.SendMsg(m)
 }
 
+func _Node_Watch_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(WatchRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodeServer).Watch(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.sync.Node/Watch",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodeServer).Watch(ctx, req.(*WatchRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
+func _Node_HeadDigests_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(HeadDigestsRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(NodeServer).HeadDigests(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: "/hearth.sync.Node/HeadDigests",
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(NodeServer).HeadDigests(ctx, req.(*HeadDigestsRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 func _Node_BlobPut_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
 	in := new(BlobPutRequest)
 	if err := dec(in); err != nil {
@@ -1808,6 +2209,14 @@ var _Node_serviceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "HeadSync",
 			Handler:    _Node_HeadSync_Handler,
+		},
+		{
+			MethodName: "Watch",
+			Handler:    _Node_Watch_Handler,
+		},
+		{
+			MethodName: "HeadDigests",
+			Handler:    _Node_HeadDigests_Handler,
 		},
 		{
 			MethodName: "BlobPut",
@@ -2246,6 +2655,256 @@ func (m *Push_SpaceStatus) MarshalToSizedBuffer(dAtA []byte) (int, error) {
 	}
 	return len(dAtA) - i, nil
 }
+func (m *Push_SpaceNews) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *Push_SpaceNews) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	if m.SpaceNews != nil {
+		{
+			size, err := m.SpaceNews.MarshalToSizedBuffer(dAtA[:i])
+			if err != nil {
+				return 0, err
+			}
+			i -= size
+			i = encodeVarintNode(dAtA, i, uint64(size))
+		}
+		i--
+		dAtA[i] = 0x22
+	}
+	return len(dAtA) - i, nil
+}
+func (m *SpaceNews) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *SpaceNews) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *SpaceNews) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintNode(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *WatchRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *WatchRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *WatchRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Remove) > 0 {
+		for iNdEx := len(m.Remove) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.Remove[iNdEx])
+			copy(dAtA[i:], m.Remove[iNdEx])
+			i = encodeVarintNode(dAtA, i, uint64(len(m.Remove[iNdEx])))
+			i--
+			dAtA[i] = 0x12
+		}
+	}
+	if len(m.Add) > 0 {
+		for iNdEx := len(m.Add) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.Add[iNdEx])
+			copy(dAtA[i:], m.Add[iNdEx])
+			i = encodeVarintNode(dAtA, i, uint64(len(m.Add[iNdEx])))
+			i--
+			dAtA[i] = 0xa
+		}
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *WatchResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *WatchResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *WatchResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Statuses) > 0 {
+		for iNdEx := len(m.Statuses) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Statuses[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintNode(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0xa
+		}
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *HeadDigestsRequest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *HeadDigestsRequest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *HeadDigestsRequest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Spaces) > 0 {
+		for iNdEx := len(m.Spaces) - 1; iNdEx >= 0; iNdEx-- {
+			i -= len(m.Spaces[iNdEx])
+			copy(dAtA[i:], m.Spaces[iNdEx])
+			i = encodeVarintNode(dAtA, i, uint64(len(m.Spaces[iNdEx])))
+			i--
+			dAtA[i] = 0xa
+		}
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *SpaceDigest) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *SpaceDigest) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *SpaceDigest) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Hash) > 0 {
+		i -= len(m.Hash)
+		copy(dAtA[i:], m.Hash)
+		i = encodeVarintNode(dAtA, i, uint64(len(m.Hash)))
+		i--
+		dAtA[i] = 0x22
+	}
+	if m.Count != 0 {
+		i = encodeVarintNode(dAtA, i, uint64(m.Count))
+		i--
+		dAtA[i] = 0x18
+	}
+	if m.Served {
+		i--
+		if m.Served {
+			dAtA[i] = 1
+		} else {
+			dAtA[i] = 0
+		}
+		i--
+		dAtA[i] = 0x10
+	}
+	if len(m.SpaceId) > 0 {
+		i -= len(m.SpaceId)
+		copy(dAtA[i:], m.SpaceId)
+		i = encodeVarintNode(dAtA, i, uint64(len(m.SpaceId)))
+		i--
+		dAtA[i] = 0xa
+	}
+	return len(dAtA) - i, nil
+}
+
+func (m *HeadDigestsResponse) Marshal() (dAtA []byte, err error) {
+	size := m.Size()
+	dAtA = make([]byte, size)
+	n, err := m.MarshalToSizedBuffer(dAtA[:size])
+	if err != nil {
+		return nil, err
+	}
+	return dAtA[:n], nil
+}
+
+func (m *HeadDigestsResponse) MarshalTo(dAtA []byte) (int, error) {
+	size := m.Size()
+	return m.MarshalToSizedBuffer(dAtA[:size])
+}
+
+func (m *HeadDigestsResponse) MarshalToSizedBuffer(dAtA []byte) (int, error) {
+	i := len(dAtA)
+	_ = i
+	var l int
+	_ = l
+	if len(m.Digests) > 0 {
+		for iNdEx := len(m.Digests) - 1; iNdEx >= 0; iNdEx-- {
+			{
+				size, err := m.Digests[iNdEx].MarshalToSizedBuffer(dAtA[:i])
+				if err != nil {
+					return 0, err
+				}
+				i -= size
+				i = encodeVarintNode(dAtA, i, uint64(size))
+			}
+			i--
+			dAtA[i] = 0xa
+		}
+	}
+	return len(dAtA) - i, nil
+}
+
 func (m *SpaceStatusRequest) Marshal() (dAtA []byte, err error) {
 	size := m.Size()
 	dAtA = make([]byte, size)
@@ -2774,6 +3433,120 @@ func (m *Push_SpaceStatus) Size() (n int) {
 	}
 	return n
 }
+func (m *Push_SpaceNews) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if m.SpaceNews != nil {
+		l = m.SpaceNews.Size()
+		n += 1 + l + sovNode(uint64(l))
+	}
+	return n
+}
+func (m *SpaceNews) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovNode(uint64(l))
+	}
+	return n
+}
+
+func (m *WatchRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if len(m.Add) > 0 {
+		for _, s := range m.Add {
+			l = len(s)
+			n += 1 + l + sovNode(uint64(l))
+		}
+	}
+	if len(m.Remove) > 0 {
+		for _, s := range m.Remove {
+			l = len(s)
+			n += 1 + l + sovNode(uint64(l))
+		}
+	}
+	return n
+}
+
+func (m *WatchResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if len(m.Statuses) > 0 {
+		for _, e := range m.Statuses {
+			l = e.Size()
+			n += 1 + l + sovNode(uint64(l))
+		}
+	}
+	return n
+}
+
+func (m *HeadDigestsRequest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if len(m.Spaces) > 0 {
+		for _, s := range m.Spaces {
+			l = len(s)
+			n += 1 + l + sovNode(uint64(l))
+		}
+	}
+	return n
+}
+
+func (m *SpaceDigest) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	l = len(m.SpaceId)
+	if l > 0 {
+		n += 1 + l + sovNode(uint64(l))
+	}
+	if m.Served {
+		n += 2
+	}
+	if m.Count != 0 {
+		n += 1 + sovNode(uint64(m.Count))
+	}
+	l = len(m.Hash)
+	if l > 0 {
+		n += 1 + l + sovNode(uint64(l))
+	}
+	return n
+}
+
+func (m *HeadDigestsResponse) Size() (n int) {
+	if m == nil {
+		return 0
+	}
+	var l int
+	_ = l
+	if len(m.Digests) > 0 {
+		for _, e := range m.Digests {
+			l = e.Size()
+			n += 1 + l + sovNode(uint64(l))
+		}
+	}
+	return n
+}
+
 func (m *SpaceStatusRequest) Size() (n int) {
 	if m == nil {
 		return 0
@@ -4034,6 +4807,642 @@ func (m *Push) Unmarshal(dAtA []byte) error {
 				return err
 			}
 			m.Msg = &Push_SpaceStatus{v}
+			iNdEx = postIndex
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceNews", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowNode
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthNode
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthNode
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			v := &SpaceNews{}
+			if err := v.Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			m.Msg = &Push_SpaceNews{v}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipNode(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthNode
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *SpaceNews) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowNode
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: SpaceNews: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: SpaceNews: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowNode
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthNode
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthNode
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipNode(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthNode
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *WatchRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowNode
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: WatchRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: WatchRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Add", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowNode
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthNode
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthNode
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Add = append(m.Add, string(dAtA[iNdEx:postIndex]))
+			iNdEx = postIndex
+		case 2:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Remove", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowNode
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthNode
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthNode
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Remove = append(m.Remove, string(dAtA[iNdEx:postIndex]))
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipNode(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthNode
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *WatchResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowNode
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: WatchResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: WatchResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Statuses", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowNode
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthNode
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthNode
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Statuses = append(m.Statuses, &SpaceStatus{})
+			if err := m.Statuses[len(m.Statuses)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipNode(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthNode
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *HeadDigestsRequest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowNode
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: HeadDigestsRequest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: HeadDigestsRequest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Spaces", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowNode
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthNode
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthNode
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Spaces = append(m.Spaces, string(dAtA[iNdEx:postIndex]))
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipNode(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthNode
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *SpaceDigest) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowNode
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: SpaceDigest: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: SpaceDigest: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field SpaceId", wireType)
+			}
+			var stringLen uint64
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowNode
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				stringLen |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			intStringLen := int(stringLen)
+			if intStringLen < 0 {
+				return ErrInvalidLengthNode
+			}
+			postIndex := iNdEx + intStringLen
+			if postIndex < 0 {
+				return ErrInvalidLengthNode
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.SpaceId = string(dAtA[iNdEx:postIndex])
+			iNdEx = postIndex
+		case 2:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Served", wireType)
+			}
+			var v int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowNode
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				v |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			m.Served = bool(v != 0)
+		case 3:
+			if wireType != 0 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Count", wireType)
+			}
+			m.Count = 0
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowNode
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				m.Count |= uint64(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+		case 4:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Hash", wireType)
+			}
+			var byteLen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowNode
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				byteLen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if byteLen < 0 {
+				return ErrInvalidLengthNode
+			}
+			postIndex := iNdEx + byteLen
+			if postIndex < 0 {
+				return ErrInvalidLengthNode
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Hash = append(m.Hash[:0], dAtA[iNdEx:postIndex]...)
+			if m.Hash == nil {
+				m.Hash = []byte{}
+			}
+			iNdEx = postIndex
+		default:
+			iNdEx = preIndex
+			skippy, err := skipNode(dAtA[iNdEx:])
+			if err != nil {
+				return err
+			}
+			if (skippy < 0) || (iNdEx+skippy) < 0 {
+				return ErrInvalidLengthNode
+			}
+			if (iNdEx + skippy) > l {
+				return io.ErrUnexpectedEOF
+			}
+			iNdEx += skippy
+		}
+	}
+
+	if iNdEx > l {
+		return io.ErrUnexpectedEOF
+	}
+	return nil
+}
+func (m *HeadDigestsResponse) Unmarshal(dAtA []byte) error {
+	l := len(dAtA)
+	iNdEx := 0
+	for iNdEx < l {
+		preIndex := iNdEx
+		var wire uint64
+		for shift := uint(0); ; shift += 7 {
+			if shift >= 64 {
+				return ErrIntOverflowNode
+			}
+			if iNdEx >= l {
+				return io.ErrUnexpectedEOF
+			}
+			b := dAtA[iNdEx]
+			iNdEx++
+			wire |= uint64(b&0x7F) << shift
+			if b < 0x80 {
+				break
+			}
+		}
+		fieldNum := int32(wire >> 3)
+		wireType := int(wire & 0x7)
+		if wireType == 4 {
+			return fmt.Errorf("proto: HeadDigestsResponse: wiretype end group for non-group")
+		}
+		if fieldNum <= 0 {
+			return fmt.Errorf("proto: HeadDigestsResponse: illegal tag %d (wire type %d)", fieldNum, wire)
+		}
+		switch fieldNum {
+		case 1:
+			if wireType != 2 {
+				return fmt.Errorf("proto: wrong wireType = %d for field Digests", wireType)
+			}
+			var msglen int
+			for shift := uint(0); ; shift += 7 {
+				if shift >= 64 {
+					return ErrIntOverflowNode
+				}
+				if iNdEx >= l {
+					return io.ErrUnexpectedEOF
+				}
+				b := dAtA[iNdEx]
+				iNdEx++
+				msglen |= int(b&0x7F) << shift
+				if b < 0x80 {
+					break
+				}
+			}
+			if msglen < 0 {
+				return ErrInvalidLengthNode
+			}
+			postIndex := iNdEx + msglen
+			if postIndex < 0 {
+				return ErrInvalidLengthNode
+			}
+			if postIndex > l {
+				return io.ErrUnexpectedEOF
+			}
+			m.Digests = append(m.Digests, &SpaceDigest{})
+			if err := m.Digests[len(m.Digests)-1].Unmarshal(dAtA[iNdEx:postIndex]); err != nil {
+				return err
+			}
 			iNdEx = postIndex
 		default:
 			iNdEx = preIndex
