@@ -48,6 +48,9 @@ type Config struct {
 	// node. 0 means DefaultIdleUnload; negative: spaces never unload by
 	// themselves.
 	IdleUnload time.Duration
+	// OffloadCrash, for crash tests only, runs before every offload step
+	// (it may kill the process); nil in every real use.
+	OffloadCrash func(space.OffloadStep)
 	// FileDeleteGrace is how long a queued remote file delete waits before
 	// it is sent, so that another member's concurrent add of the same file
 	// (which reuses its remote copy) can cancel it. 0 means
@@ -131,7 +134,7 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 		SpacesDir: layout.Spaces(string(acc.Info().ID)),
 		NodeKey:   pinned.get,
 		Hooks:     space.Hooks{Loaded: svc.loaded, Unloading: svc.unloading},
-		Offload:   space.OffloadHooks{Crash: crashHook(), EndSubscriptions: svc.endSubscriptions, ReleaseFiles: svc.files.ReleaseSpace},
+		Offload:   space.OffloadHooks{Crash: a.cfg.OffloadCrash, EndSubscriptions: svc.endSubscriptions, ReleaseFiles: svc.files.ReleaseSpace},
 		Files:     svc.files.Markers(),
 		OnChange:  svc.spaceChanged,
 		Log:       a.cfg.Logger,

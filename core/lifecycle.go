@@ -2,9 +2,6 @@ package core
 
 import (
 	"context"
-	"os"
-	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/hearth-sync/hearth/core/membership"
@@ -23,23 +20,6 @@ import (
 // applies transitions serially, so no two transitions of a space overlap;
 // the sync engine and the push stream only enqueue (they never block on it,
 // and nothing it calls calls back into them).
-
-// crashEnv names the test-only variable that makes the process SIGKILL
-// itself right before offload step N (1-based), to prove crash safety.
-const crashEnv = "HEARTH_TEST_CRASH_BEFORE_OFFLOAD_STEP"
-
-func crashHook() func(space.OffloadStep) {
-	n, err := strconv.Atoi(os.Getenv(crashEnv))
-	if err != nil || n <= 0 {
-		return nil
-	}
-	return func(step space.OffloadStep) {
-		if int(step) == n {
-			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
-			select {} // the signal is on its way
-		}
-	}
-}
 
 // enqueue asks the applier to re-evaluate a space. aclCurrent says the
 // space's ACL was just brought up to the node's head (only then may a

@@ -16,8 +16,8 @@ type subscriber struct {
 	kicked  chan struct{} // closed when the subscriber fell behind
 	once    sync.Once
 
-	mu     sync.Mutex               // guards spaces and told
-	spaces map[crypto.SpaceID]bool  // HeadUpdates wanted for these (Subscribe, then Watch)
+	mu     sync.Mutex              // guards spaces and told
+	spaces map[crypto.SpaceID]bool // HeadUpdates wanted for these (Subscribe, then Watch)
 	told   map[crypto.SpaceID]bool // unwatched spaces whose news was sent (once each)
 }
 

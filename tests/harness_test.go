@@ -28,7 +28,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	hearthBin = filepath.Join(dir, "hearth")
-	args := []string{"build", "-o", hearthBin}
+	args := []string{"build", "-tags", "hearthtest", "-o", hearthBin} // with its test hooks (cmd/hearth/testhooks.go)
 	if raceEnabled {
 		args = append(args, "-race")
 	}

@@ -87,7 +87,7 @@ func serve(g *globals, log *slog.Logger, opt serveOptions) error {
 		log.Info("embedded node ready", "addr", nodeAddr, "key", n.Key().Identity())
 	}
 	lib, err := clientlibrary.New(clientlibrary.Config{
-		Core:    core.Config{DataDir: g.dataDir, SelectLast: true, Node: nodeAddr, NodeLabel: nodeLabel},
+		Core:    coreConfig(core.Config{DataDir: g.dataDir, SelectLast: true, Node: nodeAddr, NodeLabel: nodeLabel}),
 		Version: version,
 		Logger:  log,
 	})
@@ -125,4 +125,15 @@ func serve(g *globals, log *slog.Logger, opt serveOptions) error {
 	sig := <-sigs
 	log.Info("stopping", "signal", sig.String())
 	return nil
+}
+
+// testHooks, set only in binaries built with -tags hearthtest (testhooks.go),
+// adds test hooks to the daemon's configuration.
+var testHooks func(*core.Config)
+
+func coreConfig(cfg core.Config) core.Config {
+	if testHooks != nil {
+		testHooks(&cfg)
+	}
+	return cfg
 }

@@ -319,6 +319,11 @@ func (s *Service) selectLocked(id string) (*Account, error) {
 		}
 	}
 	if err := datadir.WriteFileAtomic(s.layout.Selected(), []byte(id+"\n"), 0o600); err != nil {
+		if acc.attached != nil { // the services the hook started stop with it
+			if cerr := acc.attached.Close(); cerr != nil {
+				s.log.Warn("stopping an account that could not be selected", "account", id, "err", cerr)
+			}
+		}
 		db.Close()
 		return nil, errkind.E(op, errkind.Other, err)
 	}

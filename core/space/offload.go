@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"syscall"
+	"time"
 
 	"github.com/dgraph-io/badger/v4"
 
@@ -112,19 +113,69 @@ func (s *Service) ResumeOffloads(ctx context.Context) error {
 }
 
 func (s *Service) runOffload(ctx context.Context, id crypto.SpaceID, j offloadJournal) error {
+	return s.runOffloadTry(ctx, id, j, 1)
+}
+
+// runOffloadTry runs the journaled steps from j's; when one fails it is
+// retried with backoff (the space would otherwise stay "offloading" until
+// the next start), from the step the journal holds.
+func (s *Service) runOffloadTry(ctx context.Context, id crypto.SpaceID, j offloadJournal, attempt int) error {
 	s.beginOffload(id)
 	for step := j.Step; step <= StepMarkMissing; step++ {
-		if err := s.putJournal(id, offloadJournal{Incarnation: j.Incarnation, Step: step}); err != nil {
+		j.Step = step
+		if err := s.putJournal(id, j); err != nil {
+			s.retryOffload(id, j, attempt)
 			return err
 		}
 		if s.cfg.Offload.Crash != nil {
 			s.cfg.Offload.Crash(step)
 		}
 		if err := s.offloadStep(ctx, id, j.Incarnation, step); err != nil {
+			s.retryOffload(id, j, attempt)
 			return errkind.E("space.offload", errkind.Of(err), fmt.Errorf("%s: %w", step, err))
 		}
 	}
 	return s.cfg.DB.Update(func(txn *badger.Txn) error { return txn.Delete(offloadKey(id)) })
+}
+
+// offloadRetry is the wait before retry n (1-based) of a failed offload:
+// doubling from 1 s, capped at 5 min.
+func offloadRetry(n int) time.Duration {
+	d := time.Second << min(n-1, 9)
+	return min(d, 5*time.Minute)
+}
+
+// retryOffload schedules another run of an offload whose step failed.
+func (s *Service) retryOffload(id crypto.SpaceID, j offloadJournal, attempt int) {
+	wait := offloadRetry(attempt)
+	s.cfg.Log.Warn("an offload step failed: retrying", "space", id, "step", j.Step, "in", wait, "attempt", attempt)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return // the next start resumes it from the journal
+	}
+	if s.retries == nil {
+		s.retries = map[crypto.SpaceID]*time.Timer{}
+	}
+	if t := s.retries[id]; t != nil && t.Stop() {
+		s.retrying.Done()
+	}
+	s.retrying.Add(1)
+	var t *time.Timer
+	t = time.AfterFunc(wait, func() {
+		defer s.retrying.Done()
+		s.mu.Lock()
+		if s.closed || s.retries[id] != t {
+			s.mu.Unlock()
+			return
+		}
+		delete(s.retries, id)
+		s.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_, _, _ = s.offloads.Do(string(id), func() (any, error) { return nil, s.runOffloadTry(ctx, id, j, attempt+1) })
+	})
+	s.retries[id] = t
 }
 
 // offloadStep runs one step; each is idempotent.

@@ -2,16 +2,20 @@ package space
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/hearth-sync/hearth/internal/errkind"
+	"github.com/hearth-sync/hearth/protocol/crypto"
 	"github.com/hearth-sync/hearth/spaceindex"
 )
 
@@ -159,4 +163,33 @@ func TestRejoinGetsAFreshIncarnation(t *testing.T) {
 	res, err := spB.Query(c, spaceindex.Query{})
 	require.NoError(t, err)
 	assert.Equal(t, 0, res.Total, "nothing stale is reused")
+}
+
+// A failed offload step is retried with backoff from where it stopped: the
+// space does not stay "offloading" until the next start.
+func TestFailedOffloadStepIsRetried(t *testing.T) {
+	e := newEnv(t)
+	c := ctx(t)
+	id, err := e.svc.Create(c, "Home")
+	require.NoError(t, err)
+	var calls atomic.Int32
+	e.svc.cfg.Offload.ReleaseFiles = func(crypto.SpaceID) error {
+		if calls.Add(1) <= 2 {
+			return errors.New("the disk hiccupped")
+		}
+		return nil
+	}
+	require.Error(t, e.svc.Offload(c, id), "the first attempt fails and says so")
+	list, err := e.svc.List()
+	require.NoError(t, err)
+	require.Equal(t, ModeOffloading, list[0].Mode)
+	require.Eventually(t, func() bool {
+		in, err := e.svc.Info(id)
+		return err == nil && in.LocalStatus == LocalMissing
+	}, 30*time.Second, 20*time.Millisecond, "the retries finish it (1 s, then 2 s)")
+	require.EqualValues(t, 3, calls.Load())
+	require.False(t, e.svc.SpaceDirExists(id))
+	pending, err := e.svc.journals()
+	require.NoError(t, err)
+	require.Empty(t, pending)
 }

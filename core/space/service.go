@@ -96,6 +96,12 @@ type Service struct {
 
 	offloads singleflight.Group // one offload per space at a time
 
+	// Offloads whose step failed are retried with backoff (offload.go):
+	// retries holds their timers (guarded by mu), retrying counts the ones
+	// running, so Close stops the timers and waits for them.
+	retries  map[crypto.SpaceID]*time.Timer
+	retrying sync.WaitGroup
+
 	accountSpace struct { // AccountSpaceID's result, computed once
 		once sync.Once
 		id   crypto.SpaceID
@@ -624,6 +630,15 @@ func (s *Service) unload(sp *Space) error {
 func (s *Service) Close() error {
 	s.mu.Lock()
 	s.closed = true
+	for id, t := range s.retries {
+		if t.Stop() { // it will not run: it counts as done
+			s.retrying.Done()
+		}
+		delete(s.retries, id)
+	}
+	s.mu.Unlock()
+	s.retrying.Wait()
+	s.mu.Lock()
 	all := s.loaded
 	s.loaded = map[crypto.SpaceID]*Space{}
 	waits := make([]chan struct{}, 0, len(s.loading))
