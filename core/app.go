@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hearth-sync/hearth/core/account"
@@ -28,6 +29,21 @@ type Config struct {
 	// Node is the address of the sync node this middleware uses, or "" for
 	// local-only.
 	Node string
+	// NodeFallbacks are more addresses of the same node (front ends sharing
+	// one store and one key), tried in order after Node; the address that
+	// answered last is tried first (nodeconfig.go).
+	NodeFallbacks []string
+	// NodeKey is the node's key as the node prints it (key=...). Set, every
+	// account dials with it pinned and pins it when it has none; an account
+	// that pinned another key reports nodeKeyMismatch and does not sync.
+	// Empty: each account pins the key the node shows on first contact.
+	NodeKey crypto.Identity
+	// Background opens the middleware as if Background had been called
+	// (applife.go): no connection until Foreground.
+	Background bool
+	// HeadSyncEvery is the period of head sync while connected; 0 means
+	// the sync engine's default (30 s).
+	HeadSyncEvery time.Duration
 	// NodeLabel is how AccountShow names the node ("embedded", or the
 	// address); empty means Node.
 	NodeLabel string
@@ -56,6 +72,9 @@ type App struct {
 	lock     *datadir.Lock
 	accounts *account.Service
 
+	nodeKey    *crypto.PubKey // Config.NodeKey parsed; nil when not set
+	background atomic.Bool    // Background until Foreground (applife.go)
+
 	lmu          sync.Mutex // guards listeners, nextListener, status
 	listeners    map[int]*statusListener
 	nextListener int
@@ -71,11 +90,16 @@ func Open(cfg Config) (*App, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	nodeKey, err := parseNodeKey(cfg.NodeKey) // nodeconfig.go
+	if err != nil {
+		return nil, err
+	}
 	lock, err := datadir.Acquire(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, lock: lock, accounts: account.NewService(cfg.DataDir, cfg.Logger, cfg.Now), listeners: map[int]*statusListener{}}
+	a := &App{cfg: cfg, lock: lock, accounts: account.NewService(cfg.DataDir, cfg.Logger, cfg.Now), listeners: map[int]*statusListener{}, nodeKey: nodeKey}
+	a.background.Store(cfg.Background)
 	a.accounts.SetOpenHook(a.openAccount)
 	if cfg.SelectLast {
 		if _, _, err := a.accounts.SelectLast(); err != nil {
@@ -93,6 +117,12 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 	keys := acc.Keys()
 	layout := datadir.Layout{Root: a.cfg.DataDir}
 	pinned, err := loadPinnedKey(acc.DB())
+	if err != nil {
+		return nil, err
+	}
+	// A configured key that conflicts with the pinned one fails every dial
+	// (the account's local data stays usable).
+	keyConflict, err := pinned.configure(a.nodeKey) // nodeconfig.go
 	if err != nil {
 		return nil, err
 	}
@@ -126,8 +156,12 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 		Name: func() string { return nameOf(context.Background(), a.accounts, acc, svc.spaces) }} // profile.go
 	svc.maint = newMaintenance(acc.DB(), a.cfg.Now) // maintenance.go
 	if a.cfg.Node != "" {
-		dial := func(ctx context.Context) (syncengine.Conn, error) {
-			cfg := syncclient.Config{Addr: a.cfg.Node, DeviceKey: keys.Device, DeviceCert: keys.DeviceCert}
+		nodes := newNodeDialer(a.cfg.nodeAddrs()) // nodeconfig.go
+		dial := nodes.dial(func(ctx context.Context, addr string) (syncengine.Conn, error) {
+			if keyConflict != nil {
+				return nil, keyConflict
+			}
+			cfg := syncclient.Config{Addr: addr, DeviceKey: keys.Device, DeviceCert: keys.DeviceCert}
 			if k, ok := pinned.get(); ok {
 				cfg.NodeKey = &k
 			}
@@ -142,10 +176,10 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 				}
 			}
 			return nodeConn{c}, nil
-		}
+		})
 		svc.syncer = syncengine.NewSyncer(syncengine.SyncerConfig{
 			Dial: dial,
-			Engine: syncengine.Config{Events: syncengine.Events{
+			Engine: syncengine.Config{HeadSyncEvery: a.cfg.HeadSyncEvery, Events: syncengine.Events{
 				Synced:     svc.synced,
 				AclApplied: svc.aclApplied,
 				Status:     svc.nodeStatus,
@@ -166,6 +200,9 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 			AccountPush: svc.accountPush,
 			Log:         a.cfg.Logger,
 		})
+		if a.background.Load() { // an account opened while the app is in the background
+			svc.syncer.Pause()
+		}
 	}
 	go svc.discoverLoop()
 	go svc.lifecycleLoop()
