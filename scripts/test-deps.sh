@@ -5,12 +5,18 @@
 #   gobind, grpcurl   `go install pkg@version` into bin/tools (never go.mod);
 #                     gobind at the golang.org/x/mobile version of go.mod
 #   chromium          Debian's package, with apt-get, when root and missing
+#   jdk               what the Java binding tests need, with apt-get when root
+#                     and missing: Debian's default-jdk-headless (javac, jni.h),
+#                     protobuf-compiler and libprotobuf-java (the message
+#                     classes an app uses), kotlin (the Kotlin snippets of
+#                     docs/embedding.md)
 #   npm DIR           `npm ci` in DIR (a folder with a committed lockfile),
 #                     skipped while DIR/node_modules matches the lockfile
 #
-# Usage: scripts/test-deps.sh [all | gobind | grpcurl | chromium | npm DIR]...
+# Usage: scripts/test-deps.sh [all | gobind | grpcurl | chromium | jdk | npm DIR]...
 # With no argument: all. A tool that cannot be had here (no apt, not root)
-# is reported, not fatal: the tests that need it skip and say why.
+# is reported, not fatal: the tests that need it skip and say why, except
+# in CI (CI=true), where they fail.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -66,6 +72,21 @@ chromium() {
 	apt_install chromium || log "installing chromium failed: the browser test will fail"
 }
 
+jdk() {
+	local want=()
+	type -P javac >/dev/null 2>&1 || want+=(default-jdk-headless)
+	type -P protoc >/dev/null 2>&1 || want+=(protobuf-compiler)
+	[ -f /usr/share/java/protobuf.jar ] || want+=(libprotobuf-java)
+	type -P kotlinc >/dev/null 2>&1 || want+=(kotlin)
+	[ ${#want[@]} -eq 0 ] && return 0
+	if ! can_apt; then
+		log "missing ${want[*]}, which cannot be installed here (needs root and apt-get): the Java binding tests will skip"
+		return 0
+	fi
+	log "installing Debian's ${want[*]}"
+	apt_install "${want[@]}" || log "installing ${want[*]} failed: the Java binding tests will fail"
+}
+
 npm_ci() {
 	local dir="$ROOT/$1" want stamp
 	if ! command -v npm >/dev/null 2>&1; then
@@ -94,20 +115,20 @@ all() {
 	grpcurl
 	chromium
 	for d in "${NPM_DIRS[@]}"; do npm_ci "$d"; done
-	command -v javac >/dev/null 2>&1 || log "no JDK (javac): the Java binding test will skip"
+	jdk
 }
 
 [ $# -eq 0 ] && set -- all
 while [ $# -gt 0 ]; do
 	case "$1" in
-	all | gobind | grpcurl | chromium) "$1" ;;
+	all | gobind | grpcurl | chromium | jdk) "$1" ;;
 	npm)
 		[ $# -ge 2 ] || { log "usage: npm DIR"; exit 2; }
 		npm_ci "$2"
 		shift
 		;;
 	*)
-		log "unknown argument $1 (all, gobind, grpcurl, chromium, npm DIR)"
+		log "unknown argument $1 (all, gobind, grpcurl, chromium, jdk, npm DIR)"
 		exit 2
 		;;
 	esac

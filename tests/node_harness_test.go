@@ -22,11 +22,12 @@ type nodeProc struct {
 	cmd    *exec.Cmd
 	data   string
 	addr   string
+	key    string // the node key, as its readiness line prints it
 	stderr *syncBuffer
 	exited chan struct{}
 }
 
-var nodeReady = regexp.MustCompile(`^hearth-node: ready addr=(\S+)`)
+var nodeReady = regexp.MustCompile(`^hearth-node: ready addr=(\S+)(?: key=(\S+))?`)
 
 // freeAddr reserves a loopback port, so a node can restart on the same
 // address.
@@ -75,7 +76,7 @@ func startNode(t *testing.T, data, addr string) *nodeProc {
 				t.Fatalf("hearth node exited before ready\n%s", n.stderr)
 			}
 			if m := nodeReady.FindStringSubmatch(line); m != nil {
-				n.addr = m[1]
+				n.addr, n.key = m[1], m[2]
 				go func() {
 					for range lines {
 					}
