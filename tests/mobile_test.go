@@ -81,7 +81,7 @@ var (
 
 // javaBinding builds the binding once per test run (the JNI library and
 // javac take a minute) under the directory TestMain removes.
-func javaBinding(t *testing.T) jvmBinding {
+func javaBinding(t testing.TB) jvmBinding {
 	t.Helper()
 	requireLinux(t)
 	jvmOnce.Do(func() {
@@ -104,7 +104,7 @@ func javaBinding(t *testing.T) jvmBinding {
 // android/log.h that logs to stderr, no -llog); the generated Java is
 // compiled with stubs of the few Android classes it and the docs' snippets
 // use (tests/java/android, androidx).
-func buildJavaBinding(t *testing.T) (jb jvmBinding, skip, fail string) {
+func buildJavaBinding(t testing.TB) (jb jvmBinding, skip, fail string) {
 	root := repoRoot(t)
 	ensureDeps(t, "jdk")
 	home, why := jdkHome()
@@ -173,7 +173,7 @@ var llogDirective = regexp.MustCompile(`(?m)^//\s*#cgo LDFLAGS: -llog\s*$`)
 // buildJNILibrary builds gobind's Go side (genDir) as work/lib/libgojni.so,
 // the library go.Seq loads. The sources go into a scratch module that
 // requires this one through a replace directive, as gomobile does.
-func buildJNILibrary(t *testing.T, root, genDir, javaHome, work string) string {
+func buildJNILibrary(t testing.TB, root, genDir, javaHome, work string) string {
 	t.Helper()
 	mod := filepath.Join(work, "jni")
 	require.NoError(t, os.MkdirAll(mod, 0o755))
@@ -219,7 +219,7 @@ func buildJNILibrary(t *testing.T, root, genDir, javaHome, work string) string {
 }
 
 // javaSources lists the .java files under dirs.
-func javaSources(t *testing.T, dirs ...string) []string {
+func javaSources(t testing.TB, dirs ...string) []string {
 	t.Helper()
 	var out []string
 	for _, dir := range dirs {

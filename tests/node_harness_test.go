@@ -18,7 +18,7 @@ import (
 
 // nodeProc is a running `hearth node`.
 type nodeProc struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	data   string
 	addr   string
@@ -31,7 +31,7 @@ var nodeReady = regexp.MustCompile(`^hearth-node: ready addr=(\S+)(?: key=(\S+))
 
 // freeAddr reserves a loopback port, so a node can restart on the same
 // address.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := l.Addr().String()
@@ -40,7 +40,7 @@ func freeAddr(t *testing.T) string {
 }
 
 // startNode runs `hearth node` on addr ("" picks a free port).
-func startNode(t *testing.T, data, addr string) *nodeProc {
+func startNode(t testing.TB, data, addr string) *nodeProc {
 	t.Helper()
 	if addr == "" {
 		addr = freeAddr(t)
