@@ -194,14 +194,7 @@ func buildJNILibrary(t testing.TB, root, genDir, javaHome, work string) string {
 		require.NoError(t, os.WriteFile(filepath.Join(mod, name), b, 0o644))
 	}
 
-	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))
-	require.NoError(t, err)
-	scratch := regexp.MustCompile(`(?m)^module .*$`).ReplaceAllString(string(gomod), "module hearthjni") +
-		"\nrequire github.com/hearth-sync/hearth v0.0.0\n\nreplace github.com/hearth-sync/hearth => " + root + "\n"
-	require.NoError(t, os.WriteFile(filepath.Join(mod, "go.mod"), []byte(scratch), 0o644))
-	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(mod, "go.sum"), sum, 0o644))
+	scratchModule(t, root, mod, "hearthjni")
 
 	lib := filepath.Join(work, "lib", "libgojni.so")
 	cflags := strings.Join([]string{
