@@ -1,8 +1,11 @@
 // Package mobile is Hearth's gomobile facade: the API an iOS or Android app
 // calls through the bindings that `gomobile bind` (gobind) generates for it.
 //
-// It owns one middleware per process — Start opens it on a data dir, Stop
-// closes it — and the translation of the in-process command API
+// It owns one middleware per process — StartWithConfig opens it with a sync
+// node (an encoded hearth.MobileConfig) and a LogSink, Start opens it
+// local-only, Stop closes it — the forwarding of the app lifecycle
+// (Background, Foreground, NetworkChanged, MemoryPressure: lifecycle.go) and
+// the translation of the in-process command API
 // (clientlibrary) into what gomobile can bind: strings, byte slices, errors
 // and callback interfaces. Requests, responses and events are the encoded
 // protobuf messages of pb/ (service hearth.ClientCommands), exactly as on
