@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hearth-sync/hearth/core/account"
@@ -30,6 +31,18 @@ type Config struct {
 	// a node key) are separated by commas: a connection tries them in turn,
 	// starting with the last one that worked.
 	Node string
+	// NodeKey is the node's key as the node prints it (key=...). Set, every
+	// account dials with it pinned and pins it when it has none; an account
+	// that pinned another key reports nodeKeyMismatch and does not sync.
+	// Empty: each account pins the key the node shows on first contact.
+	NodeKey crypto.Identity
+	// Background opens the middleware as if Background had been called
+	// (applife.go): no connection until Foreground.
+	Background bool
+	// HeadSyncEvery is how often, while connected, the node's digests of the
+	// loaded spaces are compared with the local ones (one call for all; a
+	// space that differs head-syncs); 0 means 30 s.
+	HeadSyncEvery time.Duration
 	// NodeLabel is how AccountShow names the node ("embedded", or the
 	// address); empty means Node.
 	NodeLabel string
@@ -70,6 +83,9 @@ type App struct {
 	lock     *datadir.Lock
 	accounts *account.Service
 
+	nodeKey    *crypto.PubKey // Config.NodeKey parsed; nil when not set
+	background atomic.Bool    // Background until Foreground (applife.go)
+
 	lmu          sync.Mutex // guards listeners, nextListener, status
 	listeners    map[int]*statusListener
 	nextListener int
@@ -85,11 +101,16 @@ func Open(cfg Config) (*App, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	nodeKey, err := parseNodeKey(cfg.NodeKey) // nodeconfig.go
+	if err != nil {
+		return nil, err
+	}
 	lock, err := datadir.Acquire(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, lock: lock, accounts: account.NewService(cfg.DataDir, cfg.Logger, cfg.Now), listeners: map[int]*statusListener{}}
+	a := &App{cfg: cfg, lock: lock, accounts: account.NewService(cfg.DataDir, cfg.Logger, cfg.Now), listeners: map[int]*statusListener{}, nodeKey: nodeKey}
+	a.background.Store(cfg.Background)
 	a.accounts.SetOpenHook(a.openAccount)
 	if cfg.SelectLast {
 		if _, _, err := a.accounts.SelectLast(); err != nil {
@@ -107,6 +128,12 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 	keys := acc.Keys()
 	layout := datadir.Layout{Root: a.cfg.DataDir}
 	pinned, err := loadPinnedKey(acc.DB())
+	if err != nil {
+		return nil, err
+	}
+	// A configured key that conflicts with the pinned one fails every dial
+	// (the account's local data stays usable).
+	keyConflict, err := pinned.configure(a.nodeKey) // nodeconfig.go
 	if err != nil {
 		return nil, err
 	}
@@ -146,6 +173,9 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 	if a.cfg.Node != "" {
 		fo := newFailover(a.cfg.Node)
 		dial := func(ctx context.Context) (syncengine.Conn, error) {
+			if keyConflict != nil {
+				return nil, keyConflict
+			}
 			c, err := fo.dial(ctx, func(ctx context.Context, addr string) (*syncclient.Client, error) {
 				cfg := syncclient.Config{Addr: addr, DeviceKey: keys.Device, DeviceCert: keys.DeviceCert}
 				if k, ok := pinned.get(); ok {
@@ -165,7 +195,8 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 			return nodeConn{c}, nil
 		}
 		svc.syncer = syncengine.NewSyncer(syncengine.SyncerConfig{
-			Dial: dial,
+			Dial:        dial,
+			DigestEvery: a.cfg.HeadSyncEvery,
 			Engine: syncengine.Config{Events: syncengine.Events{
 				Synced:     svc.synced,
 				AclApplied: svc.aclApplied,
@@ -189,6 +220,9 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 			News:        svc.news,
 			Log:         a.cfg.Logger,
 		})
+		if a.background.Load() { // an account opened while the app is in the background
+			svc.syncer.Pause()
+		}
 	}
 	go svc.discoverLoop()
 	go svc.lifecycleLoop()

@@ -23,6 +23,7 @@ func (a *App) Background() {
 // Foreground connects again at once; head sync catches up on what the
 // node received meanwhile.
 func (a *App) Foreground() {
+	a.background.Store(false)
 	if svc, err := a.services(); err == nil && svc.syncer != nil {
 		svc.syncer.Resume()
 	}

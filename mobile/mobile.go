@@ -1,8 +1,11 @@
 // Package mobile is Hearth's gomobile facade: the API an iOS or Android app
 // calls through the bindings that `gomobile bind` (gobind) generates for it.
 //
-// It owns one middleware per process — Start opens it on a data dir, Stop
-// closes it — and the translation of the in-process command API
+// It owns one middleware per process — StartWithConfig opens it with a sync
+// node (an encoded hearth.MobileConfig) and a LogSink, Start opens it
+// local-only, Stop closes it — the forwarding of the app lifecycle
+// (Background, Foreground, NetworkChanged, MemoryPressure: lifecycle.go) and
+// the translation of the in-process command API
 // (clientlibrary) into what gomobile can bind: strings, byte slices, errors
 // and callback interfaces. Requests, responses and events are the encoded
 // protobuf messages of pb/ (service hearth.ClientCommands), exactly as on
@@ -28,6 +31,7 @@ import (
 	"log/slog"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 
 	"github.com/hearth-sync/hearth/clientlibrary"
 	"github.com/hearth-sync/hearth/core"
@@ -65,9 +69,12 @@ var std = &instance{log: slog.Default()}
 
 // Start opens the middleware on dataDir (created if missing; an app passes a
 // directory inside its own storage) and selects the account last used there.
-// It fails if the middleware is already running or if another process holds
-// the data dir.
-func Start(dataDir string) error { return std.start(dataDir) }
+// It runs local-only: no sync node (StartWithConfig names one). It fails if
+// the middleware is already running or if another process holds the data
+// dir.
+func Start(dataDir string) error {
+	return std.open(options{core: core.Config{DataDir: dataDir, SelectLast: true}, level: slog.LevelInfo})
+}
 
 // Stop closes the middleware: running calls finish, the event handler gets
 // no more events, the data dir is released. It is idempotent. It waits for
@@ -94,17 +101,32 @@ func SetEventHandler(h EventHandler) { std.setEventHandler(h) }
 
 // instance is the facade's state, a type so that tests can run several.
 type instance struct {
-	log *slog.Logger
+	log  *slog.Logger                // the host's default logger (stderr)
+	runL atomic.Pointer[slog.Logger] // the running middleware's logger; nil: log
 
-	mu      sync.Mutex // guards run, handler
-	run     *run
-	handler EventHandler
+	mu         sync.Mutex // guards run, handler, background
+	run        *run
+	handler    EventHandler
+	background bool // Background until Foreground (lifecycle.go)
+
+	lifeMu sync.Mutex // serialises Background and Foreground, so the last call wins
 }
 
 // run is one Start..Stop of the middleware.
 type run struct {
 	lib   *clientlibrary.Library
+	log   *slog.Logger
+	sink  *sinkWriter    // nil without a LogSink
 	calls sync.WaitGroup // synchronous Commands in flight; Stop waits for them
+}
+
+// logger is where the facade logs: the running middleware's logger (its log
+// sink), else the host's default.
+func (m *instance) logger() *slog.Logger {
+	if l := m.runL.Load(); l != nil {
+		return l
+	}
+	return m.log
 }
 
 func (m *instance) running() *run {
@@ -113,9 +135,20 @@ func (m *instance) running() *run {
 	return m.run
 }
 
-func (m *instance) start(dataDir string) (err error) {
+func (m *instance) start(dataDir string) error {
+	return m.open(options{core: core.Config{DataDir: dataDir, SelectLast: true}, level: slog.LevelInfo})
+}
+
+// options is what a start call configures (config.go).
+type options struct {
+	core  core.Config // Logger and Events are set by open
+	sink  LogSink     // nil: log to the host's default logger
+	level slog.Level
+}
+
+func (m *instance) open(o options) (err error) {
 	defer m.recoverInto(&err, "start")
-	if dataDir == "" {
+	if o.core.DataDir == "" {
 		return errors.New("start: the data dir is empty")
 	}
 	m.mu.Lock()
@@ -123,15 +156,23 @@ func (m *instance) start(dataDir string) (err error) {
 	if m.run != nil {
 		return fmt.Errorf("start: hearth is already running on %s: call Stop first", m.run.lib.App().DataDir())
 	}
-	lib, err := clientlibrary.New(clientlibrary.Config{
-		Core:    core.Config{DataDir: dataDir, SelectLast: true},
-		Version: version,
-		Logger:  m.log,
-	})
+	r := &run{}
+	log := slog.New(leveled{Handler: m.log.Handler(), level: o.level})
+	if o.sink != nil {
+		r.sink = newSinkWriter(o.sink, m.log)
+		log = slog.New(newSinkHandler(r.sink, o.level))
+	}
+	o.core.Background = m.background
+	lib, err := clientlibrary.New(clientlibrary.Config{Core: o.core, Version: version, Logger: log})
 	if err != nil {
+		if r.sink != nil {
+			r.sink.close()
+		}
 		return fmt.Errorf("start: %s", errkind.Message(err))
 	}
-	m.run = &run{lib: lib}
+	r.lib, r.log = lib, log
+	m.run = r
+	m.runL.Store(log)
 	if m.handler != nil {
 		lib.SetEventHandler(m.deliverTo(m.handler))
 	}
@@ -150,7 +191,14 @@ func (m *instance) stop() (err error) {
 		return nil
 	}
 	r.calls.Wait()
-	if err := r.lib.Close(); err != nil {
+	err = r.lib.Close()
+	// The facade's own lines (a callback failing during Close) go to the
+	// sink until here, then to the host's logger.
+	m.runL.CompareAndSwap(r.log, nil)
+	if r.sink != nil {
+		r.sink.close() // delivers what Close logged
+	}
+	if err != nil {
 		return fmt.Errorf("stop: %s", errkind.Message(err))
 	}
 	return nil
@@ -220,11 +268,11 @@ func (m *instance) deliverTo(h EventHandler) func([]byte) {
 func (m *instance) safely(what string, fn func() error) {
 	defer func() {
 		if r := recover(); r != nil {
-			m.log.Error("host callback panicked", "callback", what, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			m.logger().Error("host callback panicked", "callback", what, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 		}
 	}()
 	if err := fn(); err != nil {
-		m.log.Warn("host callback failed", "callback", what, "err", err)
+		m.logger().Warn("host callback failed", "callback", what, "err", err)
 	}
 }
 
@@ -235,7 +283,7 @@ func (m *instance) recoverInto(err *error, what string) {
 	if r == nil {
 		return
 	}
-	m.log.Error("mobile facade panicked", "call", what, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+	m.logger().Error("mobile facade panicked", "call", what, "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
 	if err != nil {
 		*err = fmt.Errorf("%s: internal error: %v", what, r)
 	}

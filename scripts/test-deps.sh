@@ -7,12 +7,18 @@
 #   chromium          Debian's package, with apt-get, when root and missing
 #   postgresql        Debian's package (initdb, pg_ctl under /usr/lib/postgresql/<ver>/bin),
 #                     with apt-get, when root and missing; the tests start throwaway clusters
+#   jdk               what the Java binding tests need, with apt-get when root
+#                     and missing: Debian's default-jdk-headless (javac, jni.h),
+#                     protobuf-compiler and libprotobuf-java (the message
+#                     classes an app uses), kotlin (the Kotlin snippets of
+#                     docs/embedding.md)
 #   npm DIR           `npm ci` in DIR (a folder with a committed lockfile),
 #                     skipped while DIR/node_modules matches the lockfile
 #
-# Usage: scripts/test-deps.sh [all | gobind | grpcurl | chromium | postgresql | npm DIR]...
+# Usage: scripts/test-deps.sh [all | gobind | grpcurl | chromium | postgresql | jdk | npm DIR]...
 # With no argument: all. A tool that cannot be had here (no apt, not root)
-# is reported, not fatal: the tests that need it skip and say why.
+# is reported, not fatal: the tests that need it skip and say why, except
+# in CI (CI=true), where they fail.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -89,6 +95,21 @@ postgresql() {
 		log "installing postgresql failed: the PostgreSQL tests will fail"
 }
 
+jdk() {
+	local want=()
+	type -P javac >/dev/null 2>&1 || want+=(default-jdk-headless)
+	type -P protoc >/dev/null 2>&1 || want+=(protobuf-compiler)
+	[ -f /usr/share/java/protobuf.jar ] || want+=(libprotobuf-java)
+	type -P kotlinc >/dev/null 2>&1 || want+=(kotlin)
+	[ ${#want[@]} -eq 0 ] && return 0
+	if ! can_apt; then
+		log "missing ${want[*]}, which cannot be installed here (needs root and apt-get): the Java binding tests will skip"
+		return 0
+	fi
+	log "installing Debian's ${want[*]}"
+	apt_install "${want[@]}" || log "installing ${want[*]} failed: the Java binding tests will fail"
+}
+
 npm_ci() {
 	local dir="$ROOT/$1" want stamp
 	if ! command -v npm >/dev/null 2>&1; then
@@ -118,20 +139,20 @@ all() {
 	chromium
 	postgresql
 	for d in "${NPM_DIRS[@]}"; do npm_ci "$d"; done
-	command -v javac >/dev/null 2>&1 || log "no JDK (javac): the Java binding test will skip"
+	jdk
 }
 
 [ $# -eq 0 ] && set -- all
 while [ $# -gt 0 ]; do
 	case "$1" in
-	all | gobind | grpcurl | chromium | postgresql) "$1" ;;
+	all | gobind | grpcurl | chromium | postgresql | jdk) "$1" ;;
 	npm)
 		[ $# -ge 2 ] || { log "usage: npm DIR"; exit 2; }
 		npm_ci "$2"
 		shift
 		;;
 	*)
-		log "unknown argument $1 (all, gobind, grpcurl, chromium, postgresql, npm DIR)"
+		log "unknown argument $1 (all, gobind, grpcurl, chromium, postgresql, jdk, npm DIR)"
 		exit 2
 		;;
 	esac

@@ -111,9 +111,20 @@ func requireChromium(t *testing.T) string {
 		if canInstallSystemPackages() {
 			t.Fatalf("chromium is missing although scripts/test-deps.sh could install it (see its log above)")
 		}
-		t.Skip("chromium is not installed and cannot be installed here (needs root and apt-get): apt-get install chromium")
+		missingTool(t, "chromium is not installed and cannot be installed here (needs root and apt-get): apt-get install chromium")
 	}
 	return path
+}
+
+// needsNoSandbox reports whether Chromium must run without its sandbox:
+// as root (Chromium refuses to start otherwise), or where this user cannot
+// create the user namespace the sandbox needs (many containers). A user who
+// can keeps the sandbox.
+func needsNoSandbox() bool {
+	if os.Geteuid() == 0 {
+		return true
+	}
+	return exec.Command("unshare", "--user", "--map-root-user", "true").Run() != nil
 }
 
 // site is the test's web server for one origin.
@@ -170,12 +181,16 @@ func servePage(t *testing.T, addr string, files map[string][]byte) *site {
 func runPage(t *testing.T, chromium string, s *site) pageReport {
 	t.Helper()
 	profile := t.TempDir()
-	cmd := exec.Command(chromium,
-		"--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+	args := []string{
+		"--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
 		"--disable-background-networking", "--disable-component-update", "--disable-sync",
-		"--disable-dev-shm-usage", "--user-data-dir="+profile,
+		"--disable-dev-shm-usage", "--user-data-dir=" + profile,
 		"--enable-logging=stderr", "--v=0",
-		s.origin+"/")
+	}
+	if needsNoSandbox() {
+		args = append(args, "--no-sandbox")
+	}
+	cmd := exec.Command(chromium, append(args, s.origin+"/")...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var logs syncBuffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs

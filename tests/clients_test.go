@@ -37,7 +37,7 @@ import (
 const clientDeadline = 3 * time.Minute
 
 // repoRoot is the module root (go test runs in tests/).
-func repoRoot(t *testing.T) string {
+func repoRoot(t testing.TB) string {
 	t.Helper()
 	root, err := filepath.Abs("..")
 	require.NoError(t, err)
@@ -45,13 +45,13 @@ func repoRoot(t *testing.T) string {
 }
 
 // toolPath is a tool installed by scripts/test-deps.sh into bin/tools.
-func toolPath(t *testing.T, name string) string {
+func toolPath(t testing.TB, name string) string {
 	return filepath.Join(repoRoot(t), "bin", "tools", name)
 }
 
 // ensureDeps runs scripts/test-deps.sh with args (e.g. "grpcurl", or "npm",
 // "tests/node"), failing the test if it fails.
-func ensureDeps(t *testing.T, args ...string) {
+func ensureDeps(t testing.TB, args ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute) // a cold install of chromium
 	defer cancel()
@@ -73,6 +73,17 @@ func canInstallSystemPackages() bool {
 	return err == nil
 }
 
+// missingTool fails the test in CI (CI=true: a clean CI machine installs
+// every tool through scripts/test-deps.sh, so a missing one is a broken
+// install, never a reason to skip) and skips it elsewhere, saying why.
+func missingTool(t testing.TB, format string, args ...any) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatalf("CI=true: "+format, args...)
+	}
+	t.Skipf(format, args...)
+}
+
 // requireNode ensures node and the npm folder dir (relative to the repo)
 // are installed, or skips when node cannot be had here.
 func requireNode(t *testing.T, dir string) {
@@ -82,7 +93,7 @@ func requireNode(t *testing.T, dir string) {
 		if canInstallSystemPackages() {
 			t.Fatalf("node is missing although test-deps.sh could install it: %v", err)
 		}
-		t.Skip("node is not installed and cannot be installed here (needs root and apt-get)")
+		missingTool(t, "node is not installed and cannot be installed here (needs root and apt-get)")
 	}
 	require.FileExists(t, filepath.Join(repoRoot(t), dir, "node_modules", ".hearth-lock.sha256"),
 		"npm ci in %s did not complete", dir)
@@ -108,7 +119,7 @@ func readServeInfo(t *testing.T, data string) serveInfo {
 // run runs a client program to completion within clientDeadline and returns
 // its stdout, stderr and exit code. The program gets its own process group,
 // killed whole at the deadline.
-func run(t *testing.T, dir string, env []string, name string, args ...string) (stdout, stderr string, code int) {
+func run(t testing.TB, dir string, env []string, name string, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), clientDeadline)
 	defer cancel()
@@ -197,7 +208,7 @@ func apiDescriptorSet(t *testing.T) []byte {
 
 // requireLinux skips on other systems: these tests build a Linux JNI
 // library and run Debian's chromium.
-func requireLinux(t *testing.T) {
+func requireLinux(t testing.TB) {
 	t.Helper()
 	if runtime.GOOS != "linux" {
 		t.Skipf("needs Linux (this is %s)", runtime.GOOS)

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -14,36 +15,15 @@ import (
 )
 
 // TestMobileJavaBinding proves the gomobile facade with the client an
-// Android app uses: the Java binding gobind generates. scripts/mobile-check.sh
-// generates the bindings (Go, Java, Objective-C) and fails on any API gobind
-// cannot bind; then the Go side is built as a Linux JNI library (gobind's
-// *_android sources renamed, the JDK's JNI headers, a stub android/log.h that
-// logs to stderr, no -llog), the generated Java is compiled with a stub
-// android.content.Context, and tests/java/hearthcheck.BindingCheck runs on
-// the host JVM: it starts Hearth, creates accounts, receives their events
+// Android app uses: the Java binding gobind generates (javaBinding), on the
+// host JVM. tests/java/hearthcheck.BindingCheck starts Hearth, creates accounts, receives their events
 // through the handler in command order, creates a space and an object, and
 // stops. The CLI then reads the
 // data dir the Java program wrote.
 func TestMobileJavaBinding(t *testing.T) {
-	requireLinux(t)
-	root := repoRoot(t)
-	gen := filepath.Join(t.TempDir(), "gobind")
-	_, errOut, code := run(t, root, nil, "bash", filepath.Join(root, "scripts", "mobile-check.sh"), "--outdir", gen)
-	require.Equalf(t, 0, code, "make mobile-check failed:\n%s", errOut)
-
-	javaHome := findJDK(t)
-	work := t.TempDir()
-	lib := buildJNILibrary(t, root, filepath.Join(gen, "src", "gobind"), javaHome, work)
-
-	// javac: the generated Java (go.*, mobile.*), the Context stub and the check.
-	classes := filepath.Join(work, "classes")
-	sources := javaSources(t, filepath.Join(gen, "java"), filepath.Join(root, "tests", "java"))
-	_, errOut, code = run(t, work, nil, filepath.Join(javaHome, "bin", "javac"), append([]string{"-d", classes, "-encoding", "UTF-8"}, sources...)...)
-	require.Equalf(t, 0, code, "javac:\n%s", errOut)
-
+	jb := javaBinding(t)
 	data := t.TempDir()
-	stdout, stderr, code := run(t, work, nil, filepath.Join(javaHome, "bin", "java"),
-		"-Djava.library.path="+filepath.Dir(lib), "-cp", classes, "hearthcheck.BindingCheck", data)
+	stdout, stderr, code := run(t, jb.work, nil, jb.java(), jb.javaArgs("hearthcheck.BindingCheck", data)...)
 	t.Logf("java:\n%s", stdout)
 	require.Equalf(t, 0, code, "the Java program failed:\n%s", lastLines(stderr, 60))
 	// The facade logged the exceptions the Java callbacks threw on purpose.
@@ -66,10 +46,105 @@ func TestMobileJavaBinding(t *testing.T) {
 	assert.Equal(t, 0, d.stop(syscall.SIGTERM))
 }
 
-// findJDK returns the home of the JDK whose javac is on PATH (or
-// $JAVA_HOME), or skips: the Java binding test needs a JDK.
-func findJDK(t *testing.T) string {
+// jvmBinding is the Java binding built for the host JVM: the JNI library,
+// and the classes of the generated binding, of the messages (protoc
+// --java_out over pb/*.proto, compiled against Debian's protobuf-java) and
+// of tests/java.
+type jvmBinding struct {
+	javaHome string
+	lib      string // libgojni.so
+	classes  string
+	work     string
+}
+
+func (jb jvmBinding) java() string { return filepath.Join(jb.javaHome, "bin", "java") }
+
+// classpath is the classes and protobuf-java.
+func (jb jvmBinding) classpath() string {
+	return jb.classes + string(os.PathListSeparator) + protobufJar
+}
+
+// javaArgs runs main with args on the host JVM, the binding loadable.
+func (jb jvmBinding) javaArgs(main string, args ...string) []string {
+	return append([]string{"-Djava.library.path=" + filepath.Dir(jb.lib), "-cp", jb.classpath(), main}, args...)
+}
+
+// protobufJar is Debian's protobuf-java (libprotobuf-java).
+const protobufJar = "/usr/share/java/protobuf.jar"
+
+var (
+	jvmOnce  sync.Once
+	jvmBuilt jvmBinding
+	jvmErr   string // why the build failed, for every test that needs it
+	jvmSkip  string // why it cannot be built here
+)
+
+// javaBinding builds the binding once per test run (the JNI library and
+// javac take a minute) under the directory TestMain removes.
+func javaBinding(t testing.TB) jvmBinding {
 	t.Helper()
+	requireLinux(t)
+	jvmOnce.Do(func() {
+		jvmErr = "building the Java binding failed in the first test that needed it (see its log)" // if it stops t
+		jvmBuilt, jvmSkip, jvmErr = buildJavaBinding(t)
+	})
+	if jvmSkip != "" {
+		missingTool(t, "%s", jvmSkip)
+	}
+	if jvmErr != "" {
+		t.Fatal(jvmErr)
+	}
+	return jvmBuilt
+}
+
+// buildJavaBinding generates, builds and compiles the binding. scripts/
+// mobile-check.sh generates the bindings (Go, Java, Objective-C) and fails
+// on any API gobind cannot bind; the Go side is built as a Linux JNI library
+// (gobind's *_android sources renamed, the JDK's JNI headers, a stub
+// android/log.h that logs to stderr, no -llog); the generated Java is
+// compiled with stubs of the few Android classes it and the docs' snippets
+// use (tests/java/android, androidx).
+func buildJavaBinding(t testing.TB) (jb jvmBinding, skip, fail string) {
+	root := repoRoot(t)
+	ensureDeps(t, "jdk")
+	home, why := jdkHome()
+	if why != "" {
+		return jb, why, ""
+	}
+	protoc, err := exec.LookPath("protoc")
+	if err != nil || !fileExists(protobufJar) {
+		return jb, "no protoc or " + protobufJar + " (apt-get install protobuf-compiler libprotobuf-java)", ""
+	}
+	work, err := os.MkdirTemp(filepath.Dir(hearthBin), "jvm")
+	if err != nil {
+		return jb, "", err.Error()
+	}
+	jb = jvmBinding{javaHome: home, work: work, classes: filepath.Join(work, "classes")}
+	gen := filepath.Join(work, "gobind")
+	if _, errOut, code := run(t, root, nil, "bash", filepath.Join(root, "scripts", "mobile-check.sh"), "--outdir", gen); code != 0 {
+		return jb, "", "make mobile-check failed:\n" + errOut
+	}
+	jb.lib = buildJNILibrary(t, root, filepath.Join(gen, "src", "gobind"), home, work)
+
+	msgs := filepath.Join(work, "messages")
+	if err := os.MkdirAll(msgs, 0o755); err != nil {
+		return jb, "", err.Error()
+	}
+	protos, _ := filepath.Glob(filepath.Join(root, "pb", "*.proto"))
+	if _, errOut, code := run(t, root, nil, protoc, append([]string{"-I", filepath.Join(root, "pb"), "--java_out=" + msgs}, protos...)...); code != 0 {
+		return jb, "", "protoc --java_out:\n" + errOut
+	}
+	sources := javaSources(t, filepath.Join(gen, "java"), msgs, filepath.Join(root, "tests", "java"))
+	args := append([]string{"-nowarn", "-d", jb.classes, "-encoding", "UTF-8", "-cp", protobufJar}, sources...)
+	if _, errOut, code := run(t, work, nil, filepath.Join(home, "bin", "javac"), args...); code != 0 {
+		return jb, "", "javac:\n" + errOut
+	}
+	return jb, "", ""
+}
+
+// jdkHome returns the home of the JDK whose javac is on PATH (or
+// $JAVA_HOME), or why there is none.
+func jdkHome() (home, missing string) {
 	var candidates []string
 	if h := os.Getenv("JAVA_HOME"); h != "" {
 		candidates = append(candidates, h)
@@ -81,11 +156,10 @@ func findJDK(t *testing.T) string {
 	}
 	for _, home := range candidates {
 		if fileExists(filepath.Join(home, "include", "jni.h")) && fileExists(filepath.Join(home, "bin", "java")) {
-			return home
+			return home, ""
 		}
 	}
-	t.Skip("no JDK (javac and include/jni.h): the Java binding test needs one, e.g. apt-get install openjdk-17-jdk-headless")
-	return ""
+	return "", "no JDK (javac and include/jni.h): the Java binding tests need one (apt-get install default-jdk-headless)"
 }
 
 func fileExists(path string) bool {
@@ -99,7 +173,7 @@ var llogDirective = regexp.MustCompile(`(?m)^//\s*#cgo LDFLAGS: -llog\s*$`)
 // buildJNILibrary builds gobind's Go side (genDir) as work/lib/libgojni.so,
 // the library go.Seq loads. The sources go into a scratch module that
 // requires this one through a replace directive, as gomobile does.
-func buildJNILibrary(t *testing.T, root, genDir, javaHome, work string) string {
+func buildJNILibrary(t testing.TB, root, genDir, javaHome, work string) string {
 	t.Helper()
 	mod := filepath.Join(work, "jni")
 	require.NoError(t, os.MkdirAll(mod, 0o755))
@@ -120,14 +194,7 @@ func buildJNILibrary(t *testing.T, root, genDir, javaHome, work string) string {
 		require.NoError(t, os.WriteFile(filepath.Join(mod, name), b, 0o644))
 	}
 
-	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))
-	require.NoError(t, err)
-	scratch := regexp.MustCompile(`(?m)^module .*$`).ReplaceAllString(string(gomod), "module hearthjni") +
-		"\nrequire github.com/hearth-sync/hearth v0.0.0\n\nreplace github.com/hearth-sync/hearth => " + root + "\n"
-	require.NoError(t, os.WriteFile(filepath.Join(mod, "go.mod"), []byte(scratch), 0o644))
-	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(mod, "go.sum"), sum, 0o644))
+	scratchModule(t, root, mod, "hearthjni")
 
 	lib := filepath.Join(work, "lib", "libgojni.so")
 	cflags := strings.Join([]string{
@@ -145,7 +212,7 @@ func buildJNILibrary(t *testing.T, root, genDir, javaHome, work string) string {
 }
 
 // javaSources lists the .java files under dirs.
-func javaSources(t *testing.T, dirs ...string) []string {
+func javaSources(t testing.TB, dirs ...string) []string {
 	t.Helper()
 	var out []string
 	for _, dir := range dirs {

@@ -18,19 +18,20 @@ import (
 
 // nodeProc is a running `hearth node`.
 type nodeProc struct {
-	t      *testing.T
+	t      testing.TB
 	cmd    *exec.Cmd
 	data   string
 	addr   string
+	key    string // the node key, as its readiness line prints it
 	stderr *syncBuffer
 	exited chan struct{}
 }
 
-var nodeReady = regexp.MustCompile(`^hearth-node: ready addr=(\S+)`)
+var nodeReady = regexp.MustCompile(`^hearth-node: ready addr=(\S+)(?: key=(\S+))?`)
 
 // freeAddr reserves a loopback port, so a node can restart on the same
 // address.
-func freeAddr(t *testing.T) string {
+func freeAddr(t testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := l.Addr().String()
@@ -39,10 +40,10 @@ func freeAddr(t *testing.T) string {
 }
 
 // startNode runs `hearth node` on addr ("" picks a free port).
-func startNode(t *testing.T, data, addr string) *nodeProc { return startNodeWith(t, data, addr) }
+func startNode(t testing.TB, data, addr string) *nodeProc { return startNodeWith(t, data, addr) }
 
 // startNodeWith is startNode with more flags (--store, --key-file …).
-func startNodeWith(t *testing.T, data, addr string, args ...string) *nodeProc {
+func startNodeWith(t testing.TB, data, addr string, args ...string) *nodeProc {
 	t.Helper()
 	if addr == "" {
 		addr = freeAddr(t)
@@ -78,7 +79,7 @@ func startNodeWith(t *testing.T, data, addr string, args ...string) *nodeProc {
 				t.Fatalf("hearth node exited before ready\n%s", n.stderr)
 			}
 			if m := nodeReady.FindStringSubmatch(line); m != nil {
-				n.addr = m[1]
+				n.addr, n.key = m[1], m[2]
 				go func() {
 					for range lines {
 					}

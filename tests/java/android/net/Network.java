@@ -1,0 +1,5 @@
+package android.net;
+
+/** Stub of Android's Network. */
+public class Network {
+}

@@ -1,0 +1,5 @@
+package androidx.lifecycle;
+
+/** Stub of androidx.lifecycle's LifecycleObserver. */
+public interface LifecycleObserver {
+}

@@ -1,0 +1,158 @@
+package tests
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/hearth-sync/hearth/mobile"
+	"github.com/hearth-sync/hearth/pb"
+)
+
+// What a phone cares about, measured through the mobile facade's static
+// functions (what the bindings call), with a real `hearth node` process
+// configured (so that its heap is not this process's):
+//
+//	BenchmarkMobileStartup        StartWithConfig until the first answer, 5 spaces loaded
+//	BenchmarkMobileHeapPerSpace   Go heap in use per loaded space after 10k writes each (DESIGN §12: ≤ 32 MiB)
+//	BenchmarkMobileLibrarySize    the gobind JNI shared library (host linux build)
+
+func mobileConfig(b *testing.B, data string, node *nodeProc) []byte {
+	cfg, err := (&pb.MobileConfig{DataDir: data, NodeAddrs: []string{node.addr}, NodeKey: node.key}).Marshal()
+	require.NoError(b, err)
+	return cfg
+}
+
+// mcall runs one command through the facade and decodes its response,
+// failing on an error in it.
+func mcall[R interface {
+	Unmarshal([]byte) error
+	GetError() *pb.Rpc_Error
+}](b *testing.B, method string, req interface{ Marshal() ([]byte, error) }, resp R) R {
+	raw, err := req.Marshal()
+	require.NoError(b, err)
+	out, err := mobile.Command(method, raw)
+	require.NoError(b, err)
+	require.NoError(b, resp.Unmarshal(out))
+	require.Nil(b, resp.GetError(), "%s", method)
+	return resp
+}
+
+func BenchmarkMobileStartup(b *testing.B) {
+	node := startNode(b, b.TempDir(), "")
+	data := b.TempDir()
+	cfg := mobileConfig(b, data, node)
+	require.NoError(b, mobile.StartWithConfig(cfg, nil))
+	mcall(b, "AccountCreate", &pb.Rpc_Account_Create_Request{Name: "Phone"}, &pb.Rpc_Account_Create_Response{})
+	for i := range 5 {
+		mcall(b, "SpaceCreate", &pb.Rpc_Space_Create_Request{Name: fmt.Sprint("space ", i)}, &pb.Rpc_Space_Create_Response{})
+	}
+	require.NoError(b, mobile.Stop())
+	var total time.Duration
+	b.ResetTimer()
+	for range b.N {
+		began := time.Now()
+		require.NoError(b, mobile.StartWithConfig(cfg, nil))
+		list := mcall(b, "SpaceList", &pb.Rpc_Space_List_Request{}, &pb.Rpc_Space_List_Response{})
+		total += time.Since(began)
+		b.StopTimer()
+		loaded := 0
+		for _, s := range list.Spaces {
+			if s.Mode == pb.Model_SPACE_MODE_LOADED {
+				loaded++
+			}
+		}
+		require.Equal(b, 5, loaded, "the first answer lists the 5 spaces, loaded: %v", list.Spaces)
+		require.NoError(b, mobile.Stop())
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(total.Microseconds())/1000/float64(b.N), "ms-to-first-answer")
+}
+
+// heapInUse is the Go heap in use after a full collection.
+func heapInUse() uint64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapInuse
+}
+
+// BenchmarkMobileHeapPerSpace: the heap a loaded space adds at steady state
+// after 10,000 writes to it (100 objects × 100 sets, 8 writers sharing the
+// group commit), synced with the node: (heap with the spaces − heap with
+// the account alone) / spaces. One iteration writes every space once.
+func BenchmarkMobileHeapPerSpace(b *testing.B) {
+	const spaces, objects, sets, writers = 2, 100, 100, 8
+	node := startNode(b, b.TempDir(), "")
+	require.NoError(b, mobile.StartWithConfig(mobileConfig(b, b.TempDir(), node), nil))
+	b.Cleanup(func() { _ = mobile.Stop() })
+	mcall(b, "AccountCreate", &pb.Rpc_Account_Create_Request{Name: "Phone"}, &pb.Rpc_Account_Create_Response{})
+	base := heapInUse()
+	ids := make([]string, spaces)
+	for i := range ids {
+		ids[i] = mcall(b, "SpaceCreate", &pb.Rpc_Space_Create_Request{Name: fmt.Sprint("space ", i)}, &pb.Rpc_Space_Create_Response{}).SpaceId
+	}
+	b.ResetTimer()
+	for range b.N {
+		for _, sp := range ids {
+			objs := make([]string, objects)
+			for i := range objs {
+				objs[i] = mcall(b, "ObjectCreate", &pb.Rpc_Object_Create_Request{SpaceId: sp, Type: "note"}, &pb.Rpc_Object_Create_Response{}).ObjectId
+			}
+			var wg sync.WaitGroup
+			for w := range writers {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					for i := w; i < objects*sets; i += writers {
+						v := &pb.Model_Value{Kind: &pb.Model_Value_String_{String_: fmt.Sprintf("title %d", i)}}
+						mcall(b, "ObjectSet", &pb.Rpc_Object_Set_Request{SpaceId: sp, ObjectId: objs[i%objects], Details: map[string]*pb.Model_Value{"title": v}}, &pb.Rpc_Object_Set_Response{})
+					}
+				}()
+			}
+			wg.Wait()
+		}
+	}
+	b.StopTimer()
+	for _, sp := range ids {
+		deadline := time.Now().Add(5 * time.Minute)
+		for mcall(b, "SpaceStatus", &pb.Rpc_Space_Status_Request{SpaceId: sp}, &pb.Rpc_Space_Status_Response{}).Status.GetStatus() != "synced" {
+			require.True(b, time.Now().Before(deadline), "space %s never synced", sp)
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	after := heapInUse()
+	perSpace := float64(after-min(base, after)) / spaces / (1 << 20)
+	b.ReportMetric(perSpace, "heap-MiB/loaded-space")
+	b.ReportMetric(perSpace/32, "heap/budget")
+	b.ReportMetric(float64(after)/(1<<20), "heap-MiB-total")
+	require.NoError(b, mobile.MemoryPressure())
+	b.ReportMetric(float64(heapInUse())/(1<<20), "heap-MiB-after-trim")
+}
+
+// BenchmarkMobileLibrarySize reports the size of the gobind JNI library, as
+// the Java tests build it for this host (linux/amd64, c-shared), and
+// stripped as gomobile ships it (-s -w). An Android arm64 build needs the
+// NDK, which this machine does not have: expect it within a few per cent.
+func BenchmarkMobileLibrarySize(b *testing.B) {
+	jb := javaBinding(b)
+	st, err := os.Stat(jb.lib)
+	require.NoError(b, err)
+	stripped := filepath.Join(b.TempDir(), "libgojni.so")
+	out, err := exec.Command("strip", "--strip-unneeded", "-o", stripped, jb.lib).CombinedOutput()
+	require.NoError(b, err, "%s", out)
+	sst, err := os.Stat(stripped)
+	require.NoError(b, err)
+	for range b.N {
+	}
+	b.ReportMetric(float64(st.Size())/(1<<20), "lib-MiB")
+	b.ReportMetric(float64(sst.Size())/(1<<20), "lib-stripped-MiB")
+}
