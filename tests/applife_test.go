@@ -175,14 +175,15 @@ func TestBackgroundForegroundMemoryPressureCounted(t *testing.T) {
 		waitFor(t, 60*time.Second, "space synced", func() bool { return status(id).State == syncstatus.Synced })
 	}
 
-	// Foreground: a socket, and head syncs on their timer.
-	hs := n.Calls()["HeadSync"]
-	waitFor(t, 60*time.Second, "head syncs run on their timer", func() bool { return n.Calls()["HeadSync"] >= hs+20 })
+	// Foreground: a socket, and the digest comparison (one call for every
+	// space: the head-sync timer) on its timer.
+	hs := n.Calls()["HeadDigests"]
+	waitFor(t, 60*time.Second, "digest checks run on their timer", func() bool { return n.Calls()["HeadDigests"] >= hs+20 })
 	require.Positive(t, clientTransports(), "connected: a gRPC client transport: %v", goroutines())
 	fg := goroutines()
 	calls, woke := watchQuiet(n)
 	t.Logf("foreground, %v: %d sampled wakeups, calls %v, %d goroutines", quietWindow, woke, calls, total(fg))
-	require.Greater(t, calls["HeadSync"], uint64(20), "the head-sync timer runs in the foreground")
+	require.Greater(t, calls["HeadDigests"], uint64(20), "the head-sync timer runs in the foreground")
 
 	// Background: no socket, no call, no timer. MemoryPressure then puts
 	// every database to sleep, so nothing at all is left that wakes up.
@@ -230,7 +231,7 @@ func TestBackgroundForegroundMemoryPressureCounted(t *testing.T) {
 	waitFor(t, 60*time.Second, "the background write syncs", func() bool {
 		return sp.PendingCount() == 0 && status(ids[0]).State == syncstatus.Synced
 	})
-	waitFor(t, 60*time.Second, "head syncs are back on their timer", func() bool { return callsSince(n.Calls(), before)["HeadSync"] >= 20 })
+	waitFor(t, 60*time.Second, "digest checks are back on their timer", func() bool { return callsSince(n.Calls(), before)["HeadDigests"] >= 20 })
 	back := callsSince(n.Calls(), before)
 	assert.Equal(t, uint64(1), back["Auth"], "one new connection: %v", back)
 	waitFor(t, 60*time.Second, "what the background stopped comes back", func() bool {
