@@ -148,9 +148,9 @@ func (p Progress) set(stage string, done, total int64) {
 // some, queued when none (what updateSyncStatus and recordOf write live). A
 // rejection is not in the store: a rebuilt record shows it as syncing or
 // queued until the node answers again.
-func derivedSyncStatus(heads, acked []string) spaceindex.SyncStatus {
+func derivedSyncStatus(obj *object, heads, acked []string) spaceindex.SyncStatus {
 	switch {
-	case covers(acked, heads):
+	case covers(acked, heads) && holdsAll(obj, acked): // and nothing known to download
 		return spaceindex.SyncStatus{State: spaceindex.SyncSynced}
 	case len(acked) > 0:
 		return spaceindex.SyncStatus{State: spaceindex.SyncSyncing}
@@ -172,7 +172,7 @@ func buildRecord(o spacestore.Object, keys map[crypto.KeyID]crypto.SymKey) (*spa
 		return nil, nil
 	}
 	rec := recordOf(obj)
-	rec.SyncStatus = derivedSyncStatus(o.Meta.Heads, o.Acked)
+	rec.SyncStatus = derivedSyncStatus(obj, o.Meta.Heads, o.Acked)
 	return &rec, nil
 }
 

@@ -225,14 +225,33 @@ func (s *Space) Outgoing(ctx context.Context, id crypto.ObjectID) ([]*syncpb.Hea
 }
 
 // Acknowledged records that the node durably stored these heads of an
-// object; when they cover the local heads the object is synced.
-func (s *Space) Acknowledged(ctx context.Context, id crypto.ObjectID, nodeHeads []string) error {
-	return s.do(ctx, func() error {
+// object; when they cover the local heads, and every one of them is here,
+// the object is synced. lacking reports that the node holds changes of the
+// object this device does not (another member's, concurrent with ours):
+// fetch them.
+func (s *Space) Acknowledged(ctx context.Context, id crypto.ObjectID, nodeHeads []string) (lacking bool, err error) {
+	err = s.do(ctx, func() error {
 		if err := s.setAcked(id, nodeHeads); err != nil {
 			return err
 		}
+		obj, err := s.object(id)
+		if err != nil {
+			return err
+		}
+		lacking = !holdsAll(obj, nodeHeads)
 		return s.updateSyncStatus(id)
 	})
+	return lacking, err
+}
+
+// holdsAll reports whether obj's tree has every change of heads.
+func holdsAll(obj *object, heads []string) bool {
+	for _, h := range heads {
+		if !obj.tree.Has(crypto.ChangeID(h)) {
+			return false
+		}
+	}
+	return true
 }
 
 // Rejected records that the node refused an object's changes.
@@ -248,7 +267,8 @@ func (s *Space) Rejected(ctx context.Context, id crypto.ObjectID, reason string)
 }
 
 // updateSyncStatus writes Synced or Syncing into the index record: Synced
-// only when the node acknowledged every local head. Actor only.
+// only when the node acknowledged every local head and holds nothing this
+// device lacks. Actor only.
 func (s *Space) updateSyncStatus(id crypto.ObjectID) error {
 	meta, err := s.store.Meta(string(id))
 	if err != nil {
@@ -260,7 +280,16 @@ func (s *Space) updateSyncStatus(id crypto.ObjectID) error {
 	}
 	st := spaceindex.SyncStatus{State: spaceindex.SyncSyncing}
 	if covers(acked, meta.Heads) {
-		st.State = spaceindex.SyncSynced
+		// Nothing to upload; and nothing known to download only when every
+		// head the node acknowledged is here (an acknowledgement can carry
+		// another member's concurrent change this device lacks).
+		obj, err := s.object(id)
+		if err != nil {
+			return err
+		}
+		if holdsAll(obj, acked) {
+			st.State = spaceindex.SyncSynced
+		}
 	}
 	err = s.index.SetSyncStatusAt(context.Background(), s.storeSeq(), string(id), st)
 	if errors.Is(err, spaceindex.ErrNotFound) { // deleted objects are not in the index

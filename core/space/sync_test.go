@@ -55,7 +55,9 @@ func relay(t *testing.T, c context.Context, from, to *Space, id crypto.ObjectID)
 		missing, err := to.ApplyRemote(c, id, hu.Changes, hu.Heads)
 		require.NoError(t, err)
 		assert.Empty(t, missing)
-		require.NoError(t, from.Acknowledged(c, id, hu.Heads))
+		lacking, err := from.Acknowledged(c, id, hu.Heads)
+		require.NoError(t, err)
+		assert.False(t, lacking)
 	}
 }
 
@@ -277,11 +279,11 @@ func TestPendingCountFollowsTheStore(t *testing.T) {
 	check(3) // already pending
 	heads, err := sp.Heads(c, objs[0])
 	require.NoError(t, err)
-	require.NoError(t, sp.Acknowledged(c, objs[0], heads))
+	require.NoError(t, ackOK(sp.Acknowledged(c, objs[0], heads)))
 	check(2)
-	require.NoError(t, sp.Acknowledged(c, objs[0], heads))
+	require.NoError(t, ackOK(sp.Acknowledged(c, objs[0], heads)))
 	check(2) // acknowledging again changes nothing
-	require.NoError(t, sp.Acknowledged(c, objs[1], nil))
+	require.NoError(t, ackOK(sp.Acknowledged(c, objs[1], nil)))
 	check(2) // heads that do not cover leave it pending
 	require.NoError(t, sp.UpdateObject(c, objs[0], Details{"n": num(10)}, nil))
 	check(3)
@@ -290,3 +292,6 @@ func TestPendingCountFollowsTheStore(t *testing.T) {
 	require.NoError(t, err)
 	check(3)
 }
+
+// ackOK drops Acknowledged's lacking (these tests know what the node holds).
+func ackOK(_ bool, err error) error { return err }

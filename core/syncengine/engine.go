@@ -37,7 +37,9 @@ type Local interface {
 	SyncBlocked() error
 	PendingObjects(ctx context.Context) ([]crypto.ObjectID, error)
 	Outgoing(ctx context.Context, id crypto.ObjectID) ([]*syncpb.HeadUpdate, error)
-	Acknowledged(ctx context.Context, id crypto.ObjectID, nodeHeads []string) error
+	// Acknowledged records the node's acknowledgement; lacking: the node
+	// holds changes of the object the space does not (fetch them).
+	Acknowledged(ctx context.Context, id crypto.ObjectID, nodeHeads []string) (lacking bool, err error)
 	Rejected(ctx context.Context, id crypto.ObjectID, reason string) error
 	ApplyRemote(ctx context.Context, id crypto.ObjectID, raws [][]byte, nodeHeads []string) ([]crypto.ChangeID, error)
 	// Digest is the whole-range head-sync digest, kept in memory: an idle
@@ -629,8 +631,14 @@ func (e *Engine) pushObject(ctx context.Context, r Remote, id crypto.ObjectID) e
 		if ack.Status == syncpb.AckStatus_ACK_STATUS_REJECTED {
 			return e.local.Rejected(ctx, id, ack.Reason)
 		}
-		if err := e.local.Acknowledged(ctx, id, ack.Heads); err != nil {
+		lacking, err := e.local.Acknowledged(ctx, id, ack.Heads)
+		if err != nil {
 			return err
+		}
+		if lacking { // another member's concurrent change: it is on the node, fetch it
+			if err := e.fetch(ctx, r, id); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

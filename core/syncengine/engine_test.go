@@ -47,8 +47,10 @@ func (f *fakeLocal) PendingObjects(context.Context) ([]crypto.ObjectID, error) {
 func (f *fakeLocal) Outgoing(context.Context, crypto.ObjectID) ([]*syncpb.HeadUpdate, error) {
 	return nil, nil
 }
-func (f *fakeLocal) Acknowledged(context.Context, crypto.ObjectID, []string) error { return nil }
-func (f *fakeLocal) Rejected(context.Context, crypto.ObjectID, string) error       { return nil }
+func (f *fakeLocal) Acknowledged(context.Context, crypto.ObjectID, []string) (bool, error) {
+	return false, nil
+}
+func (f *fakeLocal) Rejected(context.Context, crypto.ObjectID, string) error { return nil }
 func (f *fakeLocal) ApplyRemote(_ context.Context, id crypto.ObjectID, _ [][]byte, heads []string) ([]crypto.ChangeID, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -81,8 +82,11 @@ const keptEvery = 10
 type Syncer struct {
 	cfg SyncerConfig
 
-	mu      sync.Mutex // guards engines, conn, closed, paused
+	mu      sync.Mutex // guards engines, conn, closed, paused, again
 	engines map[crypto.SpaceID]*Engine
+	// again are loaded spaces to watch again: the node skipped them when the
+	// stream began or they were added (it did not know them yet).
+	again map[crypto.SpaceID]bool
 	conn    Conn
 	closed  bool
 	paused  bool // Pause: no connection, no dialing, until Resume
@@ -113,7 +117,8 @@ func NewSyncer(cfg SyncerConfig) *Syncer {
 // engine (a space that finished loading while the account closed).
 func (s *Syncer) Add(local Local) *Engine {
 	cfg := s.cfg.Engine
-	cfg.registered = s.resubscribe // the node now serves the space: it joins the stream
+	id := local.ID()
+	cfg.registered = func() { s.rewatch(id) } // the node now serves the space: it joins the stream
 	e := NewEngine(local, cfg)
 	s.mu.Lock()
 	if s.closed {
@@ -173,6 +178,31 @@ func (s *Syncer) Close() {
 	for _, e := range engines {
 		e.Close()
 	}
+}
+
+// rewatch asks for space id to be watched again (the node registered it
+// after it skipped it).
+func (s *Syncer) rewatch(id crypto.SpaceID) {
+	s.mu.Lock()
+	if s.again == nil {
+		s.again = map[crypto.SpaceID]bool{}
+	}
+	s.again[id] = true
+	s.mu.Unlock()
+	s.resubscribe()
+}
+
+func (s *Syncer) takeAgain() []crypto.SpaceID {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []crypto.SpaceID
+	for id := range s.again {
+		if s.engines[id] != nil {
+			out = append(out, id)
+		}
+	}
+	s.again = nil
+	return out
 }
 
 func (s *Syncer) resubscribe() {
@@ -364,15 +394,27 @@ func (s *Syncer) stream(ctx context.Context, conn Conn, tick *time.Ticker, round
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- s.receive(stream) }() // ends when sctx is cancelled
-	defer func() { cancel(); <-errc }()
+	received := false                         // the receiver's error was taken: it has ended
+	defer func() {
+		cancel()
+		if !received {
+			<-errc
+		}
+	}()
 	s.checkDigests(ctx, conn, true) // what changed while this device was away
 	for {
 		select {
 		case err := <-errc:
+			received = true
 			return err
 		case <-s.resub:
 			now := s.loaded()
 			add, remove := setDiff(watched, now), setDiff(now, watched)
+			for _, id := range s.takeAgain() {
+				if !slices.Contains(add, id) {
+					add = append(add, id)
+				}
+			}
 			if len(add)+len(remove) == 0 {
 				continue
 			}
