@@ -86,10 +86,10 @@ type Syncer struct {
 	engines map[crypto.SpaceID]*Engine
 	// again are loaded spaces to watch again: the node skipped them when the
 	// stream began or they were added (it did not know them yet).
-	again map[crypto.SpaceID]bool
-	conn    Conn
-	closed  bool
-	paused  bool // Pause: no connection, no dialing, until Resume
+	again  map[crypto.SpaceID]bool
+	conn   Conn
+	closed bool
+	paused bool // Pause: no connection, no dialing, until Resume
 
 	resub chan struct{} // capacity 1: the loaded set changed
 	kick  chan struct{} // capacity 1: paused, resumed or the network changed
