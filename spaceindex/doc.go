@@ -73,9 +73,12 @@
 // subscriptions can use Compile to decide how a changed record affects a
 // result; a property test checks that plans and Apply agree.
 //
-// Full text: the strings of Config.FullTextKeys (default "name") are split
-// into tokens (runs of letters and digits, lower-cased, accents removed);
-// a query matches when each of its tokens is a prefix of some record token.
+// Full text: every string detail of a record (each string value, and each
+// string inside a list value, of every key), or only the keys a space
+// declares in Config.FullTextKeys, is split into tokens (runs of letters and
+// digits, lower-cased, accents removed, at most MaxRecordTokens distinct
+// tokens per record); a query matches when each of its tokens is a prefix
+// of some record token.
 //
 // Total counts come from per-type counters when the filter is exactly
 // "type = X" and the page was found early; otherwise the plan keeps

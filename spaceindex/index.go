@@ -79,9 +79,12 @@ type index struct {
 func configFingerprint(cfg Config) string {
 	ix := cfg.indexedKeys()
 	slices.Sort(ix)
-	ft := slices.Clone(cfg.fullTextKeys())
-	slices.Sort(ft)
-	return "indexed=" + strings.Join(ix, "\x1f") + "\x1efulltext=" + strings.Join(ft, "\x1f")
+	ft := "*" // every key
+	if keys := cfg.fullTextKeys(); keys != nil {
+		slices.Sort(keys)
+		ft = "=" + strings.Join(slices.Compact(keys), "\x1f")
+	}
+	return "indexed=" + strings.Join(ix, "\x1f") + "\x1efulltext" + ft
 }
 
 // openIndex opens (creating if needed) the index under dir.

@@ -34,7 +34,7 @@ package spaceindex
 const (
 	// schemaVersion changes whenever the layout or an encoding changes; an
 	// index with another version is refused with ErrSchemaMismatch.
-	schemaVersion = 1
+	schemaVersion = 2
 
 	prefixMeta      = 0x00
 	prefixCount     = 'c'

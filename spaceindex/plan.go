@@ -169,6 +169,7 @@ func neededKeys(c *Compiled) []string {
 		return nil
 	}
 	keys := slices.Clone(c.q.Keys)
+	all := false
 	var walk func(f Filter)
 	walk = func(f Filter) {
 		switch f.Op {
@@ -177,6 +178,9 @@ func neededKeys(c *Compiled) []string {
 				walk(ch)
 			}
 		case OpFullText:
+			if c.ftKeys == nil {
+				all = true // every key feeds full text
+			}
 			keys = append(keys, c.ftKeys...)
 		case OpAll:
 		default:
@@ -184,6 +188,9 @@ func neededKeys(c *Compiled) []string {
 		}
 	}
 	walk(c.q.Filter)
+	if all {
+		return nil
+	}
 	for _, s := range c.q.Sorts {
 		keys = append(keys, s.Key)
 	}

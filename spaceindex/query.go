@@ -170,21 +170,22 @@ type Config struct {
 	// CommonIndexedKeys.
 	IndexedKeys []string
 	// FullTextKeys are the detail keys whose strings (and lists of strings)
-	// feed the full-text index. Nil means DefaultFullTextKeys.
+	// feed the full-text index. Nil means every detail: each string value,
+	// and each string inside a list value, of every key. An empty non-nil
+	// list disables full text.
 	FullTextKeys []string
 }
 
 // CommonIndexedKeys have a secondary index in every space.
 var CommonIndexedKeys = []string{KeyType, KeyName, KeyCreated, KeyModified, KeySyncStatus}
 
-// DefaultFullTextKeys feed the full-text index when Config.FullTextKeys is nil.
-var DefaultFullTextKeys = []string{KeyName}
-
+// fullTextKeys returns the keys that feed the full-text index; nil means
+// every key.
 func (c Config) fullTextKeys() []string {
 	if c.FullTextKeys == nil {
-		return DefaultFullTextKeys
+		return nil
 	}
-	return c.FullTextKeys
+	return slices.Clip(slices.Clone(c.FullTextKeys))
 }
 
 // indexedKeys returns the common and declared indexed keys, deduplicated.
@@ -357,16 +358,57 @@ func isEmpty(v Value) bool {
 	return false
 }
 
-// recordTokens returns the distinct full-text tokens of r.
+// MaxRecordTokens caps the distinct full-text tokens of one record: its
+// postings must fit one index transaction with its other entries. Tokens
+// count in document order — the full-text keys in key order (every key in
+// sorted order when Config.FullTextKeys is nil), each value's tokens in text
+// order — so a very long text is searchable by its first MaxRecordTokens
+// distinct words only. Index and in-memory matcher apply the same cap.
+const MaxRecordTokens = 1024
+
+// recordTokens returns the distinct full-text tokens of r (ftKeys nil: of
+// every detail), sorted, at most MaxRecordTokens.
 func recordTokens(r *Record, ftKeys []string) []string {
 	var toks []string
+	if ftKeys == nil {
+		if len(r.Details) == 0 {
+			return nil
+		}
+		keys := make([]string, 0, len(r.Details))
+		for k, v := range r.Details {
+			if v.kind == KindString || v.kind == KindList {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		ftKeys = keys
+	}
 	for _, k := range ftKeys {
 		if v, ok := r.Details[k]; ok {
 			toks = valueTokens(toks, v)
 		}
 	}
+	if len(toks) > MaxRecordTokens {
+		toks = firstDistinct(toks, MaxRecordTokens)
+	}
 	slices.Sort(toks)
 	return slices.Compact(toks)
+}
+
+// firstDistinct returns the first n distinct tokens of toks, in order.
+func firstDistinct(toks []string, n int) []string {
+	seen := make(map[string]bool, n)
+	out := toks[:0:0]
+	for _, t := range toks {
+		if seen[t] {
+			continue
+		}
+		seen[t] = true
+		if out = append(out, t); len(out) == n {
+			break
+		}
+	}
+	return out
 }
 
 func matchFullText(r *Record, ftKeys []string, query []string) bool {

@@ -425,3 +425,53 @@ func mustCompileCfg(t *testing.T, q Query, cfg Config) *Compiled {
 	require.NoError(t, err)
 	return c
 }
+
+// Full text covers every string detail by default (lists of strings
+// included, other kinds not), only the declared keys when a space declares
+// them, and at most MaxRecordTokens distinct tokens of a record, counted in
+// document order (keys sorted): index and matcher agree on all three.
+func TestFullTextCoversEveryStringDetail(t *testing.T) {
+	ctx := context.Background()
+	var long []string
+	for i := range MaxRecordTokens + 100 {
+		long = append(long, fmt.Sprintf("w%04d", i))
+	}
+	recs := []Record{
+		{ID: "a", Details: Details{"name": String("plain"), "body": String("Zebra crossing"), "n": Number(7)}},
+		{ID: "b", Details: Details{"tags": Strings("urgent", "home"), "author": String("Ada")}},
+		{ID: "c", Details: Details{"a": String("first words"), "z": String(strings.Join(long, " "))}},
+	}
+	for _, tc := range []struct {
+		cfg   Config
+		query string
+		want  []string
+	}{
+		{Config{}, "zeb", []string{"a"}},
+		{Config{}, "urg ada", []string{"b"}},
+		{Config{}, "7", nil},
+		{Config{}, "first", []string{"c"}},
+		{Config{}, fmt.Sprintf("w%04d", MaxRecordTokens-3), []string{"c"}}, // "first", "words" come first
+		{Config{}, fmt.Sprintf("w%04d", MaxRecordTokens-2), nil},
+		{Config{FullTextKeys: []string{"name"}}, "zeb", nil},
+		{Config{FullTextKeys: []string{"name"}}, "pla", []string{"a"}},
+		{Config{FullTextKeys: []string{}}, "pla", nil},
+	} {
+		t.Run(fmt.Sprint(tc.cfg.FullTextKeys, tc.query), func(t *testing.T) {
+			_, h := openTestIndex(t, tc.cfg)
+			require.NoError(t, h.Put(ctx, recs...))
+			q := Query{Filter: FullText(tc.query)}
+			got, err := h.Query(ctx, q)
+			require.NoError(t, err)
+			want := mustCompileCfg(t, q, tc.cfg).Apply(recs)
+			require.Equal(t, tc.want, nilIfEmpty(ids(want.Records)), "in memory")
+			require.Equal(t, tc.want, nilIfEmpty(ids(got.Records)), "storage")
+		})
+	}
+}
+
+func nilIfEmpty(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
+}
