@@ -154,14 +154,28 @@ type Query struct {
 	Offset int
 	// Keys selects the details returned; nil returns every detail.
 	Keys []string
+	// ExactTotal asks for Result.Total to count every match. Without it a
+	// query with a Limit may stop reading once it has the page and one more
+	// match: Result.Total is then a lower bound (Result.TotalExact false).
+	// Counting can cost a pass over every candidate, which the page alone
+	// does not need.
+	ExactTotal bool
 }
 
 // Result is the answer to a Query.
 type Result struct {
 	// Records are the page of matching records, in order.
 	Records []Record
-	// Total counts every matching record, ignoring Limit and Offset.
+	// Total counts every matching record, ignoring Limit and Offset, when
+	// TotalExact is set. Otherwise it is a lower bound: the matches the
+	// query saw before it stopped, at least Offset + len(Records) + 1.
 	Total int
+	// TotalExact says Total is exact: always when Query.ExactTotal was set,
+	// and whenever the count came for free (a maintained counter, or a plan
+	// that read every candidate anyway).
+	TotalExact bool
+	// HasMore says matches follow the page (exact in every case).
+	HasMore bool
 }
 
 // Config says what a space indexes beyond the rows every space has.
@@ -473,18 +487,27 @@ func (c *Compiled) Apply(recs []Record) Result {
 	return c.page(matched)
 }
 
-// page applies offset, limit and key selection to sorted matches.
+// page applies offset, limit and key selection to sorted matches: every
+// match, so the total is exact.
 func (c *Compiled) page(matched []*Record) Result {
-	res := Result{Total: len(matched)}
+	return c.pageOf(matched, len(matched), true)
+}
+
+// pageOf applies offset, limit and key selection to the first matches in
+// order; seen counts the matches found (at least len(matched)), exact says
+// whether that is all of them. A plan that stops early has seen more
+// matches than the page ends at, so HasMore holds either way.
+func (c *Compiled) pageOf(matched []*Record, seen int, exact bool) Result {
 	lo := min(c.q.Offset, len(matched))
 	hi := len(matched)
 	if c.q.Limit > 0 {
 		hi = min(hi, lo+c.q.Limit)
 	}
-	res.Records = make([]Record, 0, hi-lo)
+	res := Result{Total: seen, TotalExact: exact, Records: make([]Record, 0, hi-lo)}
 	for _, r := range matched[lo:hi] {
 		res.Records = append(res.Records, project(r, c.q.Keys))
 	}
+	res.HasMore = seen > lo+len(res.Records)
 	return res
 }
 
