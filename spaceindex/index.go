@@ -70,9 +70,9 @@ type index struct {
 
 	writeMu sync.Mutex // serialises Put, Delete and SetSyncStatus; guards seq
 	seq     uint64     // the change feed's sequence number (feed.go)
-	// notify tells the registry entry's watchers about a committed write;
-	// called with writeMu held. Nil until the registry attaches it.
-	notify func(Batch)
+	// feed is the registry entry's change feed, told about every committed
+	// write (feed.go). Nil until the registry attaches it.
+	feed *feed
 }
 
 // configFingerprint identifies what an index holds besides the schema version.
@@ -553,13 +553,17 @@ func getRecord(txn *badger.Txn, id string, keys []string) (*Record, error) {
 
 // mutate applies fn's replacement for each id under the write lock: fn gets
 // the current record (nil if absent) and returns the new one (nil deletes;
-// returning cur unchanged with keep=true skips the id).
+// returning cur unchanged with keep=true skips the id). The write's batch
+// reaches the feed's watchers after the lock is released, before mutate
+// returns.
 func (ix *index) mutate(ctx context.Context, ids []string, fn func(i int, cur *Record) (next *Record, skip bool, err error)) error {
 	ix.writeMu.Lock()
-	defer ix.writeMu.Unlock()
 	read := ix.db.NewTransaction(false)
-	defer read.Discard()
-	return ix.mutateLocked(ctx, read, ids, fn)
+	tell, err := ix.mutateLocked(ctx, read, ids, fn)
+	read.Discard()
+	ix.writeMu.Unlock()
+	tell.deliver()
+	return err
 }
 
 // load writes records whose ids are not in the index yet (a rebuild's full
@@ -574,16 +578,19 @@ func (ix *index) load(ctx context.Context, recs []Record) error {
 		ids[i] = recs[i].ID
 	}
 	ix.writeMu.Lock()
-	defer ix.writeMu.Unlock()
-	return ix.mutateLocked(ctx, nil, ids, func(i int, _ *Record) (*Record, bool, error) {
+	tell, err := ix.mutateLocked(ctx, nil, ids, func(i int, _ *Record) (*Record, bool, error) {
 		r := recs[i]
 		return &r, false, nil
 	})
+	ix.writeMu.Unlock()
+	tell.deliver()
+	return err
 }
 
 // mutateLocked is mutate with writeMu held; a nil read transaction means
-// every id is absent.
-func (ix *index) mutateLocked(ctx context.Context, read *badger.Txn, ids []string, fn func(i int, cur *Record) (next *Record, skip bool, err error)) error {
+// every id is absent. The caller delivers the returned batch (nil: none)
+// once it has released writeMu.
+func (ix *index) mutateLocked(ctx context.Context, read *badger.Txn, ids []string, fn func(i int, cur *Record) (next *Record, skip bool, err error)) (*pendingBatch, error) {
 	overlay := map[string]*Record{}
 	b := newWriteBatch(ix)
 	changes, err := ix.applyAll(ctx, read, overlay, b, ids, fn)
@@ -596,32 +603,28 @@ func (ix *index) mutateLocked(ctx context.Context, read *badger.Txn, ids []strin
 	}
 	if err != nil {
 		b.abort()
-		ix.told(b.committed, nil)
-		return err
+		return ix.told(b.committed, nil), err
 	}
 	if err := b.finish(); err != nil {
-		ix.told(true, nil)
-		return err
+		return ix.told(true, nil), err
 	}
-	if len(changes) > 0 {
-		ix.told(false, changes)
-	}
-	return nil
+	return ix.told(false, changes), nil
 }
 
-// told advances the sequence number and tells the watchers about a write:
-// its changes, or a reset when it failed after committing some of them.
-// Caller holds writeMu.
-func (ix *index) told(failedAfterCommit bool, changes []Change) {
-	if ix.notify == nil || (!failedAfterCommit && len(changes) == 0) {
-		return
+// told advances the sequence number and queues the feed's batch for a
+// write: its changes, or a reset when it failed after committing some of
+// them (nil when there is nothing to tell). Caller holds writeMu, which
+// fixes the batches' order; the caller delivers after releasing it.
+func (ix *index) told(failedAfterCommit bool, changes []Change) *pendingBatch {
+	if ix.feed == nil || (!failedAfterCommit && len(changes) == 0) {
+		return nil
 	}
 	ix.seq++
+	b := Batch{Seq: ix.seq, Changes: changes}
 	if failedAfterCommit {
-		ix.notify(Batch{Seq: ix.seq, Reset: true})
-		return
+		b = Batch{Seq: ix.seq, Reset: true}
 	}
-	ix.notify(Batch{Seq: ix.seq, Changes: changes})
+	return ix.feed.queue(b)
 }
 
 // applyAll adds fn's replacements to b and returns the records that changed.
@@ -656,7 +659,7 @@ func (ix *index) applyAll(ctx context.Context, read *badger.Txn, overlay map[str
 			return nil, err
 		}
 		overlay[id] = next
-		changes = append(changes, Change{ID: id, Record: next})
+		changes = append(changes, Change{ID: id, Record: next, Prev: cur})
 	}
 	return changes, nil
 }

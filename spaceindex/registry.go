@@ -91,17 +91,14 @@ type space struct {
 	idx         *index
 	swapping    bool // a rebuilt generation is replacing idx: new calls wait (swap.go)
 
-	// The change feed (feed.go); feedMu is taken under an index's writeMu
-	// and under mu, never the other way round.
-	feedMu      sync.Mutex
-	watchers    map[uint64]func(Batch) // guarded by feedMu
-	nextWatcher uint64                 // guarded by feedMu
-	lastSeq     uint64                 // guarded by feedMu: the highest Seq told
+	// feed is the change feed of every incarnation's index (feed.go).
+	feed feed
 }
 
 func newSpace(id string) *space {
 	sp := &space{id: id}
 	sp.cond = sync.NewCond(&sp.mu)
+	sp.feed.cond = sync.NewCond(&sp.feed.mu)
 	return sp
 }
 
@@ -235,8 +232,8 @@ func (r *Registry) Open(ctx context.Context, spaceID, incarnation string, cfg Co
 		return nil, err
 	}
 	r.opened.Add(1)
-	idx.seq = max(idx.seq, sp.seqFloor())
-	idx.notify = sp.notify
+	idx.seq = max(idx.seq, sp.feed.seqFloor())
+	idx.feed = &sp.feed
 	sp.state, sp.idx, sp.incarnation, sp.cfg = StateOpen, idx, incarnation, cfg
 	return &Handle{sp: sp}, nil
 }
