@@ -291,12 +291,22 @@ func (ix *index) planRanges(cs []Filter) (plan, bool) {
 	return plan{}, false
 }
 
-// neededKeys returns the details a query must decode (nil: all).
+// neededKeys returns the details a query must decode (nil: all): the ones
+// it returns and the ones it matches and sorts by.
 func neededKeys(c *Compiled) []string {
-	if c.q.Keys == nil {
+	mk := matchKeys(c)
+	if c.q.Keys == nil || mk == nil {
 		return nil
 	}
-	keys := slices.Clone(c.q.Keys)
+	keys := append(slices.Clone(c.q.Keys), mk...)
+	slices.Sort(keys)
+	return slices.Compact(keys)
+}
+
+// matchKeys returns the details the filter and the sorts read (nil: all),
+// the ones a candidate is decoded with before it is known to be kept.
+func matchKeys(c *Compiled) []string {
+	keys := []string{}
 	all := false
 	var walk func(f Filter)
 	walk = func(f Filter) {
@@ -307,7 +317,7 @@ func neededKeys(c *Compiled) []string {
 			}
 		case OpFullText:
 			if c.ftKeys == nil {
-				all = true // every key feeds full text
+				all = true
 			}
 			keys = append(keys, c.ftKeys...)
 		case OpAll:
@@ -335,7 +345,7 @@ func (ix *index) query(ctx context.Context, c *Compiled) (Result, error) {
 
 // queryTxn runs c within the read transaction txn.
 func (ix *index) queryTxn(ctx context.Context, txn *badger.Txn, c *Compiled) (Result, error) {
-	x := &exec{ctx: ctx, ix: ix, txn: txn, c: c, keys: neededKeys(c), want: want(c.q)}
+	x := &exec{ctx: ctx, ix: ix, txn: txn, c: c, keys: neededKeys(c), matchKeys: matchKeys(c), want: want(c.q)}
 	x.needAll = x.want < 0 || c.q.ExactTotal
 	p, err := x.choosePlan()
 	if err != nil {
@@ -384,14 +394,16 @@ func (x *exec) run(p plan) (Result, error) {
 
 // exec holds one query's read transaction.
 type exec struct {
-	ctx     context.Context
-	ix      *index
-	txn     *badger.Txn
-	c       *Compiled
-	keys    []string
-	want    int  // matches in order the page needs; -1: all
-	needAll bool // every match must be counted
-	n       int
+	ctx       context.Context
+	ix        *index
+	txn       *badger.Txn
+	c         *Compiled
+	keys      []string // details a kept record is decoded with (nil: all)
+	matchKeys []string // details a candidate is decoded with to be matched and compared (nil: all)
+	want      int      // matches in order the page needs; -1: all
+	needAll   bool     // every match must be counted
+	n         int
+	scratch   Record // a covering candidate decoded to be matched, reused
 }
 
 // tick checks the context every 512 steps.
@@ -414,67 +426,152 @@ func (x *exec) fetch(id string) (*Record, error) {
 	return r, nil
 }
 
-// decodeMatch decodes a record from an item's value and matches it; nil
-// when not matching.
-func (x *exec) decodeMatch(id string, item *badger.Item) (*Record, error) {
+// offerItem matches a covering entry (a record, or a composite entry
+// carrying one) and offers it to k, decoding it twice at most: with the
+// keys the filter and the sorts read, into a reused scratch record, and —
+// only when k keeps it — with the keys the result needs. It reports whether
+// the plan should go on.
+func (x *exec) offerItem(k *collector, id []byte, item *badger.Item) (bool, error) {
+	if err := x.tick(); err != nil {
+		return false, err
+	}
+	more := true
+	err := item.Value(func(v []byte) error {
+		if err := decodeRecordInto(&x.scratch, string(id), v, x.matchKeys, true); err != nil {
+			return err
+		}
+		if !x.c.match(&x.scratch) {
+			return nil
+		}
+		if !k.wants(&x.scratch) {
+			more = k.count()
+			return nil
+		}
+		r := &Record{}
+		if err := decodeRecordInto(r, x.scratch.ID, v, x.keys, false); err != nil {
+			return err
+		}
+		more = k.add(r)
+		return nil
+	})
+	if err != nil {
+		return false, fmt.Errorf("spaceindex: record %q: %w: %w", id, ErrCorrupt, err)
+	}
+	return more, nil
+}
+
+// decodeMatch decodes a covering entry's record and matches it; nil when
+// not matching. With keep unset it only matches (the scratch record, valid
+// until the next candidate, is returned).
+func (x *exec) decodeMatch(id string, item *badger.Item, keep bool) (*Record, error) {
 	if err := x.tick(); err != nil {
 		return nil, err
 	}
-	var r Record
+	var r *Record
 	err := item.Value(func(v []byte) error {
-		var err error
-		r, err = DecodeRecord(id, v, x.keys)
-		return err
+		if err := decodeRecordInto(&x.scratch, id, v, x.matchKeys, true); err != nil {
+			return err
+		}
+		if !x.c.match(&x.scratch) {
+			return nil
+		}
+		if !keep {
+			r = &x.scratch
+			return nil
+		}
+		r = &Record{}
+		return decodeRecordInto(r, id, v, x.keys, false)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("spaceindex: record %q: %w: %w", id, ErrCorrupt, err)
 	}
-	if !x.c.match(&r) {
-		return nil, nil
-	}
-	return &r, nil
+	return r, nil
 }
 
 // collector gathers the matches of a plan. In order (inOrder), it keeps the
 // first want and says when the plan may stop; otherwise it keeps the best
-// want seen so far (sorting and cutting when it holds twice as many) and
-// the plan reads every candidate.
+// want seen so far in a heap whose root is the worst of them, and the plan
+// reads every candidate.
 type collector struct {
 	x       *exec
 	inOrder bool
-	out     []*Record
+	out     []*Record // in order: the first matches; otherwise a max-heap (by Compare)
 	seen    int
 }
 
-// add takes one match and reports whether the plan should go on.
-func (k *collector) add(r *Record) bool {
-	k.seen++
+// wants reports whether k would keep a match comparing like r.
+func (k *collector) wants(r *Record) bool {
 	w := k.x.want
-	if k.inOrder {
-		if w < 0 || len(k.out) < w {
-			k.out = append(k.out, r)
-		}
-		return k.x.needAll || w < 0 || k.seen <= w
+	switch {
+	case w < 0:
+		return true
+	case k.inOrder:
+		return len(k.out) < w
 	}
-	k.out = append(k.out, r)
-	if w >= 0 && len(k.out) >= 2*w+64 {
-		k.cut()
-	}
-	return true
+	return len(k.out) < w || k.x.c.Compare(r, k.out[0]) < 0
 }
 
-func (k *collector) cut() {
-	slices.SortFunc(k.out, k.x.c.Compare)
-	if w := k.x.want; w >= 0 && len(k.out) > w {
-		clear(k.out[w:])
-		k.out = k.out[:w]
+// count counts a match k does not keep and reports whether the plan should
+// go on.
+func (k *collector) count() bool {
+	k.seen++
+	return !k.inOrder || k.x.needAll || k.x.want < 0 || k.seen <= k.x.want
+}
+
+// add takes one match (kept if k wants it) and reports whether the plan
+// should go on.
+func (k *collector) add(r *Record) bool {
+	if !k.wants(r) {
+		return k.count()
+	}
+	w := k.x.want
+	switch {
+	case k.inOrder || w < 0:
+		k.out = append(k.out, r)
+	case len(k.out) < w:
+		k.out = append(k.out, r)
+		k.up(len(k.out) - 1)
+	default:
+		k.out[0] = r
+		k.down(0)
+	}
+	return k.count()
+}
+
+func (k *collector) worse(i, j int) bool { return k.x.c.Compare(k.out[i], k.out[j]) > 0 }
+
+func (k *collector) up(i int) {
+	for i > 0 {
+		p := (i - 1) / 2
+		if !k.worse(i, p) {
+			return
+		}
+		k.out[i], k.out[p] = k.out[p], k.out[i]
+		i = p
+	}
+}
+
+func (k *collector) down(i int) {
+	for {
+		l, top := 2*i+1, i
+		if l < len(k.out) && k.worse(l, top) {
+			top = l
+		}
+		if r := l + 1; r < len(k.out) && k.worse(r, top) {
+			top = r
+		}
+		if top == i {
+			return
+		}
+		k.out[i], k.out[top] = k.out[top], k.out[i]
+		i = top
 	}
 }
 
 // result pages what was collected; done says every candidate was read.
 func (k *collector) result(done bool) Result {
 	if !k.inOrder {
-		k.cut()
+		slices.SortFunc(k.out, k.x.c.Compare)
 	}
 	return k.x.c.pageOf(k.out, k.seen, done)
 }
@@ -700,10 +797,10 @@ func (x *exec) intersectResult(k *collector, p plan, done bool) (Result, error) 
 	return k.result(done), nil
 }
 
-// scanCovering calls fn for every covering entry under prefix (records, or
-// composite entries carrying them) with its id, decoded and matched; fn
-// returns false to stop. It reports whether it read to the end.
-func (x *exec) scanCovering(prefix []byte, idOf func(k []byte) ([]byte, error), fn func(*Record) bool) (bool, error) {
+// scanCovering offers k every covering entry under prefix (records, or
+// composite entries carrying them) until k says stop. It reports whether it
+// read to the end.
+func (x *exec) scanCovering(prefix []byte, idOf func(k []byte) ([]byte, error), k *collector) (bool, error) {
 	it := x.txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 	defer it.Close()
 	for it.Rewind(); it.Valid(); it.Next() {
@@ -712,11 +809,11 @@ func (x *exec) scanCovering(prefix []byte, idOf func(k []byte) ([]byte, error), 
 		if err != nil {
 			return false, err
 		}
-		r, err := x.decodeMatch(string(id), item)
+		more, err := x.offerItem(k, id, item)
 		if err != nil {
 			return false, err
 		}
-		if r != nil && !fn(r) {
+		if !more {
 			return false, nil
 		}
 	}
@@ -728,7 +825,7 @@ func (x *exec) scanCovering(prefix []byte, idOf func(k []byte) ([]byte, error), 
 func (x *exec) fullScan(p plan) (Result, error) {
 	k := &collector{x: x, inOrder: len(x.c.q.Sorts) == 0}
 	recordID := func(key []byte) ([]byte, error) { return key[1:], nil }
-	done, err := x.scanCovering([]byte{prefixRecord}, recordID, k.add)
+	done, err := x.scanCovering([]byte{prefixRecord}, recordID, k)
 	if err != nil {
 		return Result{}, err
 	}
@@ -754,7 +851,7 @@ func (x *exec) typeScan(p plan) (Result, error) {
 		}
 		return id, nil
 	}
-	if _, err := x.scanCovering(p.prefix, entryID, k.add); err != nil {
+	if _, err := x.scanCovering(p.prefix, entryID, k); err != nil {
 		return Result{}, err
 	}
 	return k.result(true), nil
@@ -802,7 +899,7 @@ func (x *exec) ordered(p plan) (Result, error) {
 		}
 		var r *Record
 		if covering {
-			r, err = x.decodeMatch(string(idb), item)
+			r, err = x.decodeMatch(string(idb), item, !final) // after the page, only counting
 		} else {
 			r, err = x.fetch(string(idb))
 		}
