@@ -9,9 +9,10 @@ import (
 	"runtime"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hearth-sync/hearth/internal/procstat"
 )
 
 // The benchmark data set: benchN objects with 12 details each, ids in
@@ -206,13 +207,13 @@ func BenchmarkIndexBulk(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		c0 := cpuTime()
+		c0 := procstat.CPUTime()
 		b.StartTimer()
 		if err := bulkLoad(h, recs); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
-		cpu += cpuTime() - c0
+		cpu += procstat.CPUTime() - c0
 		if err := reg.CloseAll(); err != nil {
 			b.Fatal(err)
 		}
@@ -326,29 +327,6 @@ func BenchmarkOpenIndex(b *testing.B) {
 	b.ReportMetric(gor/float64(b.N), "goroutines/open")
 }
 
-// cpuTime returns the process's user + system CPU time: on this shared,
-// noisy 2-core machine it is steadier than wall time.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// rssBytes returns the resident set size from /proc/self/statm (0 if unknown).
-func rssBytes() int64 {
-	b, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		return 0
-	}
-	var size, rss int64
-	if _, err := fmt.Sscan(string(b), &size, &rss); err != nil {
-		return 0
-	}
-	return rss * int64(os.Getpagesize())
-}
-
 // BenchmarkOpenIndexSustainedWrites opens 4 indexes, writes 25k objects of
 // 12 details into each in batches of 200 (interleaved, as several loaded
 // spaces syncing at once), and reports per open index: goroutines, Go heap
@@ -363,7 +341,7 @@ func BenchmarkOpenIndexSustainedWrites(b *testing.B) {
 		runtime.GC()
 		var m0, m1 runtime.MemStats
 		runtime.ReadMemStats(&m0)
-		g0, rss0 := runtime.NumGoroutine(), rssBytes()
+		g0, rss0 := runtime.NumGoroutine(), procstat.RSS()
 		reg := NewRegistry(b.TempDir(), WithValueLogGC(time.Minute))
 		hs := make([]*Handle, spaces)
 		for s := range hs {
@@ -384,7 +362,7 @@ func BenchmarkOpenIndexSustainedWrites(b *testing.B) {
 		b.StopTimer()
 		runtime.GC()
 		runtime.ReadMemStats(&m1)
-		g1, rss1 := runtime.NumGoroutine(), rssBytes()
+		g1, rss1 := runtime.NumGoroutine(), procstat.RSS()
 		// Settled: badger's table-builder allocator pool releases one idle
 		// allocator every 2 s; wait for it to drain.
 		time.Sleep(20 * time.Second)

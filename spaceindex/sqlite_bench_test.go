@@ -41,6 +41,8 @@ import (
 	"time"
 
 	_ "modernc.org/sqlite"
+
+	"github.com/hearth-sync/hearth/internal/procstat"
 )
 
 func toJSON(d Details) any {
@@ -187,13 +189,13 @@ func BenchmarkSQLiteBulk(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		db := openSQLite(b, b.TempDir())
-		c0 := cpuTime()
+		c0 := procstat.CPUTime()
 		b.StartTimer()
 		if err := sqliteLoad(db, recs); err != nil {
 			b.Fatal(err)
 		}
 		b.StopTimer()
-		cpu += cpuTime() - c0
+		cpu += procstat.CPUTime() - c0
 		db.Close()
 		b.StartTimer()
 	}

@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/hearth-sync/hearth/core/space"
 	"github.com/hearth-sync/hearth/core/syncengine"
 	"github.com/hearth-sync/hearth/internal/badgerdb"
+	"github.com/hearth-sync/hearth/internal/procstat"
 	"github.com/hearth-sync/hearth/protocol/crypto"
 	"github.com/hearth-sync/hearth/protocol/objtree"
 )
@@ -55,7 +55,7 @@ func BenchmarkLoadedSpaceHeap(b *testing.B) {
 			b.Fatal(err)
 		}
 
-		m0, g0, rss0 := settledHeap(0), runtime.NumGoroutine(), rss()
+		m0, g0, rss0 := settledHeap(0), runtime.NumGoroutine(), procstat.RSS()
 		b.StartTimer()
 		id, err := svc.Create(ctx, "Bench")
 		if err != nil {
@@ -82,7 +82,7 @@ func BenchmarkLoadedSpaceHeap(b *testing.B) {
 		}
 		wg.Wait()
 		b.StopTimer()
-		m1, g1, rss1 := settledHeap(20*time.Second), runtime.NumGoroutine(), rss()
+		m1, g1, rss1 := settledHeap(20*time.Second), runtime.NumGoroutine(), procstat.RSS()
 		mib := func(n int64) float64 { return float64(n) / (1 << 20) }
 		b.ReportMetric(mib(int64(m1.HeapInuse)-int64(m0.HeapInuse)), "MiB@loaded-space-heap")
 		b.ReportMetric(32, "max:MiB@loaded-space-heap")
@@ -108,19 +108,6 @@ func settledHeap(wait time.Duration) runtime.MemStats {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return m
-}
-
-// rss is the process's resident set size (0 if unknown).
-func rss() int64 {
-	b, err := os.ReadFile("/proc/self/statm")
-	if err != nil {
-		return 0
-	}
-	var size, pages int64
-	if _, err := fmt.Sscan(string(b), &size, &pages); err != nil {
-		return 0
-	}
-	return pages * int64(os.Getpagesize())
 }
 
 var heapWords = func() []string {
