@@ -427,20 +427,37 @@ func (x *exec) fetch(id string) (*Record, error) {
 }
 
 // offerItem matches a covering entry (a record, or a composite entry
-// carrying one) and offers it to k, decoding it twice at most: with the
-// keys the filter and the sorts read, into a reused scratch record, and —
-// only when k keeps it — with the keys the result needs. It reports whether
-// the plan should go on.
-func (x *exec) offerItem(k *collector, id []byte, item *badger.Item) (bool, error) {
+// carrying one) and offers it to k. A candidate k keeps whatever it holds
+// (the page is not full yet) is decoded once, with the result's keys; any
+// other is decoded first with only the keys the filter and the sorts read,
+// into a reused scratch record, and again with the result's keys only when
+// it beats what k holds. exact says the entry matches by construction (the
+// plan's prefix is the whole filter): no matching. It reports whether the
+// plan should go on.
+func (x *exec) offerItem(k *collector, id []byte, item *badger.Item, exact bool) (bool, error) {
 	if err := x.tick(); err != nil {
 		return false, err
 	}
 	more := true
 	err := item.Value(func(v []byte) error {
+		if k.takes() {
+			r := &Record{}
+			if err := decodeRecordInto(r, string(id), v, x.keys, false); err != nil {
+				return err
+			}
+			if exact || x.c.match(r) {
+				more = k.add(r)
+			}
+			return nil
+		}
+		if exact && k.inOrder {
+			more = k.count() // counting past the page: nothing to decode
+			return nil
+		}
 		if err := decodeRecordInto(&x.scratch, string(id), v, x.matchKeys, true); err != nil {
 			return err
 		}
-		if !x.c.match(&x.scratch) {
+		if !exact && !x.c.match(&x.scratch) {
 			return nil
 		}
 		if !k.wants(&x.scratch) {
@@ -461,26 +478,29 @@ func (x *exec) offerItem(k *collector, id []byte, item *badger.Item) (bool, erro
 }
 
 // decodeMatch decodes a covering entry's record and matches it; nil when
-// not matching. With keep unset it only matches (the scratch record, valid
-// until the next candidate, is returned).
-func (x *exec) decodeMatch(id string, item *badger.Item, keep bool) (*Record, error) {
+// not matching. With keep it decodes the result's keys; without, it only
+// matches (the scratch record, valid until the next candidate, is
+// returned), and an exact entry is not decoded at all.
+func (x *exec) decodeMatch(id string, item *badger.Item, keep, exact bool) (*Record, error) {
 	if err := x.tick(); err != nil {
 		return nil, err
 	}
+	if exact && !keep {
+		return &x.scratch, nil
+	}
 	var r *Record
 	err := item.Value(func(v []byte) error {
-		if err := decodeRecordInto(&x.scratch, id, v, x.matchKeys, true); err != nil {
+		keys, into := x.matchKeys, &x.scratch
+		if keep {
+			keys, into = x.keys, &Record{}
+		}
+		if err := decodeRecordInto(into, id, v, keys, !keep); err != nil {
 			return err
 		}
-		if !x.c.match(&x.scratch) {
-			return nil
+		if exact || x.c.match(into) {
+			r = into
 		}
-		if !keep {
-			r = &x.scratch
-			return nil
-		}
-		r = &Record{}
-		return decodeRecordInto(r, id, v, x.keys, false)
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("spaceindex: record %q: %w: %w", id, ErrCorrupt, err)
@@ -497,6 +517,11 @@ type collector struct {
 	inOrder bool
 	out     []*Record // in order: the first matches; otherwise a max-heap (by Compare)
 	seen    int
+}
+
+// takes reports whether k keeps the next match whatever it is.
+func (k *collector) takes() bool {
+	return k.x.want < 0 || len(k.out) < k.x.want
 }
 
 // wants reports whether k would keep a match comparing like r.
@@ -603,7 +628,7 @@ func (x *exec) pageOfIDs(ids []string) (Result, error) {
 	}
 	res := Result{Total: len(ids), TotalExact: true, HasMore: hi < len(ids), Records: make([]Record, 0, hi-lo)}
 	for _, id := range ids[lo:hi] {
-		r, err := getRecord(x.txn, id, x.keys)
+		r, err := getRecord(x.txn, id, q.Keys) // no matching: only what the result shows
 		if err != nil {
 			return Result{}, err
 		}
@@ -800,7 +825,7 @@ func (x *exec) intersectResult(k *collector, p plan, done bool) (Result, error) 
 // scanCovering offers k every covering entry under prefix (records, or
 // composite entries carrying them) until k says stop. It reports whether it
 // read to the end.
-func (x *exec) scanCovering(prefix []byte, idOf func(k []byte) ([]byte, error), k *collector) (bool, error) {
+func (x *exec) scanCovering(prefix []byte, idOf func(k []byte) ([]byte, error), k *collector, exact bool) (bool, error) {
 	it := x.txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 	defer it.Close()
 	for it.Rewind(); it.Valid(); it.Next() {
@@ -809,7 +834,7 @@ func (x *exec) scanCovering(prefix []byte, idOf func(k []byte) ([]byte, error), 
 		if err != nil {
 			return false, err
 		}
-		more, err := x.offerItem(k, id, item)
+		more, err := x.offerItem(k, id, item, exact)
 		if err != nil {
 			return false, err
 		}
@@ -825,7 +850,7 @@ func (x *exec) scanCovering(prefix []byte, idOf func(k []byte) ([]byte, error), 
 func (x *exec) fullScan(p plan) (Result, error) {
 	k := &collector{x: x, inOrder: len(x.c.q.Sorts) == 0}
 	recordID := func(key []byte) ([]byte, error) { return key[1:], nil }
-	done, err := x.scanCovering([]byte{prefixRecord}, recordID, k)
+	done, err := x.scanCovering([]byte{prefixRecord}, recordID, k, p.exact)
 	if err != nil {
 		return Result{}, err
 	}
@@ -851,7 +876,7 @@ func (x *exec) typeScan(p plan) (Result, error) {
 		}
 		return id, nil
 	}
-	if _, err := x.scanCovering(p.prefix, entryID, k); err != nil {
+	if _, err := x.scanCovering(p.prefix, entryID, k, p.exact); err != nil {
 		return Result{}, err
 	}
 	return k.result(true), nil
@@ -899,7 +924,7 @@ func (x *exec) ordered(p plan) (Result, error) {
 		}
 		var r *Record
 		if covering {
-			r, err = x.decodeMatch(string(idb), item, !final) // after the page, only counting
+			r, err = x.decodeMatch(string(idb), item, !final, p.exact) // after the page, only counting
 		} else {
 			r, err = x.fetch(string(idb))
 		}
