@@ -204,14 +204,32 @@ func (ix *index) checkSchema() error {
 
 func (ix *index) close() error { return ix.db.Close() }
 
-// entryKeys appends the secondary, composite and full-text keys of r.
+// entryKeys appends the secondary, composite and full-text keys of r. The
+// keys share one buffer (one allocation per record, not per key); they stay
+// valid until the write commits, since nothing writes to the buffer again.
 func (ix *index) entryKeys(dst [][]byte, r *Record) [][]byte {
+	toks := recordTokens(r, ix.ftKeys)
+	var buf []byte
+	{
+		n := 0
+		for _, k := range ix.indexed {
+			n += len(ix.secPrefix[k]) + 24 + len(r.ID)
+		}
+		n += len(compositePrefixKeys) * len(ix.indexed) * (48 + len(r.ID))
+		for _, t := range toks {
+			n += len(t) + 2 + len(r.ID)
+		}
+		buf = make([]byte, 0, n)
+	}
+	// Each key is appended to buf and taken as buf[start:]; a key that
+	// outgrows buf's capacity moves it, and the keys already taken keep the
+	// old array.
+	take := func(start int) { dst = append(dst, buf[start:len(buf):len(buf)]) }
 	for _, k := range ix.indexed {
 		v, ok := r.Field(k)
-		p := ix.secPrefix[k]
-		b := make([]byte, 0, len(p)+16+len(r.ID))
-		b = appendValueOrMissing(append(b, p...), v, ok)
-		dst = append(dst, append(b, r.ID...))
+		start := len(buf)
+		buf = appendSecondaryKey(buf, ix.secPrefix[k], v, ok, r.ID)
+		take(start)
 	}
 	for _, pk := range compositePrefixKeys {
 		pv, ok := r.Field(pk)
@@ -223,23 +241,38 @@ func (ix *index) entryKeys(dst [][]byte, r *Record) [][]byte {
 				continue
 			}
 			v, ok := r.Field(sk)
-			b := compositePrefix(pk, pv, sk)
-			b = appendValueOrMissing(b, v, ok)
-			dst = append(dst, append(b, r.ID...))
+			start := len(buf)
+			buf = appendCompositeKey(buf, pk, pv, sk, v, ok, r.ID)
+			take(start)
 		}
 	}
-	for _, t := range recordTokens(r, ix.ftKeys) {
-		dst = append(dst, textKey(t, r.ID))
+	for _, t := range toks {
+		start := len(buf)
+		buf = appendTextKey(buf, t, r.ID)
+		take(start)
 	}
 	return dst
 }
 
-// counterKeys appends the counter keys r contributes to.
-func counterKeys(dst []string, r *Record) []string {
+// counterDelta is a change to one counter.
+type counterDelta struct {
+	key string
+	d   int64
+}
+
+// addCounters adds d to the counters r contributes to.
+func addCounters(dst []counterDelta, r *Record, d int64) []counterDelta {
 	for _, pk := range compositePrefixKeys {
-		if v, ok := r.Field(pk); ok {
-			dst = append(dst, string(counterKey(pk, v)))
+		v, ok := r.Field(pk)
+		if !ok {
+			continue
 		}
+		k := string(counterKey(pk, v))
+		if i := slices.IndexFunc(dst, func(c counterDelta) bool { return c.key == k }); i >= 0 {
+			dst[i].d += d
+			continue
+		}
+		dst = append(dst, counterDelta{k, d})
 	}
 	return dst
 }
@@ -304,7 +337,7 @@ const counterEntrySize = 64 + 8 + 2 + 10
 type recordOps struct {
 	sets     []kv
 	dels     [][]byte
-	counters map[string]int64
+	counters []counterDelta // no zero deltas
 	records  int64
 }
 
@@ -321,8 +354,8 @@ func (o *recordOps) cost(ix *index) (size, count int64) {
 	for _, d := range o.dels {
 		size += ix.entrySize(d, nil)
 	}
-	for k := range o.counters {
-		size += ix.entrySize([]byte(k), make([]byte, 8))
+	for _, c := range o.counters {
+		size += int64(len(c.key)) + 8 + 2 + 10
 	}
 	size += counterEntrySize
 	return size, int64(len(o.sets)+len(o.dels)+len(o.counters)) + 1
@@ -357,7 +390,8 @@ func (b *writeBatch) add(ops *recordOps) error {
 			return fmt.Errorf("spaceindex: write: %w", err)
 		}
 	}
-	for k, d := range ops.counters {
+	for _, c := range ops.counters {
+		k, d := c.key, c.d
 		cur, ok := b.counters[k]
 		if !ok {
 			n, err := readCounter(b.txn, []byte(k))
@@ -459,7 +493,7 @@ func (b *writeBatch) abort() {
 // diffOps computes the operations turning old (nil: absent) into new (nil:
 // delete).
 func (ix *index) diffOps(id string, old, new *Record) *recordOps {
-	ops := &recordOps{counters: map[string]int64{}}
+	ops := &recordOps{}
 	var oldKeys, newKeys [][]byte
 	var newEnc []byte
 	if new != nil {
@@ -470,24 +504,17 @@ func (ix *index) diffOps(id string, old, new *Record) *recordOps {
 	}
 	if old != nil {
 		oldKeys = ix.entryKeys(nil, old)
-		for _, c := range counterKeys(nil, old) {
-			ops.counters[c]--
-		}
+		ops.counters = addCounters(ops.counters, old, -1)
 	}
 	if new != nil {
-		newKeys = ix.entryKeys(nil, new)
-		for _, c := range counterKeys(nil, new) {
-			ops.counters[c]++
-		}
+		newKeys = ix.entryKeys(make([][]byte, 0, 32), new)
+		ops.counters = addCounters(ops.counters, new, 1)
+		ops.sets = make([]kv, 0, len(newKeys)+1)
 		ops.sets = append(ops.sets, kv{recordKey(id), newEnc})
 	} else if old != nil {
 		ops.dels = append(ops.dels, recordKey(id))
 	}
-	for k, d := range ops.counters {
-		if d == 0 {
-			delete(ops.counters, k)
-		}
-	}
+	ops.counters = slices.DeleteFunc(ops.counters, func(c counterDelta) bool { return c.d == 0 })
 	switch {
 	case old == nil && new != nil:
 		ops.records = 1

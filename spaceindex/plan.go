@@ -404,6 +404,9 @@ type exec struct {
 	needAll   bool     // every match must be counted
 	n         int
 	scratch   Record // a covering candidate decoded to be matched, reused
+	dm        decodeArgs
+	dmFn      func([]byte) error
+	slab      []Record // newRecord's current block
 }
 
 // tick checks the context every 512 steps.
@@ -441,7 +444,7 @@ func (x *exec) offerItem(k *collector, id []byte, item *badger.Item, exact bool)
 	more := true
 	err := item.Value(func(v []byte) error {
 		if k.takes() {
-			r := &Record{}
+			r := x.newRecord()
 			if err := decodeRecordInto(r, string(id), v, x.keys, false); err != nil {
 				return err
 			}
@@ -464,7 +467,7 @@ func (x *exec) offerItem(k *collector, id []byte, item *badger.Item, exact bool)
 			more = k.count()
 			return nil
 		}
-		r := &Record{}
+		r := x.newRecord()
 		if err := decodeRecordInto(r, x.scratch.ID, v, x.keys, false); err != nil {
 			return err
 		}
@@ -488,24 +491,48 @@ func (x *exec) decodeMatch(id string, item *badger.Item, keep, exact bool) (*Rec
 	if exact && !keep {
 		return &x.scratch, nil
 	}
-	var r *Record
-	err := item.Value(func(v []byte) error {
-		keys, into := x.matchKeys, &x.scratch
-		if keep {
-			keys, into = x.keys, &Record{}
-		}
-		if err := decodeRecordInto(into, id, v, keys, !keep); err != nil {
-			return err
-		}
-		if exact || x.c.match(into) {
-			r = into
-		}
-		return nil
-	})
-	if err != nil {
+	x.dm = decodeArgs{id: id, keep: keep, exact: exact}
+	if x.dmFn == nil {
+		x.dmFn = x.decodeValue // one closure per query, not per entry
+	}
+	if err := item.Value(x.dmFn); err != nil {
 		return nil, fmt.Errorf("spaceindex: record %q: %w: %w", id, ErrCorrupt, err)
 	}
-	return r, nil
+	return x.dm.r, nil
+}
+
+// newRecord returns a zero record from a slab the query allocates in
+// blocks (one allocation per block instead of one per record; a query that
+// keeps a record keeps its block).
+func (x *exec) newRecord() *Record {
+	if len(x.slab) == cap(x.slab) {
+		x.slab = make([]Record, 0, min(64, max(8, x.want+1)))
+	}
+	x.slab = x.slab[:len(x.slab)+1]
+	return &x.slab[len(x.slab)-1]
+}
+
+// decodeArgs are decodeMatch's arguments and result for decodeValue.
+type decodeArgs struct {
+	id          string
+	keep, exact bool
+	r           *Record
+}
+
+// decodeValue is decodeMatch's item.Value callback.
+func (x *exec) decodeValue(v []byte) error {
+	a := &x.dm
+	keys, into := x.matchKeys, &x.scratch
+	if a.keep {
+		keys, into = x.keys, x.newRecord()
+	}
+	if err := decodeRecordInto(into, a.id, v, keys, !a.keep); err != nil {
+		return err
+	}
+	if a.exact || x.c.match(into) {
+		a.r = into
+	}
+	return nil
 }
 
 // collector gathers the matches of a plan. In order (inOrder), it keeps the

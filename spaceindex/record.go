@@ -204,7 +204,11 @@ func decodeRecordInto(r *Record, id string, b []byte, keys []string, scratch boo
 			return fmt.Errorf("%w: detail keys out of order", errBadEncoding)
 		}
 		prev = kb
-		if keys != nil && !containsBytes(keys, kb) {
+		key, wanted := "", true
+		if keys != nil {
+			key, wanted = lookupKey(keys, kb)
+		}
+		if !wanted {
 			if pos < len(b) && b[pos] == tagMissing {
 				return fmt.Errorf("%w: missing marker in record", errBadEncoding)
 			}
@@ -220,7 +224,10 @@ func decodeRecordInto(r *Record, id string, b []byte, keys []string, scratch boo
 			return err
 		}
 		pos += vl
-		r.Details[string(kb)] = v
+		if key == "" {
+			key = string(kb)
+		}
+		r.Details[key] = v
 	}
 	if pos != len(b) {
 		return fmt.Errorf("%w: trailing bytes in record", errBadEncoding)
@@ -238,11 +245,13 @@ func readUvarint(b []byte) (uint64, int) {
 	return n, w
 }
 
-func containsBytes(keys []string, k []byte) bool {
+// lookupKey returns the element of keys equal to k (so a decoded detail
+// reuses the caller's key string instead of allocating one).
+func lookupKey(keys []string, k []byte) (string, bool) {
 	for _, s := range keys {
 		if s == string(k) { // no allocation
-			return true
+			return s, true
 		}
 	}
-	return false
+	return "", false
 }
