@@ -100,5 +100,7 @@
 // full-text entries and the counters change in one badger transaction;
 // large batches are split at record boundaries to stay under the
 // memtable's transaction limit, and commits are pipelined. Writers of one
-// index are serialised; readers are not blocked.
+// index are serialised; readers are not blocked. Each committed write is
+// told to the change feed's watchers (feed.go) after the write lock is
+// released, in commit order, before the write returns.
 package spaceindex
