@@ -79,8 +79,9 @@
 // and live subscriptions can use Compile to decide how a changed record
 // affects a result; a property test checks that plans and Apply agree.
 //
-// Full text: every string detail of a record (each string value, and each
-// string inside a list value, of every key), or only the keys a space
+// Full text: every string detail of a record but its type (each string
+// value, and each string inside a list value, of every other key), or only
+// the keys a space
 // declares in Config.FullTextKeys, is split into tokens (runs of letters and
 // digits, lower-cased, accents removed, at most MaxRecordTokens distinct
 // tokens per record); a query matches when each of its tokens is a prefix

@@ -184,8 +184,9 @@ type Config struct {
 	// CommonIndexedKeys.
 	IndexedKeys []string
 	// FullTextKeys are the detail keys whose strings (and lists of strings)
-	// feed the full-text index. Nil means every detail: each string value,
-	// and each string inside a list value, of every key. An empty non-nil
+	// feed the full-text index. Nil means every detail but the type (an
+	// object's type is what it is, not text in it): each string value, and
+	// each string inside a list value, of every other key. An empty non-nil
 	// list disables full text.
 	FullTextKeys []string
 }
@@ -374,14 +375,15 @@ func isEmpty(v Value) bool {
 
 // MaxRecordTokens caps the distinct full-text tokens of one record: its
 // postings must fit one index transaction with its other entries. Tokens
-// count in document order — the full-text keys in key order (every key in
-// sorted order when Config.FullTextKeys is nil), each value's tokens in text
-// order — so a very long text is searchable by its first MaxRecordTokens
-// distinct words only. Index and in-memory matcher apply the same cap.
+// count in document order — the full-text keys in key order (every key but
+// the type, in sorted order, when Config.FullTextKeys is nil), each value's
+// tokens in text order — so a very long text is searchable by its first
+// MaxRecordTokens distinct words only. Index and in-memory matcher apply the
+// same cap.
 const MaxRecordTokens = 1024
 
 // recordTokens returns the distinct full-text tokens of r (ftKeys nil: of
-// every detail), sorted, at most MaxRecordTokens.
+// every detail but the type), sorted, at most MaxRecordTokens.
 func recordTokens(r *Record, ftKeys []string) []string {
 	var toks []string
 	if ftKeys == nil {
@@ -390,7 +392,7 @@ func recordTokens(r *Record, ftKeys []string) []string {
 		}
 		keys := make([]string, 0, len(r.Details))
 		for k, v := range r.Details {
-			if v.kind == KindString || v.kind == KindList {
+			if (v.kind == KindString || v.kind == KindList) && k != KeyType {
 				keys = append(keys, k)
 			}
 		}

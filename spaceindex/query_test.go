@@ -501,8 +501,8 @@ func mustCompileCfg(t *testing.T, q Query, cfg Config) *Compiled {
 	return c
 }
 
-// Full text covers every string detail by default (lists of strings
-// included, other kinds not), only the declared keys when a space declares
+// Full text covers every string detail but the type by default (lists of
+// strings included, other kinds not), only the declared keys when a space declares
 // them, and at most MaxRecordTokens distinct tokens of a record, counted in
 // document order (keys sorted): index and matcher agree on all three.
 func TestFullTextCoversEveryStringDetail(t *testing.T) {
@@ -512,7 +512,7 @@ func TestFullTextCoversEveryStringDetail(t *testing.T) {
 		long = append(long, fmt.Sprintf("w%04d", i))
 	}
 	recs := []Record{
-		{ID: "a", Details: Details{"name": String("plain"), "body": String("Zebra crossing"), "n": Number(7)}},
+		{ID: "a", Details: Details{"name": String("plain"), "body": String("Zebra crossing"), "n": Number(7), KeyType: String("memo")}},
 		{ID: "b", Details: Details{"tags": Strings("urgent", "home"), "author": String("Ada")}},
 		{ID: "c", Details: Details{"a": String("first words"), "z": String(strings.Join(long, " "))}},
 	}
@@ -524,6 +524,7 @@ func TestFullTextCoversEveryStringDetail(t *testing.T) {
 		{Config{}, "zeb", []string{"a"}},
 		{Config{}, "urg ada", []string{"b"}},
 		{Config{}, "7", nil},
+		{Config{}, "memo", nil}, // the type is not text
 		{Config{}, "first", []string{"c"}},
 		{Config{}, fmt.Sprintf("w%04d", MaxRecordTokens-3), []string{"c"}}, // "first", "words" come first
 		{Config{}, fmt.Sprintf("w%04d", MaxRecordTokens-2), nil},

@@ -10,8 +10,9 @@ package spaceindex
 //     created, modified and the sync status, and composites of type with
 //     name, created and modified: SQLite gets exactly those as expression
 //     indexes over a JSON column (no type+sync composite: Hearth has none).
-//   - The same full text: every string detail (each string value and each
-//     string in a list), in one FTS5 column (unicode61, diacritics removed).
+//   - The same full text: every string detail but the type (each string
+//     value and each string in a list), in one FTS5 column (unicode61,
+//     diacritics removed).
 //   - The same counters: Hearth maintains a count of records per type;
 //     SQLite maintains the same table with triggers, and both answer the
 //     total of "type = X" from it. Every other total is counted on both
@@ -71,8 +72,8 @@ func valueJSON(v Value) any {
 	return nil
 }
 
-// ftsBody is every string of a record's details, as Hearth's full text
-// indexes them (keys in order).
+// ftsBody is every string of a record's details but its type, as Hearth's
+// full text indexes them (keys in order).
 func ftsBody(d Details) string {
 	keys := make([]string, 0, len(d))
 	for k := range d {
@@ -92,7 +93,9 @@ func ftsBody(d Details) string {
 		}
 	}
 	for _, k := range keys {
-		add(d[k])
+		if k != KeyType {
+			add(d[k])
+		}
 	}
 	return strings.Join(words, " ")
 }

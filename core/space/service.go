@@ -45,7 +45,8 @@ const (
 const inviteKeyFile = "invite.key"
 
 // IndexConfig is what every space indexes beyond the common keys: full
-// text covers every string detail (spaceindex.Config's default).
+// text covers every string detail but the type (spaceindex.Config's
+// default).
 var IndexConfig = spaceindex.Config{}
 
 // Config configures a Service.
