@@ -172,12 +172,35 @@ func benchIndex(b *testing.B) *Handle {
 		if err := bulkLoad(h, benchRecords()); err != nil {
 			b.Fatal(err)
 		}
+		settle(h)
 		queryIdx = h
 	})
 	if queryIdx == nil {
 		b.Fatal("benchmark index failed to build")
 	}
 	return queryIdx
+}
+
+// settle waits (at most a minute) until the index's background compactions
+// stop changing its tables, so query benchmarks measure an index at rest,
+// not one still merging the bulk load behind them.
+func settle(h *Handle) {
+	shape := func() string {
+		var b strings.Builder
+		for _, t := range h.sp.idx.db.Tables() {
+			fmt.Fprintf(&b, "%d:%d ", t.Level, t.ID)
+		}
+		return b.String()
+	}
+	prev := shape()
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); {
+		time.Sleep(2 * time.Second)
+		cur := shape()
+		if cur == prev {
+			return
+		}
+		prev = cur
+	}
 }
 
 func bulkLoad(h *Handle, recs []Record) error {
