@@ -2,6 +2,7 @@ package spaceindex
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"testing"
 
@@ -136,6 +137,18 @@ func FuzzDecodeRecord(f *testing.F) {
 		if enc := appendRecord(nil, &r); !bytes.Equal(enc, b) {
 			t.Fatalf("decode %x re-encodes to %x", b, enc)
 		}
-		_, _ = DecodeRecord("x", b, []string{"name"})
+		keys := []string{"name", "l"}
+		sel, err := DecodeRecord("x", b, keys)
+		if err != nil {
+			t.Fatalf("decode %x with keys: %v (without: fine)", b, err)
+		}
+		// The scratch path reuses a record that held other details.
+		reused := Record{Details: Details{"stale": Null()}, HeadsHash: []byte("old")}
+		if err := decodeRecordInto(&reused, "x", b, keys, true); err != nil {
+			t.Fatalf("decode %x into a reused record: %v", b, err)
+		}
+		if fmt.Sprint(reused.Details) != fmt.Sprint(sel.Details) || reused.HeadsHash != nil || reused.SyncStatus != sel.SyncStatus {
+			t.Fatalf("decode %x into a reused record: %v, fresh: %v", b, reused, sel)
+		}
 	})
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"strings"
 	"testing"
 
@@ -81,4 +82,19 @@ func TestSummaryFailuresAndMissingFigures(t *testing.T) {
 	s.print(&table)
 	require.Contains(t, table.String(), "lonely")
 	require.Contains(t, table.String(), "missing")
+}
+
+// FuzzSummary: whatever the stream holds, reading and printing it never
+// panics.
+func FuzzSummary(f *testing.F) {
+	f.Add([]byte(`{"Action":"output","Package":"p","Test":"BenchmarkX","Output":"BenchmarkX-2 \t 1\t 5 us@k\t 9 max:us@k\n"}` + "\n"))
+	f.Add([]byte("not json\n{\"Action\":\"fail\"}\n"))
+	f.Add([]byte(`{"Action":"output","Output":"Benchmark-\t1\t@ @\tx sqlite:@\n"}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		s := newSummary()
+		if _, err := s.read(bytes.NewReader(in), io.Discard); err != nil {
+			return
+		}
+		s.print(io.Discard)
+	})
 }
