@@ -407,6 +407,7 @@ type exec struct {
 	dm        decodeArgs
 	dmFn      func([]byte) error
 	slab      []Record // newRecord's current block
+	arena     []byte   // heads hash copies of kept records (decodeRecordInto)
 }
 
 // tick checks the context every 512 steps.
@@ -445,7 +446,7 @@ func (x *exec) offerItem(k *collector, id []byte, item *badger.Item, exact bool)
 	err := item.Value(func(v []byte) error {
 		if k.takes() {
 			r := x.newRecord()
-			if err := decodeRecordInto(r, string(id), v, x.keys, false); err != nil {
+			if err := decodeRecordInto(r, string(id), v, x.keys, false, &x.arena); err != nil {
 				return err
 			}
 			if exact || x.c.match(r) {
@@ -457,7 +458,7 @@ func (x *exec) offerItem(k *collector, id []byte, item *badger.Item, exact bool)
 			more = k.count() // counting past the page: nothing to decode
 			return nil
 		}
-		if err := decodeRecordInto(&x.scratch, string(id), v, x.matchKeys, true); err != nil {
+		if err := decodeRecordInto(&x.scratch, string(id), v, x.matchKeys, true, nil); err != nil {
 			return err
 		}
 		if !exact && !x.c.match(&x.scratch) {
@@ -468,7 +469,7 @@ func (x *exec) offerItem(k *collector, id []byte, item *badger.Item, exact bool)
 			return nil
 		}
 		r := x.newRecord()
-		if err := decodeRecordInto(r, x.scratch.ID, v, x.keys, false); err != nil {
+		if err := decodeRecordInto(r, x.scratch.ID, v, x.keys, false, &x.arena); err != nil {
 			return err
 		}
 		more = k.add(r)
@@ -526,7 +527,7 @@ func (x *exec) decodeValue(v []byte) error {
 	if a.keep {
 		keys, into = x.keys, x.newRecord()
 	}
-	if err := decodeRecordInto(into, a.id, v, keys, !a.keep); err != nil {
+	if err := decodeRecordInto(into, a.id, v, keys, !a.keep, &x.arena); err != nil {
 		return err
 	}
 	if a.exact || x.c.match(into) {

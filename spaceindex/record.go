@@ -155,7 +155,7 @@ func decodeHeads(b []byte) ([]byte, int, error) {
 // malformed input yields an error.
 func DecodeRecord(id string, b []byte, keys []string) (Record, error) {
 	var r Record
-	if err := decodeRecordInto(&r, id, b, keys, false); err != nil {
+	if err := decodeRecordInto(&r, id, b, keys, false, nil); err != nil {
 		return Record{}, err
 	}
 	return r, nil
@@ -163,14 +163,25 @@ func DecodeRecord(id string, b []byte, keys []string) (Record, error) {
 
 // decodeRecordInto decodes into r, reusing its Details map (cleared) when
 // it has one. scratch skips the heads hash: a record decoded only to be
-// matched or compared needs no copy of it.
-func decodeRecordInto(r *Record, id string, b []byte, keys []string, scratch bool) error {
+// matched or compared needs no copy of it. arena, when not nil, holds the
+// heads hash copies of a query's records (one allocation per block, never
+// written again once handed out).
+func decodeRecordInto(r *Record, id string, b []byte, keys []string, scratch bool, arena *[]byte) error {
 	heads, pos, err := decodeHeads(b)
 	if err != nil {
 		return err
 	}
 	r.ID, r.HeadsHash = id, nil
-	if len(heads) > 0 && !scratch {
+	switch {
+	case len(heads) == 0 || scratch:
+	case arena != nil:
+		if cap(*arena)-len(*arena) < len(heads) {
+			*arena = make([]byte, 0, max(4096, len(heads)))
+		}
+		n := len(*arena)
+		*arena = append(*arena, heads...)
+		r.HeadsHash = (*arena)[n : n+len(heads) : n+len(heads)]
+	default:
 		r.HeadsHash = append([]byte(nil), heads...)
 	}
 	if len(b) < pos+2 {

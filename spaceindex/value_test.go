@@ -144,11 +144,20 @@ func FuzzDecodeRecord(f *testing.F) {
 		}
 		// The scratch path reuses a record that held other details.
 		reused := Record{Details: Details{"stale": Null()}, HeadsHash: []byte("old")}
-		if err := decodeRecordInto(&reused, "x", b, keys, true); err != nil {
+		if err := decodeRecordInto(&reused, "x", b, keys, true, nil); err != nil {
 			t.Fatalf("decode %x into a reused record: %v", b, err)
 		}
 		if fmt.Sprint(reused.Details) != fmt.Sprint(sel.Details) || reused.HeadsHash != nil || reused.SyncStatus != sel.SyncStatus {
 			t.Fatalf("decode %x into a reused record: %v, fresh: %v", b, reused, sel)
+		}
+		// The kept path copies heads into a query's arena.
+		arena := []byte("used")
+		var kept Record
+		if err := decodeRecordInto(&kept, "x", b, keys, false, &arena); err != nil {
+			t.Fatalf("decode %x with an arena: %v", b, err)
+		}
+		if !bytes.Equal(kept.HeadsHash, sel.HeadsHash) || fmt.Sprint(kept.Details) != fmt.Sprint(sel.Details) {
+			t.Fatalf("decode %x with an arena: %v, fresh: %v", b, kept, sel)
 		}
 	})
 }
