@@ -28,9 +28,14 @@ test-deps:
 mobile-check:
 	bash scripts/mobile-check.sh
 
-## bench: every benchmark, with the SQLite baselines compiled in.
+## bench: every benchmark, with the SQLite baselines compiled in, then a table
+## of every budgeted figure against its budget and SQLite (internal/benchsummary
+## reads the -json stream, prints the benchmarks as they run, and fails when a
+## test does; BENCH narrows the run, e.g. make bench BENCH=Query PKGS=./spaceindex).
+BENCH ?= .
 bench:
-	$(GO) test -tags sqlitebench -run '^$$' -bench . -benchmem -timeout 60m $(PKGS)
+	$(GO) build -o bin/benchsummary ./internal/benchsummary
+	$(GO) test -tags sqlitebench -run '^$$' -bench '$(BENCH)' -benchmem -timeout 60m -json $(PKGS) | bin/benchsummary
 
 ## proto: regenerate pb/ and the dispatch code (needs protoc; installs it if missing).
 proto:

@@ -176,7 +176,7 @@ func (a *api) ObjectDelete(ctx context.Context, req *pb.Rpc_Object_Delete_Reques
 }
 
 func (a *api) ObjectQuery(ctx context.Context, req *pb.Rpc_Object_Query_Request) *pb.Rpc_Object_Query_Response {
-	q := spaceindex.Query{Limit: int(req.Limit), Offset: int(req.Offset), Keys: req.Keys}
+	q := spaceindex.Query{Limit: int(req.Limit), Offset: int(req.Offset), Keys: req.Keys, ExactTotal: req.ExactTotal}
 	switch {
 	case req.Limit < 0 || req.Offset < 0:
 		return &pb.Rpc_Object_Query_Response{Error: badInput("limit and offset must not be negative")}
@@ -206,5 +206,5 @@ func (a *api) ObjectQuery(ctx context.Context, req *pb.Rpc_Object_Query_Request)
 		}
 		out[i] = &pb.Model_Object{ObjectId: r.ID, Type: typ, Details: details, SyncStatus: apiSyncStatus(r.SyncStatus)}
 	}
-	return &pb.Rpc_Object_Query_Response{Objects: out, Total: int64(res.Total)}
+	return &pb.Rpc_Object_Query_Response{Objects: out, Total: int64(res.Total), TotalExact: res.TotalExact, HasMore: res.HasMore}
 }

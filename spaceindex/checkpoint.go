@@ -142,7 +142,7 @@ func (ix *index) streamCheckpoint(ctx context.Context, txn *badger.Txn, f io.Wri
 	if _, err := w.Write(hdr); err != nil {
 		return CheckpointInfo{}, err
 	}
-	it := txn.NewIterator(badger.IteratorOptions{PrefetchValues: true, PrefetchSize: 256})
+	it := txn.NewIterator(badger.IteratorOptions{}) // values read in place: badger prefetches with a goroutine per item
 	defer it.Close()
 	var n int64
 	var lb []byte

@@ -13,7 +13,8 @@
 //     list), heads hash, sync status (Record).
 //   - Queries (Query): filters eq, ne, gt, gte, lt, lte, in, not-in, exists,
 //     empty, contains and full text, nested with And/Or; multi-key sorts with
-//     missing values last; limit/offset; selected keys; a total count.
+//     missing values last; limit/offset; selected keys; a total count, exact
+//     when asked.
 //
 // # What it must never do
 //
@@ -63,23 +64,36 @@
 //
 // A Query compiles (Compile) to an in-memory matcher and comparator
 // (Compiled.Match, Compiled.Compare, Compiled.Apply) and, inside the index,
-// to a storage plan: point lookups for id filters, posting-list intersection
-// for full text, an ordered scan of the composite (type, sort key) index
-// that stops after the page for the common "type = X order by K limit N"
-// (composite entries carry the record, so this plan reads no other key),
-// secondary-index ranges for eq/in/range filters, an ordered scan of a sort
-// key's index, or a full scan. Every plan re-checks candidates with the
-// compiled matcher, so Compiled.Apply is the reference semantics and live
-// subscriptions can use Compile to decide how a changed record affects a
-// result; a property test checks that plans and Apply agree.
+// to a storage plan (plan.go, which states the cost model): point lookups
+// for id filters; posting-list intersection for full text; for queries
+// without a sort (id order), a leapfrog intersection of the equality ranges
+// of indexed keys, a membership or range on an indexed key, or the records
+// in id order; for sorted ones, an ordered scan of the composite (type,
+// sort key) index for "type = X order by K" (composite entries carry the
+// record, so this plan reads no other key), the records of a small
+// equality range sorted in memory, an ordered scan of the sort key's index,
+// every composite entry of one type, or a full scan, the last three keeping
+// only the best Offset+Limit. A plan that reads in the result's order stops
+// once it has the page and one more match. Every plan re-checks candidates
+// with the compiled matcher, so Compiled.Apply is the reference semantics
+// and live subscriptions can use Compile to decide how a changed record
+// affects a result; a property test checks that plans and Apply agree.
 //
-// Full text: the strings of Config.FullTextKeys (default "name") are split
-// into tokens (runs of letters and digits, lower-cased, accents removed);
-// a query matches when each of its tokens is a prefix of some record token.
+// Full text: every string detail of a record but its type (each string
+// value, and each string inside a list value, of every other key), or only
+// the keys a space
+// declares in Config.FullTextKeys, is split into tokens (runs of letters and
+// digits, lower-cased, accents removed, at most MaxRecordTokens distinct
+// tokens per record); a query matches when each of its tokens is a prefix
+// of some record token.
 //
-// Total counts come from per-type counters when the filter is exactly
-// "type = X" and the page was found early; otherwise the plan keeps
-// matching to the end of its candidates.
+// Totals are exact only when asked (Query.ExactTotal) or free: per-type
+// counters when the filter is exactly "type = X", the record count when
+// there is no filter, the candidate count of a plan that read every
+// candidate anyway. Otherwise Result.Total is a lower bound and
+// Result.HasMore says whether matches follow the page; an exact total can
+// cost a pass over every candidate (counted from index keys alone when the
+// equality ranges are the whole filter).
 //
 // # Writes
 //
@@ -87,5 +101,7 @@
 // full-text entries and the counters change in one badger transaction;
 // large batches are split at record boundaries to stay under the
 // memtable's transaction limit, and commits are pipelined. Writers of one
-// index are serialised; readers are not blocked.
+// index are serialised; readers are not blocked. Each committed write is
+// told to the change feed's watchers (feed.go) after the write lock is
+// released, in commit order, before the write returns.
 package spaceindex

@@ -34,7 +34,7 @@ package spaceindex
 const (
 	// schemaVersion changes whenever the layout or an encoding changes; an
 	// index with another version is refused with ErrSchemaMismatch.
-	schemaVersion = 1
+	schemaVersion = 2
 
 	prefixMeta      = 0x00
 	prefixCount     = 'c'
@@ -90,6 +90,25 @@ func compositePrefix(pkey string, pv Value, skey string) []byte {
 	return appendEscaped(b, skey)
 }
 
+// appendSecondaryKey appends 'x' esc(key) enc(v)|missing id, given the
+// key's secondary prefix.
+func appendSecondaryKey(dst, prefix []byte, v Value, ok bool, id string) []byte {
+	return append(appendValueOrMissing(append(dst, prefix...), v, ok), id...)
+}
+
+// appendCompositeKey appends 'y' esc(pkey) enc(pvalue) esc(skey)
+// enc(svalue)|missing id.
+func appendCompositeKey(dst []byte, pkey string, pv Value, skey string, sv Value, ok bool, id string) []byte {
+	dst = appendEscaped(append(dst, prefixComposite), pkey)
+	dst = appendEscaped(AppendValue(dst, pv), skey)
+	return append(appendValueOrMissing(dst, sv, ok), id...)
+}
+
+// appendTextKey appends 't' token 0x00 id.
+func appendTextKey(dst []byte, token, id string) []byte {
+	return append(append(append(append(dst, prefixText), token...), textTokenEndByte), id...)
+}
+
 func counterKey(pkey string, pv Value) []byte {
 	b := appendEscaped([]byte{prefixCounter}, pkey)
 	return AppendValue(b, pv)
@@ -98,13 +117,6 @@ func counterKey(pkey string, pv Value) []byte {
 func textPrefix(token string) []byte {
 	k := make([]byte, 0, 1+len(token))
 	return append(append(k, prefixText), token...)
-}
-
-func textKey(token, id string) []byte {
-	k := make([]byte, 0, 2+len(token)+len(id))
-	k = append(append(k, prefixText), token...)
-	k = append(k, textTokenEndByte)
-	return append(k, id...)
 }
 
 // splitValueID splits the tail of an index key (after its prefix) into the

@@ -154,14 +154,28 @@ type Query struct {
 	Offset int
 	// Keys selects the details returned; nil returns every detail.
 	Keys []string
+	// ExactTotal asks for Result.Total to count every match. Without it a
+	// query with a Limit may stop reading once it has the page and one more
+	// match: Result.Total is then a lower bound (Result.TotalExact false).
+	// Counting can cost a pass over every candidate, which the page alone
+	// does not need.
+	ExactTotal bool
 }
 
 // Result is the answer to a Query.
 type Result struct {
 	// Records are the page of matching records, in order.
 	Records []Record
-	// Total counts every matching record, ignoring Limit and Offset.
+	// Total counts every matching record, ignoring Limit and Offset, when
+	// TotalExact is set. Otherwise it is a lower bound: the matches the
+	// query saw before it stopped, at least Offset + len(Records) + 1.
 	Total int
+	// TotalExact says Total is exact: always when Query.ExactTotal was set,
+	// and whenever the count came for free (a maintained counter, or a plan
+	// that read every candidate anyway).
+	TotalExact bool
+	// HasMore says matches follow the page (exact in every case).
+	HasMore bool
 }
 
 // Config says what a space indexes beyond the rows every space has.
@@ -170,21 +184,23 @@ type Config struct {
 	// CommonIndexedKeys.
 	IndexedKeys []string
 	// FullTextKeys are the detail keys whose strings (and lists of strings)
-	// feed the full-text index. Nil means DefaultFullTextKeys.
+	// feed the full-text index. Nil means every detail but the type (an
+	// object's type is what it is, not text in it): each string value, and
+	// each string inside a list value, of every other key. An empty non-nil
+	// list disables full text.
 	FullTextKeys []string
 }
 
 // CommonIndexedKeys have a secondary index in every space.
 var CommonIndexedKeys = []string{KeyType, KeyName, KeyCreated, KeyModified, KeySyncStatus}
 
-// DefaultFullTextKeys feed the full-text index when Config.FullTextKeys is nil.
-var DefaultFullTextKeys = []string{KeyName}
-
+// fullTextKeys returns the keys that feed the full-text index; nil means
+// every key.
 func (c Config) fullTextKeys() []string {
 	if c.FullTextKeys == nil {
-		return DefaultFullTextKeys
+		return nil
 	}
-	return c.FullTextKeys
+	return slices.Clip(slices.Clone(c.FullTextKeys))
 }
 
 // indexedKeys returns the common and declared indexed keys, deduplicated.
@@ -357,16 +373,58 @@ func isEmpty(v Value) bool {
 	return false
 }
 
-// recordTokens returns the distinct full-text tokens of r.
+// MaxRecordTokens caps the distinct full-text tokens of one record: its
+// postings must fit one index transaction with its other entries. Tokens
+// count in document order — the full-text keys in key order (every key but
+// the type, in sorted order, when Config.FullTextKeys is nil), each value's
+// tokens in text order — so a very long text is searchable by its first
+// MaxRecordTokens distinct words only. Index and in-memory matcher apply the
+// same cap.
+const MaxRecordTokens = 1024
+
+// recordTokens returns the distinct full-text tokens of r (ftKeys nil: of
+// every detail but the type), sorted, at most MaxRecordTokens.
 func recordTokens(r *Record, ftKeys []string) []string {
 	var toks []string
+	if ftKeys == nil {
+		if len(r.Details) == 0 {
+			return nil
+		}
+		keys := make([]string, 0, len(r.Details))
+		for k, v := range r.Details {
+			if (v.kind == KindString || v.kind == KindList) && k != KeyType {
+				keys = append(keys, k)
+			}
+		}
+		slices.Sort(keys)
+		ftKeys = keys
+	}
 	for _, k := range ftKeys {
 		if v, ok := r.Details[k]; ok {
 			toks = valueTokens(toks, v)
 		}
 	}
+	if len(toks) > MaxRecordTokens {
+		toks = firstDistinct(toks, MaxRecordTokens)
+	}
 	slices.Sort(toks)
 	return slices.Compact(toks)
+}
+
+// firstDistinct returns the first n distinct tokens of toks, in order.
+func firstDistinct(toks []string, n int) []string {
+	seen := make(map[string]bool, n)
+	out := toks[:0:0]
+	for _, t := range toks {
+		if seen[t] {
+			continue
+		}
+		seen[t] = true
+		if out = append(out, t); len(out) == n {
+			break
+		}
+	}
+	return out
 }
 
 func matchFullText(r *Record, ftKeys []string, query []string) bool {
@@ -431,18 +489,27 @@ func (c *Compiled) Apply(recs []Record) Result {
 	return c.page(matched)
 }
 
-// page applies offset, limit and key selection to sorted matches.
+// page applies offset, limit and key selection to sorted matches: every
+// match, so the total is exact.
 func (c *Compiled) page(matched []*Record) Result {
-	res := Result{Total: len(matched)}
+	return c.pageOf(matched, len(matched), true)
+}
+
+// pageOf applies offset, limit and key selection to the first matches in
+// order; seen counts the matches found (at least len(matched)), exact says
+// whether that is all of them. A plan that stops early has seen more
+// matches than the page ends at, so HasMore holds either way.
+func (c *Compiled) pageOf(matched []*Record, seen int, exact bool) Result {
 	lo := min(c.q.Offset, len(matched))
 	hi := len(matched)
 	if c.q.Limit > 0 {
 		hi = min(hi, lo+c.q.Limit)
 	}
-	res.Records = make([]Record, 0, hi-lo)
+	res := Result{Total: seen, TotalExact: exact, Records: make([]Record, 0, hi-lo)}
 	for _, r := range matched[lo:hi] {
 		res.Records = append(res.Records, project(r, c.q.Keys))
 	}
+	res.HasMore = seen > lo+len(res.Records)
 	return res
 }
 

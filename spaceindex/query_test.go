@@ -121,7 +121,14 @@ func TestQuerySemantics(t *testing.T) {
 			require.Equal(t, tc.want, ids(mem.Records), "in memory")
 			require.Equal(t, total, mem.Total, "in memory total")
 			require.Equal(t, tc.want, ids(got.Records), "storage")
-			require.Equal(t, total, got.Total, "storage total")
+			checkResult(t, tc.q, mem, got, "storage")
+			exact := tc.q
+			exact.ExactTotal = true
+			got, err = h.Query(ctx, exact)
+			require.NoError(t, err)
+			require.Equal(t, tc.want, ids(got.Records), "storage, exact total")
+			require.Equal(t, total, got.Total, "storage exact total")
+			require.True(t, got.TotalExact)
 		})
 	}
 }
@@ -173,18 +180,63 @@ func TestQuerySelectedKeysAndRecordFields(t *testing.T) {
 	require.ErrorIs(t, h.Put(ctx, Record{}), ErrInvalidRecord)
 }
 
-// Property: for random records (inserted, updated and deleted) and random
-// queries, the storage plan and the in-memory matcher + comparator return
-// the same ids in the same order, and the same total.
+// planOf returns the plan the index chooses for c (test helper).
+func planOf(t interface{ Fatal(...any) }, h *Handle, c *Compiled) planKind {
+	ix := h.sp.idx
+	txn := ix.db.NewTransaction(false)
+	defer txn.Discard()
+	x := &exec{ctx: context.Background(), ix: ix, txn: txn, c: c, keys: neededKeys(c), want: want(c.q)}
+	x.needAll = x.want < 0 || c.q.ExactTotal
+	p, err := x.choosePlan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p.kind
+}
+
+// checkResult fails unless got is a correct storage answer for a query
+// whose reference answer (Compiled.Apply) is want: the same records in the
+// same order, the same HasMore, the exact total when asked (or claimed),
+// else a lower bound of at least the page's end plus one.
+func checkResult(t interface{ Fatalf(string, ...any) }, q Query, want, got Result, what string) {
+	bad := ""
+	switch {
+	case !slices.Equal(ids(want.Records), ids(got.Records)):
+		bad = "records"
+	case want.HasMore != got.HasMore:
+		bad = "hasMore"
+	case q.ExactTotal && !got.TotalExact:
+		bad = "total not exact though asked"
+	case got.TotalExact && got.Total != want.Total:
+		bad = "exact total"
+	case !got.TotalExact && (got.Total > want.Total || got.Total < q.Offset+len(got.Records)+1 || !got.HasMore):
+		bad = "lower bound"
+	}
+	if bad != "" {
+		t.Fatalf("%s: %s differs for query %v sorts %v limit %d offset %d exact %v:\nmemory  %v total %d more %v\nstorage %v total %d (exact %v) more %v",
+			what, bad, q.Filter, q.Sorts, q.Limit, q.Offset, q.ExactTotal,
+			ids(want.Records), want.Total, want.HasMore, ids(got.Records), got.Total, got.TotalExact, got.HasMore)
+	}
+}
+
+// Property: for random records (inserted, updated and deleted), random
+// index configurations and random queries, every storage plan and the
+// in-memory matcher + comparator return the same ids in the same order and
+// the same HasMore, and the total is exact when asked or claimed, else a
+// lower bound past the page.
 func TestQueryStorageMatchesMemory(t *testing.T) {
 	ctx := context.Background()
 	reg := NewRegistry(t.TempDir(), WithValueLogGC(0))
 	defer reg.CloseAll()
-	cfg := Config{IndexedKeys: []string{"n"}, FullTextKeys: []string{"name", "tags"}}
+	configs := []Config{
+		{IndexedKeys: []string{"n"}, FullTextKeys: []string{"name", "tags"}},
+		{IndexedKeys: []string{"n", "other"}},
+		{},
+	}
 	keys := []string{"type", "name", "modified", "created", "n", "tags", "other"}
 	words := []string{"alpha", "alps", "Beta", "bêta", "gamma", "日本", "x"}
 	genDetail := rapid.Custom(func(t *rapid.T) Value {
-		switch rapid.IntRange(0, 3).Draw(t, "shape") {
+		switch rapid.IntRange(0, 4).Draw(t, "shape") {
 		case 0:
 			return String(rapid.SampledFrom([]string{"note", "task", "page"}).Draw(t, "type"))
 		case 1:
@@ -194,11 +246,13 @@ func TestQueryStorageMatchesMemory(t *testing.T) {
 				s += rapid.SampledFrom(words).Draw(t, "w") + " "
 			}
 			return String(s)
-		case 2:
+		case 2, 3:
 			return Number(float64(rapid.IntRange(-2, 5).Draw(t, "num")))
 		}
 		return genValue(1).Draw(t, "any")
 	})
+	const idSpace = 40
+	idOf := func(i int) string { return fmt.Sprintf("id%02d", i) }
 	genRecord := func(t *rapid.T, id string) Record {
 		d := Details{}
 		for _, k := range keys {
@@ -221,12 +275,12 @@ func TestQueryStorageMatchesMemory(t *testing.T) {
 			case OpAnd, OpOr:
 				return Filter{Op: op, Children: rapid.SliceOfN(genFilter(depth-1), 0, 3).Draw(t, "children")}
 			case OpFullText:
-				return FullText(rapid.SampledFrom([]string{"al", "alp", "BETA", "bet gam", "日", "", "zz", "x"}).Draw(t, "text"))
+				return FullText(rapid.SampledFrom([]string{"al", "alp", "BETA", "bet gam", "日", "", "zz", "x", "task"}).Draw(t, "text"))
 			case OpIn, OpNotIn:
 				vals := rapid.SliceOfN(genDetail, 0, 3).Draw(t, "vals")
 				if rapid.Bool().Draw(t, "ids") {
-					for _, i := range rapid.SliceOfN(rapid.IntRange(0, 14), 0, 3).Draw(t, "in ids") {
-						vals = append(vals, String(fmt.Sprintf("id%02d", i)))
+					for _, i := range rapid.SliceOfN(rapid.IntRange(0, idSpace-1), 0, 3).Draw(t, "in ids") {
+						vals = append(vals, String(idOf(i)))
 					}
 				}
 				return Filter{Op: op, Key: rapid.SampledFrom(append(keys, KeyID, KeySyncStatus)).Draw(t, "key"), Value: List(vals...)}
@@ -234,17 +288,29 @@ func TestQueryStorageMatchesMemory(t *testing.T) {
 			key := rapid.SampledFrom(append(keys, KeySyncStatus, KeyID)).Draw(t, "key")
 			val := genDetail.Draw(t, "val")
 			if key == KeyID && rapid.Bool().Draw(t, "real id") {
-				val = String(fmt.Sprintf("id%02d", rapid.IntRange(0, 14).Draw(t, "id")))
+				val = String(idOf(rapid.IntRange(0, idSpace-1).Draw(t, "id")))
 			}
 			return Filter{Op: op, Key: key, Value: val}
 		})
 	}
+	// Equalities on indexed keys: they drive the intersect and candidate plans.
+	genEq := rapid.Custom(func(t *rapid.T) Filter {
+		switch rapid.IntRange(0, 2).Draw(t, "eq key") {
+		case 0:
+			return Eq("n", Number(float64(rapid.IntRange(-2, 5).Draw(t, "eq n"))))
+		case 1:
+			return Eq(KeySyncStatus, Number(float64(rapid.IntRange(0, 2).Draw(t, "eq sync"))))
+		}
+		return Eq("other", genDetail.Draw(t, "eq other"))
+	})
 	n := 0
 	plans := map[planKind]int{}
-	defer func() { t.Logf("plans used: %v", plans) }()
+	lowerBounds := 0
+	defer func() { t.Logf("plans used: %v; %d answers with a lower-bound total", plans, lowerBounds) }()
 	rapid.Check(t, func(t *rapid.T) {
 		n++
 		inc := fmt.Sprint(n)
+		cfg := rapid.SampledFrom(configs).Draw(t, "config")
 		h, err := reg.Open(ctx, "prop", inc, cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -257,8 +323,8 @@ func TestQueryStorageMatchesMemory(t *testing.T) {
 		live := map[string]Record{}
 		for round := 0; round < 4; round++ {
 			var batch []Record
-			for _, i := range rapid.SliceOfN(rapid.IntRange(0, 14), 0, 10).Draw(t, "ids") {
-				id := fmt.Sprintf("id%02d", i)
+			for _, i := range rapid.SliceOfN(rapid.IntRange(0, idSpace-1), 0, 16).Draw(t, "ids") {
+				id := idOf(i)
 				r := genRecord(t, id)
 				if old, ok := live[id]; ok && rapid.Bool().Draw(t, "amend") {
 					// Change one key only: most index keys stay, values must not go stale.
@@ -280,8 +346,8 @@ func TestQueryStorageMatchesMemory(t *testing.T) {
 				t.Fatal(err)
 			}
 			var del []string
-			for _, i := range rapid.SliceOfN(rapid.IntRange(0, 14), 0, 3).Draw(t, "del") {
-				id := fmt.Sprintf("id%02d", i)
+			for _, i := range rapid.SliceOfN(rapid.IntRange(0, idSpace-1), 0, 4).Draw(t, "del") {
+				id := idOf(i)
 				del = append(del, id)
 				delete(live, id)
 			}
@@ -295,12 +361,20 @@ func TestQueryStorageMatchesMemory(t *testing.T) {
 		}
 		for qi := 0; qi < 8; qi++ {
 			q := Query{Filter: genFilter(2).Draw(t, "filter")}
+			var and []Filter
 			if rapid.Bool().Draw(t, "typed") {
 				// The common app shape, which drives the composite plan.
-				q.Filter = And(Eq("type", String(rapid.SampledFrom([]string{"note", "task"}).Draw(t, "t"))), q.Filter)
+				and = append(and, Eq("type", String(rapid.SampledFrom([]string{"note", "task"}).Draw(t, "t"))))
+			}
+			and = append(and, rapid.SliceOfN(genEq, 0, 2).Draw(t, "eqs")...)
+			if rapid.Bool().Draw(t, "no other filter") {
+				q.Filter = Filter{}
+			}
+			if len(and) > 0 {
+				q.Filter = And(append(and, q.Filter)...)
 			}
 			if rapid.Bool().Draw(t, "sort indexed") {
-				q.Sorts = append(q.Sorts, Sort{Key: rapid.SampledFrom([]string{"modified", "name", "created", "n"}).Draw(t, "sort key"),
+				q.Sorts = append(q.Sorts, Sort{Key: rapid.SampledFrom([]string{"modified", "name", "created", "n", KeySyncStatus}).Draw(t, "sort key"),
 					Desc: rapid.Bool().Draw(t, "desc")})
 			}
 			for _, k := range rapid.SliceOfN(rapid.SampledFrom(append(keys, KeySyncStatus, KeyID)), 0, 2).Draw(t, "sorts") {
@@ -308,20 +382,21 @@ func TestQueryStorageMatchesMemory(t *testing.T) {
 			}
 			q.Limit = rapid.IntRange(0, 5).Draw(t, "limit")
 			q.Offset = rapid.IntRange(0, 3).Draw(t, "offset")
+			q.ExactTotal = rapid.Bool().Draw(t, "exact total")
 			c, err := Compile(q, cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
-			plans[h.sp.idx.choosePlan(c).kind]++
+			kind := planOf(t, h, c)
+			plans[kind]++
 			want := c.Apply(all)
 			got, err := h.Query(ctx, q)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Equal(ids(want.Records), ids(got.Records)) || want.Total != got.Total {
-				t.Fatalf("query %v sorts %v limit %d offset %d (plan %v):\nmemory  %v total %d\nstorage %v total %d",
-					q.Filter, q.Sorts, q.Limit, q.Offset, h.sp.idx.choosePlan(c).kind,
-					ids(want.Records), want.Total, ids(got.Records), got.Total)
+			checkResult(t, q, want, got, "plan "+kind.String())
+			if !got.TotalExact {
+				lowerBounds++
 			}
 		}
 	})
@@ -335,7 +410,7 @@ func TestUpdateRefreshesCompositeEntries(t *testing.T) {
 	require.NoError(t, h.Put(ctx, fixture()...))
 	q := Query{Filter: And(Eq("type", String("task")), Eq("name", String("renamed"))),
 		Sorts: []Sort{{Key: "modified", Desc: true}}, Limit: 10}
-	require.Equal(t, planComposite, h.sp.idx.choosePlan(mustCompile(t, q)).kind)
+	require.Equal(t, planComposite, planOf(t, h, mustCompile(t, q)))
 	res, err := h.Query(ctx, q)
 	require.NoError(t, err)
 	require.Zero(t, res.Total)
@@ -424,4 +499,55 @@ func mustCompileCfg(t *testing.T, q Query, cfg Config) *Compiled {
 	c, err := Compile(q, cfg)
 	require.NoError(t, err)
 	return c
+}
+
+// Full text covers every string detail but the type by default (lists of
+// strings included, other kinds not), only the declared keys when a space declares
+// them, and at most MaxRecordTokens distinct tokens of a record, counted in
+// document order (keys sorted): index and matcher agree on all three.
+func TestFullTextCoversEveryStringDetail(t *testing.T) {
+	ctx := context.Background()
+	var long []string
+	for i := range MaxRecordTokens + 100 {
+		long = append(long, fmt.Sprintf("w%04d", i))
+	}
+	recs := []Record{
+		{ID: "a", Details: Details{"name": String("plain"), "body": String("Zebra crossing"), "n": Number(7), KeyType: String("memo")}},
+		{ID: "b", Details: Details{"tags": Strings("urgent", "home"), "author": String("Ada")}},
+		{ID: "c", Details: Details{"a": String("first words"), "z": String(strings.Join(long, " "))}},
+	}
+	for _, tc := range []struct {
+		cfg   Config
+		query string
+		want  []string
+	}{
+		{Config{}, "zeb", []string{"a"}},
+		{Config{}, "urg ada", []string{"b"}},
+		{Config{}, "7", nil},
+		{Config{}, "memo", nil}, // the type is not text
+		{Config{}, "first", []string{"c"}},
+		{Config{}, fmt.Sprintf("w%04d", MaxRecordTokens-3), []string{"c"}}, // "first", "words" come first
+		{Config{}, fmt.Sprintf("w%04d", MaxRecordTokens-2), nil},
+		{Config{FullTextKeys: []string{"name"}}, "zeb", nil},
+		{Config{FullTextKeys: []string{"name"}}, "pla", []string{"a"}},
+		{Config{FullTextKeys: []string{}}, "pla", nil},
+	} {
+		t.Run(fmt.Sprint(tc.cfg.FullTextKeys, tc.query), func(t *testing.T) {
+			_, h := openTestIndex(t, tc.cfg)
+			require.NoError(t, h.Put(ctx, recs...))
+			q := Query{Filter: FullText(tc.query)}
+			got, err := h.Query(ctx, q)
+			require.NoError(t, err)
+			want := mustCompileCfg(t, q, tc.cfg).Apply(recs)
+			require.Equal(t, tc.want, nilIfEmpty(ids(want.Records)), "in memory")
+			require.Equal(t, tc.want, nilIfEmpty(ids(got.Records)), "storage")
+		})
+	}
+}
+
+func nilIfEmpty(s []string) []string {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
 }

@@ -154,64 +154,96 @@ func decodeHeads(b []byte) ([]byte, int, error) {
 // keys, when non-nil, selects which details to keep. It never panics:
 // malformed input yields an error.
 func DecodeRecord(id string, b []byte, keys []string) (Record, error) {
-	heads, pos, err := decodeHeads(b)
-	if err != nil {
+	var r Record
+	if err := decodeRecordInto(&r, id, b, keys, false, nil); err != nil {
 		return Record{}, err
 	}
-	r := Record{ID: id}
-	if len(heads) > 0 {
+	return r, nil
+}
+
+// decodeRecordInto decodes into r, reusing its Details map (cleared) when
+// it has one. scratch skips the heads hash: a record decoded only to be
+// matched or compared needs no copy of it. arena, when not nil, holds the
+// heads hash copies of a query's records (one allocation per block, never
+// written again once handed out).
+func decodeRecordInto(r *Record, id string, b []byte, keys []string, scratch bool, arena *[]byte) error {
+	heads, pos, err := decodeHeads(b)
+	if err != nil {
+		return err
+	}
+	r.ID, r.HeadsHash = id, nil
+	switch {
+	case len(heads) == 0 || scratch:
+	case arena != nil:
+		if cap(*arena)-len(*arena) < len(heads) {
+			*arena = make([]byte, 0, max(4096, len(heads)))
+		}
+		n := len(*arena)
+		*arena = append(*arena, heads...)
+		r.HeadsHash = (*arena)[n : n+len(heads) : n+len(heads)]
+	default:
 		r.HeadsHash = append([]byte(nil), heads...)
 	}
 	if len(b) < pos+2 {
-		return Record{}, fmt.Errorf("%w: short record", errBadEncoding)
+		return fmt.Errorf("%w: short record", errBadEncoding)
 	}
 	r.SyncStatus = SyncStatus{State: SyncState(b[pos]), Reason: SyncErrorReason(b[pos+1])}
 	pos += 2
 	n, w := readUvarint(b[pos:])
 	if w <= 0 || n > uint64(len(b)-pos) {
-		return Record{}, fmt.Errorf("%w: bad detail count", errBadEncoding)
+		return fmt.Errorf("%w: bad detail count", errBadEncoding)
 	}
 	pos += w
-	if keys != nil {
+	switch {
+	case r.Details != nil:
+		clear(r.Details)
+	case keys != nil:
 		r.Details = make(Details, min(int(n), len(keys)))
-	} else {
+	default:
 		r.Details = make(Details, min(int(n), 64))
 	}
 	var prev []byte
 	for i := uint64(0); i < n; i++ {
 		kl, w := readUvarint(b[pos:])
 		if w <= 0 || kl > uint64(len(b)-pos-w) {
-			return Record{}, fmt.Errorf("%w: bad key length", errBadEncoding)
+			return fmt.Errorf("%w: bad key length", errBadEncoding)
 		}
 		pos += w
 		kb := b[pos : pos+int(kl)]
 		pos += int(kl)
 		if i > 0 && bytes.Compare(kb, prev) <= 0 {
-			return Record{}, fmt.Errorf("%w: detail keys out of order", errBadEncoding)
+			return fmt.Errorf("%w: detail keys out of order", errBadEncoding)
 		}
 		prev = kb
-		if keys != nil && !containsBytes(keys, kb) {
+		key, wanted := "", true
+		if keys != nil {
+			key, wanted = lookupKey(keys, kb)
+		}
+		if !wanted {
 			if pos < len(b) && b[pos] == tagMissing {
-				return Record{}, fmt.Errorf("%w: missing marker in record", errBadEncoding)
+				return fmt.Errorf("%w: missing marker in record", errBadEncoding)
 			}
 			sk, err := skipValue(b[pos:])
 			if err != nil {
-				return Record{}, err
+				return err
 			}
 			pos += sk
 			continue
 		}
 		v, vl, err := DecodeValue(b[pos:])
 		if err != nil {
-			return Record{}, err
+			return err
 		}
 		pos += vl
-		r.Details[string(kb)] = v
+		if key == "" {
+			key = string(kb)
+		}
+		r.Details[key] = v
 	}
 	if pos != len(b) {
-		return Record{}, fmt.Errorf("%w: trailing bytes in record", errBadEncoding)
+		return fmt.Errorf("%w: trailing bytes in record", errBadEncoding)
 	}
-	return r, nil
+	return nil
 }
 
 // readUvarint reads a minimally encoded uvarint (w <= 0 on error), so that
@@ -224,11 +256,13 @@ func readUvarint(b []byte) (uint64, int) {
 	return n, w
 }
 
-func containsBytes(keys []string, k []byte) bool {
+// lookupKey returns the element of keys equal to k (so a decoded detail
+// reuses the caller's key string instead of allocating one).
+func lookupKey(keys []string, k []byte) (string, bool) {
 	for _, s := range keys {
 		if s == string(k) { // no allocation
-			return true
+			return s, true
 		}
 	}
-	return false
+	return "", false
 }

@@ -112,17 +112,14 @@ type space struct {
 	lastUse     time.Time   // when inflight last dropped to 0
 	sleepTimer  *time.Timer // runs sleepIfIdle (AfterFunc); nil until the first idle
 
-	// The change feed (feed.go); feedMu is taken under an index's writeMu
-	// and under mu, never the other way round.
-	feedMu      sync.Mutex
-	watchers    map[uint64]func(Batch) // guarded by feedMu
-	nextWatcher uint64                 // guarded by feedMu
-	lastSeq     uint64                 // guarded by feedMu: the highest Seq told
+	// feed is the change feed of every incarnation's index (feed.go).
+	feed feed
 }
 
 func newSpace(r *Registry, id string) *space {
 	sp := &space{id: id, reg: r}
 	sp.cond = sync.NewCond(&sp.mu)
+	sp.feed.cond = sync.NewCond(&sp.feed.mu)
 	return sp
 }
 
@@ -257,8 +254,8 @@ func (r *Registry) Open(ctx context.Context, spaceID, incarnation string, cfg Co
 		return nil, err
 	}
 	r.opened.Add(1)
-	idx.seq = max(idx.seq, sp.seqFloor())
-	idx.notify = sp.notify
+	idx.seq = max(idx.seq, sp.feed.seqFloor())
+	idx.feed = &sp.feed
 	sp.state, sp.idx, sp.incarnation, sp.cfg = StateOpen, idx, incarnation, cfg
 	sp.armSleepLocked()
 	return &Handle{sp: sp}, nil
@@ -281,8 +278,8 @@ func (sp *space) wakeLocked() error {
 		return fmt.Errorf("spaceindex: wake %s: %w", sp.id, err)
 	}
 	sp.reg.opened.Add(1)
-	idx.seq = max(idx.seq, sp.seqFloor())
-	idx.notify = sp.notify
+	idx.seq = max(idx.seq, sp.feed.seqFloor())
+	idx.feed = &sp.feed
 	if sp.state != StateOpen { // closed or deleted meanwhile: cannot happen while busy, but be safe
 		_ = idx.close()
 		return ErrSpaceNotLoaded

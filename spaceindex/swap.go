@@ -259,8 +259,8 @@ func (r *Registry) swapGeneration(g *Generation) error {
 		sp.cond.Wait()
 	}
 	prev := sp.idx
-	g.idx.seq = max(g.idx.seq, prev.seq, sp.seqFloor())
-	g.idx.notify = sp.notify
+	g.idx.seq = max(g.idx.seq, prev.seq, sp.feed.seqFloor())
+	g.idx.feed = &sp.feed
 	sp.idx = g.idx
 	sp.swapping, sp.busy = false, false
 	sp.generations--
@@ -269,8 +269,9 @@ func (r *Registry) swapGeneration(g *Generation) error {
 	g.done = true
 
 	g.idx.writeMu.Lock()
-	g.idx.told(true, nil) // every record may have changed: watchers re-read
+	reset := g.idx.told(true, nil) // every record may have changed: watchers re-read
 	g.idx.writeMu.Unlock()
+	reset.deliver()
 
 	// The switch is done and durable: failing to close or delete the old
 	// generation only leaves a directory that the next open deletes.

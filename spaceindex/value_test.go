@@ -2,6 +2,7 @@ package spaceindex
 
 import (
 	"bytes"
+	"fmt"
 	"math"
 	"testing"
 
@@ -136,6 +137,27 @@ func FuzzDecodeRecord(f *testing.F) {
 		if enc := appendRecord(nil, &r); !bytes.Equal(enc, b) {
 			t.Fatalf("decode %x re-encodes to %x", b, enc)
 		}
-		_, _ = DecodeRecord("x", b, []string{"name"})
+		keys := []string{"name", "l"}
+		sel, err := DecodeRecord("x", b, keys)
+		if err != nil {
+			t.Fatalf("decode %x with keys: %v (without: fine)", b, err)
+		}
+		// The scratch path reuses a record that held other details.
+		reused := Record{Details: Details{"stale": Null()}, HeadsHash: []byte("old")}
+		if err := decodeRecordInto(&reused, "x", b, keys, true, nil); err != nil {
+			t.Fatalf("decode %x into a reused record: %v", b, err)
+		}
+		if fmt.Sprint(reused.Details) != fmt.Sprint(sel.Details) || reused.HeadsHash != nil || reused.SyncStatus != sel.SyncStatus {
+			t.Fatalf("decode %x into a reused record: %v, fresh: %v", b, reused, sel)
+		}
+		// The kept path copies heads into a query's arena.
+		arena := []byte("used")
+		var kept Record
+		if err := decodeRecordInto(&kept, "x", b, keys, false, &arena); err != nil {
+			t.Fatalf("decode %x with an arena: %v", b, err)
+		}
+		if !bytes.Equal(kept.HeadsHash, sel.HeadsHash) || fmt.Sprint(kept.Details) != fmt.Sprint(sel.Details) {
+			t.Fatalf("decode %x with an arena: %v, fresh: %v", b, kept, sel)
+		}
 	})
 }

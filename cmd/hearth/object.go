@@ -122,13 +122,14 @@ func newObjectCmd(g *globals) *cobra.Command {
 		sorts         []string
 		limit, offset int32
 		text          string
+		exactTotal    bool
 	)
 	query := &cobra.Command{
-		Use:   "query SPACE [--filter 'KEY OP VALUE']... [--sort KEY[:desc]]... [--limit N] [--offset N] [--text QUERY]",
+		Use:   "query SPACE [--filter 'KEY OP VALUE']... [--sort KEY[:desc]]... [--limit N] [--offset N] [--text QUERY] [--total=false]",
 		Short: "Query a space's objects",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(_ *cobra.Command, args []string) error {
-			req := &pb.Rpc_Object_Query_Request{SpaceId: args[0], Limit: limit, Offset: offset, Text: text}
+			req := &pb.Rpc_Object_Query_Request{SpaceId: args[0], Limit: limit, Offset: offset, Text: text, ExactTotal: exactTotal}
 			for _, f := range filters {
 				pf, err := parseFilter(f)
 				if err != nil {
@@ -157,7 +158,8 @@ func newObjectCmd(g *globals) *cobra.Command {
 					objects = append(objects, map[string]any{"objectId": o.ObjectId, "details": detailsToJSON(o.Details)})
 				}
 				if g.json {
-					return g.output(map[string]any{"objects": objects, "total": resp.Total})
+					return g.output(map[string]any{"objects": objects, "total": resp.Total,
+						"totalExact": resp.TotalExact, "hasMore": resp.HasMore})
 				}
 				rows := make([]map[string]any, 0, len(objects))
 				for _, o := range objects {
@@ -167,7 +169,12 @@ func newObjectCmd(g *globals) *cobra.Command {
 				if err := g.table(rows, "objectId", "details"); err != nil {
 					return err
 				}
-				g.human("%d of %d", len(objects), resp.Total)
+				switch {
+				case resp.TotalExact:
+					g.human("%d of %d", len(objects), resp.Total)
+				case resp.HasMore:
+					g.human("%d of at least %d (more follow)", len(objects), resp.Total)
+				}
 				return nil
 			})
 		},
@@ -177,6 +184,7 @@ func newObjectCmd(g *globals) *cobra.Command {
 	query.Flags().Int32Var(&limit, "limit", 100, "page size")
 	query.Flags().Int32Var(&offset, "offset", 0, "skip this many")
 	query.Flags().StringVar(&text, "text", "", "full-text query")
+	query.Flags().BoolVar(&exactTotal, "total", true, "count every match for total; --total=false stops at the page (total is then a lower bound, hasMore says whether more follow)")
 
 	cmd.AddCommand(create, set, unset, get, del, query)
 	return cmd

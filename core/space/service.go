@@ -47,8 +47,10 @@ const (
 // joined through (0600), beside the space's store.
 const inviteKeyFile = "invite.key"
 
-// IndexConfig is what every space indexes beyond the common keys.
-var IndexConfig = spaceindex.Config{FullTextKeys: []string{"name", "title", "description", "text"}}
+// IndexConfig is what every space indexes beyond the common keys: full
+// text covers every string detail but the type (spaceindex.Config's
+// default).
+var IndexConfig = spaceindex.Config{}
 
 // Config configures a Service.
 type Config struct {

@@ -209,11 +209,11 @@ func readObject(txn *badger.Txn, id string) (Object, bool, error) {
 // metas, changes and acknowledged heads in three merged key-order scans (no
 // seek per object). o.Changes is only valid during the call.
 func (sn *Snapshot) Scan(fn func(o Object) error) error {
-	metas := sn.txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixObject}, PrefetchValues: true, PrefetchSize: 128})
+	metas := sn.txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixObject}})
 	defer metas.Close()
-	changes := sn.txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixChange}, PrefetchValues: true, PrefetchSize: 256})
+	changes := sn.txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixChange}})
 	defer changes.Close()
-	acked := sn.txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixAcked}, PrefetchValues: true, PrefetchSize: 128})
+	acked := sn.txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixAcked}})
 	defer acked.Close()
 	changes.Rewind()
 	acked.Rewind()

@@ -13,6 +13,15 @@
 // from or moved within the requested window, details set, amended or unset
 // (requested keys only), and counters.
 //
+// A subscription with a limit holds, per space, only the first matches its
+// window needs plus a margin (and keeps each space's total exact from the
+// previous and new state every change carries), so its memory follows the
+// window, not the space; when removals leave too few held matches it reads
+// that space again (the index query stops at the page). Without a limit it
+// holds every match. Batches may reach a subscription after a snapshot that
+// already holds them (the feed delivers after commit): it drops batches at
+// or below the number its state reflects.
+//
 // The service covers loaded spaces only: the lifecycle pushes SpaceLoaded
 // and SpaceUnloading into it; an unloading space's records leave every
 // subscription with an explicit SpaceRemoved message. It never opens,

@@ -122,7 +122,8 @@ type Config struct {
 
 // Service owns the live subscriptions of one account.
 type Service struct {
-	cfg Config
+	cfg    Config
+	margin int // records held per space beyond a window (tests lower it)
 
 	mu     sync.Mutex // guards spaces, subs, closed; never held across I/O
 	spaces map[string]Source
@@ -137,8 +138,14 @@ func New(cfg Config) *Service {
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	return &Service{cfg: cfg, spaces: map[string]Source{}, subs: map[string]*sub{}}
+	return &Service{cfg: cfg, margin: defaultMargin, spaces: map[string]Source{}, subs: map[string]*sub{}}
 }
+
+// defaultMargin is how many matches beyond its window a subscription with
+// a limit holds per space: writes that push records out of the window are
+// answered from memory, and only losing more than this many of a space's
+// held matches makes the subscription read that space again.
+const defaultMargin = 32
 
 // ErrClosed is returned once the service closed.
 var ErrClosed = errors.New("subscription service closed")
@@ -155,13 +162,14 @@ func (s *Service) Subscribe(ctx context.Context, req Request, sink Sink) (Snapsh
 		req.ID = newID()
 	}
 	sb := &sub{
-		id: req.ID, c: c, q: req.Query, all: len(req.Spaces) == 0, sink: sink, svc: s,
+		id: req.ID, c: c, q: req.Query, all: len(req.Spaces) == 0, sink: sink, svc: s, margin: s.margin,
 		named:   map[string]bool{},
 		spaces:  map[string]*coverage{},
 		entries: map[entryKey]*entry{},
 		shown:   map[entryKey]spaceindex.Details{},
 		touched: map[entryKey]bool{},
 	}
+	sb.settled = sync.NewCond(&sb.mu)
 	for _, id := range req.Spaces {
 		sb.named[id] = true
 	}
@@ -194,14 +202,10 @@ func (s *Service) Subscribe(ctx context.Context, req Request, sink Sink) (Snapsh
 		return Snapshot{}, errkind.Errorf(op, errkind.Precondition, "none of the spaces %v is loaded", req.Spaces)
 	}
 	s.subs[req.ID] = sb
-	sources := make([]Source, len(attach))
-	for i, id := range attach {
-		sources[i] = s.spaces[id]
-	}
 	s.mu.Unlock()
 
-	for i, id := range attach {
-		if err := sb.snapshot(ctx, id, sources[i]); err != nil {
+	for _, id := range attach {
+		if err := sb.snapshot(ctx, id); err != nil {
 			s.Unsubscribe(req.ID)
 			return Snapshot{}, errkind.E(op, errkind.Of(err), err)
 		}
@@ -241,7 +245,7 @@ func (s *Service) SpaceLoaded(id string, src Source) {
 	for _, sb := range join {
 		// A load must finish whatever the caller's context: the snapshot
 		// reads one index, bounded by its size.
-		if err := sb.snapshot(context.Background(), id, src); err != nil {
+		if err := sb.snapshot(context.Background(), id); err != nil {
 			s.cfg.Log.Warn("subscription: space joins", "subscription", sb.id, "space", id, "err", err)
 		}
 	}
@@ -301,10 +305,12 @@ type sub struct {
 	svc   *Service
 	kept  []string // the detail keys entries keep: sort and requested keys (nil: all)
 
+	// margin: matches held per space beyond the window (with a limit).
+	margin int
+
 	mu      sync.Mutex // guards everything below
 	spaces  map[string]*coverage
-	entries map[entryKey]*entry
-	order   []*entry                        // every match, in the query's order
+	entries map[entryKey]*entry             // the matches held, of every space
 	window  []entryKey                      // the window as last told (or snapshotted)
 	shown   map[entryKey]spaceindex.Details // what the subscriber holds of each record in the window
 	touched map[entryKey]bool               // records written since the last tell
@@ -312,15 +318,29 @@ type sub struct {
 	seq     uint64                          // batches told
 	live    bool                            // the snapshot was taken: changes are told
 	ended   bool
+	reading int        // re-reads in flight (resnapshot)
+	settled *sync.Cond // on mu: broadcast when a re-read ends
 }
 
 // coverage is the subscription's hold on one space.
+//
+// A subscription without a limit holds every match of the space. With a
+// limit it holds a prefix of them: the first matches in the query's order,
+// at least Offset+Limit (or all) — enough for the merged window of every
+// space — and at most that plus twice the margin. The space's total is kept
+// exact from each change's previous and new state (spaceindex.Change.Prev),
+// so a write beyond the held prefix only counts. When removals leave fewer
+// than Offset+Limit held while more matches exist, the space is read again
+// (its first Offset+Limit+margin matches and its exact total).
 type coverage struct {
 	src       Source
 	cancel    func()
 	buffering bool               // the space's snapshot is being read
 	buf       []spaceindex.Batch // batches that arrived meanwhile
 	gen       int                // bumps on every new snapshot, so a stale one is dropped
+	seq       uint64             // the feed sequence number the state reflects: older batches are dropped
+	order     []*entry           // the held matches, in the query's order: a prefix of all of them
+	total     int                // every match of the space (exact)
 }
 
 type entryKey struct{ space, id string }
@@ -363,9 +383,8 @@ func (sb *sub) watch(space string, src Source) bool {
 	return false
 }
 
-// snapshot reads the space's matches and merges them with the batches that
-// arrived meanwhile. Not under any lock: it reads the index.
-func (sb *sub) snapshot(ctx context.Context, space string, src Source) error {
+// snapshot reads a space the subscription just attached (see read).
+func (sb *sub) snapshot(ctx context.Context, space string) error {
 	sb.mu.Lock()
 	cv := sb.spaces[space]
 	if cv == nil || sb.ended {
@@ -374,48 +393,99 @@ func (sb *sub) snapshot(ctx context.Context, space string, src Source) error {
 	}
 	gen := cv.gen
 	sb.mu.Unlock()
+	return sb.read(ctx, space, cv, gen)
+}
+
+// read takes a snapshot of a space for coverage generation gen: the first
+// matches the window needs plus the margin (every match without a limit),
+// with what the window shows, and the exact total; then applies the
+// batches that arrived meanwhile (those after the snapshot's number). It
+// reads again while what it holds cannot serve the window (a reset, or too
+// few matches left). A newer generation supersedes it. Not under any lock:
+// it reads the index.
+func (sb *sub) read(ctx context.Context, space string, cv *coverage, gen int) error {
 	q := sb.q
-	q.Limit, q.Offset, q.Keys = 0, 0, sb.kept // every match, with what the window needs
-	res, seq, err := src.QueryAt(ctx, q)
-	if errors.Is(err, spaceindex.ErrSpaceNotLoaded) || errors.Is(err, spaceindex.ErrSpaceRemoved) {
-		return nil // it is unloading: SpaceUnloading drops it
-	}
-	if err != nil {
-		return err
-	}
-	sb.mu.Lock()
-	defer sb.mu.Unlock()
-	if sb.ended || sb.spaces[space] != cv || cv.gen != gen {
+	q.Limit, q.Offset, q.Keys, q.ExactTotal = sb.held(), 0, sb.kept, true
+	for {
+		res, seq, err := cv.src.QueryAt(ctx, q)
+		if errors.Is(err, spaceindex.ErrSpaceNotLoaded) || errors.Is(err, spaceindex.ErrSpaceRemoved) {
+			return nil // it is unloading: SpaceUnloading drops it
+		}
+		if err != nil {
+			return err
+		}
+		sb.mu.Lock()
+		if sb.ended || sb.spaces[space] != cv || cv.gen != gen {
+			sb.mu.Unlock()
+			return nil
+		}
+		for _, e := range cv.order { // a re-snapshot replaces what the space had
+			sb.touched[e.key()] = true
+			delete(sb.entries, e.key())
+		}
+		cv.order = make([]*entry, 0, len(res.Records))
+		for i := range res.Records { // they match, in order: the index filtered and sorted them (keeping only sb.kept)
+			e := &entry{space: space, rec: &res.Records[i]}
+			sb.entries[e.key()] = e
+			sb.touched[e.key()] = true
+			cv.order = append(cv.order, e)
+		}
+		cv.total, cv.seq = res.Total, seq
+		again := false
+		for _, b := range cv.buf {
+			if b.Seq > cv.seq && !again {
+				again = b.Reset || sb.applyBatch(space, cv, b)
+			}
+		}
+		cv.buf = nil
+		if again {
+			cv.gen++
+			gen = cv.gen
+			sb.mu.Unlock()
+			continue
+		}
+		cv.buffering = false
+		if sb.live && !sb.anyBufferingLocked() {
+			sb.tell(nil)
+		}
+		sb.mu.Unlock()
 		return nil
 	}
-	for key, e := range sb.entries {
-		if key.space == space { // a re-snapshot replaces what the space had
-			sb.removeOrdered(e)
-			delete(sb.entries, key)
+}
+
+// held is how many matches of a space the subscription reads: Offset+Limit
+// plus the margin, or 0 (every match) without a limit.
+func (sb *sub) held() int {
+	if sb.q.Limit <= 0 {
+		return 0
+	}
+	return sb.q.Offset + sb.q.Limit + sb.margin
+}
+
+// anyBufferingLocked reports whether a space is being read: the window is
+// not told meanwhile, since a space being read again after removals may
+// hold too few matches for it. Caller holds mu.
+func (sb *sub) anyBufferingLocked() bool {
+	for _, cv := range sb.spaces {
+		if cv.buffering {
+			return true
 		}
 	}
-	for i := range res.Records { // they match: the index filtered them (and kept only sb.kept)
-		sb.upsert(space, &res.Records[i], true)
-	}
-	for _, b := range cv.buf {
-		if b.Seq > seq {
-			sb.applyBatch(space, b)
-		}
-	}
-	cv.buf, cv.buffering = nil, false
-	if sb.live {
-		sb.tell(nil)
-	}
-	return nil
+	return false
 }
 
 // goLive takes the first snapshot of the window and starts telling changes.
+// It waits for re-reads a batch started meanwhile, so the window it returns
+// is never built from a space that holds too few matches.
 func (sb *sub) goLive() Snapshot {
 	sb.mu.Lock()
 	defer sb.mu.Unlock()
+	for sb.reading > 0 {
+		sb.settled.Wait()
+	}
 	sb.live = true
 	win := sb.currentWindow()
-	snap := Snapshot{ID: sb.id, Seq: sb.seq, Total: len(sb.order), Items: make([]Item, len(win))}
+	snap := Snapshot{ID: sb.id, Seq: sb.seq, Total: sb.totalLocked(), Items: make([]Item, len(win))}
 	sb.window = make([]entryKey, len(win))
 	for i, e := range win {
 		d := sb.project(e.rec)
@@ -443,28 +513,41 @@ func (sb *sub) onBatch(space string, cv *coverage, b spaceindex.Batch) {
 		cv.buf = append(cv.buf, b)
 		return
 	}
+	if b.Seq <= cv.seq {
+		return // the snapshot already holds it (the feed delivers after commit, so it can come late)
+	}
 	if b.Reset {
 		sb.resnapshot(space, cv)
 		return
 	}
-	sb.applyBatch(space, b)
-	if sb.live {
+	if sb.applyBatch(space, cv, b) {
+		sb.resnapshot(space, cv)
+		return
+	}
+	if sb.live && !sb.anyBufferingLocked() {
 		sb.tell(nil)
 	}
 }
 
-// resnapshot re-reads a space whose feed reset, on a goroutine the service
-// owns (the feed callback may not read the index). Caller holds mu.
+// resnapshot re-reads a space (its feed reset, or removals left too few
+// matches held for the window) on a goroutine the service owns (the feed
+// callback may not read the index). Caller holds mu.
 func (sb *sub) resnapshot(space string, cv *coverage) {
 	cv.buffering, cv.buf = true, nil
 	cv.gen++
+	gen := cv.gen
 	svc := sb.svc
 	svc.wg.Add(1)
+	sb.reading++
 	go func() {
 		defer svc.wg.Done()
-		if err := sb.snapshot(context.Background(), space, cv.src); err != nil {
-			svc.cfg.Log.Warn("subscription: re-reading a space after a failed write", "subscription", sb.id, "space", space, "err", err)
+		if err := sb.read(context.Background(), space, cv, gen); err != nil {
+			svc.cfg.Log.Warn("subscription: re-reading a space", "subscription", sb.id, "space", space, "err", err)
 		}
+		sb.mu.Lock()
+		sb.reading--
+		sb.settled.Broadcast()
+		sb.mu.Unlock()
 	}()
 }
 
@@ -479,11 +562,8 @@ func (sb *sub) dropSpace(space string) {
 	defer cv.stop() // after mu: the feed takes its lock, then mu
 	defer sb.mu.Unlock()
 	delete(sb.spaces, space)
-	for key, e := range sb.entries {
-		if key.space == space {
-			sb.removeOrdered(e)
-			delete(sb.entries, key)
-		}
+	for _, e := range cv.order {
+		delete(sb.entries, e.key())
 	}
 	if sb.live {
 		sb.tell([]Message{{Kind: SpaceRemoved, Space: space}})
@@ -513,45 +593,76 @@ func (cv *coverage) stop() {
 	}
 }
 
-// applyBatch applies a batch's changes to the ordered matches. Caller holds mu.
-func (sb *sub) applyBatch(space string, b spaceindex.Batch) {
+// applyBatch applies a batch's changes to a space's held matches and
+// total and cuts a held prefix grown past its bound. It reports whether the
+// space must be read again: what it holds contradicts the batch, or
+// removals left fewer matches held than the window needs while more exist.
+// Caller holds mu.
+func (sb *sub) applyBatch(space string, cv *coverage, b spaceindex.Batch) (reread bool) {
+	cv.seq = b.Seq
+	consistent := true
 	for _, ch := range b.Changes {
-		if ch.Record == nil {
-			if e := sb.entries[entryKey{space, ch.ID}]; e != nil {
-				sb.removeOrdered(e)
-				delete(sb.entries, entryKey{space, ch.ID})
-			}
-			continue
+		if !sb.applyChange(space, cv, ch) {
+			consistent = false
 		}
-		sb.upsert(space, ch.Record, false)
 	}
+	switch {
+	case !consistent:
+		return true
+	case sb.q.Limit <= 0:
+		return len(cv.order) < cv.total // unreachable: without a limit every match is held
+	case len(cv.order) < sb.q.Offset+sb.q.Limit && len(cv.order) < cv.total:
+		return true
+	case len(cv.order) > sb.held()+sb.margin:
+		for _, e := range cv.order[sb.held():] {
+			delete(sb.entries, e.key())
+		}
+		clear(cv.order[sb.held():])
+		cv.order = cv.order[:sb.held()]
+	}
+	return false
 }
 
-// upsert places a record's new state: in order when it matches (known when
-// matched is set), out when not.
-func (sb *sub) upsert(space string, rec *spaceindex.Record, matched bool) {
-	key := entryKey{space, rec.ID}
+// applyChange applies one record's change: out of the held matches if it
+// was held, in (in order) if it matches now and sorts before the last held
+// match (or the space's matches are all held); the total follows whether
+// its previous and new states match. It reports false when the change
+// contradicts what is held (a held record the index says was absent or not
+// matching, or a match that was neither held nor beyond the held prefix).
+func (sb *sub) applyChange(space string, cv *coverage, ch spaceindex.Change) bool {
+	key := entryKey{space, ch.ID}
 	sb.touched[key] = true
+	ok := true
 	e := sb.entries[key]
+	wasMatch := ch.Prev != nil && sb.c.Match(ch.Prev)
+	complete := len(cv.order) == cv.total
 	if e != nil {
-		sb.removeOrdered(e)
-	}
-	if !matched && !sb.c.Match(rec) {
+		cv.remove(e, sb.compare)
 		delete(sb.entries, key)
-		return
+		ok = wasMatch
+		wasMatch = true
+	} else if wasMatch && complete {
+		ok = false
 	}
-	if e == nil {
-		e = &entry{space: space}
-		sb.entries[key] = e
+	if wasMatch {
+		cv.total--
 	}
-	e.rec = sb.slim(rec)
-	i, _ := slices.BinarySearchFunc(sb.order, e, sb.compare)
-	sb.order = slices.Insert(sb.order, i, e)
+	if ch.Record == nil || !sb.c.Match(ch.Record) {
+		return ok
+	}
+	cv.total++
+	ne := &entry{space: space, rec: sb.slim(ch.Record)}
+	i, _ := slices.BinarySearchFunc(cv.order, ne, sb.compare)
+	if len(cv.order) == cv.total-1 || i < len(cv.order) {
+		sb.entries[key] = ne
+		cv.order = slices.Insert(cv.order, i, ne)
+	}
+	return ok
 }
 
 // slim returns rec holding only the details the subscription keeps (the
-// sort keys and the requested keys): a subscription holds every match, so
-// it must not hold whole records when it needs a few keys of each.
+// sort keys and the requested keys): a subscription may hold many matches,
+// so it must not hold whole records when it needs a few keys of each.
 func (sb *sub) slim(rec *spaceindex.Record) *spaceindex.Record {
 	if sb.kept == nil {
 		return rec
@@ -565,15 +676,16 @@ func (sb *sub) slim(rec *spaceindex.Record) *spaceindex.Record {
 	return out
 }
 
-func (sb *sub) removeOrdered(e *entry) {
-	i, found := slices.BinarySearchFunc(sb.order, e, sb.compare)
-	if found && sb.order[i] == e {
-		sb.order = slices.Delete(sb.order, i, i+1)
+// remove takes e out of the space's held matches.
+func (cv *coverage) remove(e *entry, compare func(a, b *entry) int) {
+	i, found := slices.BinarySearchFunc(cv.order, e, compare)
+	if found && cv.order[i] == e {
+		cv.order = slices.Delete(cv.order, i, i+1)
 		return
 	}
 	// Unreachable while compare is a total order; stay correct regardless.
-	if i := slices.Index(sb.order, e); i >= 0 {
-		sb.order = slices.Delete(sb.order, i, i+1)
+	if i := slices.Index(cv.order, e); i >= 0 {
+		cv.order = slices.Delete(cv.order, i, i+1)
 	}
 }
 
@@ -586,18 +698,49 @@ func (sb *sub) compare(a, b *entry) int {
 	return cmp.Compare(a.space, b.space)
 }
 
+// currentWindow merges the spaces' held matches into the window: each space
+// holds at least its first Offset+Limit matches (or all), so the first
+// Offset+Limit of the merge are the first of every match.
 func (sb *sub) currentWindow() []*entry {
-	lo := min(sb.q.Offset, len(sb.order))
-	hi := len(sb.order)
+	end := -1
 	if sb.q.Limit > 0 {
-		hi = min(hi, lo+sb.q.Limit)
+		end = sb.q.Offset + sb.q.Limit
 	}
-	return slices.Clone(sb.order[lo:hi])
+	heads := make([][]*entry, 0, len(sb.spaces))
+	for _, cv := range sb.spaces {
+		if len(cv.order) > 0 {
+			heads = append(heads, cv.order)
+		}
+	}
+	var merged []*entry
+	for len(heads) > 0 && (end < 0 || len(merged) < end) {
+		best := 0
+		for i := 1; i < len(heads); i++ {
+			if sb.compare(heads[i][0], heads[best][0]) < 0 {
+				best = i
+			}
+		}
+		merged = append(merged, heads[best][0])
+		if heads[best] = heads[best][1:]; len(heads[best]) == 0 {
+			heads = slices.Delete(heads, best, best+1)
+		}
+	}
+	return merged[min(sb.q.Offset, len(merged)):]
+}
+
+// totalLocked is the number of matches in every covered space.
+func (sb *sub) totalLocked() int {
+	n := 0
+	for _, cv := range sb.spaces {
+		n += cv.total
+	}
+	return n
 }
 
 func (sb *sub) counters(window int) counters {
-	prev := min(sb.q.Offset, len(sb.order))
-	return counters{total: len(sb.order), prev: prev, next: len(sb.order) - prev - window}
+	total := sb.totalLocked()
+	prev := min(sb.q.Offset, total)
+	return counters{total: total, prev: prev, next: total - prev - window}
 }
 
 // tell diffs the window against what the subscriber holds and sends the

@@ -136,6 +136,7 @@ func (w *world) expected(req Request) (ids []string, details map[string]spaceind
 
 func (w *world) check(id string, req Request) {
 	w.t.Helper()
+	w.settle(id)
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	require.Empty(w.t, w.errs)
@@ -164,6 +165,8 @@ func TestPropertyViewEqualsFreshQuery(t *testing.T) {
 	rapid.Check(t, func(rt *rapid.T) {
 		w := newWorld(rt, t.TempDir())
 		defer w.close()
+		// A small margin makes windows cut their held matches and re-read.
+		w.svc.margin = rapid.IntRange(0, 3).Draw(rt, "margin")
 		spaces := []string{"s1", "s2"}
 		for _, s := range spaces {
 			w.load(s)
@@ -199,7 +202,7 @@ func TestPropertyViewEqualsFreshQuery(t *testing.T) {
 		for range rapid.IntRange(1, 60).Draw(rt, "steps") {
 			space := rapid.SampledFrom(spaces).Draw(rt, "space")
 			// Object ids are unique across spaces (a root change names its space).
-			id := fmt.Sprintf("%s-o%d", space, rapid.IntRange(0, 7).Draw(rt, "id"))
+			id := fmt.Sprintf("%s-o%d", space, rapid.IntRange(0, 11).Draw(rt, "id"))
 			h := w.open[space]
 			switch rapid.IntRange(0, 9).Draw(rt, "op") {
 			case 0, 1, 2, 3:
@@ -234,9 +237,96 @@ func TestPropertyViewEqualsFreshQuery(t *testing.T) {
 			}
 			for i, id := range ids {
 				w.check(id, reqs[i])
+				w.checkHeld(id)
 			}
 		}
 	})
+}
+
+// settle waits until the subscription has no re-read in flight: a write
+// returns once its batch was applied, but a batch that left too few
+// matches held for the window is followed by a re-read of the space on
+// the service's goroutine (and its messages).
+func (w *world) settle(id string) {
+	w.svc.mu.Lock()
+	sb := w.svc.subs[id]
+	w.svc.mu.Unlock()
+	if sb == nil {
+		return
+	}
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	for sb.reading > 0 {
+		sb.settled.Wait()
+	}
+}
+
+// checkHeld fails when a subscription with a limit holds more of a space's
+// matches than its window needs plus twice its margin, or fewer than the
+// window needs while more exist.
+func (w *world) checkHeld(id string) {
+	w.settle(id)
+	w.svc.mu.Lock()
+	sb := w.svc.subs[id]
+	w.svc.mu.Unlock()
+	sb.mu.Lock()
+	defer sb.mu.Unlock()
+	if sb.q.Limit <= 0 {
+		return
+	}
+	for space, cv := range sb.spaces {
+		require.LessOrEqual(w.t, len(cv.order), sb.held()+sb.margin, "matches held of %s", space)
+		require.GreaterOrEqual(w.t, len(cv.order), min(cv.total, sb.q.Offset+sb.q.Limit), "matches held of %s", space)
+	}
+}
+
+// TestWindowedSubscriptionHoldsWindowPlusMargin: a subscription with a
+// limit over a large space holds its window plus the margin, not every
+// match, and stays equal to a fresh query while writes push records in
+// and out of the window and removals use up what it held (it re-reads).
+func TestWindowedSubscriptionHoldsWindowPlusMargin(t *testing.T) {
+	w := newWorld(t, t.TempDir())
+	defer w.close()
+	w.load("s1")
+	ctx := context.Background()
+	h := w.open["s1"]
+	var recs []spaceindex.Record
+	for i := range 600 {
+		recs = append(recs, record(fmt.Sprintf("o%03d", i), "a", i, "x", true))
+	}
+	require.NoError(t, h.Put(ctx, recs...))
+	req := Request{Query: spaceindex.Query{Sorts: []spaceindex.Sort{{Key: "n"}}, Limit: 10, Offset: 5}}
+	id := w.subscribe(req)
+	w.check(id, req)
+	held := func() int {
+		w.svc.mu.Lock()
+		sb := w.svc.subs[id]
+		w.svc.mu.Unlock()
+		sb.mu.Lock()
+		defer sb.mu.Unlock()
+		return len(sb.entries)
+	}
+	require.Equal(t, 5+10+defaultMargin, held(), "the window and the margin, not 600 matches")
+	// New records at the front push held ones out; the held prefix is cut.
+	for i := range 80 {
+		require.NoError(t, h.Put(ctx, record(fmt.Sprintf("new%03d", i), "a", -1-i, "x", true)))
+	}
+	w.check(id, req)
+	require.LessOrEqual(t, held(), 5+10+2*defaultMargin)
+	// Removing the front, one write at a time, uses up the held matches
+	// and makes the subscription read the space again.
+	for i := range 80 {
+		require.NoError(t, h.Delete(ctx, fmt.Sprintf("new%03d", i)))
+	}
+	for i := range 100 {
+		require.NoError(t, h.Delete(ctx, fmt.Sprintf("o%03d", i)))
+		if i%10 == 0 {
+			w.check(id, req)
+		}
+	}
+	w.check(id, req)
+	require.LessOrEqual(t, held(), 5+10+2*defaultMargin)
+	require.GreaterOrEqual(t, held(), 5+10)
 }
 
 // TestChangesRacingTheSnapshotAreNotLost: writers keep writing while
