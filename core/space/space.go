@@ -321,6 +321,9 @@ func (s *Space) CreateObject(ctx context.Context, typ string, details Details) (
 }
 
 func (s *Space) createObject(ctx context.Context, typ string, details Details) (crypto.ObjectID, error) {
+	if objectType(typ) != typ {
+		return "", errkind.Errorf("object.create", errkind.Invalid, "object type %.40q: want valid UTF-8 of at most %d bytes", typ, maxTypeSize)
+	}
 	ops, err := setOps(details)
 	if err != nil {
 		return "", err
@@ -434,7 +437,7 @@ func (s *Space) persist(obj *object, written []objtree.Change) error {
 	for i, c := range written {
 		ids[i], raws[i] = string(c.ID), c.Raw
 	}
-	if err := s.replay(obj); err != nil {
+	if err := s.replay(obj, written); err != nil {
 		return err
 	}
 	heads := headStrings(obj.tree.Heads())
@@ -462,27 +465,58 @@ func (s *Space) persist(obj *object, written []objtree.Change) error {
 
 // replay brings obj.state up to the tree's order, incrementally when the new
 // changes extend the order, else from scratch. Actor only.
-func (s *Space) replay(obj *object) error { return replayObject(obj, s.keys) }
+// The ops it leaves out (values.go) of the changes in written are logged:
+// they came with this write; older ones were logged when they arrived.
+func (s *Space) replay(obj *object, written []objtree.Change) error {
+	drops, err := replayObject(obj, s.keys)
+	if len(drops) == 0 {
+		return err
+	}
+	fresh := make(map[crypto.ChangeID]bool, len(written))
+	for _, c := range written {
+		fresh[c.ID] = true
+	}
+	for _, d := range drops {
+		if !fresh[d.change] {
+			continue
+		}
+		if c, ok := obj.tree.Get(d.change); ok {
+			s.log.Warn("dropped an op that no device may apply", "space", s.id, "object", obj.tree.ID(),
+				"change", d.change, "author", c.Author, "op", d.op, "why", d.why)
+		}
+	}
+	return err
+}
 
 // replayObject is replay with the given read keys (rebuild.go runs it off
-// the actor).
-func replayObject(obj *object, keys map[crypto.KeyID]crypto.SymKey) error {
+// the actor). Every op passes checkOp first (values.go): one that fails it
+// is left out, and so is a change whose ops do not decrypt or decode under
+// the key it names (it is the same for every member holding that key); the
+// rest applies. Both are returned. Only a missing read key fails the replay:
+// another device that holds it would apply the change.
+func replayObject(obj *object, keys map[crypto.KeyID]crypto.SymKey) ([]dropped, error) {
 	order := obj.tree.Order()
 	if obj.applied > len(order) || !prefixStable(obj, order) {
 		obj.state, obj.applied = objtree.NewState(), 0
 	}
+	var drops []dropped
 	for _, id := range order[obj.applied:] {
 		c, _ := obj.tree.Get(id)
 		ops, err := objtree.DecryptOps(c, keys)
-		if err != nil {
-			return err
+		switch {
+		case errors.Is(err, objtree.ErrNoKey):
+			return drops, err
+		case err != nil:
+			drops = append(drops, dropped{change: id, op: -1, why: err.Error()})
+			ops = nil
 		}
+		ops, drops = validOps(id, ops, drops)
 		obj.state.Apply(ops)
 		obj.updated = max(obj.updated, c.Timestamp)
 		obj.applied++
 		obj.lastApplied = id
 	}
-	return nil
+	return drops, nil
 }
 
 // prefixStable reports whether the changes already applied are still the
@@ -547,8 +581,8 @@ func restoreObject(id crypto.ObjectID, raws [][]byte, keys map[crypto.KeyID]cryp
 	if err != nil {
 		return nil, errkind.E("object", errkind.Corrupt, err)
 	}
-	obj := &object{tree: tree, state: objtree.NewState(), typ: root.ObjectType, created: root.Timestamp, updated: root.Timestamp}
-	if err := replayObject(obj, keys); err != nil {
+	obj := &object{tree: tree, state: objtree.NewState(), typ: objectType(root.ObjectType), created: root.Timestamp, updated: root.Timestamp}
+	if _, err := replayObject(obj, keys); err != nil {
 		return nil, err
 	}
 	return obj, nil

@@ -325,7 +325,7 @@ func (s *Space) newRemoteObject(id crypto.ObjectID, changes []objtree.Change) (*
 			if err != nil {
 				return nil, errkind.E("space.sync", errkind.Corrupt, err)
 			}
-			return &object{tree: tree, state: objtree.NewState(), typ: c.ObjectType, created: c.Timestamp, updated: c.Timestamp, isNew: true}, nil
+			return &object{tree: tree, state: objtree.NewState(), typ: objectType(c.ObjectType), created: c.Timestamp, updated: c.Timestamp, isNew: true}, nil
 		}
 	}
 	return nil, errkind.Errorf("space.sync", errkind.Transient, "object %s: root change not received yet", id)
@@ -339,7 +339,7 @@ func (s *Space) persistRemote(obj *object, written []objtree.Change) error {
 	for i, c := range written {
 		ids[i], raws[i] = string(c.ID), c.Raw
 	}
-	if err := s.replay(obj); err != nil {
+	if err := s.replay(obj, written); err != nil {
 		return err
 	}
 	meta := spacestore.Meta{Type: obj.typ, Heads: headStrings(obj.tree.Heads()), Deleted: obj.deleted()}

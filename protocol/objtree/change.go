@@ -195,7 +195,10 @@ func DecryptOps(c Change, keys map[crypto.KeyID]crypto.SymKey) ([]*syncpb.Op, er
 	return DecodeOps(plain)
 }
 
-// DecodeOps decodes and validates a plaintext ChangeOps.
+// DecodeOps decodes a plaintext ChangeOps and checks its shape: it decodes, holds at most
+// MaxChangeOps ops, and every op is one of the four kinds. What an op may set (keys,
+// values, nesting up to MaxValueDepth) is the applier's rule, checked per op, so that one
+// bad op does not take the rest of its change with it.
 func DecodeOps(plain []byte) ([]*syncpb.Op, error) {
 	var ops syncpb.ChangeOps
 	if err := ops.Unmarshal(plain); err != nil {
@@ -205,38 +208,11 @@ func DecodeOps(plain []byte) ([]*syncpb.Op, error) {
 		return nil, fmt.Errorf("%w: %d ops, limit %d", ErrInvalid, len(ops.Ops), protocol.MaxChangeOps)
 	}
 	for _, op := range ops.Ops {
-		var v *syncpb.Value
-		switch o := op.Op.(type) {
-		case *syncpb.Op_Set:
-			v = o.Set.Value
-		case *syncpb.Op_Unset:
-		case *syncpb.Op_ListAdd:
-			v = o.ListAdd.Value
-		case *syncpb.Op_ListRemove:
-			v = o.ListRemove.Value
+		switch op.Op.(type) {
+		case *syncpb.Op_Set, *syncpb.Op_Unset, *syncpb.Op_ListAdd, *syncpb.Op_ListRemove:
 		default:
 			return nil, fmt.Errorf("%w: empty or unknown op", ErrInvalid)
 		}
-		if err := checkValue(v, 0); err != nil {
-			return nil, err
-		}
 	}
 	return ops.Ops, nil
-}
-
-func checkValue(v *syncpb.Value, depth int) error {
-	if depth > protocol.MaxValueDepth {
-		return fmt.Errorf("%w: value nested deeper than %d", ErrInvalid, protocol.MaxValueDepth)
-	}
-	if v == nil {
-		return nil // a missing value is null
-	}
-	if l, ok := v.Kind.(*syncpb.Value_List); ok && l.List != nil {
-		for _, e := range l.List.Values {
-			if err := checkValue(e, depth+1); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }
