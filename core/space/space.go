@@ -350,11 +350,11 @@ func (s *Space) createObject(ctx context.Context, typ string, details Details) (
 		obj := &object{tree: tree, state: objtree.NewState(), typ: typ, created: root.Timestamp, updated: root.Timestamp}
 		written := []objtree.Change{root}
 		if len(ops) > 0 {
-			c, err := s.newChange(obj, ops)
+			cs, err := s.newChange(obj, ops)
 			if err != nil {
 				return err
 			}
-			written = append(written, c)
+			written = append(written, cs...)
 		}
 		return s.persist(obj, written)
 	})
@@ -401,32 +401,41 @@ func (s *Space) write(id crypto.ObjectID, ops []*syncpb.Op) error {
 	if err := checkFileOps(obj, ops); err != nil {
 		return err
 	}
-	c, err := s.newChange(obj, ops)
+	cs, err := s.newChange(obj, ops)
 	if err != nil {
 		return err
 	}
-	return s.persist(obj, []objtree.Change{c})
+	return s.persist(obj, cs)
 }
 
-// newChange builds, signs and adds a change on the object's heads. Actor only.
-func (s *Space) newChange(obj *object, ops []*syncpb.Op) (objtree.Change, error) {
+// newChange builds, signs and adds a change on the object's heads, and
+// returns what it added: the change, after the merge changes it needs when
+// the object has more heads than a change may have parents (objtree.Merge:
+// any number of concurrent siblings stays writable). Actor only.
+func (s *Space) newChange(obj *object, ops []*syncpb.Op) ([]objtree.Change, error) {
 	readKey, ok := s.keys[s.acl.ReadKeyID()]
 	if !ok {
-		return objtree.Change{}, errkind.Errorf("object", errkind.Permission, "no current read key for space %s", s.id)
+		return nil, errkind.Errorf("object", errkind.Permission, "no current read key for space %s", s.id)
 	}
 	b := objtree.Builder{Space: s.id, Author: s.author}
-	raw, err := b.Change(obj.tree.ID(), obj.tree.Heads(), s.acl.Head(), readKey, ops, s.now())
+	now := s.now()
+	merges, parents, err := b.Merge(obj.tree.ID(), obj.tree.Heads(), s.acl.Head(), readKey, now)
 	if err != nil {
-		return objtree.Change{}, errkind.E("object", errkind.Invalid, err)
+		return nil, errkind.E("object", errkind.Invalid, err)
+	}
+	raw, err := b.Change(obj.tree.ID(), parents, s.acl.Head(), readKey, ops, now)
+	if err != nil {
+		return nil, errkind.E("object", errkind.Invalid, err)
 	}
 	c, err := objtree.DecodeStored(raw) // just signed here: no need to verify our own signature
 	if err != nil {
-		return objtree.Change{}, err
+		return nil, err
 	}
-	if _, err := obj.tree.Add(s.acl, c); err != nil {
-		return objtree.Change{}, err
+	out := append(merges, c)
+	if _, err := obj.tree.Add(s.acl, out...); err != nil {
+		return nil, err
 	}
-	return c, nil
+	return out, nil
 }
 
 // persist writes new changes and the object's meta to the store, then
@@ -548,8 +557,33 @@ func (s *Space) object(id crypto.ObjectID) (*object, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.repairMeta(obj); err != nil {
+		return nil, err
+	}
 	s.cache(obj)
 	return obj, nil
+}
+
+// repairMeta rewrites the object's meta (and record) when the changes in the
+// store have other heads than it names: a batch too big for one transaction
+// stores its changes first (spacestore.WriteChanges), and a crash before the
+// meta followed leaves them there, valid and unnamed. Actor only.
+func (s *Space) repairMeta(obj *object) error {
+	id := string(obj.tree.ID())
+	heads := headStrings(obj.tree.Heads())
+	meta, err := s.store.Meta(id)
+	if err != nil && !errors.Is(err, spacestore.ErrNotFound) {
+		return err
+	}
+	if err == nil && slices.Equal(meta.Heads, heads) {
+		return nil
+	}
+	s.log.Warn("repairing an object's heads from its stored changes", "space", s.id, "object", id, "stored", len(meta.Heads), "changes", len(heads))
+	meta = spacestore.Meta{Type: obj.typ, Heads: heads, Deleted: obj.deleted()}
+	if err := s.store.WriteChanges(id, nil, nil, meta, false); err != nil {
+		return errkind.E("object", errkind.Other, err)
+	}
+	return s.reindex(obj)
 }
 
 // restoreObject rebuilds an object's core from its stored changes and

@@ -228,12 +228,9 @@ func TestRemoteBadValuesAreDropped(t *testing.T) {
 // TestLocalBadValuesAreRefused: the same rule refuses a local write, with an
 // Invalid error, and writes nothing.
 func TestLocalBadValuesAreRefused(t *testing.T) {
-	e := newEnv(t)
 	c := ctx(t)
-	id, err := e.svc.Create(c, "Home")
-	require.NoError(t, err)
-	sp, err := e.svc.Get(c, id)
-	require.NoError(t, err)
+	e := newEnv(t)
+	_, sp := homeSpace(t, e)
 	obj, err := sp.CreateObject(c, "task", Details{"name": str("ok")})
 	require.NoError(t, err)
 	for name, d := range map[string]Details{

@@ -223,18 +223,30 @@ type Meta struct {
 	Deleted bool
 }
 
-// WriteChanges stores new changes of object and its new meta in one
-// transaction, with the object's next sequence number (log.go) and the
-// store's new head-sync digest. local marks the object as having changes to
+// WriteChanges stores new changes of object and its new meta, with the
+// object's next sequence number (log.go) and the store's new head-sync
+// digest, in one transaction; when the changes are too many for one, they
+// go first, in as many as they need, and the rest follows in one (see
+// below). local marks the object as having changes to
 // push. extra are more writes (file references, queues: files.go) made in
 // the same transaction. Calls must not overlap (one writer: the actor).
 func (s *Store) WriteChanges(object string, ids []string, raws [][]byte, meta Meta, local bool, extra ...Write) error {
 	if len(ids) != len(raws) {
 		return fmt.Errorf("spacestore: %d ids for %d changes", len(ids), len(raws))
 	}
-	digest := s.Digest()
-	err := s.update(func(txn *badger.Txn) error {
-		d := digest
+	base := s.Digest()
+	var digest diff.Digest // base with this write, once fn ran (fn may run twice)
+	// The changes are keyed by their ids (content addresses): a batch too big
+	// for one transaction stores them ahead of the rest (badgerdb.UpdateSplit),
+	// and until the meta below names them they are only unread bytes; a
+	// restore that finds them (after a crash between the two) repairs the meta
+	// (Space.object).
+	entries := make([]badgerdb.Entry, len(ids))
+	for i := range ids {
+		entries[i] = badgerdb.Entry{Key: changeKey(object, ids[i]), Value: raws[i]}
+	}
+	err := s.db.UpdateSplit(entries, func(txn *badger.Txn) error {
+		d := base
 		old, err := getIn(txn, objectKey(object))
 		switch {
 		case err == nil:
@@ -247,11 +259,6 @@ func (s *Store) WriteChanges(object string, ids []string, raws [][]byte, meta Me
 			return err
 		}
 		d.Add(Element(object, meta.Heads))
-		for i := range ids {
-			if err := txn.Set(changeKey(object, ids[i]), raws[i]); err != nil {
-				return err
-			}
-		}
 		if err := txn.Set(objectKey(object), encodeMeta(meta)); err != nil {
 			return err
 		}
@@ -270,6 +277,7 @@ func (s *Store) WriteChanges(object string, ids []string, raws [][]byte, meta Me
 		}
 		return nil
 	})
+	s.dirty.Store(true) // a split write may have committed part of it
 	if err == nil {
 		s.digestMu.Lock()
 		s.digest = digest

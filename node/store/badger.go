@@ -80,14 +80,18 @@ func (b *Badger) Close() error {
 	return b.closeErr
 }
 
-// update runs fn in a read-write transaction; a badger conflict is ErrStale.
+// update runs fn in a read-write transaction; a badger conflict is ErrStale, a
+// transaction over badger's cap ErrBatchTooBig.
 func (b *Badger) update(ctx context.Context, fn func(*badger.Txn) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	err := b.db.Update(fn)
-	if errors.Is(err, badger.ErrConflict) {
+	switch {
+	case errors.Is(err, badger.ErrConflict):
 		return ErrStale
+	case errors.Is(err, badger.ErrTxnTooBig):
+		return ErrBatchTooBig
 	}
 	return err
 }

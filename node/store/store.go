@@ -15,6 +15,9 @@ var (
 	ErrExists   = errkind.E("store", errkind.Exists, errors.New("already exists"))
 	// ErrStale: a compare-and-swap lost; re-read and decide again.
 	ErrStale = errkind.E("store", errkind.Transient, errors.New("stored value changed"))
+	// ErrBatchTooBig: the write does not fit in one of the store's transactions (badger
+	// caps them); nothing was stored. Split the batch.
+	ErrBatchTooBig = errkind.E("store", errkind.Invalid, errors.New("batch too big for one transaction: split it"))
 )
 
 // Status is the lifecycle state of a space on the node.
@@ -67,7 +70,9 @@ type ACL interface {
 type Changes interface {
 	// PutChanges appends cs (in the given order, which is the order Changes returns) to
 	// the object and sets its heads, if and only if the stored heads equal old (nil for a
-	// new object); else ErrStale.
+	// new object); else ErrStale. A store whose transactions are bounded refuses a batch
+	// that does not fit in one with ErrBatchTooBig, storing nothing: the caller stores
+	// prefixes of it (each holding its changes' parents) one by one.
 	PutChanges(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID, old, heads []crypto.ChangeID, cs []Change) error
 	// Heads returns the object's sorted heads; nil for an unknown object.
 	Heads(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID) ([]crypto.ChangeID, error)

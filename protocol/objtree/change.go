@@ -179,6 +179,38 @@ func (b Builder) Change(object crypto.ObjectID, parents []crypto.ChangeID, aclHe
 	return b.sign(&syncpb.Change{ObjectId: string(object), Parents: ps, AclHead: string(aclHead), KeyId: string(readKey.ID()), Timestamp: ts, Encrypted: enc})
 }
 
+// Merge makes the changes a new change of object needs before it can build on heads when
+// they are more than MaxParents (many concurrent siblings: issue 16.5): merge changes with
+// no ops, each on at most MaxParents of the heads (in sorted order), then merges of those
+// merges, until at most MaxParents remain. It returns the merges, parents first, and the
+// parents the new change takes (heads itself, sorted, when they fit). Any number of heads
+// is merged this way: 65,536 in two levels.
+func (b Builder) Merge(object crypto.ObjectID, heads []crypto.ChangeID, aclHead crypto.RecordID, readKey crypto.SymKey, ts int64) (merges []Change, parents []crypto.ChangeID, err error) {
+	parents = slices.Clone(heads)
+	slices.Sort(parents)
+	parents = slices.Compact(parents)
+	for len(parents) > protocol.MaxParents {
+		var next []crypto.ChangeID
+		for len(parents) > 0 {
+			n := min(protocol.MaxParents, len(parents))
+			raw, err := b.Change(object, parents[:n], aclHead, readKey, nil, ts)
+			if err != nil {
+				return nil, nil, err
+			}
+			c, err := DecodeStored(raw) // just signed here
+			if err != nil {
+				return nil, nil, err
+			}
+			merges = append(merges, c)
+			next = append(next, c.ID)
+			parents = parents[n:]
+		}
+		slices.Sort(next)
+		parents = next
+	}
+	return merges, parents, nil
+}
+
 // DecryptOps decrypts a change's ops with the read keys the caller holds.
 func DecryptOps(c Change, keys map[crypto.KeyID]crypto.SymKey) ([]*syncpb.Op, error) {
 	if c.IsRoot {

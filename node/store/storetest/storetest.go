@@ -40,6 +40,7 @@ func Run(t *testing.T, open Opener) {
 		"ACLRace":     testACLRace,
 		"Changes":     testChanges,
 		"ChangesRace": testChangesRace,
+		"ChangesBig":  testChangesBig,
 		"Purge":       testPurge,
 		"Index":       testIndex,
 		"Blobs":       testBlobs,
@@ -223,6 +224,51 @@ func testChangesRace(t *testing.T, s store.Store) {
 	n := 0
 	require.NoError(t, s.Changes(ctx, sid("a"), oid("x"), func(store.Change) bool { n++; return true }))
 	require.Equal(t, 40, n)
+}
+
+// testChangesBig: a batch of thousands of changes (siblings of one root) is stored whole,
+// or refused with ErrBatchTooBig leaving the object as it was; halves of a refused batch,
+// each swapped on the heads the previous one left, store it all.
+func testChangesBig(t *testing.T, s store.Store) {
+	require.NoError(t, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), nil))
+	root := change("root")
+	require.NoError(t, s.PutChanges(ctx, sid("a"), oid("x"), nil, []crypto.ChangeID{root.ID}, []store.Change{root}))
+	var all []store.Change
+	for i := range 3000 {
+		c := change(fmt.Sprint("sibling ", i))
+		c.Raw = append(c.Raw, make([]byte, 300)...) // small: kept in the LSM tree, not a value log
+		all = append(all, c)
+	}
+	var put func(cs []store.Change) int
+	put = func(cs []store.Change) (refused int) {
+		old, err := s.Heads(ctx, sid("a"), oid("x"))
+		require.NoError(t, err)
+		heads := slices.Clone(old)
+		if len(heads) == 1 && heads[0] == root.ID {
+			heads = nil // the siblings replace nothing but are children of the root
+		}
+		for _, c := range cs {
+			heads = append(heads, c.ID)
+		}
+		slices.Sort(heads)
+		err = s.PutChanges(ctx, sid("a"), oid("x"), old, heads, cs)
+		if errors.Is(err, store.ErrBatchTooBig) {
+			now, herr := s.Heads(ctx, sid("a"), oid("x"))
+			require.NoError(t, herr)
+			require.Equal(t, old, now, "a refused batch stores nothing")
+			return 1 + put(cs[:len(cs)/2]) + put(cs[len(cs)/2:])
+		}
+		require.NoError(t, err)
+		return 0
+	}
+	refused := put(all)
+	t.Logf("a batch of %d changes: %d refusals", len(all), refused)
+	heads, err := s.Heads(ctx, sid("a"), oid("x"))
+	require.NoError(t, err)
+	require.Len(t, heads, len(all))
+	n := 0
+	require.NoError(t, s.Changes(ctx, sid("a"), oid("x"), func(store.Change) bool { n++; return true }))
+	require.Equal(t, len(all)+1, n)
 }
 
 func testPurge(t *testing.T, s store.Store) {
