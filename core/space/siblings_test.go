@@ -28,10 +28,12 @@ func TestManySiblings(t *testing.T) {
 			w := newWriter(t, c, spA, a.account)
 			obj, root := w.root(t, "task")
 			raws := [][]byte{root}
+			var nodeHeads []string
 			for i := range n {
 				raws = append(raws, w.change(t, obj, []crypto.ChangeID{crypto.ChangeID(obj)}, objtree.Set(fmt.Sprintf("k%04d", i), objtree.Number(float64(i)))))
+				nodeHeads = append(nodeHeads, string(idOf(t, raws[len(raws)-1])))
 			}
-			missing, err := spB.ApplyRemote(c, obj, raws, nil)
+			missing, err := spB.ApplyRemote(c, obj, raws, nodeHeads)
 			require.NoError(t, err, "store %d siblings", n)
 			require.Empty(t, missing)
 			heads, err := spB.Heads(c, obj)
@@ -57,7 +59,9 @@ func TestManySiblings(t *testing.T) {
 			}
 			assert.Equal(t, (n+protocol.MaxParents-1)/protocol.MaxParents+1, made, "merges of at most %d, then the change", protocol.MaxParents)
 
-			// The other device gets the merges and agrees.
+			// The other device, which had the siblings, gets the merges and agrees.
+			_, err = spA.ApplyRemote(c, obj, raws, nodeHeads)
+			require.NoError(t, err)
 			for _, hu := range batches {
 				_, err := spA.ApplyRemote(c, obj, hu.Changes, nil)
 				require.NoError(t, err)
