@@ -148,9 +148,12 @@ func (n *Node) putPart(ctx context.Context, id crypto.SpaceID, obj crypto.Object
 			return nil, grpcErr(err)
 		}
 		heads := nextHeads(old, part)
-		err = n.store.PutChanges(ctx, id, obj, old, heads, cs)
+		err = n.store.PutChanges(ctx, id, obj, old, heads, cs, n.limits())
 		if errors.Is(err, store.ErrStale) {
 			continue
+		}
+		if q := quotaErr(err); q != nil {
+			return nil, q
 		}
 		if errors.Is(err, store.ErrBatchTooBig) {
 			return nil, err

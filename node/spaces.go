@@ -167,6 +167,11 @@ func (n *Node) view(ctx context.Context, id crypto.SpaceID) (*aclView, error) {
 	if err != nil || h.ID != id {
 		return nil, fmt.Errorf("stored header of %s: %w (%v)", id, errCorrupt, err)
 	}
+	// A space stored before quotas has no owner yet: its creator is (quota.go). Once per
+	// space and process, where the header is read anyway.
+	if err := n.store.SetOwner(ctx, id, h.Creator); err != nil {
+		return nil, err
+	}
 	v, err := n.refresh(ctx, newView(h))
 	if err != nil {
 		return nil, err

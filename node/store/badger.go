@@ -55,23 +55,65 @@ func openBadger(opts badger.Options) (*Badger, error) {
 }
 
 func (b *Badger) checkSchema() error {
-	return b.db.Update(func(txn *badger.Txn) error {
+	var v []byte
+	err := b.db.Update(func(txn *badger.Txn) error {
 		it, err := txn.Get(keySchema)
 		if errors.Is(err, badger.ErrKeyNotFound) {
-			return txn.Set(keySchema, []byte{schemaVersion})
+			v = []byte{schemaVersion}
+			return txn.Set(keySchema, v)
 		}
 		if err != nil {
 			return err
 		}
-		v, err := it.ValueCopy(nil)
-		if err != nil {
-			return err
-		}
-		if len(v) != 1 || v[0] != schemaVersion {
-			return errkind.Errorf("store.open", errkind.Corrupt, "node store schema %v, this node reads %d: use a matching hearth version", v, schemaVersion)
-		}
-		return nil
+		v, err = it.ValueCopy(nil)
+		return err
 	})
+	if err != nil {
+		return err
+	}
+	if len(v) == 1 && v[0] == 1 {
+		return b.migrate1to2()
+	}
+	if len(v) != 1 || v[0] != schemaVersion {
+		return errkind.Errorf("store.open", errkind.Corrupt, "node store schema %v, this node reads %d: use a matching hearth version", v, schemaVersion)
+	}
+	return nil
+}
+
+// migrate1to2 counts the bytes of every space's changes (cu/), one space per transaction
+// (a set, not an add: a migration cut short runs again from the start), then records
+// schema 2. Owners come later (SetOwner).
+func (b *Badger) migrate1to2() error {
+	ctx := context.Background()
+	var ids []crypto.SpaceID
+	if err := b.Statuses(ctx, func(id crypto.SpaceID, _ Status) bool { ids = append(ids, id); return true }); err != nil {
+		return err
+	}
+	for _, id := range ids {
+		var size int64
+		err := b.view(ctx, func(txn *badger.Txn) error {
+			it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixChanges(id)})
+			defer it.Close()
+			for it.Rewind(); it.Valid(); it.Next() {
+				err := it.Item().Value(func(v []byte) error {
+					c, err := changeOf(v)
+					size += int64(len(c.Raw))
+					return err
+				})
+				if err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil {
+			err = b.update(ctx, func(txn *badger.Txn) error { return txn.Set(keyChangeUsage(id), seqBytes(uint64(size))) })
+		}
+		if err != nil {
+			return fmt.Errorf("migrate the node store to schema 2: %w", err)
+		}
+	}
+	return b.update(ctx, func(txn *badger.Txn) error { return txn.Set(keySchema, []byte{2}) })
 }
 
 // Close closes the database. It is idempotent.
@@ -142,6 +184,70 @@ func parseSeq(b []byte) (uint64, error) {
 	return binary.BigEndian.Uint64(b), nil
 }
 
+// counterLocked reads a non-negative counter (0 when absent).
+func counterLocked(txn *badger.Txn, key []byte) (int64, error) {
+	v, err := get(txn, key)
+	if errors.Is(err, ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	n, err := parseSeq(v)
+	if err == nil && int64(n) < 0 {
+		return 0, errkind.Errorf("store", errkind.Corrupt, "counter %s is %d", key, n)
+	}
+	return int64(n), err
+}
+
+// addLocked adds delta to a counter; it never goes below zero, even over a store damaged
+// by hand.
+func addLocked(txn *badger.Txn, key []byte, delta int64) error {
+	if delta == 0 {
+		return nil
+	}
+	n, err := counterLocked(txn, key)
+	if err != nil {
+		return err
+	}
+	return txn.Set(key, seqBytes(uint64(max(n+delta, 0))))
+}
+
+// ownerLocked returns the identity a space is charged to; "" for a space stored without
+// an owner (its usage counts against nobody until SetOwner).
+func ownerLocked(txn *badger.Txn, id crypto.SpaceID) (string, error) {
+	v, err := get(txn, keyOwner(id))
+	if errors.Is(err, ErrNotFound) {
+		return "", nil
+	}
+	return string(v), err
+}
+
+// chargeLocked adds delta to the counter key(owner) unless the space has no owner.
+func chargeLocked(txn *badger.Txn, owner string, key func(string) []byte, delta int64) error {
+	if owner == "" {
+		return nil
+	}
+	return addLocked(txn, key(owner), delta)
+}
+
+// checkOwnerQuota is checkQuota for an owner's limit: a space without an owner counts
+// against nobody.
+func checkOwnerQuota(owner string, k QuotaKind, used, size, limit int64) error {
+	if owner == "" {
+		return nil
+	}
+	return checkQuota(k, used, size, limit)
+}
+
+// ownerCounterLocked reads the counter key(owner); 0 for no owner.
+func ownerCounterLocked(txn *badger.Txn, owner string, key func(string) []byte) (int64, error) {
+	if owner == "" {
+		return 0, nil
+	}
+	return counterLocked(txn, key(owner))
+}
+
 func indexLocked(txn *badger.Txn, id crypto.SpaceID, members []crypto.PubKey) error {
 	for _, k := range members {
 		if err := txn.Set(keyIndex(k, id), nil); err != nil {
@@ -152,11 +258,19 @@ func indexLocked(txn *badger.Txn, id crypto.SpaceID, members []crypto.PubKey) er
 }
 
 // CreateSpace implements Spaces.
-func (b *Badger) CreateSpace(ctx context.Context, id crypto.SpaceID, header, root []byte, members []crypto.PubKey) error {
-	return b.update(ctx, func(txn *badger.Txn) error {
+func (b *Badger) CreateSpace(ctx context.Context, id crypto.SpaceID, header, root []byte, members []crypto.PubKey, owner crypto.PubKey, lim Limits) error {
+	who := string(owner.Identity())
+	return b.updateRetry(ctx, func(txn *badger.Txn) error {
 		if _, err := get(txn, keyStatus(id)); err == nil {
 			return ErrExists
 		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		n, err := counterLocked(txn, keyOwnerSpaces(who))
+		if err != nil {
+			return err
+		}
+		if err := checkQuota(QuotaSpaces, n, 1, lim.Spaces); err != nil {
 			return err
 		}
 		for _, kv := range [][2][]byte{
@@ -164,12 +278,75 @@ func (b *Badger) CreateSpace(ctx context.Context, id crypto.SpaceID, header, roo
 			{keyStatus(id), statusBytes(Status{Code: syncpb.SpaceStatusCode_SPACE_STATUS_CODE_OK})},
 			{keyACL(id, 1), root},
 			{keyACLSeq(id), seqBytes(1)},
+			{keyOwner(id), []byte(who)},
+			{keyOwnerSpaces(who), seqBytes(uint64(n + 1))},
 		} {
 			if err := txn.Set(kv[0], kv[1]); err != nil {
 				return err
 			}
 		}
 		return indexLocked(txn, id, members)
+	})
+}
+
+// Usage implements Quotas.
+func (b *Badger) Usage(ctx context.Context, owner crypto.PubKey) (u Usage, err error) {
+	who := string(owner.Identity())
+	err = b.view(ctx, func(txn *badger.Txn) error {
+		for _, c := range []struct {
+			key func(string) []byte
+			to  *int64
+		}{{keyOwnerSpaces, &u.Spaces}, {keyOwnerChanges, &u.ChangeBytes}, {keyOwnerBlobs, &u.BlobBytes}} {
+			if *c.to, err = counterLocked(txn, c.key(who)); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return u, err
+}
+
+// SetOwner implements Quotas.
+func (b *Badger) SetOwner(ctx context.Context, id crypto.SpaceID, owner crypto.PubKey) error {
+	who := string(owner.Identity())
+	var cur string
+	err := b.view(ctx, func(txn *badger.Txn) (err error) {
+		if _, err := statusLocked(txn, id); err != nil {
+			return err
+		}
+		cur, err = ownerLocked(txn, id)
+		return err
+	})
+	if err != nil || cur != "" {
+		return err // owned already: a read, no write
+	}
+	return b.updateRetry(ctx, func(txn *badger.Txn) error {
+		if _, err := statusLocked(txn, id); err != nil {
+			return err
+		}
+		if cur, err := ownerLocked(txn, id); err != nil || cur != "" {
+			return err
+		}
+		if err := txn.Set(keyOwner(id), []byte(who)); err != nil {
+			return err
+		}
+		if _, err := get(txn, keyHeader(id)); err == nil {
+			if err := addLocked(txn, keyOwnerSpaces(who), 1); err != nil {
+				return err
+			}
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		for _, c := range []struct{ from, to []byte }{{keyChangeUsage(id), keyOwnerChanges(who)}, {keyBlobUsage(id), keyOwnerBlobs(who)}} {
+			n, err := counterLocked(txn, c.from)
+			if err == nil {
+				err = addLocked(txn, c.to, n)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 }
 
@@ -245,8 +422,33 @@ func (b *Badger) Purge(ctx context.Context, id crypto.SpaceID) error {
 			return err
 		}
 	}
-	return b.update(ctx, func(txn *badger.Txn) error {
-		for _, k := range [][]byte{keyBlobUsage(id), keyACLSeq(id)} {
+	// Last, in one transaction: the counters. The owner is charged off only while the
+	// header is there, so a purge run again takes nothing off twice.
+	return b.updateRetry(ctx, func(txn *badger.Txn) error {
+		if _, err := get(txn, keyHeader(id)); err == nil {
+			owner, err := ownerLocked(txn, id)
+			if err != nil {
+				return err
+			}
+			if err := chargeLocked(txn, owner, keyOwnerSpaces, -1); err != nil {
+				return err
+			}
+			for _, c := range []struct {
+				from []byte
+				to   func(string) []byte
+			}{{keyChangeUsage(id), keyOwnerChanges}, {keyBlobUsage(id), keyOwnerBlobs}} {
+				n, err := counterLocked(txn, c.from)
+				if err == nil {
+					err = chargeLocked(txn, owner, c.to, -n)
+				}
+				if err != nil {
+					return err
+				}
+			}
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		for _, k := range [][]byte{keyBlobUsage(id), keyChangeUsage(id), keyACLSeq(id)} {
 			if err := txn.Delete(k); err != nil {
 				return err
 			}
@@ -357,11 +559,21 @@ func decodeObject(v []byte) (uint64, []crypto.ChangeID, error) {
 	return n, heads, nil
 }
 
-// PutChanges implements Changes.
-func (b *Badger) PutChanges(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID, old, heads []crypto.ChangeID, cs []Change) error {
-	return b.update(ctx, func(txn *badger.Txn) error {
-		if _, err := get(txn, keyStatus(id)); err != nil {
+// errHeadsMoved: PutChanges found other heads than old (a lost compare-and-swap, as
+// opposed to a conflict on a counter, which is retried).
+var errHeadsMoved = errors.New("heads moved")
+
+// PutChanges implements Changes. The owner's counter is shared by every object of the
+// owner's spaces: a transaction that conflicts is run again (it re-reads the heads, so a
+// lost compare-and-swap is still ErrStale).
+func (b *Badger) PutChanges(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID, old, heads []crypto.ChangeID, cs []Change, lim Limits) error {
+	err := b.updateRetry(ctx, func(txn *badger.Txn) error {
+		st, err := statusLocked(txn, id)
+		if err != nil {
 			return err
+		}
+		if st.Code != syncpb.SpaceStatusCode_SPACE_STATUS_CODE_OK {
+			return ErrNotLive
 		}
 		var n uint64
 		var cur []crypto.ChangeID
@@ -375,8 +587,9 @@ func (b *Badger) PutChanges(ctx context.Context, id crypto.SpaceID, obj crypto.O
 			return err
 		}
 		if !equalHeads(cur, old) {
-			return ErrStale
+			return errHeadsMoved
 		}
+		var size int64
 		for _, c := range cs {
 			k := keyChangeID(id, obj, c.ID)
 			if _, err := get(txn, k); err == nil {
@@ -395,9 +608,33 @@ func (b *Badger) PutChanges(ctx context.Context, id crypto.SpaceID, obj crypto.O
 			if err := txn.Set(k, nil); err != nil {
 				return err
 			}
+			size += int64(len(c.Raw))
+		}
+		if size > 0 {
+			owner, err := ownerLocked(txn, id)
+			if err != nil {
+				return err
+			}
+			used, err := ownerCounterLocked(txn, owner, keyOwnerChanges)
+			if err != nil {
+				return err
+			}
+			if err := checkOwnerQuota(owner, QuotaChanges, used, size, lim.ChangeBytes); err != nil {
+				return err
+			}
+			if err := chargeLocked(txn, owner, keyOwnerChanges, size); err != nil {
+				return err
+			}
+			if err := addLocked(txn, keyChangeUsage(id), size); err != nil {
+				return err
+			}
 		}
 		return txn.Set(keyObject(id, obj), encodeObject(n, heads))
 	})
+	if errors.Is(err, errHeadsMoved) {
+		return ErrStale
+	}
+	return err
 }
 
 // Heads implements Changes.

@@ -6,7 +6,6 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
-	"github.com/hearth-sync/hearth/internal/errkind"
 	"github.com/hearth-sync/hearth/pb/syncpb"
 	"github.com/hearth-sync/hearth/protocol/crypto"
 )
@@ -20,7 +19,7 @@ import (
 // maxBlobAttempts bounds the retries of a blob write that lost a race on the counter.
 const maxBlobAttempts = 16
 
-// updateRetry is update, run again while it loses a conflict.
+// updateRetry is update, run again while it loses a conflict (on a counter, usually).
 func (b *Badger) updateRetry(ctx context.Context, fn func(*badger.Txn) error) error {
 	var err error
 	for range maxBlobAttempts {
@@ -31,26 +30,10 @@ func (b *Badger) updateRetry(ctx context.Context, fn func(*badger.Txn) error) er
 	return err
 }
 
-// usageLocked reads the space's blob usage (0 when none was counted yet).
-func usageLocked(txn *badger.Txn, id crypto.SpaceID) (int64, error) {
-	v, err := get(txn, keyBlobUsage(id))
-	if errors.Is(err, ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	n, err := parseSeq(v)
-	if err == nil && int64(n) < 0 {
-		return 0, errkind.Errorf("store", errkind.Corrupt, "blob usage of space %s is %d", id, n)
-	}
-	return int64(n), err
-}
-
 // PutBlob implements Blobs. Reading the status in the transaction makes a concurrent
 // status change (the start of a deletion) conflict with the put, so no blob lands in a
 // space after its purge began.
-func (b *Badger) PutBlob(ctx context.Context, id crypto.SpaceID, blob string, data []byte, quota int64) error {
+func (b *Badger) PutBlob(ctx context.Context, id crypto.SpaceID, blob string, data []byte, lim Limits) error {
 	if blob == "" {
 		return errBlobID
 	}
@@ -67,17 +50,32 @@ func (b *Badger) PutBlob(ctx context.Context, id crypto.SpaceID, blob string, da
 		} else if !errors.Is(err, badger.ErrKeyNotFound) {
 			return err
 		}
-		used, err := usageLocked(txn, id)
+		size := int64(len(data))
+		used, err := counterLocked(txn, keyBlobUsage(id))
 		if err != nil {
 			return err
 		}
-		if err := checkQuota(used, int64(len(data)), quota); err != nil {
+		if err := checkQuota(QuotaSpaceBlobs, used, size, lim.SpaceBlobBytes); err != nil {
+			return err
+		}
+		owner, err := ownerLocked(txn, id)
+		if err != nil {
+			return err
+		}
+		total, err := ownerCounterLocked(txn, owner, keyOwnerBlobs)
+		if err != nil {
+			return err
+		}
+		if err := checkOwnerQuota(owner, QuotaBlobs, total, size, lim.BlobBytes); err != nil {
 			return err
 		}
 		if err := txn.Set(keyBlob(id, blob), data); err != nil {
 			return err
 		}
-		return txn.Set(keyBlobUsage(id), seqBytes(uint64(used+int64(len(data)))))
+		if err := chargeLocked(txn, owner, keyOwnerBlobs, size); err != nil {
+			return err
+		}
+		return txn.Set(keyBlobUsage(id), seqBytes(uint64(used+size)))
 	})
 }
 
@@ -105,12 +103,14 @@ func (b *Badger) DeleteBlob(ctx context.Context, id crypto.SpaceID, blob string)
 		if err := it.Value(func(v []byte) error { size = int64(len(v)); return nil }); err != nil {
 			return err
 		}
-		used, err := usageLocked(txn, id)
+		owner, err := ownerLocked(txn, id)
 		if err != nil {
 			return err
 		}
-		// The counter never goes below zero, even over a store damaged by hand.
-		if err := txn.Set(keyBlobUsage(id), seqBytes(uint64(max(used-size, 0)))); err != nil {
+		if err := chargeLocked(txn, owner, keyOwnerBlobs, -size); err != nil {
+			return err
+		}
+		if err := addLocked(txn, keyBlobUsage(id), -size); err != nil {
 			return err
 		}
 		return txn.Delete(keyBlob(id, blob))
@@ -123,7 +123,7 @@ func (b *Badger) BlobUsage(ctx context.Context, id crypto.SpaceID) (used int64, 
 		if _, err := get(txn, keyStatus(id)); err != nil {
 			return err
 		}
-		used, err = usageLocked(txn, id)
+		used, err = counterLocked(txn, keyBlobUsage(id))
 		return err
 	})
 	return used, err

@@ -20,7 +20,15 @@ import (
 //	ix/<identity>/<space>          marker: identity was a member of space
 //	b/<space>/<blob id>            a blob's bytes (sealed by the device; up to MaxBlobSize)
 //	bu/<space>                     the space's blob usage in bytes (8 BE), kept in the blob's transaction
-const schemaVersion = 1
+//	cu/<space>                     the bytes of the space's changes (8 BE), kept in the changes' transaction
+//	ow/<space>                     the space's owner (identity); absent for a space stored before quotas
+//	us/<identity>                  spaces the identity owns and the node has not purged (8 BE)
+//	uc/<identity>                  bytes of changes in the identity's spaces (8 BE)
+//	ub/<identity>                  bytes of blobs in the identity's spaces (8 BE)
+//
+// Schema 2 added cu/, ow/ and u*/; opening a schema 1 store counts every space's changes
+// into cu/ (owners come later: SetOwner).
+const schemaVersion = 2
 
 var keySchema = []byte("v")
 
@@ -55,3 +63,11 @@ func keyBlob(id crypto.SpaceID, blob string) []byte {
 	return append(prefixBlobs(id), blob...)
 }
 func keyBlobUsage(id crypto.SpaceID) []byte { return []byte("bu/" + string(id)) }
+
+func keyChangeUsage(id crypto.SpaceID) []byte { return []byte("cu/" + string(id)) }
+func keyOwner(id crypto.SpaceID) []byte       { return []byte("ow/" + string(id)) }
+
+// Keys of an owner's counters: spaces, bytes of changes, bytes of blobs.
+func keyOwnerSpaces(owner string) []byte  { return []byte("us/" + owner) }
+func keyOwnerChanges(owner string) []byte { return []byte("uc/" + owner) }
+func keyOwnerBlobs(owner string) []byte   { return []byte("ub/" + owner) }
