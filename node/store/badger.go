@@ -23,6 +23,8 @@ import (
 // badger's optimistic transactions (a lost race is ErrStale); no Go lock is held across I/O.
 type Badger struct {
 	db        *badger.DB
+	log       *slog.Logger
+	usage     ownerUsage // owners' byte counters (usage_badger.go)
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -32,21 +34,25 @@ var _ Store = (*Badger)(nil)
 // OpenBadger opens (creating if needed) the store in dir, with the phone-sized options
 // of an embedded node (a node inside `hearth serve`).
 func OpenBadger(dir string, log *slog.Logger) (*Badger, error) {
-	return openBadger(badgerdb.Options(dir, true, log))
+	return openBadger(badgerdb.Options(dir, true, log), log)
 }
 
 // OpenBadgerServer opens the store in dir with server-sized options (the standalone
 // `hearth node`).
 func OpenBadgerServer(dir string, log *slog.Logger) (*Badger, error) {
-	return openBadger(badgerdb.ServerOptions(dir, log))
+	return openBadger(badgerdb.ServerOptions(dir, log), log)
 }
 
-func openBadger(opts badger.Options) (*Badger, error) {
+func openBadger(opts badger.Options, log *slog.Logger) (*Badger, error) {
 	db, err := badger.Open(opts)
 	if err != nil {
 		return nil, errkind.E("store.open", errkind.Other, fmt.Errorf("open database %s: %w", opts.Dir, err))
 	}
-	b := &Badger{db: db}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	b := &Badger{db: db, log: log}
+	b.usage.init()
 	if err := b.checkSchema(); err != nil {
 		db.Close()
 		return nil, err
@@ -80,40 +86,10 @@ func (b *Badger) checkSchema() error {
 	return nil
 }
 
-// migrate1to2 counts the bytes of every space's changes (cu/), one space per transaction
-// (a set, not an add: a migration cut short runs again from the start), then records
-// schema 2. Owners come later (SetOwner).
+// migrate1to2 records schema 2: a schema 1 store has no owners and no counters, which is
+// what schema 2 says of spaces stored before quotas (SetOwner charges them later).
 func (b *Badger) migrate1to2() error {
-	ctx := context.Background()
-	var ids []crypto.SpaceID
-	if err := b.Statuses(ctx, func(id crypto.SpaceID, _ Status) bool { ids = append(ids, id); return true }); err != nil {
-		return err
-	}
-	for _, id := range ids {
-		var size int64
-		err := b.view(ctx, func(txn *badger.Txn) error {
-			it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixChanges(id)})
-			defer it.Close()
-			for it.Rewind(); it.Valid(); it.Next() {
-				err := it.Item().Value(func(v []byte) error {
-					c, err := changeOf(v)
-					size += int64(len(c.Raw))
-					return err
-				})
-				if err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err == nil {
-			err = b.update(ctx, func(txn *badger.Txn) error { return txn.Set(keyChangeUsage(id), seqBytes(uint64(size))) })
-		}
-		if err != nil {
-			return fmt.Errorf("migrate the node store to schema 2: %w", err)
-		}
-	}
-	return b.update(ctx, func(txn *badger.Txn) error { return txn.Set(keySchema, []byte{2}) })
+	return b.update(context.Background(), func(txn *badger.Txn) error { return txn.Set(keySchema, []byte{2}) })
 }
 
 // Close closes the database. It is idempotent.
@@ -223,31 +199,6 @@ func ownerLocked(txn *badger.Txn, id crypto.SpaceID) (string, error) {
 	return string(v), err
 }
 
-// chargeLocked adds delta to the counter key(owner) unless the space has no owner.
-func chargeLocked(txn *badger.Txn, owner string, key func(string) []byte, delta int64) error {
-	if owner == "" {
-		return nil
-	}
-	return addLocked(txn, key(owner), delta)
-}
-
-// checkOwnerQuota is checkQuota for an owner's limit: a space without an owner counts
-// against nobody.
-func checkOwnerQuota(owner string, k QuotaKind, used, size, limit int64) error {
-	if owner == "" {
-		return nil
-	}
-	return checkQuota(k, used, size, limit)
-}
-
-// ownerCounterLocked reads the counter key(owner); 0 for no owner.
-func ownerCounterLocked(txn *badger.Txn, owner string, key func(string) []byte) (int64, error) {
-	if owner == "" {
-		return 0, nil
-	}
-	return counterLocked(txn, key(owner))
-}
-
 func indexLocked(txn *badger.Txn, id crypto.SpaceID, members []crypto.PubKey) error {
 	for _, k := range members {
 		if err := txn.Set(keyIndex(k, id), nil); err != nil {
@@ -293,20 +244,20 @@ func (b *Badger) CreateSpace(ctx context.Context, id crypto.SpaceID, header, roo
 func (b *Badger) Usage(ctx context.Context, owner crypto.PubKey) (u Usage, err error) {
 	who := string(owner.Identity())
 	err = b.view(ctx, func(txn *badger.Txn) error {
-		for _, c := range []struct {
-			key func(string) []byte
-			to  *int64
-		}{{keyOwnerSpaces, &u.Spaces}, {keyOwnerChanges, &u.ChangeBytes}, {keyOwnerBlobs, &u.BlobBytes}} {
-			if *c.to, err = counterLocked(txn, c.key(who)); err != nil {
-				return err
-			}
+		if u.Spaces, err = counterLocked(txn, keyOwnerSpaces(who)); err != nil {
+			return err
 		}
-		return nil
+		if u.ChangeBytes, _, err = sumLocked(txn, who, usageChanges); err != nil {
+			return err
+		}
+		u.BlobBytes, _, err = sumLocked(txn, who, usageBlobs)
+		return err
 	})
 	return u, err
 }
 
-// SetOwner implements Quotas.
+// SetOwner implements Quotas: it counts the space's changes in its transaction (a write
+// of an unowned space touches uo/<space>, which this reads, so none is missed).
 func (b *Badger) SetOwner(ctx context.Context, id crypto.SpaceID, owner crypto.PubKey) error {
 	who := string(owner.Identity())
 	var cur string
@@ -320,11 +271,20 @@ func (b *Badger) SetOwner(ctx context.Context, id crypto.SpaceID, owner crypto.P
 	if err != nil || cur != "" {
 		return err // owned already: a read, no write
 	}
-	return b.updateRetry(ctx, func(txn *badger.Txn) error {
+	t, err := b.totals(ctx, who)
+	if err != nil {
+		return err
+	}
+	var changes, blobs int64
+	err = b.updateRetry(ctx, func(txn *badger.Txn) error {
+		changes, blobs = 0, 0
 		if _, err := statusLocked(txn, id); err != nil {
 			return err
 		}
 		if cur, err := ownerLocked(txn, id); err != nil || cur != "" {
+			return err
+		}
+		if _, err := get(txn, keyUnowned(id)); err != nil && !errors.Is(err, ErrNotFound) {
 			return err
 		}
 		if err := txn.Set(keyOwner(id), []byte(who)); err != nil {
@@ -337,17 +297,43 @@ func (b *Badger) SetOwner(ctx context.Context, id crypto.SpaceID, owner crypto.P
 		} else if !errors.Is(err, ErrNotFound) {
 			return err
 		}
-		for _, c := range []struct{ from, to []byte }{{keyChangeUsage(id), keyOwnerChanges(who)}, {keyBlobUsage(id), keyOwnerBlobs(who)}} {
-			n, err := counterLocked(txn, c.from)
-			if err == nil {
-				err = addLocked(txn, c.to, n)
-			}
-			if err != nil {
-				return err
-			}
+		var err error
+		if changes, err = changeBytesLocked(txn, id); err != nil {
+			return err
 		}
-		return nil
+		if blobs, err = counterLocked(txn, keyBlobUsage(id)); err != nil {
+			return err
+		}
+		if err := b.addDeltaLocked(txn, who, usageChanges, changes); err != nil {
+			return err
+		}
+		return b.addDeltaLocked(txn, who, usageBlobs, blobs)
 	})
+	if err != nil {
+		return err
+	}
+	b.settle(t, usageChanges, 0, changes, true)
+	b.settle(t, usageBlobs, 0, blobs, true)
+	return nil
+}
+
+// changeBytesLocked sums the raw bytes of a space's stored changes: what they were
+// charged (each change once, as it was stored).
+func changeBytesLocked(txn *badger.Txn, id crypto.SpaceID) (int64, error) {
+	var n int64
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixChanges(id)})
+	defer it.Close()
+	for it.Rewind(); it.Valid(); it.Next() {
+		err := it.Item().Value(func(v []byte) error {
+			c, err := changeOf(v)
+			n += int64(len(c.Raw))
+			return err
+		})
+		if err != nil {
+			return 0, err
+		}
+	}
+	return n, nil
 }
 
 // Header implements Spaces.
@@ -415,40 +401,61 @@ func (b *Badger) Statuses(ctx context.Context, fn func(crypto.SpaceID, Status) b
 }
 
 // Purge implements Spaces: it deletes in bounded transactions (a small memtable caps
-// one transaction), so a crash half-way leaves a space the caller purges again.
+// one transaction), so a crash half-way leaves a space the caller purges again. What the
+// space's changes were charged is noted first (pu/<space>), since they are deleted before
+// the counters move; the counters move last, in one transaction, and only while the
+// header is there, so a purge run again takes nothing off twice.
 func (b *Badger) Purge(ctx context.Context, id crypto.SpaceID) error {
+	err := b.update(ctx, func(txn *badger.Txn) error {
+		if _, err := get(txn, keyHeader(id)); errors.Is(err, ErrNotFound) {
+			return nil // purged (or unknown): nothing to count
+		} else if err != nil {
+			return err
+		}
+		if _, err := get(txn, keyPurgeUsage(id)); err == nil {
+			return nil // counted by a purge cut short
+		} else if !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		n, err := changeBytesLocked(txn, id)
+		if err != nil {
+			return err
+		}
+		return txn.Set(keyPurgeUsage(id), seqBytes(uint64(n)))
+	})
+	if err != nil {
+		return err
+	}
 	for _, p := range [][]byte{prefixChanges(id), prefixChangeIDs(id), prefixObjects(id), prefixACL(id), prefixBlobs(id)} {
 		if err := b.deletePrefix(ctx, p); err != nil {
 			return err
 		}
 	}
-	// Last, in one transaction: the counters. The owner is charged off only while the
-	// header is there, so a purge run again takes nothing off twice.
-	return b.updateRetry(ctx, func(txn *badger.Txn) error {
+	return b.charge(ctx, id, Limits{}, func(txn *badger.Txn, owner string, add addFunc) error {
 		if _, err := get(txn, keyHeader(id)); err == nil {
-			owner, err := ownerLocked(txn, id)
+			changes, err := counterLocked(txn, keyPurgeUsage(id))
 			if err != nil {
 				return err
 			}
-			if err := chargeLocked(txn, owner, keyOwnerSpaces, -1); err != nil {
+			blobs, err := counterLocked(txn, keyBlobUsage(id)) // a delete since is in it
+			if err != nil {
 				return err
 			}
-			for _, c := range []struct {
-				from []byte
-				to   func(string) []byte
-			}{{keyChangeUsage(id), keyOwnerChanges}, {keyBlobUsage(id), keyOwnerBlobs}} {
-				n, err := counterLocked(txn, c.from)
-				if err == nil {
-					err = chargeLocked(txn, owner, c.to, -n)
-				}
-				if err != nil {
+			if owner != "" {
+				if err := addLocked(txn, keyOwnerSpaces(owner), -1); err != nil {
 					return err
 				}
+			}
+			if err := add(usageChanges, -changes); err != nil {
+				return err
+			}
+			if err := add(usageBlobs, -blobs); err != nil {
+				return err
 			}
 		} else if !errors.Is(err, ErrNotFound) {
 			return err
 		}
-		for _, k := range [][]byte{keyBlobUsage(id), keyChangeUsage(id), keyACLSeq(id)} {
+		for _, k := range [][]byte{keyBlobUsage(id), keyPurgeUsage(id), keyUnowned(id), keyACLSeq(id)} {
 			if err := txn.Delete(k); err != nil {
 				return err
 			}
@@ -563,11 +570,11 @@ func decodeObject(v []byte) (uint64, []crypto.ChangeID, error) {
 // opposed to a conflict on a counter, which is retried).
 var errHeadsMoved = errors.New("heads moved")
 
-// PutChanges implements Changes. The owner's counter is shared by every object of the
-// owner's spaces: a transaction that conflicts is run again (it re-reads the heads, so a
-// lost compare-and-swap is still ErrStale).
+// PutChanges implements Changes. The bytes it stores count against the space's owner
+// through charge (usage_badger.go), so writes to an owner's many objects never conflict
+// on a counter; a lost heads swap is ErrStale.
 func (b *Badger) PutChanges(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID, old, heads []crypto.ChangeID, cs []Change, lim Limits) error {
-	err := b.updateRetry(ctx, func(txn *badger.Txn) error {
+	err := b.charge(ctx, id, lim, func(txn *badger.Txn, _ string, add addFunc) error {
 		st, err := statusLocked(txn, id)
 		if err != nil {
 			return err
@@ -610,24 +617,8 @@ func (b *Badger) PutChanges(ctx context.Context, id crypto.SpaceID, obj crypto.O
 			}
 			size += int64(len(c.Raw))
 		}
-		if size > 0 {
-			owner, err := ownerLocked(txn, id)
-			if err != nil {
-				return err
-			}
-			used, err := ownerCounterLocked(txn, owner, keyOwnerChanges)
-			if err != nil {
-				return err
-			}
-			if err := checkOwnerQuota(owner, QuotaChanges, used, size, lim.ChangeBytes); err != nil {
-				return err
-			}
-			if err := chargeLocked(txn, owner, keyOwnerChanges, size); err != nil {
-				return err
-			}
-			if err := addLocked(txn, keyChangeUsage(id), size); err != nil {
-				return err
-			}
+		if err := add(usageChanges, size); err != nil {
+			return err
 		}
 		return txn.Set(keyObject(id, obj), encodeObject(n, heads))
 	})

@@ -14,7 +14,8 @@ import (
 // in the value log and the transaction stays small; a value may be up to the value log
 // file size, 16 MiB), its space's usage counter sits beside it, and both change in one
 // synced transaction. Two puts racing on one space conflict on the counter; the loser
-// re-reads and decides again.
+// re-reads and decides again. The owner's counter is a delta of the put's own
+// (usage_badger.go).
 
 // maxBlobAttempts bounds the retries of a blob write that lost a race on the counter.
 const maxBlobAttempts = 16
@@ -37,7 +38,7 @@ func (b *Badger) PutBlob(ctx context.Context, id crypto.SpaceID, blob string, da
 	if blob == "" {
 		return errBlobID
 	}
-	return b.updateRetry(ctx, func(txn *badger.Txn) error {
+	return b.charge(ctx, id, lim, func(txn *badger.Txn, _ string, add addFunc) error {
 		st, err := statusLocked(txn, id)
 		if err != nil {
 			return err
@@ -58,21 +59,10 @@ func (b *Badger) PutBlob(ctx context.Context, id crypto.SpaceID, blob string, da
 		if err := checkQuota(QuotaSpaceBlobs, used, size, lim.SpaceBlobBytes); err != nil {
 			return err
 		}
-		owner, err := ownerLocked(txn, id)
-		if err != nil {
-			return err
-		}
-		total, err := ownerCounterLocked(txn, owner, keyOwnerBlobs)
-		if err != nil {
-			return err
-		}
-		if err := checkOwnerQuota(owner, QuotaBlobs, total, size, lim.BlobBytes); err != nil {
+		if err := add(usageBlobs, size); err != nil {
 			return err
 		}
 		if err := txn.Set(keyBlob(id, blob), data); err != nil {
-			return err
-		}
-		if err := chargeLocked(txn, owner, keyOwnerBlobs, size); err != nil {
 			return err
 		}
 		return txn.Set(keyBlobUsage(id), seqBytes(uint64(used+size)))
@@ -91,7 +81,7 @@ func (b *Badger) GetBlob(ctx context.Context, id crypto.SpaceID, blob string) (d
 // DeleteBlob implements Blobs. The size comes from the value itself (badger's ValueSize is
 // an estimate for values in the value log), so the usage stays exact.
 func (b *Badger) DeleteBlob(ctx context.Context, id crypto.SpaceID, blob string) error {
-	return b.updateRetry(ctx, func(txn *badger.Txn) error {
+	return b.charge(ctx, id, Limits{}, func(txn *badger.Txn, _ string, add addFunc) error {
 		it, err := txn.Get(keyBlob(id, blob))
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return ErrNotFound
@@ -103,11 +93,7 @@ func (b *Badger) DeleteBlob(ctx context.Context, id crypto.SpaceID, blob string)
 		if err := it.Value(func(v []byte) error { size = int64(len(v)); return nil }); err != nil {
 			return err
 		}
-		owner, err := ownerLocked(txn, id)
-		if err != nil {
-			return err
-		}
-		if err := chargeLocked(txn, owner, keyOwnerBlobs, -size); err != nil {
+		if err := add(usageBlobs, -size); err != nil {
 			return err
 		}
 		if err := addLocked(txn, keyBlobUsage(id), -size); err != nil {

@@ -11,9 +11,9 @@ import (
 )
 
 // TestBadgerSchema1: a store written before quotas (schema 1: no owners, no counters)
-// opens as schema 2 with each space's change bytes counted; its spaces count against
-// nobody until SetOwner names the creator, which charges what they hold, once; the
-// counters survive a reopen and a purge takes them off.
+// opens as schema 2; its spaces count against nobody until SetOwner names the creator,
+// which charges what they hold (its changes counted from the store), once; the counters
+// survive a reopen and a purge takes them off.
 func TestBadgerSchema1(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -31,13 +31,14 @@ func TestBadgerSchema1(t *testing.T) {
 	// Make it a schema 1 store: what schema 2 added goes.
 	who := string(owner.Identity())
 	require.NoError(t, s.db.Update(func(txn *badger.Txn) error {
-		for _, k := range [][]byte{keyOwner(sp), keyChangeUsage(sp), keyOwnerSpaces(who), keyOwnerChanges(who), keyOwnerBlobs(who)} {
+		for _, k := range [][]byte{keyOwner(sp), keyOwnerSpaces(who), keyOwnerChanges(who), keyOwnerBlobs(who)} {
 			if err := txn.Delete(k); err != nil {
 				return err
 			}
 		}
 		return txn.Set(keySchema, []byte{1})
 	}))
+	require.NoError(t, s.db.DropPrefix([]byte("ud/")))
 	require.NoError(t, s.Close())
 
 	s, err = OpenBadger(dir, nil)
@@ -66,4 +67,48 @@ func TestBadgerSchema1(t *testing.T) {
 	u, err = s.Usage(ctx, owner)
 	require.NoError(t, err)
 	require.Equal(t, Usage{}, u)
+}
+
+// TestBadgerUsageDeltas: an owner's byte counters are a base plus a delta per write;
+// deltas past compactAfter are folded into the base, and the counter stays exact through
+// the folding and a reopen, as does the limit it enforces.
+func TestBadgerUsageDeltas(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	var owner crypto.PubKey
+	owner[0] = 9
+	sp := crypto.SpaceID(crypto.Sum([]byte("s")))
+	s, err := OpenBadger(dir, nil)
+	require.NoError(t, err)
+	lim := Limits{ChangeBytes: 10 * 1000}
+	require.NoError(t, s.CreateSpace(ctx, sp, []byte("h"), []byte("r"), nil, owner, lim))
+	const writes = 3*compactAfter + 10
+	for i := range writes {
+		obj := crypto.ObjectID(crypto.Sum([]byte{byte(i), byte(i >> 8)}))
+		c := Change{ID: crypto.ChangeID(crypto.Sum([]byte{'c', byte(i), byte(i >> 8)})), Raw: make([]byte, 10)}
+		require.NoError(t, s.PutChanges(ctx, sp, obj, nil, []crypto.ChangeID{c.ID}, []Change{c}, lim))
+	}
+	deltas := 0
+	require.NoError(t, s.db.View(func(txn *badger.Txn) error {
+		_, deltas, err = sumLocked(txn, string(owner.Identity()), usageChanges)
+		return err
+	}))
+	require.Less(t, deltas, compactAfter+1, "folded")
+	u, err := s.Usage(ctx, owner)
+	require.NoError(t, err)
+	require.EqualValues(t, 10*writes, u.ChangeBytes)
+	require.NoError(t, s.Close())
+
+	s, err = OpenBadger(dir, nil)
+	require.NoError(t, err)
+	defer s.Close()
+	u, err = s.Usage(ctx, owner)
+	require.NoError(t, err)
+	require.EqualValues(t, 10*writes, u.ChangeBytes, "after a reopen")
+	room := lim.ChangeBytes - u.ChangeBytes
+	obj := crypto.ObjectID(crypto.Sum([]byte("last")))
+	over := Change{ID: crypto.ChangeID(crypto.Sum([]byte("over"))), Raw: make([]byte, room+1)}
+	require.ErrorIs(t, s.PutChanges(ctx, sp, obj, nil, []crypto.ChangeID{over.ID}, []Change{over}, lim), ErrQuota)
+	fits := Change{ID: crypto.ChangeID(crypto.Sum([]byte("fits"))), Raw: make([]byte, room)}
+	require.NoError(t, s.PutChanges(ctx, sp, obj, nil, []crypto.ChangeID{fits.ID}, []Change{fits}, lim))
 }

@@ -88,3 +88,11 @@ func TestBadgerBlobsReopen(t *testing.T) {
 
 // owner is the owner of the spaces these tests make (quotas need one; limits are off).
 var owner = crypto.PubKey{1}
+
+func BenchmarkBadgerServerPutChanges(b *testing.B) {
+	storetest.BenchPutChanges(b, func(b *testing.B) store.Store {
+		s, err := store.OpenBadgerServer(b.TempDir(), nil)
+		require.NoError(b, err)
+		return s
+	})
+}

@@ -305,5 +305,11 @@ func BenchmarkPutChanges(b *testing.B) {
 	}
 }
 
+// BenchmarkPutChangesQuota: the shared benchmark, one writer and 8 on one owner's spaces.
+func BenchmarkPutChangesQuota(b *testing.B) {
+	c := pgtest.Start(b, pgtest.Options{Durable: true})
+	storetest.BenchPutChanges(b, func(b *testing.B) store.Store { return openT(b, c.NewDB(b)) })
+}
+
 // owner is the owner of the spaces these tests make (quotas need one; limits are off).
 var owner = crypto.PubKey{1}
