@@ -201,6 +201,23 @@ func TestGCKeepsWhatMarkersReach(t *testing.T) {
 	assert.True(t, s.blobs.Has(im.FileID))
 }
 
+// TestGCGraceBounded: a grace past MaxGrace is refused (issue 16.7: one that had
+// overflowed on its way here would have deleted new blobs), and nothing is deleted.
+func TestGCGraceBounded(t *testing.T) {
+	s, _ := newService(t)
+	f, _ := randomFile(t, 100)
+	im, err := s.Import(ctx(t), f, key(t), nil)
+	require.NoError(t, err)
+	im.Release()
+	res, err := s.GC(ctx(t), MaxGrace+time.Nanosecond, nil)
+	require.True(t, errkind.Is(err, errkind.Invalid), "%v", err)
+	assert.Zero(t, res.BlobsRemoved)
+	assert.True(t, s.blobs.Has(im.FileID))
+	res, err = s.GC(ctx(t), MaxGrace, nil)
+	require.NoError(t, err)
+	assert.Zero(t, res.BlobsRemoved)
+}
+
 func TestGCRechecksMarkersBeforeEachDelete(t *testing.T) {
 	s, _ := newService(t)
 	p, _ := randomFile(t, 10)
