@@ -156,6 +156,8 @@ func failureReason(err error) (syncstatus.Reason, string) {
 		return syncstatus.ReasonSessionLimit, msg
 	case errkind.Is(err, errkind.Quota), isQuota(err):
 		return syncstatus.ReasonStorageLimit, msg
+	case isNodeFull(err):
+		return syncstatus.ReasonStorageLimit, msg
 	case status.Code(err) == codes.PermissionDenied:
 		return syncstatus.ReasonRemoved, msg
 	case errkind.Is(err, errkind.Permission), errkind.Is(err, errkind.Corrupt):
@@ -175,6 +177,12 @@ func isQuota(err error, limits ...string) bool {
 		return false
 	}
 	return len(limits) == 0 || slices.Contains(limits, meta["limit"])
+}
+
+// isNodeFull reports whether err is a node's NO_SPACE refusal (its disk is full).
+func isNodeFull(err error) bool {
+	reason, _ := syncpb.ReasonOf(err)
+	return reason == syncpb.ReasonNoSpace
 }
 
 func nodeState(c syncpb.SpaceStatusCode) syncstatus.NodeState {

@@ -31,6 +31,7 @@ func TestFailureReasonQuotas(t *testing.T) {
 		{"a quota kind from the blob client", errkind.Errorf("files", errkind.Quota, "full"), syncstatus.ReasonStorageLimit},
 		{"sessions", quota("sessions"), syncstatus.ReasonSessionLimit},
 		{"streams", quota("streams"), syncstatus.ReasonSessionLimit},
+		{"the node's disk", syncpb.ErrorWithReason(syncpb.ReasonNoSpace, "the node's disk is full", nil), syncstatus.ReasonStorageLimit},
 		{"rate limit", status.Error(codes.ResourceExhausted, "too many unauthenticated calls"), syncstatus.ReasonNone},
 		{"fell behind", status.Error(codes.ResourceExhausted, "subscriber fell behind"), syncstatus.ReasonNone},
 	} {

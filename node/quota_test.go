@@ -2,6 +2,7 @@ package node_test
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/hearth-sync/hearth/core/syncclient"
+	"github.com/hearth-sync/hearth/internal/badgerdb"
 	"github.com/hearth-sync/hearth/internal/errkind"
 	"github.com/hearth-sync/hearth/node"
 	"github.com/hearth-sync/hearth/node/store"
@@ -142,6 +144,41 @@ func TestQuotaIdentityBlobs(t *testing.T) {
 	_, err = c.DeleteBlobs(bg, s2.id, []string{b.id})
 	require.NoError(t, err)
 	require.NoError(t, c.PutBlob(bg, s1.id, over.id, over.data), "a delete frees room")
+}
+
+// TestNodeFullDisk (issue 16.7): a node whose disk has too little room refuses writes
+// with RESOURCE_EXHAUSTED and the reason NO_SPACE, and serves what it has.
+func TestNodeFullDisk(t *testing.T) {
+	var full atomic.Bool
+	disk := &badgerdb.Disk{Probe: func(string) (uint64, error) {
+		if full.Load() {
+			return 1 << 20, nil
+		}
+		return 1 << 40, nil
+	}}
+	st, err := store.OpenBadgerOn(disk, t.TempDir(), nil, false)
+	require.NoError(t, err)
+	t.Cleanup(func() { st.Close() })
+	e := startNode(t, st, crypto.PrivKey{}, nil)
+	owner := newAccount(t)
+	c := e.dial(owner)
+	s := createSpace(t, c, owner)
+	o, root := s.newObject(owner)
+	ack, err := c.HeadUpdate(bg, o.update(root))
+	require.NoError(t, err)
+	require.Equal(t, syncpb.AckStatus_ACK_STATUS_STORED, ack.Status)
+
+	full.Store(true)
+	_, err = c.HeadUpdate(bg, o.update(o.change(owner, "k")))
+	require.Equal(t, codes.ResourceExhausted, status.Code(err), "%v", err)
+	reason, _ := syncpb.ReasonOf(err)
+	require.Equal(t, syncpb.ReasonNoSpace, reason)
+	_, err = pushSpace(t, c, owner)
+	reason, _ = syncpb.ReasonOf(err)
+	require.Equal(t, syncpb.ReasonNoSpace, reason)
+	f, err := c.Fetch(bg, &syncpb.FetchRequest{SpaceId: string(s.id), ObjectId: string(o.id)})
+	require.NoError(t, err, "reads go on")
+	require.Len(t, f.Changes, 1)
 }
 
 // TestSessionLimit: one account holds at most MaxSessions devices with a live session on a

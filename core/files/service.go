@@ -29,8 +29,11 @@ type Config struct {
 	DB badgerdb.KV
 	// FetchTimeout bounds a shared fetch (0: DefaultFetchTimeout).
 	FetchTimeout time.Duration
-	Now          func() time.Time
-	Log          *slog.Logger
+	// Disk reports free space (nil: the operating system's): no blob is written
+	// into the room the account's databases need.
+	Disk *badgerdb.Disk
+	Now  func() time.Time
+	Log  *slog.Logger
 }
 
 // Service is an account's file store: blobs, markers, fetches and the
@@ -63,7 +66,7 @@ func New(cfg Config) *Service {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Service{
-		cfg: cfg, blobs: NewBlobs(cfg.Dir), markers: NewMarkers(cfg.DB), guard: newGuard(),
+		cfg: cfg, blobs: NewBlobsOn(cfg.Disk, cfg.Dir), markers: NewMarkers(cfg.DB), guard: newGuard(),
 		ctx: ctx, cancel: cancel,
 	}
 }

@@ -426,7 +426,7 @@ func (s *Service) RepairFileMarkers(ctx context.Context, id crypto.SpaceID, fn f
 }
 
 func (s *Service) withStore(in Info, fn func([]string) error) error {
-	store, err := spacestore.Open(s.storeDir(in), s.cfg.Log)
+	store, err := spacestore.OpenOn(s.cfg.Disk, s.storeDir(in), s.cfg.Log)
 	if err != nil {
 		return err
 	}

@@ -45,13 +45,27 @@ var IdleClose = badgerdb.DefaultIdleClose
 
 // Open opens (creating if needed) the store at dir. Writes are synced:
 // this is the source of truth.
-func Open(dir string, log *slog.Logger) (*Store, error) { return openStore(dir, true, log) }
+func Open(dir string, log *slog.Logger) (*Store, error) { return openStore(nil, dir, true, log) }
+
+// OpenOn is Open with the free space disk reports (badgerdb.Disk; nil: the
+// operating system's): with too little room writes fail with NoSpace and a
+// store opened then opens read-only.
+func OpenOn(disk *badgerdb.Disk, dir string, log *slog.Logger) (*Store, error) {
+	return openStore(disk, dir, true, log)
+}
 
 // OpenGrouped opens the store for one owner that commits in groups: writes
 // are not synced one by one, and the owner calls Sync before it
 // acknowledges any of them (a space's actor syncs once per batch of
 // requests, so concurrent writers share one fsync).
-func OpenGrouped(dir string, log *slog.Logger) (*Store, error) { return openStore(dir, false, log) }
+func OpenGrouped(dir string, log *slog.Logger) (*Store, error) {
+	return openStore(nil, dir, false, log)
+}
+
+// OpenGroupedOn is OpenGrouped with the free space disk reports.
+func OpenGroupedOn(disk *badgerdb.Disk, dir string, log *slog.Logger) (*Store, error) {
+	return openStore(disk, dir, false, log)
+}
 
 // Sync makes every write so far durable; with nothing written since the
 // last Sync it does nothing (the actor calls it after every batch, reads
@@ -72,8 +86,8 @@ func (s *Store) Sync() error {
 	return nil
 }
 
-func openStore(dir string, sync bool, log *slog.Logger) (*Store, error) {
-	s := &Store{db: badgerdb.NewDormantAt(dir, sync, log, IdleClose)}
+func openStore(disk *badgerdb.Disk, dir string, sync bool, log *slog.Logger) (*Store, error) {
+	s := &Store{db: badgerdb.NewDormantOn(disk, dir, sync, log, IdleClose)}
 	if err := s.checkSchema(); err != nil {
 		s.db.Close()
 		return nil, err
@@ -93,22 +107,20 @@ func (s *Store) Sleep() bool { return s.db.Sleep() }
 // Awake reports whether the store's database is open right now.
 func (s *Store) Awake() bool { return s.db.Open() }
 
+// checkSchema reads the schema version, and writes it into a new store only
+// (a store opens on a full disk, read-only: badgerdb.Disk).
 func (s *Store) checkSchema() error {
-	return s.update(func(txn *badger.Txn) error {
-		item, err := txn.Get(schemaKey())
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return txn.Set(schemaKey(), []byte(schemaVersion))
-		}
-		if err != nil {
-			return err
-		}
-		return item.Value(func(v []byte) error {
-			if string(v) != schemaVersion {
-				return fmt.Errorf("spacestore: schema %q, this build reads %q", v, schemaVersion)
-			}
-			return nil
-		})
-	})
+	v, err := s.get(schemaKey())
+	if errors.Is(err, ErrNotFound) {
+		return s.update(func(txn *badger.Txn) error { return txn.Set(schemaKey(), []byte(schemaVersion)) })
+	}
+	if err != nil {
+		return err
+	}
+	if string(v) != schemaVersion {
+		return fmt.Errorf("spacestore: schema %q, this build reads %q", v, schemaVersion)
+	}
+	return nil
 }
 
 // Close closes the store.

@@ -1,9 +1,12 @@
 // Package badgerdb opens badger databases with options tuned for a phone
 // (DESIGN §6, §12): small memtables, small caches, few compactors, and a
 // logger that forwards to slog at warning level and above; ServerOptions
-// size them for the standalone sync node instead.
+// size them for the standalone sync node instead. Beside options and opening
+// it owns the dormant database (dormant.go), the free-space guard that keeps
+// badger from writing on a full disk, where its memory maps fault (disk.go),
+// and writes split over several transactions (split.go).
 //
-// It owns only options and opening; it never decides where a database lives.
+// It never decides where a database lives.
 package badgerdb
 
 import (

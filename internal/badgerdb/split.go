@@ -53,10 +53,13 @@ func UpdateSplit(db *badger.DB, entries []Entry, fn func(*badger.Txn) error) err
 
 // UpdateSplit is UpdateSplit on the (re)opened database.
 func (d *Dormant) UpdateSplit(entries []Entry, fn func(*badger.Txn) error) error {
+	if err := d.writable(); err != nil {
+		return err
+	}
 	db, release, err := d.Acquire()
 	if err != nil {
 		return err
 	}
 	defer release()
-	return UpdateSplit(db, entries, fn)
+	return d.noSpace(UpdateSplit(db, entries, fn))
 }

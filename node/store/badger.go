@@ -23,6 +23,8 @@ import (
 // badger's optimistic transactions (a lost race is ErrStale); no Go lock is held across I/O.
 type Badger struct {
 	db        *badger.DB
+	guard     *badgerdb.Guard // free space: no write on a disk with too little room
+	readOnly  bool            // opened on a full disk: every write is ErrNoSpace until a restart
 	log       *slog.Logger
 	usage     ownerUsage // owners' byte counters (usage_badger.go)
 	closeOnce sync.Once
@@ -34,24 +36,36 @@ var _ Store = (*Badger)(nil)
 // OpenBadger opens (creating if needed) the store in dir, with the phone-sized options
 // of an embedded node (a node inside `hearth serve`).
 func OpenBadger(dir string, log *slog.Logger) (*Badger, error) {
-	return openBadger(badgerdb.Options(dir, true, log), log)
+	return OpenBadgerOn(nil, dir, log, false)
 }
 
 // OpenBadgerServer opens the store in dir with server-sized options (the standalone
 // `hearth node`).
 func OpenBadgerServer(dir string, log *slog.Logger) (*Badger, error) {
-	return openBadger(badgerdb.ServerOptions(dir, log), log)
+	return OpenBadgerOn(nil, dir, log, true)
 }
 
-func openBadger(opts badger.Options, log *slog.Logger) (*Badger, error) {
-	db, err := badger.Open(opts)
-	if err != nil {
-		return nil, errkind.E("store.open", errkind.Other, fmt.Errorf("open database %s: %w", opts.Dir, err))
+// OpenBadgerOn opens the store with the free space disk reports (nil: the operating
+// system's; issue 16.7): while the disk has less room than badger needs to write without
+// faulting, every write fails with ErrNoSpace, and a store opened then opens read-only
+// (until the node restarts with room). server picks OpenBadgerServer's options.
+func OpenBadgerOn(disk *badgerdb.Disk, dir string, log *slog.Logger, server bool) (*Badger, error) {
+	opts := badgerdb.Options(dir, true, log)
+	if server {
+		opts = badgerdb.ServerOptions(dir, log)
 	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	b := &Badger{db: db, log: log}
+	guard := badgerdb.NewGuard(disk, opts)
+	db, readOnly, err := guard.Open(log)
+	if errkind.Is(err, errkind.NoSpace) {
+		return nil, errkind.E("store.open", errkind.NoSpace, err)
+	}
+	if err != nil {
+		return nil, errkind.E("store.open", errkind.Other, err)
+	}
+	b := &Badger{db: db, guard: guard, readOnly: readOnly, log: log}
 	b.usage.init()
 	if err := b.checkSchema(); err != nil {
 		db.Close()
@@ -102,6 +116,12 @@ func (b *Badger) Close() error {
 // transaction over badger's cap ErrBatchTooBig.
 func (b *Badger) update(ctx context.Context, fn func(*badger.Txn) error) error {
 	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if b.readOnly {
+		return fmt.Errorf("the node store was opened read-only on a full disk: free some space and restart the node: %w", ErrNoSpace)
+	}
+	if err := b.guard.Check(); err != nil {
 		return err
 	}
 	err := b.db.Update(fn)

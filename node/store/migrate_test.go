@@ -2,11 +2,14 @@ package store
 
 import (
 	"context"
+	"sync/atomic"
 	"testing"
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/stretchr/testify/require"
 
+	"github.com/hearth-sync/hearth/internal/badgerdb"
+	"github.com/hearth-sync/hearth/internal/errkind"
 	"github.com/hearth-sync/hearth/protocol/crypto"
 )
 
@@ -111,4 +114,52 @@ func TestBadgerUsageDeltas(t *testing.T) {
 	require.ErrorIs(t, s.PutChanges(ctx, sp, obj, nil, []crypto.ChangeID{over.ID}, []Change{over}, lim), ErrQuota)
 	fits := Change{ID: crypto.ChangeID(crypto.Sum([]byte("fits"))), Raw: make([]byte, room)}
 	require.NoError(t, s.PutChanges(ctx, sp, obj, nil, []crypto.ChangeID{fits.ID}, []Change{fits}, lim))
+}
+
+// TestBadgerFullDisk (issue 16.7, a fake probe): on a disk with too little room every
+// write fails with ErrNoSpace and stores nothing, reads go on; the store opened on the
+// full disk opens read-only; a new store is not made there.
+func TestBadgerFullDisk(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	var full atomic.Bool
+	disk := &badgerdb.Disk{Probe: func(string) (uint64, error) {
+		if full.Load() {
+			return 1 << 20, nil
+		}
+		return 1 << 40, nil
+	}}
+	var owner crypto.PubKey
+	sp := crypto.SpaceID(crypto.Sum([]byte("s")))
+	obj := crypto.ObjectID(crypto.Sum([]byte("o")))
+	c := Change{ID: crypto.ChangeID(crypto.Sum([]byte("1"))), Raw: []byte("raw")}
+	s, err := OpenBadgerOn(disk, dir, nil, false)
+	require.NoError(t, err)
+	require.NoError(t, s.CreateSpace(ctx, sp, []byte("h"), []byte("r"), nil, owner, Limits{}))
+	full.Store(true)
+	err = s.PutChanges(ctx, sp, obj, nil, []crypto.ChangeID{c.ID}, []Change{c}, Limits{})
+	require.ErrorIs(t, err, ErrNoSpace)
+	require.True(t, errkind.Is(err, errkind.NoSpace))
+	require.ErrorIs(t, s.PutBlob(ctx, sp, "b", []byte("x"), Limits{}), ErrNoSpace)
+	h, err := s.Header(ctx, sp)
+	require.NoError(t, err, "reads go on")
+	require.Equal(t, []byte("h"), h)
+	require.NoError(t, s.Close())
+
+	s, err = OpenBadgerOn(disk, dir, nil, false)
+	require.NoError(t, err, "opens on the full disk")
+	_, err = s.Header(ctx, sp)
+	require.NoError(t, err)
+	full.Store(false)
+	require.ErrorIs(t, s.PutChanges(ctx, sp, obj, nil, []crypto.ChangeID{c.ID}, []Change{c}, Limits{}), ErrNoSpace,
+		"read-only until the node restarts")
+	require.NoError(t, s.Close())
+	s, err = OpenBadgerOn(disk, dir, nil, false)
+	require.NoError(t, err)
+	require.NoError(t, s.PutChanges(ctx, sp, obj, nil, []crypto.ChangeID{c.ID}, []Change{c}, Limits{}))
+	require.NoError(t, s.Close())
+
+	full.Store(true)
+	_, err = OpenBadgerOn(disk, t.TempDir(), nil, false)
+	require.True(t, errkind.Is(err, errkind.NoSpace), "no new store on a full disk: %v", err)
 }

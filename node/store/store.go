@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/hearth-sync/hearth/internal/badgerdb"
 	"github.com/hearth-sync/hearth/internal/errkind"
 	"github.com/hearth-sync/hearth/pb/syncpb"
 	"github.com/hearth-sync/hearth/protocol/crypto"
@@ -15,6 +16,8 @@ var (
 	ErrExists   = errkind.E("store", errkind.Exists, errors.New("already exists"))
 	// ErrStale: a compare-and-swap lost; re-read and decide again.
 	ErrStale = errkind.E("store", errkind.Transient, errors.New("stored value changed"))
+	// ErrNoSpace: the store's disk is full; nothing was written.
+	ErrNoSpace = badgerdb.ErrNoSpace
 	// ErrBatchTooBig: the write does not fit in one of the store's transactions (badger
 	// caps them); nothing was stored. Split the batch.
 	ErrBatchTooBig = errkind.E("store", errkind.Invalid, errors.New("batch too big for one transaction: split it"))
