@@ -316,3 +316,20 @@ func TestFetchRefusesWrongContent(t *testing.T) {
 	err = dst.Fetch(ctx(t), Locator{Space: "sp", FileID: fileID, Ref: RefValue{KeyID: k.ID(), RemoteID: BlobID([]byte("absent"))}, Key: k}, r)
 	assert.True(t, errkind.Is(err, errkind.NotFound), "%v", err)
 }
+
+// TestImportStopsWhenCancelled: a cancelled add stops in either pass (a daemon's shutdown
+// cuts a large add: the seal pass did not look at its context, and held the stop up).
+func TestImportStopsWhenCancelled(t *testing.T) {
+	s, _ := newService(t)
+	f, _ := randomFile(t, 4*ChunkSize)
+	for _, pass := range []string{"store", "seal"} {
+		c, cancel := context.WithCancel(ctx(t))
+		_, err := s.Import(c, f, key(t), func(done, total int64) {
+			if pass == "store" || done > total/2 {
+				cancel()
+			}
+		})
+		cancel()
+		require.ErrorIs(t, err, context.Canceled, pass)
+	}
+}

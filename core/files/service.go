@@ -166,6 +166,9 @@ func (s *Service) Import(ctx context.Context, path string, readKey crypto.SymKey
 		return nil, err
 	}
 	layout, sealed, err := sealer.RemoteLayout(fileID, m, func(id string) ([]byte, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, err // the seal pass stops too (a daemon's shutdown cuts a large add)
+		}
 		data, err := s.blobs.Get(id)
 		if err == nil && progress != nil {
 			done += int64(len(data))
