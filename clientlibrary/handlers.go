@@ -58,6 +58,8 @@ func apiError(err error) *pb.Rpc_Error {
 		code = pb.Rpc_Error_QUOTA_EXCEEDED
 	case errkind.Busy:
 		code = pb.Rpc_Error_BUSY
+	case errkind.NoSpace:
+		code = pb.Rpc_Error_NO_SPACE
 	}
 	return &pb.Rpc_Error{Code: code, Description: describe(err)}
 }

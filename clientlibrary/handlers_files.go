@@ -2,6 +2,7 @@ package clientlibrary
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"time"
 
@@ -58,8 +59,8 @@ func (a *api) FileGet(ctx context.Context, req *pb.Rpc_File_Get_Request) *pb.Rpc
 }
 
 func (a *api) FileGc(ctx context.Context, req *pb.Rpc_File_Gc_Request) *pb.Rpc_File_Gc_Response {
-	if req.GraceSeconds < -1 {
-		return &pb.Rpc_File_Gc_Response{Error: badInput("graceSeconds must be -1 (the default) or more")}
+	if req.GraceSeconds < -1 || req.GraceSeconds > int64(files.MaxGrace/time.Second) {
+		return &pb.Rpc_File_Gc_Response{Error: badInput(fmt.Sprintf("graceSeconds must be -1 (the default) or 0 to %d (100 years)", int64(files.MaxGrace/time.Second)))}
 	}
 	grace := time.Duration(req.GraceSeconds) * time.Second
 	if req.GraceSeconds == -1 {

@@ -17,6 +17,7 @@ import (
 	"github.com/hearth-sync/hearth/core/subscription"
 	"github.com/hearth-sync/hearth/core/syncclient"
 	"github.com/hearth-sync/hearth/core/syncengine"
+	"github.com/hearth-sync/hearth/internal/badgerdb"
 	"github.com/hearth-sync/hearth/pb"
 	"github.com/hearth-sync/hearth/protocol/crypto"
 	"github.com/hearth-sync/hearth/syncstatus"
@@ -64,6 +65,13 @@ type Config struct {
 	// OffloadCrash, for crash tests only, runs before every offload step
 	// (it may kill the process); nil in every real use.
 	OffloadCrash func(space.OffloadStep)
+	// FreeSpace reports the bytes free on a path's filesystem (nil: the
+	// operating system's statfs). Every database and blob write first checks
+	// that enough stays free (internal/badgerdb.Disk): a full disk refuses
+	// writes with NO_SPACE, and the daemon starts with its databases
+	// read-only, instead of faulting inside badger (issue 16.7). Tests set
+	// it to fake a full disk.
+	FreeSpace func(path string) (uint64, error)
 	// FileDeleteGrace is how long a queued remote file delete waits before
 	// it is sent, so that another member's concurrent add of the same file
 	// (which reuses its remote copy) can cancel it. 0 means
@@ -82,6 +90,7 @@ type App struct {
 	cfg      Config
 	lock     *datadir.Lock
 	accounts *account.Service
+	disk     *badgerdb.Disk // Config.FreeSpace: every database and blob write checks it
 
 	nodeKey    *crypto.PubKey // Config.NodeKey parsed; nil when not set
 	background atomic.Bool    // Background until Foreground (applife.go)
@@ -109,8 +118,10 @@ func Open(cfg Config) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, lock: lock, accounts: account.NewService(cfg.DataDir, cfg.Logger, cfg.Now), listeners: map[int]*statusListener{}, nodeKey: nodeKey}
+	a := &App{cfg: cfg, lock: lock, accounts: account.NewService(cfg.DataDir, cfg.Logger, cfg.Now), listeners: map[int]*statusListener{}, nodeKey: nodeKey,
+		disk: &badgerdb.Disk{Probe: cfg.FreeSpace}}
 	a.background.Store(cfg.Background)
+	a.accounts.SetDisk(a.disk)
 	a.accounts.SetOpenHook(a.openAccount)
 	if cfg.SelectLast {
 		if _, _, err := a.accounts.SelectLast(); err != nil {
@@ -151,7 +162,7 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 		svc.deleteGrace = DefaultFileDeleteGrace
 	}
 	svc.status = syncstatus.New(syncstatus.Config{LocalOnly: a.cfg.Node == ""})
-	svc.files = files.New(files.Config{Dir: layout.Blobs(string(acc.Info().ID)), DB: acc.DB(), Now: a.cfg.Now, Log: a.cfg.Logger})
+	svc.files = files.New(files.Config{Dir: layout.Blobs(string(acc.Info().ID)), DB: acc.DB(), Disk: a.disk, Now: a.cfg.Now, Log: a.cfg.Logger})
 	svc.fw.workers = map[crypto.SpaceID]*files.Worker{}
 	svc.subs = subscription.New(subscription.Config{Index: space.IndexConfig, Log: a.cfg.Logger})
 	svc.spaces = space.New(space.Config{
@@ -164,6 +175,7 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 		Offload:   space.OffloadHooks{Crash: a.cfg.OffloadCrash, EndSubscriptions: svc.endSubscriptions, ReleaseFiles: svc.files.ReleaseSpace},
 		Files:     svc.files.Markers(),
 		OnChange:  svc.spaceChanged,
+		Disk:      a.disk,
 		Log:       a.cfg.Logger,
 		Now:       a.cfg.Now,
 	})

@@ -3,6 +3,7 @@ package core
 import (
 	"context"
 	"errors"
+	"slices"
 	"time"
 
 	"google.golang.org/grpc/codes"
@@ -85,7 +86,7 @@ func ModelSyncStatus(st syncstatus.Status) *pb.Model_SpaceSyncStatus {
 		PendingFiles:   int64(st.PendingFiles),
 		Network:        st.Network.String(),
 	}
-	if st.State == syncstatus.Error {
+	if st.State == syncstatus.Error || st.State == syncstatus.Limited {
 		m.Error = st.Reason.String()
 		m.ErrorMessage = st.Detail
 	}
@@ -161,7 +162,11 @@ func failureReason(err error) (syncstatus.Reason, string) {
 		return syncstatus.ReasonNodeKey, "the node's key is not the one this device pinned: it may be another node, or an impostor"
 	case errors.Is(err, space.ErrNoReadKey):
 		return syncstatus.ReasonNoReadKey, msg
-	case errkind.Is(err, errkind.Quota), status.Code(err) == codes.ResourceExhausted:
+	case isQuota(err, "sessions", "streams"):
+		return syncstatus.ReasonSessionLimit, msg
+	case errkind.Is(err, errkind.Quota), isQuota(err):
+		return syncstatus.ReasonStorageLimit, msg
+	case isNodeFull(err):
 		return syncstatus.ReasonStorageLimit, msg
 	case status.Code(err) == codes.PermissionDenied:
 		return syncstatus.ReasonRemoved, msg
@@ -171,6 +176,23 @@ func failureReason(err error) (syncstatus.Reason, string) {
 		return syncstatus.ReasonIncompatibleVersion, msg
 	}
 	return syncstatus.ReasonNone, ""
+}
+
+// isQuota reports whether err is a node's QUOTA_EXCEEDED refusal, of one of limits when
+// any are given. A RESOURCE_EXHAUSTED without that reason is the node slowing a client
+// down: transient.
+func isQuota(err error, limits ...string) bool {
+	reason, meta := syncpb.ReasonOf(err)
+	if reason != syncpb.ReasonQuotaExceeded {
+		return false
+	}
+	return len(limits) == 0 || slices.Contains(limits, meta["limit"])
+}
+
+// isNodeFull reports whether err is a node's NO_SPACE refusal (its disk is full).
+func isNodeFull(err error) bool {
+	reason, _ := syncpb.ReasonOf(err)
+	return reason == syncpb.ReasonNoSpace
 }
 
 func nodeState(c syncpb.SpaceStatusCode) syncstatus.NodeState {

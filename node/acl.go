@@ -57,9 +57,12 @@ func (n *Node) spacePush(ctx context.Context, m *syncpb.SpacePush) (*syncpb.AclA
 		return rejected("root record: %v", err), nil
 	}
 	wctx := context.WithoutCancel(ctx) // once started, the write and its fan-out finish
-	err = n.store.CreateSpace(wctx, h.ID, h.Raw, vr.Accepted, newMembers(empty.state, next))
+	err = n.store.CreateSpace(wctx, h.ID, h.Raw, vr.Accepted, newMembers(empty.state, next), h.Creator, n.limits())
 	if errors.Is(err, store.ErrExists) {
 		return n.pushedAgain(ctx, h.ID, rec)
+	}
+	if q := quotaErr(err); q != nil {
+		return nil, q
 	}
 	if err != nil {
 		return nil, grpcErr(err)

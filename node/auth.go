@@ -211,7 +211,11 @@ func (n *Node) authenticate(req *syncpb.AuthRequest) (*syncpb.AuthResponse, erro
 	if err != nil {
 		return nil, status.Error(codes.Unauthenticated, err.Error())
 	}
-	tok, err := n.auth.newToken(cert.Account, cert.Device, now.Add(n.cfg.SessionTTL), n.cfg.Rand)
+	expires := now.Add(n.cfg.SessionTTL)
+	if err := n.sessions.admit(cert.Account, cert.Device, expires, now); err != nil {
+		return nil, err
+	}
+	tok, err := n.auth.newToken(cert.Account, cert.Device, expires, n.cfg.Rand)
 	if err != nil {
 		return nil, status.Error(codes.Internal, "no randomness")
 	}
@@ -232,9 +236,14 @@ func (n *Node) withSession(ctx context.Context) (context.Context, error) {
 	if len(toks) != 1 || toks[0] == "" {
 		return nil, status.Error(codes.Unauthenticated, "no session: authenticate with Hello and Auth")
 	}
-	s, err := n.auth.parseToken(toks[0], n.now())
+	now := n.now()
+	s, err := n.auth.parseToken(toks[0], now)
 	if err != nil {
 		return nil, status.Error(codes.Unauthenticated, err.Error())
+	}
+	// A session opened on another node of the cluster counts here once it is used here.
+	if err := n.sessions.admit(s.account, s.device, s.expires, now); err != nil {
+		return nil, err
 	}
 	return context.WithValue(ctx, sessionKey{}, s), nil
 }

@@ -71,11 +71,6 @@ func (n *Node) writer(ctx context.Context, id crypto.SpaceID, who crypto.PubKey,
 	return nil
 }
 
-// quotaErr is the refusal of a put over the space's quota.
-func quotaErr(q *store.QuotaError) error {
-	return status.Errorf(codes.ResourceExhausted, "space storage quota exceeded (used %d of %d bytes; the blob is %d bytes)", q.Used, q.Limit, q.Size)
-}
-
 // blobPut stores a writer's blob once its id is checked against its bytes. A space pending
 // deletion or deleted takes no blobs. The answer comes once the blob is durable.
 func (n *Node) blobPut(ctx context.Context, m *syncpb.BlobPutRequest) (*syncpb.BlobPutResponse, error) {
@@ -89,9 +84,9 @@ func (n *Node) blobPut(ctx context.Context, m *syncpb.BlobPutRequest) (*syncpb.B
 	if err := n.writer(ctx, id, sessionOf(ctx).account, true); err != nil {
 		return nil, err
 	}
-	err = n.store.PutBlob(ctx, id, m.Id, m.Data, n.cfg.BlobQuota)
-	if q := (*store.QuotaError)(nil); errors.As(err, &q) {
-		return nil, quotaErr(q)
+	err = n.store.PutBlob(ctx, id, m.Id, m.Data, n.limits())
+	if q := quotaErr(err); q != nil {
+		return nil, q
 	}
 	if errors.Is(err, store.ErrNotLive) {
 		return nil, status.Errorf(codes.FailedPrecondition, "space %s is being deleted: it takes no new files", id)

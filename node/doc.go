@@ -13,7 +13,12 @@
 // is disconnected, never waited for), owner-signed space deletion with a grace period and
 // the janitor that purges deleted spaces, and the blob calls (blobs.go: per-space encrypted
 // file chunks; the id of every put is checked against its bytes, members read, writers put
-// and delete, each space has a quota, Config.BlobQuota).
+// and delete, each space has a quota, Config.BlobQuota), and the quotas of quota.go (per
+// identity: the spaces it created, the bytes of their changes and blobs, counted by the
+// store in each write's transaction; per account and session: devices with a live session
+// and open streams, counted in memory), refused as RESOURCE_EXHAUSTED with the reason
+// QUOTA_EXCEEDED. A batch too big for one store transaction is stored as a run of
+// prefixes, each a compare-and-swap of its own.
 //
 // Concurrency: no lock is held across disk or network I/O. Every write that depends on
 // stored state is a compare-and-swap in the store (the ACL's last sequence number, an

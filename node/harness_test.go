@@ -119,7 +119,8 @@ type tspace struct {
 
 func (s *tspace) now() int64 { s.ts++; return s.ts }
 
-func createSpace(t *testing.T, c *syncclient.Client, owner device) *tspace {
+// newSpace makes the header, read key and root record of a new space of owner.
+func newSpace(t *testing.T, owner device) (space.Header, crypto.SymKey, []byte) {
 	t.Helper()
 	h, err := space.NewHeader(owner.account, 1)
 	require.NoError(t, err)
@@ -127,6 +128,12 @@ func createSpace(t *testing.T, c *syncclient.Client, owner device) *tspace {
 	require.NoError(t, err)
 	root, err := acl.Builder{Author: owner.account}.Root(h.ID, rk, 1)
 	require.NoError(t, err)
+	return h, rk, root
+}
+
+func createSpace(t *testing.T, c *syncclient.Client, owner device) *tspace {
+	t.Helper()
+	h, rk, root := newSpace(t, owner)
 	resp, err := c.SpacePush(context.Background(), h.Raw, root)
 	require.NoError(t, err)
 	require.Equal(t, syncpb.AclAddStatus_ACL_ADD_STATUS_ACCEPTED, resp.Status, resp.Reason)

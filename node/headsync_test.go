@@ -22,7 +22,7 @@ func TestHeadSetsMatchTheStore(t *testing.T) {
 		ctx := context.Background()
 		st := store.NewMemory()
 		sp := crypto.SpaceID("s")
-		if err := st.CreateSpace(ctx, sp, []byte("h"), []byte("r"), nil); err != nil {
+		if err := st.CreateSpace(ctx, sp, []byte("h"), []byte("r"), nil, owner, store.Limits{}); err != nil {
 			t.Fatal(err)
 		}
 		var h headSets
@@ -39,7 +39,7 @@ func TestHeadSetsMatchTheStore(t *testing.T) {
 				}
 				n++
 				c := crypto.ChangeID(fmt.Sprint("c", n))
-				if err := st.PutChanges(ctx, sp, obj, old, []crypto.ChangeID{c}, []store.Change{{ID: c, Raw: []byte{byte(n)}}}); err != nil {
+				if err := st.PutChanges(ctx, sp, obj, old, []crypto.ChangeID{c}, []store.Change{{ID: c, Raw: []byte{byte(n)}}}, store.Limits{}); err != nil {
 					t.Fatal(err)
 				}
 				untold = append(untold, change{obj: obj, old: old, heads: []crypto.ChangeID{c}})
@@ -97,7 +97,7 @@ func TestHeadSetsUnderConcurrentWrites(t *testing.T) {
 	ctx := context.Background()
 	st := store.NewMemory()
 	sp := crypto.SpaceID("s")
-	if err := st.CreateSpace(ctx, sp, []byte("h"), []byte("r"), nil); err != nil {
+	if err := st.CreateSpace(ctx, sp, []byte("h"), []byte("r"), nil, owner, store.Limits{}); err != nil {
 		t.Fatal(err)
 	}
 	var h headSets
@@ -111,7 +111,7 @@ func TestHeadSetsUnderConcurrentWrites(t *testing.T) {
 				for {
 					old, _ := st.Heads(ctx, sp, obj)
 					c := crypto.ChangeID(fmt.Sprint("w", w, "-", i))
-					err := st.PutChanges(ctx, sp, obj, old, []crypto.ChangeID{c}, []store.Change{{ID: c, Raw: []byte{1}}})
+					err := st.PutChanges(ctx, sp, obj, old, []crypto.ChangeID{c}, []store.Change{{ID: c, Raw: []byte{1}}}, store.Limits{})
 					if err == nil {
 						h.accepted(sp, obj, old, []crypto.ChangeID{c})
 						break
@@ -145,3 +145,6 @@ func TestHeadSetsUnderConcurrentWrites(t *testing.T) {
 		t.Fatalf("cached %d/%x, store %d/%x", got[0].Count, got[0].Hash, want[0].Count, want[0].Hash)
 	}
 }
+
+// owner is the owner of the spaces these tests make (quotas need one; limits are off).
+var owner = crypto.PubKey{1}

@@ -77,15 +77,29 @@ type hub struct {
 
 func (h *hub) init() { h.subs = map[crypto.PubKey]map[*subscriber]struct{}{} }
 
-func (h *hub) add(s *subscriber) {
+// add registers s unless its session has max streams open already (max 0: no limit); it
+// reports whether it did.
+func (h *hub) add(s *subscriber, max int) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	m := h.subs[s.account]
+	if max > 0 {
+		n := 0
+		for o := range m {
+			if o.session == s.session {
+				n++
+			}
+		}
+		if n >= max {
+			return false
+		}
+	}
 	if m == nil {
 		m = map[*subscriber]struct{}{}
 		h.subs[s.account] = m
 	}
 	m[s] = struct{}{}
+	return true
 }
 
 func (h *hub) remove(s *subscriber) {

@@ -28,6 +28,14 @@ const (
 	DefaultChallengeTTL    = time.Minute
 	DefaultSubscriberQueue = 256
 	DefaultBlobQuota       = 1 << 30 // bytes of blobs per space
+
+	// Quotas per identity (DESIGN §5, issue 16.4): what the spaces one identity created
+	// may hold, and the sessions and streams it may hold on one node.
+	DefaultMaxSpaces         = 100      // live spaces an identity created
+	DefaultChangeQuota       = 1 << 30  // bytes of changes in an identity's spaces
+	DefaultIdentityBlobQuota = 10 << 30 // bytes of blobs in an identity's spaces
+	DefaultMaxSessions       = 32       // devices of one account with a live session here
+	DefaultMaxStreams        = 4        // concurrent Subscribe streams of one session
 )
 
 // Config is what a Node needs. Key and Store are required.
@@ -55,6 +63,15 @@ type Config struct {
 	SubscriberQueue int
 	// BlobQuota is how many bytes of blobs (encrypted file chunks) one space may store.
 	BlobQuota int64
+	// MaxSpaces, ChangeQuota and IdentityBlobQuota bound what the spaces one identity
+	// created hold on the node (a space counts against its creator): how many, the bytes
+	// of their changes, the bytes of their blobs. Writes past them are refused with
+	// QUOTA_EXCEEDED (syncpb.ReasonQuotaExceeded). 0 takes the default; negative: no limit.
+	MaxSpaces, ChangeQuota, IdentityBlobQuota int64
+	// MaxSessions bounds the devices of one account holding a live session on this node
+	// (a device's newer sessions count once); MaxStreams the Subscribe streams open at
+	// once on one session. 0 takes the default; negative: no limit.
+	MaxSessions, MaxStreams int
 	// UnauthRate and UnauthBurst bound the unauthenticated calls (Hello, Auth, calls
 	// with a session that does not verify) one source address may make: UnauthBurst at
 	// once, refilled at UnauthRate per second (see ratelimit.go).
@@ -91,6 +108,11 @@ func (c *Config) defaults() {
 	if c.BlobQuota <= 0 {
 		c.BlobQuota = DefaultBlobQuota
 	}
+	c.MaxSpaces = orDefault(c.MaxSpaces, DefaultMaxSpaces)
+	c.ChangeQuota = orDefault(c.ChangeQuota, DefaultChangeQuota)
+	c.IdentityBlobQuota = orDefault(c.IdentityBlobQuota, DefaultIdentityBlobQuota)
+	c.MaxSessions = orDefault(c.MaxSessions, DefaultMaxSessions)
+	c.MaxStreams = orDefault(c.MaxStreams, DefaultMaxStreams)
 	if c.UnauthRate <= 0 {
 		c.UnauthRate = DefaultUnauthRate
 	}
@@ -122,12 +144,13 @@ type Node struct {
 	feedUp   chan struct{} // closed once the store's feed first listens
 	feedOnce sync.Once
 
-	auth    authState
-	limiter limiter
-	spaces  spaceCache
-	hub     hub
-	heads   headSets
-	counts  callCounts
+	auth     authState
+	limiter  limiter
+	sessions sessionTable
+	spaces   spaceCache
+	hub      hub
+	heads    headSets
+	counts   callCounts
 
 	closeOnce sync.Once
 }
@@ -160,6 +183,7 @@ func Start(cfg Config) (*Node, error) {
 	n.instance = hex.EncodeToString(inst)
 	n.auth.init(cfg.Key)
 	n.limiter.init(cfg.UnauthRate, cfg.UnauthBurst)
+	n.sessions.init(cfg.MaxSessions)
 	n.spaces.init()
 	n.hub.init()
 	n.heads.init(cfg.Store, cfg.HeadSetBudget)

@@ -104,27 +104,65 @@ func (n *Node) headUpdate(ctx context.Context, m *syncpb.HeadUpdate) (*syncpb.Ac
 	}
 	// Write with a compare-and-swap on the heads.
 	wctx := context.WithoutCancel(ctx)
-	cs := make([]store.Change, len(ordered))
-	for i, c := range ordered {
-		cs[i] = store.Change{ID: c.ID, Raw: c.Raw}
+	heads, err := n.putChanges(wctx, id, obj, ordered)
+	if err != nil {
+		return nil, err
 	}
-	for range maxSwapAttempts {
-		old, err := n.store.Heads(wctx, id, obj)
-		if err != nil {
-			return nil, grpcErr(err)
-		}
-		heads := nextHeads(old, ordered)
-		err = n.store.PutChanges(wctx, id, obj, old, heads, cs)
-		if errors.Is(err, store.ErrStale) {
+	ack.Heads = ids(heads)
+	n.publishHead(v, sess, &syncpb.HeadUpdate{SpaceId: m.SpaceId, ObjectId: m.ObjectId, Heads: ack.Heads, Changes: rawOf(ordered)})
+	return ack, nil
+}
+
+// putChanges stores ordered (parents first) with a compare-and-swap on the object's heads
+// and returns the heads after it. A batch the store refuses as too big for one
+// transaction (store.ErrBatchTooBig: thousands of sibling changes, issue 16.5) is written
+// as a run of prefixes, each a compare-and-swap of its own: every prefix holds its
+// changes' parents, so what is stored after each one is a valid object, and a crash
+// between two leaves the first ones, which the device pushes again.
+func (n *Node) putChanges(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID, ordered []objtree.Change) ([]crypto.ChangeID, error) {
+	var heads []crypto.ChangeID
+	for rest, size := ordered, len(ordered); len(rest) > 0; {
+		part := rest[:min(size, len(rest))]
+		h, err := n.putPart(ctx, id, obj, part)
+		if errors.Is(err, store.ErrBatchTooBig) && len(part) > 1 {
+			size = (len(part) + 1) / 2
 			continue
 		}
 		if err != nil {
 			return nil, grpcErr(err)
 		}
+		heads, rest = h, rest[len(part):]
+	}
+	return heads, nil
+}
+
+// putPart is one compare-and-swap of putChanges, retried while it loses to other writers.
+func (n *Node) putPart(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID, part []objtree.Change) ([]crypto.ChangeID, error) {
+	cs := make([]store.Change, len(part))
+	for i, c := range part {
+		cs[i] = store.Change{ID: c.ID, Raw: c.Raw}
+	}
+	for range maxSwapAttempts {
+		old, err := n.store.Heads(ctx, id, obj)
+		if err != nil {
+			return nil, grpcErr(err)
+		}
+		heads := nextHeads(old, part)
+		err = n.store.PutChanges(ctx, id, obj, old, heads, cs, n.limits())
+		if errors.Is(err, store.ErrStale) {
+			continue
+		}
+		if q := quotaErr(err); q != nil {
+			return nil, q
+		}
+		if errors.Is(err, store.ErrBatchTooBig) {
+			return nil, err
+		}
+		if err != nil {
+			return nil, grpcErr(err)
+		}
 		n.heads.accepted(id, obj, old, heads)
-		ack.Heads = ids(heads)
-		n.publishHead(v, sess, &syncpb.HeadUpdate{SpaceId: m.SpaceId, ObjectId: m.ObjectId, Heads: ack.Heads, Changes: rawOf(ordered)})
-		return ack, nil
+		return heads, nil
 	}
 	return nil, status.Error(codes.Aborted, "too many concurrent writes to this object: retry")
 }

@@ -2,6 +2,7 @@ package node
 
 import (
 	"context"
+	"fmt"
 
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -102,7 +103,10 @@ func (s *service) Subscribe(m *syncpb.SubscribeRequest, stream syncpb.Node_Subsc
 		return err
 	}
 	sub.watch(served, nil)
-	n.hub.add(sub)
+	if !n.hub.add(sub, n.cfg.MaxStreams) {
+		return limitErr("streams", fmt.Sprintf("quota exceeded: this session has %d push streams open, the most is %d: close one first",
+			n.cfg.MaxStreams, n.cfg.MaxStreams), n.cfg.MaxStreams)
+	}
 	defer n.hub.remove(sub)
 
 	// Snapshot after registering, so nothing between the two is lost.

@@ -10,6 +10,7 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
+	"github.com/hearth-sync/hearth/internal/errkind"
 	"github.com/hearth-sync/hearth/node/store"
 	"github.com/hearth-sync/hearth/pb/syncpb"
 	"github.com/hearth-sync/hearth/protocol/acl"
@@ -167,6 +168,11 @@ func (n *Node) view(ctx context.Context, id crypto.SpaceID) (*aclView, error) {
 	if err != nil || h.ID != id {
 		return nil, fmt.Errorf("stored header of %s: %w (%v)", id, errCorrupt, err)
 	}
+	// A space stored before quotas has no owner yet: its creator is (quota.go). Once per
+	// space and process, where the header is read anyway.
+	if err := n.store.SetOwner(ctx, id, h.Creator); err != nil && !errkind.Is(err, errkind.NoSpace) {
+		return nil, err // on a full disk the space is still served: its owner is set once there is room
+	}
 	v, err := n.refresh(ctx, newView(h))
 	if err != nil {
 		return nil, err
@@ -216,6 +222,8 @@ func grpcErr(err error) error {
 		return status.Error(codes.NotFound, err.Error())
 	case errors.Is(err, store.ErrStale):
 		return status.Error(codes.Aborted, err.Error())
+	case errkind.Is(err, errkind.NoSpace):
+		return syncpb.ErrorWithReason(syncpb.ReasonNoSpace, "the node's disk is full: it stores nothing until its operator frees some space", nil)
 	}
 	return status.Error(codes.Internal, err.Error())
 }

@@ -129,10 +129,10 @@ func (o *ownStore) nextSweep(ctx context.Context) (at int64, ok bool, err error)
 	return at, ok, nil
 }
 
-func (o *ownStore) CreateSpace(ctx context.Context, id crypto.SpaceID, header, root []byte, members []crypto.PubKey) error {
+func (o *ownStore) CreateSpace(ctx context.Context, id crypto.SpaceID, header, root []byte, members []crypto.PubKey, owner crypto.PubKey, lim store.Limits) error {
 	o.writing(id)
 	defer o.writing(id)
-	return o.Store.CreateSpace(ctx, id, header, root, members)
+	return o.Store.CreateSpace(ctx, id, header, root, members, owner, lim)
 }
 
 func (o *ownStore) Purge(ctx context.Context, id crypto.SpaceID) error {

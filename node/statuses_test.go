@@ -30,7 +30,9 @@ func TestOwnStoreCachesStatusesExactly(t *testing.T) {
 	inner := &countingStore{Store: store.NewMemory()}
 	st := cacheStatuses(inner)
 	id := crypto.SpaceID("s")
-	require.NoError(t, st.CreateSpace(ctx, id, []byte("h"), []byte("r"), nil))
+	owner, err := crypto.GenerateKey()
+	require.NoError(t, err)
+	require.NoError(t, st.CreateSpace(ctx, id, []byte("h"), []byte("r"), nil, owner.Public(), store.Limits{}))
 	for range 100 {
 		got, err := st.Status(ctx, id)
 		require.NoError(t, err)

@@ -1,6 +1,7 @@
 // Package syncstatus tracks the space sync status of loaded spaces
-// (DESIGN §9): Synced, Syncing, Offline, Error with a reason, and Unknown
-// while loading; counters of syncing objects and files pending upload; the
+// (DESIGN §9): Synced, Syncing, Offline, Error with a reason, Limited (a
+// node quota refuses the space's writes: reason storageLimit or
+// sessionLimit), and Unknown while loading; counters of syncing objects and files pending upload; the
 // last synced time; the network. It emits an event when a space's visible
 // status changes (deduplicated per space) and greets each new session with
 // the status of every loaded space, once.
@@ -21,8 +22,8 @@
 //     local changes, no file waits for upload, and a sync cycle finished
 //     (nothing to push, nothing known to fetch) since the last local change,
 //     failure or connection change.
-//   - Offline while the connection is down; Error (with its reason) wins
-//     over everything; Unknown from Loaded until the first observation.
+//   - Offline while the connection is down; Error or Limited (with its
+//     reason) wins over everything; Unknown from Loaded until the first observation.
 //   - An event only when the visible status changes. A newer confirmation
 //     while already Synced (periodic head sync) refreshes LastSynced without
 //     an event.

@@ -71,9 +71,9 @@ func (m *modelSpace) status(id crypto.SpaceID, net Network, netErr Reason) Statu
 	}
 	switch {
 	case netErr != ReasonNone:
-		st.State, st.Reason = Error, netErr
+		st.State, st.Reason = stateOf(netErr), netErr
 	case cycleErr != ReasonNone:
-		st.State, st.Reason = Error, cycleErr
+		st.State, st.Reason = stateOf(cycleErr), cycleErr
 	case len(m.hist) == 0:
 		st.State = Unknown
 	case net != NetworkOnline:

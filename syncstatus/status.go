@@ -18,6 +18,10 @@ const (
 	Synced
 	Offline
 	Error
+	// Limited: the node refuses this space's writes over a quota (storage: spaces,
+	// changes or files; or sessions of the account). Like Error it stops sync until
+	// something changes; Reason says which limit and Detail the numbers.
+	Limited
 )
 
 // String returns the state's CLI word (CLI.md `hearth space status`).
@@ -33,8 +37,19 @@ func (s State) String() string {
 		return "offline"
 	case Error:
 		return "error"
+	case Limited:
+		return "limited"
 	}
 	return "state(" + strconv.Itoa(int(s)) + ")"
+}
+
+// stateOf is the state a permanent failure's reason shows: Limited for a quota, Error
+// otherwise.
+func stateOf(r Reason) State {
+	if r == ReasonStorageLimit || r == ReasonSessionLimit {
+		return Limited
+	}
+	return Error
 }
 
 // Reason qualifies Error. ReasonNone everywhere else.
@@ -44,7 +59,8 @@ type Reason uint8
 // a CLI word (String) and the status carries a message for people (Detail).
 const (
 	ReasonNone Reason = iota
-	// ReasonStorageLimit: the node refuses changes over the account's quota.
+	// ReasonStorageLimit: the node refuses writes over a storage quota (the spaces,
+	// changes or files the space's owner may keep there).
 	ReasonStorageLimit
 	// ReasonIncompatibleVersion: the node speaks a protocol this build does not.
 	ReasonIncompatibleVersion
@@ -60,6 +76,9 @@ const (
 	// ReasonNoReadKey: this member holds no key that opens the space's
 	// current read key.
 	ReasonNoReadKey
+	// ReasonSessionLimit: the node refuses this device a session or a stream: the
+	// account holds as many as it may there.
+	ReasonSessionLimit
 	// ReasonOther: a permanent failure with no reason of its own.
 	ReasonOther
 )
@@ -81,6 +100,8 @@ func (r Reason) String() string {
 		return "nodeKeyMismatch"
 	case ReasonNoReadKey:
 		return "noReadKey"
+	case ReasonSessionLimit:
+		return "sessionLimit"
 	case ReasonOther:
 		return "other"
 	}
@@ -135,9 +156,9 @@ const (
 type Status struct {
 	Space crypto.SpaceID
 	State State
-	// Reason qualifies State == Error; ReasonNone otherwise.
+	// Reason qualifies State == Error or Limited; ReasonNone otherwise.
 	Reason Reason
-	// Detail says what failed, for people, when State == Error.
+	// Detail says what failed, for people, when State == Error or Limited.
 	Detail string
 	// SyncingObjects counts objects with local changes the node has not
 	// acknowledged (the last count the caller reported).

@@ -31,9 +31,9 @@ func (m machine) status(id crypto.SpaceID, net Network, netErr Reason, netMsg st
 	st := Status{Space: id, SyncingObjects: m.pending, PendingFiles: m.files, LastSynced: m.confirmed, Network: net}
 	switch {
 	case netErr != ReasonNone:
-		st.State, st.Reason, st.Detail = Error, netErr, netMsg
+		st.State, st.Reason, st.Detail = stateOf(netErr), netErr, netMsg
 	case m.cycleErr != ReasonNone:
-		st.State, st.Reason, st.Detail = Error, m.cycleErr, m.cycleMsg
+		st.State, st.Reason, st.Detail = stateOf(m.cycleErr), m.cycleErr, m.cycleMsg
 	case !m.observed:
 		st.State = Unknown
 	case net != NetworkOnline:

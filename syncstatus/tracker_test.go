@@ -88,10 +88,10 @@ func TestStateMachine(t *testing.T) {
 		{"error reasons", []string{
 			"load a => a unknown objs=0 files=0 offline",
 			"conn on => a syncing objs=0 files=0 online",
-			"fail a storageLimit => a error:storageLimit objs=0 files=0 online",
+			"fail a storageLimit => a limited:storageLimit objs=0 files=0 online",
 			"fail a none =>", // transient: the permanent error stays
-			"conn off => a error:storageLimit objs=0 files=0 offline",
-			"conn on => a error:storageLimit objs=0 files=0 online",
+			"conn off => a limited:storageLimit objs=0 files=0 offline",
+			"conn on => a limited:storageLimit objs=0 files=0 online",
 			"done a 10 => a synced objs=0 files=0 online @10",
 			"fail a incompatibleVersion => a error:incompatibleVersion objs=0 files=0 online @10",
 			"fail a rejected => a error:rejected objs=0 files=0 online @10",
@@ -115,6 +115,17 @@ func TestStateMachine(t *testing.T) {
 			"done a 10 =>", // offline: nothing changes what shows
 			"conn on => a syncing objs=0 files=0 online | b syncing objs=0 files=0 online",
 			"done a 11 => a synced objs=0 files=0 online @11",
+		}},
+		{"quotas show as limited, storage on a space, sessions on every space", []string{
+			"load a => a unknown objs=0 files=0 offline",
+			"load b => b unknown objs=0 files=0 offline",
+			"connfail sessionLimit 32 devices => a limited:sessionLimit(32 devices) objs=0 files=0 offline | b limited:sessionLimit(32 devices) objs=0 files=0 offline",
+			"conn on => a syncing objs=0 files=0 online | b syncing objs=0 files=0 online",
+			"pending a 1 => a syncing objs=1 files=0 online",
+			"fail a storageLimit used 1 of 1 => a limited:storageLimit(used 1 of 1) objs=1 files=0 online",
+			"done b 4 => b synced objs=0 files=0 online @4",
+			"pending a 0 => a limited:storageLimit(used 1 of 1) objs=0 files=0 online",
+			"done a 5 => a synced objs=0 files=0 online @5",
 		}},
 		{"a cycle failure carries its detail", []string{
 			"load a => a unknown objs=0 files=0 offline",
@@ -197,11 +208,12 @@ func TestGetAndSnapshot(t *testing.T) {
 
 func TestStrings(t *testing.T) {
 	var words []string
-	for st := Unknown; st <= Error; st++ {
+	for st := Unknown; st <= Limited; st++ {
 		words = append(words, st.String())
 	}
-	assert.Equal(t, "unknown syncing synced offline error", strings.Join(words, " "))
+	assert.Equal(t, "unknown syncing synced offline error limited", strings.Join(words, " "))
 	assert.Equal(t, "state(9)", State(9).String())
 	assert.Equal(t, "offline online localOnly", NetworkOffline.String()+" "+NetworkOnline.String()+" "+NetworkLocalOnly.String())
 	assert.Equal(t, "storageLimit", ReasonStorageLimit.String())
+	assert.Equal(t, "sessionLimit", ReasonSessionLimit.String())
 }

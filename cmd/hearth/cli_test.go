@@ -38,6 +38,8 @@ func TestCommandLineErrors(t *testing.T) {
 		{"missing required flag", []string{"account", "create"}, `hearth: account create: required flag(s) "name" not set`},
 		{"empty name", []string{"account", "create", "--name", " "}, "hearth: account create: the name is empty"},
 		{"delete without --yes", []string{"space", "delete", strings.Repeat("a", 52)}, "hearth: no daemon for"},
+		{"gc grace over 100 years", []string{"files", "gc", "--grace", "900000h"}, "hearth: files gc: --grace must be 0 to"},
+		{"negative node quota", []string{"node", "--max-spaces", "-1"}, "hearth: node: --max-spaces must be 0 (no limit) or more"},
 	} {
 		for _, jsonFirst := range []bool{true, false} {
 			args := append([]string{"--json"}, tc.args...)

@@ -106,8 +106,12 @@ func (g *globals) diagnose() *doctorReport {
 					r.node["reachable"] = false
 				}
 			}
-			if st.Status.GetStatus() == "error" {
+			switch st.Status.GetStatus() {
+			case "error":
 				r.problem("space %s (%s) does not sync: %s", s.SpaceId, escapeText(s.Name), st.Status.GetError())
+			case "limited":
+				r.problem("space %s (%s) is over a quota of the node (%s): its changes wait on this device: %s", s.SpaceId,
+					escapeText(s.Name), st.Status.GetError(), escapeText(st.Status.GetErrorMessage()))
 			}
 		}
 		r.spaces = append(r.spaces, row)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/hearth-sync/hearth/core/files"
 	"github.com/hearth-sync/hearth/pb"
 )
 
@@ -121,8 +123,8 @@ func newFilesCmd(g *globals) *cobra.Command {
 		RunE: func(cc *cobra.Command, _ []string) error {
 			secs := int64(-1) // the daemon's default
 			if cc.Flags().Changed("grace") {
-				if grace < 0 {
-					return fail("bad_input", "files gc", "--grace must not be negative")
+				if grace < 0 || grace > files.MaxGrace {
+					return fail("bad_input", "files gc", fmt.Sprintf("--grace must be 0 to %v (100 years), not %v", files.MaxGrace, grace))
 				}
 				secs = int64(grace / time.Second)
 			}

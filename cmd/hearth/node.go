@@ -43,6 +43,7 @@ func newNodeCmd(g *globals) *cobra.Command {
 		logLevel  string
 		storeSpec string
 		keyFile   string
+		quotas    nodeQuotas
 	)
 	cmd := &cobra.Command{
 		Use:   "node --listen HOST:PORT [--data DIR] [--store badger:PATH|postgres://USER@HOST/DB] [--key-file PATH]",
@@ -56,6 +57,10 @@ func newNodeCmd(g *globals) *cobra.Command {
 			if blobQuota <= 0 {
 				return fail("usage", "node", fmt.Sprintf("--blob-quota must be a positive number of bytes, not %d", blobQuota))
 			}
+			cfg := node.Config{Listen: listen, DeletionGrace: grace, BlobQuota: blobQuota}
+			if err := quotas.apply(&cfg); err != nil {
+				return fail("usage", "node", err.Error())
+			}
 			spec, err := parseStoreSpec(storeSpec)
 			if err != nil {
 				return fail("usage", "node", err.Error())
@@ -63,9 +68,8 @@ func newNodeCmd(g *globals) *cobra.Command {
 			if os.Getenv(nodeKeyEnv) != "" && cmd.Flags().Changed("key-file") {
 				return fail("usage", "node", "--key-file and $"+nodeKeyEnv+" exclude each other: give the node key one way")
 			}
-			log := slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
-			return runNode(g, nodeSetup{store: spec, keyFile: keyFile, server: true},
-				node.Config{Listen: listen, DeletionGrace: grace, BlobQuota: blobQuota, Logger: log})
+			cfg.Logger = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+			return runNode(g, nodeSetup{store: spec, keyFile: keyFile, server: true}, cfg)
 		},
 	}
 	cmd.Flags().StringVar(&listen, "listen", "127.0.0.1:0", "listen address (port 0 picks a free one)")
@@ -74,7 +78,43 @@ func newNodeCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
 	cmd.Flags().StringVar(&storeSpec, "store", "", "where the node keeps its data: badger:PATH (or a PATH; default DATA/db) or postgres://USER@HOST/DB (several nodes on one database)")
 	cmd.Flags().StringVar(&keyFile, "key-file", "", "the node key file (default DATA/node.key, created on first start); or give the key in $"+nodeKeyEnv)
+	quotas.flags(cmd)
 	return cmd
+}
+
+// nodeQuotas are the per-identity and per-session limits of `hearth node` (issue 16.4);
+// on the command line 0 means no limit.
+type nodeQuotas struct {
+	maxSpaces, changeQuota, identityBlobQuota int64
+	maxSessions, maxStreams                   int
+}
+
+func (q *nodeQuotas) flags(cmd *cobra.Command) {
+	f := cmd.Flags()
+	f.Int64Var(&q.maxSpaces, "max-spaces", node.DefaultMaxSpaces, "spaces one identity may create on the node (0: no limit)")
+	f.Int64Var(&q.changeQuota, "change-quota", node.DefaultChangeQuota, "bytes of changes the spaces of one identity may hold (0: no limit)")
+	f.Int64Var(&q.identityBlobQuota, "identity-blob-quota", node.DefaultIdentityBlobQuota, "bytes of files the spaces of one identity may hold, all together (0: no limit)")
+	f.IntVar(&q.maxSessions, "max-sessions", node.DefaultMaxSessions, "devices of one account that may hold a session on this node at once (0: no limit)")
+	f.IntVar(&q.maxStreams, "max-streams", node.DefaultMaxStreams, "push streams one session may keep open at once (0: no limit)")
+}
+
+// apply sets cfg's limits (node.Config takes a negative value for no limit).
+func (q *nodeQuotas) apply(cfg *node.Config) error {
+	for name, v := range map[string]int64{"--max-spaces": q.maxSpaces, "--change-quota": q.changeQuota,
+		"--identity-blob-quota": q.identityBlobQuota, "--max-sessions": int64(q.maxSessions), "--max-streams": int64(q.maxStreams)} {
+		if v < 0 {
+			return fmt.Errorf("%s must be 0 (no limit) or more, not %d", name, v)
+		}
+	}
+	noLimit := func(v int64) int64 {
+		if v == 0 {
+			return -1
+		}
+		return v
+	}
+	cfg.MaxSpaces, cfg.ChangeQuota, cfg.IdentityBlobQuota = noLimit(q.maxSpaces), noLimit(q.changeQuota), noLimit(q.identityBlobQuota)
+	cfg.MaxSessions, cfg.MaxStreams = int(noLimit(int64(q.maxSessions))), int(noLimit(int64(q.maxStreams)))
+	return nil
 }
 
 // storeSpec is a parsed --store.

@@ -65,8 +65,9 @@ type Service struct {
 	log    *slog.Logger
 	now    func() time.Time
 
-	opMu sync.Mutex // serialises Create, Recover, Select, Stop, Close (held across disk I/O)
-	hook OpenHook   // set once before use
+	opMu sync.Mutex     // serialises Create, Recover, Select, Stop, Close (held across disk I/O)
+	hook OpenHook       // set once before use
+	disk *badgerdb.Disk // set once before use; nil: the operating system's free space
 
 	mu      sync.Mutex // guards current; never held across I/O
 	current *Account
@@ -82,6 +83,10 @@ func NewService(root string, log *slog.Logger, now func() time.Time) *Service {
 	}
 	return &Service{layout: datadir.Layout{Root: root}, log: log, now: now}
 }
+
+// SetDisk sets what reports free space to the account databases (nil: the
+// operating system). Call it before any other method.
+func (s *Service) SetDisk(d *badgerdb.Disk) { s.disk = d }
 
 // SetOpenHook sets the hook run on every account open. Call it before any
 // other method.
@@ -294,7 +299,7 @@ func (s *Service) selectLocked(id string) (*Account, error) {
 	if err := s.stopLocked(); err != nil {
 		return nil, err
 	}
-	db := badgerdb.NewDormantAt(s.layout.AccountDB(id), true, s.log, badgerdb.DefaultIdleClose)
+	db := badgerdb.NewDormantOn(s.disk, s.layout.AccountDB(id), true, s.log, badgerdb.DefaultIdleClose)
 	_, release, err := db.Acquire() // a database that cannot open fails the select
 	if err != nil {
 		db.Close()

@@ -13,6 +13,7 @@ import (
 	"github.com/zeebo/blake3"
 
 	"github.com/hearth-sync/hearth/core/datadir"
+	"github.com/hearth-sync/hearth/internal/badgerdb"
 	"github.com/hearth-sync/hearth/internal/errkind"
 )
 
@@ -52,10 +53,16 @@ func trunc(s string) string {
 // Blobs is the content-addressed blob directory. It holds no state but its
 // path: every method is safe for concurrent use, and a write is atomic
 // (tmp + fsync + rename + directory fsync).
-type Blobs struct{ dir string }
+type Blobs struct {
+	dir  string
+	disk *badgerdb.Disk // nil: the operating system's free space
+}
 
 // NewBlobs returns the blob store at dir (created on first write).
 func NewBlobs(dir string) *Blobs { return &Blobs{dir: dir} }
+
+// NewBlobsOn is NewBlobs with the free space disk reports.
+func NewBlobsOn(disk *badgerdb.Disk, dir string) *Blobs { return &Blobs{dir: dir, disk: disk} }
 
 func (b *Blobs) path(id string) string { return filepath.Join(b.dir, id[:2], id) }
 
@@ -92,6 +99,11 @@ func (b *Blobs) put(id string, data []byte) error {
 	now := time.Now()
 	if err := os.Chtimes(p, now, now); err == nil {
 		return nil
+	}
+	// A blob never takes the room the account's databases need (badgerdb.Reserve):
+	// a database written on a full disk faults (issue 16.7).
+	if err := b.disk.Room(b.dir, badgerdb.PhoneReserve+uint64(len(data))); err != nil {
+		return errkind.E("files.put", errkind.NoSpace, err)
 	}
 	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return errkind.E("files.put", errkind.Other, err)

@@ -201,6 +201,23 @@ func TestGCKeepsWhatMarkersReach(t *testing.T) {
 	assert.True(t, s.blobs.Has(im.FileID))
 }
 
+// TestGCGraceBounded: a grace past MaxGrace is refused (issue 16.7: one that had
+// overflowed on its way here would have deleted new blobs), and nothing is deleted.
+func TestGCGraceBounded(t *testing.T) {
+	s, _ := newService(t)
+	f, _ := randomFile(t, 100)
+	im, err := s.Import(ctx(t), f, key(t), nil)
+	require.NoError(t, err)
+	im.Release()
+	res, err := s.GC(ctx(t), MaxGrace+time.Nanosecond, nil)
+	require.True(t, errkind.Is(err, errkind.Invalid), "%v", err)
+	assert.Zero(t, res.BlobsRemoved)
+	assert.True(t, s.blobs.Has(im.FileID))
+	res, err = s.GC(ctx(t), MaxGrace, nil)
+	require.NoError(t, err)
+	assert.Zero(t, res.BlobsRemoved)
+}
+
 func TestGCRechecksMarkersBeforeEachDelete(t *testing.T) {
 	s, _ := newService(t)
 	p, _ := randomFile(t, 10)
@@ -298,4 +315,21 @@ func TestFetchRefusesWrongContent(t *testing.T) {
 	assert.False(t, dst.blobs.Has(fileID))
 	err = dst.Fetch(ctx(t), Locator{Space: "sp", FileID: fileID, Ref: RefValue{KeyID: k.ID(), RemoteID: BlobID([]byte("absent"))}, Key: k}, r)
 	assert.True(t, errkind.Is(err, errkind.NotFound), "%v", err)
+}
+
+// TestImportStopsWhenCancelled: a cancelled add stops in either pass (a daemon's shutdown
+// cuts a large add: the seal pass did not look at its context, and held the stop up).
+func TestImportStopsWhenCancelled(t *testing.T) {
+	s, _ := newService(t)
+	f, _ := randomFile(t, 4*ChunkSize)
+	for _, pass := range []string{"store", "seal"} {
+		c, cancel := context.WithCancel(ctx(t))
+		_, err := s.Import(c, f, key(t), func(done, total int64) {
+			if pass == "store" || done > total/2 {
+				cancel()
+			}
+		})
+		cancel()
+		require.ErrorIs(t, err, context.Canceled, pass)
+	}
 }

@@ -13,6 +13,11 @@ import (
 // deletes it.
 const DefaultGrace = 24 * time.Hour
 
+// MaxGrace bounds a grace (100 years: a time.Duration reaches 292): a grace
+// given in seconds past it would overflow on its way to a Duration and wrap
+// round to a short one that deletes new blobs (issue 16.7).
+const MaxGrace = 100 * 365 * 24 * time.Hour
+
 // tmpGrace is the least age of a leftover temporary file the collector
 // removes, whatever the grace: a younger one may be a write in progress.
 const tmpGrace = 10 * time.Minute
@@ -72,6 +77,9 @@ func (s *Service) GC(ctx context.Context, grace time.Duration, progress func(don
 		grace = DefaultGrace
 	}
 	var res GCResult
+	if grace > MaxGrace {
+		return res, errkind.Errorf("files.gc", errkind.Invalid, "a grace of %v is more than the most, %v", grace, MaxGrace)
+	}
 	live := &liveSet{s: s, chunks: map[string]bool{}, decoded: map[string]bool{}}
 	if err := live.refresh(); err != nil {
 		return res, err

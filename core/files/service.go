@@ -29,8 +29,11 @@ type Config struct {
 	DB badgerdb.KV
 	// FetchTimeout bounds a shared fetch (0: DefaultFetchTimeout).
 	FetchTimeout time.Duration
-	Now          func() time.Time
-	Log          *slog.Logger
+	// Disk reports free space (nil: the operating system's): no blob is written
+	// into the room the account's databases need.
+	Disk *badgerdb.Disk
+	Now  func() time.Time
+	Log  *slog.Logger
 }
 
 // Service is an account's file store: blobs, markers, fetches and the
@@ -63,7 +66,7 @@ func New(cfg Config) *Service {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Service{
-		cfg: cfg, blobs: NewBlobs(cfg.Dir), markers: NewMarkers(cfg.DB), guard: newGuard(),
+		cfg: cfg, blobs: NewBlobsOn(cfg.Disk, cfg.Dir), markers: NewMarkers(cfg.DB), guard: newGuard(),
 		ctx: ctx, cancel: cancel,
 	}
 }
@@ -163,6 +166,9 @@ func (s *Service) Import(ctx context.Context, path string, readKey crypto.SymKey
 		return nil, err
 	}
 	layout, sealed, err := sealer.RemoteLayout(fileID, m, func(id string) ([]byte, error) {
+		if err := ctx.Err(); err != nil {
+			return nil, err // the seal pass stops too (a daemon's shutdown cuts a large add)
+		}
 		data, err := s.blobs.Get(id)
 		if err == nil && progress != nil {
 			done += int64(len(data))

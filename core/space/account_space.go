@@ -196,11 +196,11 @@ func (sp *Space) upsertDeterministic(ctx context.Context, typ string, seed io.Re
 			if len(changed) == 0 {
 				return nil
 			}
-			c, err := sp.newChange(obj, changed)
+			cs, err := sp.newChange(obj, changed)
 			if err != nil {
 				return err
 			}
-			return sp.persist(obj, []objtree.Change{c})
+			return sp.persist(obj, cs)
 		}
 		if !errkind.Is(err, errkind.NotFound) {
 			return err
@@ -210,11 +210,11 @@ func (sp *Space) upsertDeterministic(ctx context.Context, typ string, seed io.Re
 			return err
 		}
 		obj = &object{tree: tree, state: objtree.NewState(), typ: typ}
-		c, err := sp.newChange(obj, ops)
+		cs, err := sp.newChange(obj, ops)
 		if err != nil {
 			return err
 		}
-		return sp.persist(obj, []objtree.Change{root, c})
+		return sp.persist(obj, append([]objtree.Change{root}, cs...))
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/hearth-sync/hearth/core/files"
 	"github.com/hearth-sync/hearth/core/spacestore"
@@ -56,8 +57,8 @@ func (s *Space) CreateFile(ctx context.Context, f FileSpec) (crypto.ObjectID, er
 		return "", err
 	}
 	return s.createObject(ctx, FileType, Details{
-		FileKeyID:     objtree.String(files.PublicID(f.FileID)), // the printable form; fileRefOf reads both
-		FileKeyName:   objtree.String(f.Name),
+		FileKeyID:     objtree.String(files.PublicID(f.FileID)),              // the printable form; fileRefOf reads both
+		FileKeyName:   objtree.String(strings.ToValidUTF8(f.Name, "\uFFFD")), // a file name need not be UTF-8; a detail must
 		FileKeySize:   objtree.Number(float64(f.Size)),
 		FileKeyKey:    objtree.String(string(f.KeyID)),
 		FileKeyRemote: objtree.String(files.PublicID(f.RemoteID)),
@@ -425,7 +426,7 @@ func (s *Service) RepairFileMarkers(ctx context.Context, id crypto.SpaceID, fn f
 }
 
 func (s *Service) withStore(in Info, fn func([]string) error) error {
-	store, err := spacestore.Open(s.storeDir(in), s.cfg.Log)
+	store, err := spacestore.OpenOn(s.cfg.Disk, s.storeDir(in), s.cfg.Log)
 	if err != nil {
 		return err
 	}

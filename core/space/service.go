@@ -73,8 +73,11 @@ type Config struct {
 	// OnChange is told whenever a space's mode or statuses change (for UI
 	// events). It must not call back into the Service.
 	OnChange func(Entry)
-	Log      *slog.Logger
-	Now      func() time.Time
+	// Disk reports free space (nil: the operating system's): the space stores
+	// refuse writes with too little room (badgerdb.Disk).
+	Disk *badgerdb.Disk
+	Log  *slog.Logger
+	Now  func() time.Time
 }
 
 // Hooks receive the lifecycle's pushes (DESIGN §7): they never call back
@@ -267,7 +270,7 @@ func (s *Service) ImportJoined(ctx context.Context, header []byte, records [][]b
 // its registry entry. The entry comes last: a crash before it leaves an
 // unknown directory, never a known space without data.
 func (s *Service) install(info Info, header []byte, records [][]byte, provisional bool) error {
-	store, err := spacestore.Open(s.storeDir(info), s.cfg.Log)
+	store, err := spacestore.OpenOn(s.cfg.Disk, s.storeDir(info), s.cfg.Log)
 	if err != nil {
 		return err
 	}
@@ -517,7 +520,7 @@ func (s *Service) load(id crypto.SpaceID) (*Space, error) {
 		return nil, errkind.Errorf(op, errkind.Precondition, "space %s is offloaded: load it first", id)
 	}
 	// The actor is the store's only writer: it commits in groups.
-	store, err := spacestore.OpenGrouped(s.storeDir(info), s.cfg.Log)
+	store, err := spacestore.OpenGroupedOn(s.cfg.Disk, s.storeDir(info), s.cfg.Log)
 	if err != nil {
 		return nil, errkind.E(op, errkind.Other, err)
 	}
@@ -691,7 +694,7 @@ func (s *Service) StoredAcl(id crypto.SpaceID) ([]acl.VerifiedRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	store, err := spacestore.Open(s.storeDir(in), s.cfg.Log)
+	store, err := spacestore.OpenOn(s.cfg.Disk, s.storeDir(in), s.cfg.Log)
 	if err != nil {
 		return nil, err
 	}

@@ -335,6 +335,9 @@ func (s *Space) CreateObject(ctx context.Context, typ string, details Details) (
 }
 
 func (s *Space) createObject(ctx context.Context, typ string, details Details) (crypto.ObjectID, error) {
+	if objectType(typ) != typ {
+		return "", errkind.Errorf("object.create", errkind.Invalid, "object type %.40q: want valid UTF-8 of at most %d bytes", typ, maxTypeSize)
+	}
 	ops, err := setOps(details)
 	if err != nil {
 		return "", err
@@ -361,11 +364,11 @@ func (s *Space) createObject(ctx context.Context, typ string, details Details) (
 		obj := &object{tree: tree, state: objtree.NewState(), typ: typ, created: root.Timestamp, updated: root.Timestamp}
 		written := []objtree.Change{root}
 		if len(ops) > 0 {
-			c, err := s.newChange(obj, ops)
+			cs, err := s.newChange(obj, ops)
 			if err != nil {
 				return err
 			}
-			written = append(written, c)
+			written = append(written, cs...)
 		}
 		return s.persist(obj, written)
 	})
@@ -412,32 +415,41 @@ func (s *Space) write(id crypto.ObjectID, ops []*syncpb.Op) error {
 	if err := checkFileOps(obj, ops); err != nil {
 		return err
 	}
-	c, err := s.newChange(obj, ops)
+	cs, err := s.newChange(obj, ops)
 	if err != nil {
 		return err
 	}
-	return s.persist(obj, []objtree.Change{c})
+	return s.persist(obj, cs)
 }
 
-// newChange builds, signs and adds a change on the object's heads. Actor only.
-func (s *Space) newChange(obj *object, ops []*syncpb.Op) (objtree.Change, error) {
+// newChange builds, signs and adds a change on the object's heads, and
+// returns what it added: the change, after the merge changes it needs when
+// the object has more heads than a change may have parents (objtree.Merge:
+// any number of concurrent siblings stays writable). Actor only.
+func (s *Space) newChange(obj *object, ops []*syncpb.Op) ([]objtree.Change, error) {
 	readKey, ok := s.keys[s.acl.ReadKeyID()]
 	if !ok {
-		return objtree.Change{}, errkind.Errorf("object", errkind.Permission, "no current read key for space %s", s.id)
+		return nil, errkind.Errorf("object", errkind.Permission, "no current read key for space %s", s.id)
 	}
 	b := objtree.Builder{Space: s.id, Author: s.author}
-	raw, err := b.Change(obj.tree.ID(), obj.tree.Heads(), s.acl.Head(), readKey, ops, s.now())
+	now := s.now()
+	merges, parents, err := b.Merge(obj.tree.ID(), obj.tree.Heads(), s.acl.Head(), readKey, now)
 	if err != nil {
-		return objtree.Change{}, errkind.E("object", errkind.Invalid, err)
+		return nil, errkind.E("object", errkind.Invalid, err)
+	}
+	raw, err := b.Change(obj.tree.ID(), parents, s.acl.Head(), readKey, ops, now)
+	if err != nil {
+		return nil, errkind.E("object", errkind.Invalid, err)
 	}
 	c, err := objtree.DecodeStored(raw) // just signed here: no need to verify our own signature
 	if err != nil {
-		return objtree.Change{}, err
+		return nil, err
 	}
-	if _, err := obj.tree.Add(s.acl, c); err != nil {
-		return objtree.Change{}, err
+	out := append(merges, c)
+	if _, err := obj.tree.Add(s.acl, out...); err != nil {
+		return nil, err
 	}
-	return c, nil
+	return out, nil
 }
 
 // persist writes new changes and the object's meta to the store, then
@@ -448,7 +460,7 @@ func (s *Space) persist(obj *object, written []objtree.Change) error {
 	for i, c := range written {
 		ids[i], raws[i] = string(c.ID), c.Raw
 	}
-	if err := s.replay(obj); err != nil {
+	if err := s.replay(obj, written); err != nil {
 		return err
 	}
 	heads := headStrings(obj.tree.Heads())
@@ -476,27 +488,58 @@ func (s *Space) persist(obj *object, written []objtree.Change) error {
 
 // replay brings obj.state up to the tree's order, incrementally when the new
 // changes extend the order, else from scratch. Actor only.
-func (s *Space) replay(obj *object) error { return replayObject(obj, s.keys) }
+// The ops it leaves out (values.go) of the changes in written are logged:
+// they came with this write; older ones were logged when they arrived.
+func (s *Space) replay(obj *object, written []objtree.Change) error {
+	drops, err := replayObject(obj, s.keys)
+	if len(drops) == 0 {
+		return err
+	}
+	fresh := make(map[crypto.ChangeID]bool, len(written))
+	for _, c := range written {
+		fresh[c.ID] = true
+	}
+	for _, d := range drops {
+		if !fresh[d.change] {
+			continue
+		}
+		if c, ok := obj.tree.Get(d.change); ok {
+			s.log.Warn("dropped an op that no device may apply", "space", s.id, "object", obj.tree.ID(),
+				"change", d.change, "author", c.Author, "op", d.op, "why", d.why)
+		}
+	}
+	return err
+}
 
 // replayObject is replay with the given read keys (rebuild.go runs it off
-// the actor).
-func replayObject(obj *object, keys map[crypto.KeyID]crypto.SymKey) error {
+// the actor). Every op passes checkOp first (values.go): one that fails it
+// is left out, and so is a change whose ops do not decrypt or decode under
+// the key it names (it is the same for every member holding that key); the
+// rest applies. Both are returned. Only a missing read key fails the replay:
+// another device that holds it would apply the change.
+func replayObject(obj *object, keys map[crypto.KeyID]crypto.SymKey) ([]dropped, error) {
 	order := obj.tree.Order()
 	if obj.applied > len(order) || !prefixStable(obj, order) {
 		obj.state, obj.applied = objtree.NewState(), 0
 	}
+	var drops []dropped
 	for _, id := range order[obj.applied:] {
 		c, _ := obj.tree.Get(id)
 		ops, err := objtree.DecryptOps(c, keys)
-		if err != nil {
-			return err
+		switch {
+		case errors.Is(err, objtree.ErrNoKey):
+			return drops, err
+		case err != nil:
+			drops = append(drops, dropped{change: id, op: -1, why: err.Error()})
+			ops = nil
 		}
+		ops, drops = validOps(id, ops, drops)
 		obj.state.Apply(ops)
 		obj.updated = max(obj.updated, c.Timestamp)
 		obj.applied++
 		obj.lastApplied = id
 	}
-	return nil
+	return drops, nil
 }
 
 // prefixStable reports whether the changes already applied are still the
@@ -528,8 +571,33 @@ func (s *Space) object(id crypto.ObjectID) (*object, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := s.repairMeta(obj); err != nil {
+		return nil, err
+	}
 	s.cache(obj)
 	return obj, nil
+}
+
+// repairMeta rewrites the object's meta (and record) when the changes in the
+// store have other heads than it names: a batch too big for one transaction
+// stores its changes first (spacestore.WriteChanges), and a crash before the
+// meta followed leaves them there, valid and unnamed. Actor only.
+func (s *Space) repairMeta(obj *object) error {
+	id := string(obj.tree.ID())
+	heads := headStrings(obj.tree.Heads())
+	meta, err := s.store.Meta(id)
+	if err != nil && !errors.Is(err, spacestore.ErrNotFound) {
+		return err
+	}
+	if err == nil && slices.Equal(meta.Heads, heads) {
+		return nil
+	}
+	s.log.Warn("repairing an object's heads from its stored changes", "space", s.id, "object", id, "stored", len(meta.Heads), "changes", len(heads))
+	meta = spacestore.Meta{Type: obj.typ, Heads: heads, Deleted: obj.deleted()}
+	if err := s.store.WriteChanges(id, nil, nil, meta, false); err != nil {
+		return errkind.E("object", errkind.Other, err)
+	}
+	return s.reindex(obj)
 }
 
 // restoreObject rebuilds an object's core from its stored changes and
@@ -561,8 +629,8 @@ func restoreObject(id crypto.ObjectID, raws [][]byte, keys map[crypto.KeyID]cryp
 	if err != nil {
 		return nil, errkind.E("object", errkind.Corrupt, err)
 	}
-	obj := &object{tree: tree, state: objtree.NewState(), typ: root.ObjectType, created: root.Timestamp, updated: root.Timestamp}
-	if err := replayObject(obj, keys); err != nil {
+	obj := &object{tree: tree, state: objtree.NewState(), typ: objectType(root.ObjectType), created: root.Timestamp, updated: root.Timestamp}
+	if _, err := replayObject(obj, keys); err != nil {
 		return nil, err
 	}
 	return obj, nil

@@ -354,7 +354,7 @@ func (s *Space) newRemoteObject(id crypto.ObjectID, changes []objtree.Change) (*
 			if err != nil {
 				return nil, errkind.E("space.sync", errkind.Corrupt, err)
 			}
-			return &object{tree: tree, state: objtree.NewState(), typ: c.ObjectType, created: c.Timestamp, updated: c.Timestamp, isNew: true}, nil
+			return &object{tree: tree, state: objtree.NewState(), typ: objectType(c.ObjectType), created: c.Timestamp, updated: c.Timestamp, isNew: true}, nil
 		}
 	}
 	return nil, errkind.Errorf("space.sync", errkind.Transient, "object %s: root change not received yet", id)
@@ -368,7 +368,7 @@ func (s *Space) persistRemote(obj *object, written []objtree.Change) error {
 	for i, c := range written {
 		ids[i], raws[i] = string(c.ID), c.Raw
 	}
-	if err := s.replay(obj); err != nil {
+	if err := s.replay(obj, written); err != nil {
 		return err
 	}
 	meta := spacestore.Meta{Type: obj.typ, Heads: headStrings(obj.tree.Heads()), Deleted: obj.deleted()}
@@ -431,20 +431,32 @@ func (s *Space) setAcked(id crypto.ObjectID, heads []string) error {
 }
 
 // mergeHeads returns the minimal heads covering both head sets: a head that
-// the others already cover (an ancestor of one of them) drops out.
+// the others already cover (an ancestor of one of them) drops out, and so
+// does one the tree does not hold. One walk below every head, so thousands
+// of concurrent heads (issue 16.5) cost what the tree's size does.
 func mergeHeads(obj *object, a, b []string) []string {
 	all := dedupSorted(append(append([]string{}, a...), b...))
-	var out []string
-	for i, h := range all {
-		others := changeIDs(append(append([]string{}, all[:i]...), all[i+1:]...))
-		stillNeeded := false
-		for _, c := range obj.tree.Since(others) {
-			if string(c.ID) == h {
-				stillNeeded = true
-				break
-			}
+	below := map[crypto.ChangeID]bool{}
+	var stack []crypto.ChangeID
+	for _, h := range all {
+		if c, ok := obj.tree.Get(crypto.ChangeID(h)); ok && obj.tree.Has(c.ID) {
+			stack = append(stack, c.Parents...)
 		}
-		if stillNeeded {
+	}
+	for len(stack) > 0 {
+		id := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		if below[id] {
+			continue
+		}
+		below[id] = true
+		if c, ok := obj.tree.Get(id); ok {
+			stack = append(stack, c.Parents...)
+		}
+	}
+	var out []string
+	for _, h := range all {
+		if id := crypto.ChangeID(h); obj.tree.Has(id) && !below[id] {
 			out = append(out, h)
 		}
 	}

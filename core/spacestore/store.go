@@ -45,13 +45,27 @@ var IdleClose = badgerdb.DefaultIdleClose
 
 // Open opens (creating if needed) the store at dir. Writes are synced:
 // this is the source of truth.
-func Open(dir string, log *slog.Logger) (*Store, error) { return openStore(dir, true, log) }
+func Open(dir string, log *slog.Logger) (*Store, error) { return openStore(nil, dir, true, log) }
+
+// OpenOn is Open with the free space disk reports (badgerdb.Disk; nil: the
+// operating system's): with too little room writes fail with NoSpace and a
+// store opened then opens read-only.
+func OpenOn(disk *badgerdb.Disk, dir string, log *slog.Logger) (*Store, error) {
+	return openStore(disk, dir, true, log)
+}
 
 // OpenGrouped opens the store for one owner that commits in groups: writes
 // are not synced one by one, and the owner calls Sync before it
 // acknowledges any of them (a space's actor syncs once per batch of
 // requests, so concurrent writers share one fsync).
-func OpenGrouped(dir string, log *slog.Logger) (*Store, error) { return openStore(dir, false, log) }
+func OpenGrouped(dir string, log *slog.Logger) (*Store, error) {
+	return openStore(nil, dir, false, log)
+}
+
+// OpenGroupedOn is OpenGrouped with the free space disk reports.
+func OpenGroupedOn(disk *badgerdb.Disk, dir string, log *slog.Logger) (*Store, error) {
+	return openStore(disk, dir, false, log)
+}
 
 // Sync makes every write so far durable; with nothing written since the
 // last Sync it does nothing (the actor calls it after every batch, reads
@@ -72,8 +86,8 @@ func (s *Store) Sync() error {
 	return nil
 }
 
-func openStore(dir string, sync bool, log *slog.Logger) (*Store, error) {
-	s := &Store{db: badgerdb.NewDormantAt(dir, sync, log, IdleClose)}
+func openStore(disk *badgerdb.Disk, dir string, sync bool, log *slog.Logger) (*Store, error) {
+	s := &Store{db: badgerdb.NewDormantOn(disk, dir, sync, log, IdleClose)}
 	if err := s.checkSchema(); err != nil {
 		s.db.Close()
 		return nil, err
@@ -93,22 +107,20 @@ func (s *Store) Sleep() bool { return s.db.Sleep() }
 // Awake reports whether the store's database is open right now.
 func (s *Store) Awake() bool { return s.db.Open() }
 
+// checkSchema reads the schema version, and writes it into a new store only
+// (a store opens on a full disk, read-only: badgerdb.Disk).
 func (s *Store) checkSchema() error {
-	return s.update(func(txn *badger.Txn) error {
-		item, err := txn.Get(schemaKey())
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			return txn.Set(schemaKey(), []byte(schemaVersion))
-		}
-		if err != nil {
-			return err
-		}
-		return item.Value(func(v []byte) error {
-			if string(v) != schemaVersion {
-				return fmt.Errorf("spacestore: schema %q, this build reads %q", v, schemaVersion)
-			}
-			return nil
-		})
-	})
+	v, err := s.get(schemaKey())
+	if errors.Is(err, ErrNotFound) {
+		return s.update(func(txn *badger.Txn) error { return txn.Set(schemaKey(), []byte(schemaVersion)) })
+	}
+	if err != nil {
+		return err
+	}
+	if string(v) != schemaVersion {
+		return fmt.Errorf("spacestore: schema %q, this build reads %q", v, schemaVersion)
+	}
+	return nil
 }
 
 // Close closes the store.
@@ -223,18 +235,30 @@ type Meta struct {
 	Deleted bool
 }
 
-// WriteChanges stores new changes of object and its new meta in one
-// transaction, with the object's next sequence number (log.go) and the
-// store's new head-sync digest. local marks the object as having changes to
+// WriteChanges stores new changes of object and its new meta, with the
+// object's next sequence number (log.go) and the store's new head-sync
+// digest, in one transaction; when the changes are too many for one, they
+// go first, in as many as they need, and the rest follows in one (see
+// below). local marks the object as having changes to
 // push. extra are more writes (file references, queues: files.go) made in
 // the same transaction. Calls must not overlap (one writer: the actor).
 func (s *Store) WriteChanges(object string, ids []string, raws [][]byte, meta Meta, local bool, extra ...Write) error {
 	if len(ids) != len(raws) {
 		return fmt.Errorf("spacestore: %d ids for %d changes", len(ids), len(raws))
 	}
-	digest := s.Digest()
-	err := s.update(func(txn *badger.Txn) error {
-		d := digest
+	base := s.Digest()
+	var digest diff.Digest // base with this write, once fn ran (fn may run twice)
+	// The changes are keyed by their ids (content addresses): a batch too big
+	// for one transaction stores them ahead of the rest (badgerdb.UpdateSplit),
+	// and until the meta below names them they are only unread bytes; a
+	// restore that finds them (after a crash between the two) repairs the meta
+	// (Space.object).
+	entries := make([]badgerdb.Entry, len(ids))
+	for i := range ids {
+		entries[i] = badgerdb.Entry{Key: changeKey(object, ids[i]), Value: raws[i]}
+	}
+	err := s.db.UpdateSplit(entries, func(txn *badger.Txn) error {
+		d := base
 		old, err := getIn(txn, objectKey(object))
 		switch {
 		case err == nil:
@@ -247,11 +271,6 @@ func (s *Store) WriteChanges(object string, ids []string, raws [][]byte, meta Me
 			return err
 		}
 		d.Add(Element(object, meta.Heads))
-		for i := range ids {
-			if err := txn.Set(changeKey(object, ids[i]), raws[i]); err != nil {
-				return err
-			}
-		}
 		if err := txn.Set(objectKey(object), encodeMeta(meta)); err != nil {
 			return err
 		}
@@ -270,6 +289,7 @@ func (s *Store) WriteChanges(object string, ids []string, raws [][]byte, meta Me
 		}
 		return nil
 	})
+	s.dirty.Store(true) // a split write may have committed part of it
 	if err == nil {
 		s.digestMu.Lock()
 		s.digest = digest

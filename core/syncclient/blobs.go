@@ -123,8 +123,9 @@ func (e nodeError) Unwrap() error { return e.err }
 
 // blobErr gives an error of a blob call its kind (DESIGN §13): a transient failure is never
 // NotFound, and NotFound never Transient. It is for the blob calls, where the node uses
-// RESOURCE_EXHAUSTED only for a space over its quota (the client checks sizes itself, so
-// gRPC's own size refusals do not arise).
+// RESOURCE_EXHAUSTED with the reason QUOTA_EXCEEDED for a write over a quota, and without
+// it to slow a client down (the client checks sizes itself, so gRPC's own size refusals do
+// not arise).
 func blobErr(op string, err error) error {
 	if err == nil {
 		return nil
@@ -156,7 +157,12 @@ func blobErr(op string, err error) error {
 	case codes.Unauthenticated:
 		kind = errkind.Unauthenticated
 	case codes.ResourceExhausted:
-		kind = errkind.Quota
+		// A quota says so (the node's reason); a rate limit is worth a retry.
+		if r, _ := syncpb.ReasonOf(err); r == syncpb.ReasonQuotaExceeded {
+			kind = errkind.Quota
+		} else {
+			kind = errkind.Transient
+		}
 	case codes.FailedPrecondition:
 		kind = errkind.Precondition
 	case codes.AlreadyExists:

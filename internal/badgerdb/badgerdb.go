@@ -2,9 +2,12 @@
 // (DESIGN §6, §12): small memtables, no block or index cache, no
 // compression, few compactors, and a logger that forwards to slog at
 // warning level and above; ServerOptions size them for the standalone sync
-// node instead. Dormant keeps a database open only while it is used.
+// node instead. Beside options and opening it owns the dormant database,
+// open only while used (dormant.go), the free-space guard that keeps badger
+// from writing on a full disk, where its memory maps fault (disk.go), and
+// writes split over several transactions (split.go).
 //
-// It owns only options and opening; it never decides where a database lives.
+// It never decides where a database lives.
 package badgerdb
 
 import (

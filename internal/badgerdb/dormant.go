@@ -2,7 +2,10 @@ package badgerdb
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
+	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -35,16 +38,19 @@ type Dormant struct {
 	log  *slog.Logger // debug lines when the database wakes and sleeps (may be nil)
 	name string
 
-	mu      sync.Mutex // guards every field below; never held while opening or closing
-	cond    *sync.Cond // on mu: broadcast when busy clears or users drops to 0
-	db      *badger.DB // nil while dormant
-	users   int        // uses in flight
-	busy    bool       // opening or closing, with mu released
-	closed  bool       // Close was called
-	lastUse time.Time
-	timer   *time.Timer // runs sleepIfIdle after the idle period (AfterFunc)
-	opens   int64
-	lastErr error // of an idle close, until Close returns it
+	room *Guard // nil: no free-space guard (NewDormant)
+
+	mu       sync.Mutex // guards every field below; never held while opening or closing
+	cond     *sync.Cond // on mu: broadcast when busy clears or users drops to 0
+	db       *badger.DB // nil while dormant
+	readOnly bool       // db was opened read-only: its disk was full (disk.go)
+	users    int        // uses in flight
+	busy     bool       // opening or closing, with mu released
+	closed   bool       // Close was called
+	lastUse  time.Time
+	timer    *time.Timer // runs sleepIfIdle after the idle period (AfterFunc)
+	opens    int64
+	lastErr  error // of an idle close, until Close returns it
 }
 
 // NewDormant returns a dormant database that open opens on first use and
@@ -79,14 +85,21 @@ func (d *Dormant) Acquire() (*badger.DB, func(), error) {
 		}
 		d.busy = true
 		d.mu.Unlock()
-		db, err := d.open()
+		readOnly := false
+		var db *badger.DB
+		var err error
+		if d.room != nil {
+			db, readOnly, err = d.room.Open(d.log)
+		} else {
+			db, err = d.open()
+		}
 		d.mu.Lock()
 		d.busy = false
 		d.cond.Broadcast()
 		if err != nil {
 			return nil, nil, err
 		}
-		d.db = db
+		d.db, d.readOnly = db, readOnly
 		d.opens++
 		d.debug("database woke")
 	}
@@ -175,14 +188,44 @@ func (d *Dormant) View(fn func(*badger.Txn) error) error {
 	return db.View(fn)
 }
 
-// Update runs fn in a read-write transaction on the (re)opened database.
+// Update runs fn in a read-write transaction on the (re)opened database; on a disk with
+// too little room it writes nothing and fails with ErrNoSpace (disk.go).
 func (d *Dormant) Update(fn func(*badger.Txn) error) error {
+	if err := d.writable(); err != nil {
+		return err
+	}
 	db, release, err := d.Acquire()
 	if err != nil {
 		return err
 	}
 	defer release()
-	return db.Update(fn)
+	return d.noSpace(db.Update(fn))
+}
+
+// writable refuses a write while the disk has too little room, and lets a database that
+// was opened read-only (the disk was full) reopen for writing once there is room again.
+func (d *Dormant) writable() error {
+	if d.room == nil {
+		return nil
+	}
+	if err := d.room.Check(); err != nil {
+		return err
+	}
+	d.mu.Lock()
+	ro := d.readOnly
+	d.mu.Unlock()
+	if ro {
+		d.Sleep() // closes it unless in use; the next Acquire opens it for writing
+	}
+	return nil
+}
+
+// noSpace turns the refusal of a read-only database into ErrNoSpace.
+func (d *Dormant) noSpace(err error) error {
+	if errors.Is(err, badger.ErrReadOnlyTxn) {
+		return fmt.Errorf("%s was opened read-only while its disk was full: %w", d.name, ErrNoSpace)
+	}
+	return err
 }
 
 // Open reports whether the database is open right now.
@@ -220,11 +263,64 @@ func (d *Dormant) Close() error {
 	return err
 }
 
-// NewDormantAt is NewDormant for the database at dir opened with Open.
+// NewDormantAt is NewDormant for the database at dir opened with Options, guarded
+// against a full disk (disk.go) as the operating system reports it.
 func NewDormantAt(dir string, sync bool, log *slog.Logger, idle time.Duration) *Dormant {
-	d := NewDormant(func() (*badger.DB, error) { return Open(dir, sync, log) }, idle)
+	return NewDormantOn(nil, dir, sync, log, idle)
+}
+
+// NewDormantOn is NewDormantAt with the free space disk reports (nil: the operating
+// system's).
+func NewDormantOn(disk *Disk, dir string, sync bool, log *slog.Logger, idle time.Duration) *Dormant {
+	return NewDormantWith(disk, Options(dir, sync, log), log, idle)
+}
+
+// NewDormantWith is NewDormantOn for a database with opts (ServerOptions, say).
+func NewDormantWith(disk *Disk, opts badger.Options, log *slog.Logger, idle time.Duration) *Dormant {
+	dir := opts.Dir
+	d := NewDormant(nil, idle)
+	d.room = NewGuard(disk, opts)
 	d.log, d.name = log, dir
 	return d
+}
+
+// Guard is the free-space guard of one database: Check before every write, Open to open
+// it (read-only on a full disk).
+type Guard struct {
+	disk    *Disk
+	opts    badger.Options
+	reserve uint64
+}
+
+// NewGuard guards the database opts open, on the free space disk reports (nil: the
+// operating system's).
+func NewGuard(disk *Disk, opts badger.Options) *Guard {
+	return &Guard{disk: disk, opts: opts, reserve: Reserve(opts)}
+}
+
+// Check returns ErrNoSpace (kind NoSpace) while the database's disk has less than its
+// Reserve free.
+func (r *Guard) Check() error { return r.disk.Room(r.opts.Dir, r.reserve) }
+
+// Open opens the database; read-only when the disk has too little room and the database
+// exists (a new one cannot be made then: ErrNoSpace).
+func (r *Guard) Open(log *slog.Logger) (*badger.DB, bool, error) {
+	opts := r.opts
+	readOnly := false
+	if err := r.Check(); err != nil {
+		if _, serr := os.Stat(filepath.Join(opts.Dir, badger.ManifestFilename)); serr != nil {
+			return nil, false, err
+		}
+		if log != nil {
+			log.Warn("the disk is full: opening a database read-only", "db", opts.Dir, "err", err)
+		}
+		opts, readOnly = opts.WithReadOnly(true), true
+	}
+	db, err := badger.Open(opts)
+	if err != nil {
+		return nil, false, fmt.Errorf("open database %s: %w", opts.Dir, err)
+	}
+	return db, readOnly, nil
 }
 
 // KV is what most users of a database need: one transaction at a time.

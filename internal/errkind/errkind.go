@@ -29,10 +29,11 @@ const (
 	Removed              // the resource was removed and cannot come back
 	Quota                // a storage quota would be exceeded
 	Busy                 // another agent is running the same kind of work: try again when it ends
+	NoSpace              // the disk is full: nothing was written; free some space
 )
 
 var kindNames = [...]string{"other", "invalid", "not found", "exists", "permission denied",
-	"unauthenticated", "locked", "precondition", "transient", "corrupt", "removed", "quota exceeded", "busy"}
+	"unauthenticated", "locked", "precondition", "transient", "corrupt", "removed", "quota exceeded", "busy", "no space"}
 
 func (k Kind) String() string {
 	if k >= 0 && int(k) < len(kindNames) {

@@ -6,7 +6,6 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 
-	"github.com/hearth-sync/hearth/internal/errkind"
 	"github.com/hearth-sync/hearth/pb/syncpb"
 	"github.com/hearth-sync/hearth/protocol/crypto"
 )
@@ -15,12 +14,13 @@ import (
 // in the value log and the transaction stays small; a value may be up to the value log
 // file size, 16 MiB), its space's usage counter sits beside it, and both change in one
 // synced transaction. Two puts racing on one space conflict on the counter; the loser
-// re-reads and decides again.
+// re-reads and decides again. The owner's counter is a delta of the put's own
+// (usage_badger.go).
 
 // maxBlobAttempts bounds the retries of a blob write that lost a race on the counter.
 const maxBlobAttempts = 16
 
-// updateRetry is update, run again while it loses a conflict.
+// updateRetry is update, run again while it loses a conflict (on a counter, usually).
 func (b *Badger) updateRetry(ctx context.Context, fn func(*badger.Txn) error) error {
 	var err error
 	for range maxBlobAttempts {
@@ -31,30 +31,14 @@ func (b *Badger) updateRetry(ctx context.Context, fn func(*badger.Txn) error) er
 	return err
 }
 
-// usageLocked reads the space's blob usage (0 when none was counted yet).
-func usageLocked(txn *badger.Txn, id crypto.SpaceID) (int64, error) {
-	v, err := get(txn, keyBlobUsage(id))
-	if errors.Is(err, ErrNotFound) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, err
-	}
-	n, err := parseSeq(v)
-	if err == nil && int64(n) < 0 {
-		return 0, errkind.Errorf("store", errkind.Corrupt, "blob usage of space %s is %d", id, n)
-	}
-	return int64(n), err
-}
-
 // PutBlob implements Blobs. Reading the status in the transaction makes a concurrent
 // status change (the start of a deletion) conflict with the put, so no blob lands in a
 // space after its purge began.
-func (b *Badger) PutBlob(ctx context.Context, id crypto.SpaceID, blob string, data []byte, quota int64) error {
+func (b *Badger) PutBlob(ctx context.Context, id crypto.SpaceID, blob string, data []byte, lim Limits) error {
 	if blob == "" {
 		return errBlobID
 	}
-	return b.updateRetry(ctx, func(txn *badger.Txn) error {
+	return b.charge(ctx, id, lim, func(txn *badger.Txn, _ string, add addFunc) error {
 		st, err := statusLocked(txn, id)
 		if err != nil {
 			return err
@@ -67,17 +51,21 @@ func (b *Badger) PutBlob(ctx context.Context, id crypto.SpaceID, blob string, da
 		} else if !errors.Is(err, badger.ErrKeyNotFound) {
 			return err
 		}
-		used, err := usageLocked(txn, id)
+		size := int64(len(data))
+		used, err := counterLocked(txn, keyBlobUsage(id))
 		if err != nil {
 			return err
 		}
-		if err := checkQuota(used, int64(len(data)), quota); err != nil {
+		if err := checkQuota(QuotaSpaceBlobs, used, size, lim.SpaceBlobBytes); err != nil {
+			return err
+		}
+		if err := add(usageBlobs, size); err != nil {
 			return err
 		}
 		if err := txn.Set(keyBlob(id, blob), data); err != nil {
 			return err
 		}
-		return txn.Set(keyBlobUsage(id), seqBytes(uint64(used+int64(len(data)))))
+		return txn.Set(keyBlobUsage(id), seqBytes(uint64(used+size)))
 	})
 }
 
@@ -93,7 +81,7 @@ func (b *Badger) GetBlob(ctx context.Context, id crypto.SpaceID, blob string) (d
 // DeleteBlob implements Blobs. The size comes from the value itself (badger's ValueSize is
 // an estimate for values in the value log), so the usage stays exact.
 func (b *Badger) DeleteBlob(ctx context.Context, id crypto.SpaceID, blob string) error {
-	return b.updateRetry(ctx, func(txn *badger.Txn) error {
+	return b.charge(ctx, id, Limits{}, func(txn *badger.Txn, _ string, add addFunc) error {
 		it, err := txn.Get(keyBlob(id, blob))
 		if errors.Is(err, badger.ErrKeyNotFound) {
 			return ErrNotFound
@@ -105,12 +93,10 @@ func (b *Badger) DeleteBlob(ctx context.Context, id crypto.SpaceID, blob string)
 		if err := it.Value(func(v []byte) error { size = int64(len(v)); return nil }); err != nil {
 			return err
 		}
-		used, err := usageLocked(txn, id)
-		if err != nil {
+		if err := add(usageBlobs, -size); err != nil {
 			return err
 		}
-		// The counter never goes below zero, even over a store damaged by hand.
-		if err := txn.Set(keyBlobUsage(id), seqBytes(uint64(max(used-size, 0)))); err != nil {
+		if err := addLocked(txn, keyBlobUsage(id), -size); err != nil {
 			return err
 		}
 		return txn.Delete(keyBlob(id, blob))
@@ -123,7 +109,7 @@ func (b *Badger) BlobUsage(ctx context.Context, id crypto.SpaceID) (used int64, 
 		if _, err := get(txn, keyStatus(id)); err != nil {
 			return err
 		}
-		used, err = usageLocked(txn, id)
+		used, err = counterLocked(txn, keyBlobUsage(id))
 		return err
 	})
 	return used, err

@@ -8,7 +8,7 @@ import (
 )
 
 // PutBlob implements Blobs.
-func (m *Memory) PutBlob(ctx context.Context, id crypto.SpaceID, blob string, data []byte, quota int64) error {
+func (m *Memory) PutBlob(ctx context.Context, id crypto.SpaceID, blob string, data []byte, lim Limits) error {
 	if blob == "" {
 		return errBlobID
 	}
@@ -24,14 +24,20 @@ func (m *Memory) PutBlob(ctx context.Context, id crypto.SpaceID, blob string, da
 	if _, ok := s.blobs[blob]; ok {
 		return nil
 	}
-	if err := checkQuota(s.used, int64(len(data)), quota); err != nil {
+	size := int64(len(data))
+	if err := checkQuota(QuotaSpaceBlobs, s.used, size, lim.SpaceBlobBytes); err != nil {
+		return err
+	}
+	u := s.ownerOf()
+	if err := s.checkOwner(QuotaBlobs, u.BlobBytes, size, lim.BlobBytes); err != nil {
 		return err
 	}
 	if s.blobs == nil {
 		s.blobs = map[string][]byte{}
 	}
 	s.blobs[blob] = clone(data)
-	s.used += int64(len(data))
+	s.used += size
+	u.BlobBytes += size
 	return nil
 }
 
@@ -64,6 +70,7 @@ func (m *Memory) DeleteBlob(ctx context.Context, id crypto.SpaceID, blob string)
 	}
 	delete(s.blobs, blob)
 	s.used -= int64(len(b))
+	s.ownerOf().BlobBytes -= int64(len(b))
 	return nil
 }
 

@@ -12,7 +12,9 @@
 // each object, and the space status (ok, pending deletion with its time, deleted); beside
 // them an index from identity to the spaces it ever belonged to, and the space's blobs
 // (encrypted file chunks, opaque to the store) with a usage counter kept in the same
-// transaction as every blob put and delete.
+// transaction as every blob put and delete. Every space has an owner (its creator), and
+// per owner the store counts the spaces, the bytes of their changes and of their blobs in
+// the transaction of each write, refusing one past the caller's Limits (Quotas, blobs.go).
 //
 // Concurrency contract: every write that depends on what is stored is a compare-and-swap
 // (AppendACL on the last sequence number, PutChanges on the heads, SwapStatus on the

@@ -20,7 +20,17 @@ import (
 //	ix/<identity>/<space>          marker: identity was a member of space
 //	b/<space>/<blob id>            a blob's bytes (sealed by the device; up to MaxBlobSize)
 //	bu/<space>                     the space's blob usage in bytes (8 BE), kept in the blob's transaction
-const schemaVersion = 1
+//	ow/<space>                     the space's owner (identity); absent for a space stored before quotas
+//	uo/<space>                     touched by every write of a space without an owner (SetOwner reads it)
+//	pu/<space>                     bytes of the space's changes, noted by a purge before it deletes them (8 BE)
+//	us/<identity>                  spaces the identity owns and the node has not purged (8 BE)
+//	uc/<identity>                  base of the bytes of changes in the identity's spaces (8 BE)
+//	ub/<identity>                  base of the bytes of blobs in the identity's spaces (8 BE)
+//	ud/<identity>/<c|b>/<inst 8><n 8 BE>  a change of uc/ (c) or ub/ (b): int64 BE (usage_badger.go)
+//
+// Schema 2 added ow/, uo/, pu/ and u*/; a schema 1 store opens as schema 2 with no owners
+// (SetOwner charges its spaces later).
+const schemaVersion = 2
 
 var keySchema = []byte("v")
 
@@ -55,3 +65,12 @@ func keyBlob(id crypto.SpaceID, blob string) []byte {
 	return append(prefixBlobs(id), blob...)
 }
 func keyBlobUsage(id crypto.SpaceID) []byte { return []byte("bu/" + string(id)) }
+
+func keyOwner(id crypto.SpaceID) []byte      { return []byte("ow/" + string(id)) }
+func keyUnowned(id crypto.SpaceID) []byte    { return []byte("uo/" + string(id)) }
+func keyPurgeUsage(id crypto.SpaceID) []byte { return []byte("pu/" + string(id)) }
+
+// Keys of an owner's counters: spaces, bytes of changes, bytes of blobs.
+func keyOwnerSpaces(owner string) []byte  { return []byte("us/" + owner) }
+func keyOwnerChanges(owner string) []byte { return []byte("uc/" + owner) }
+func keyOwnerBlobs(owner string) []byte   { return []byte("ub/" + owner) }

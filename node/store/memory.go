@@ -12,9 +12,10 @@ import (
 // Memory is the in-memory Store: the test double of the node's storage. Its methods are
 // safe for concurrent use; mu is held only over map operations.
 type Memory struct {
-	mu     sync.Mutex // guards spaces, index, closed
+	mu     sync.Mutex // guards spaces, index, usage, closed
 	spaces map[crypto.SpaceID]*memSpace
 	index  map[crypto.PubKey]map[crypto.SpaceID]struct{}
+	usage  map[crypto.PubKey]*Usage // by owner
 	closed bool
 }
 
@@ -25,6 +26,8 @@ type memSpace struct {
 	objects map[crypto.ObjectID]*memObject
 	blobs   map[string][]byte // by blob id; nil until the first put
 	used    int64             // bytes in blobs
+	changes int64             // bytes of changes
+	owner   *Usage            // the owner's counters; nil for a space stored without one
 }
 
 type memObject struct {
@@ -35,7 +38,8 @@ type memObject struct {
 
 // NewMemory returns an empty in-memory store.
 func NewMemory() *Memory {
-	return &Memory{spaces: map[crypto.SpaceID]*memSpace{}, index: map[crypto.PubKey]map[crypto.SpaceID]struct{}{}}
+	return &Memory{spaces: map[crypto.SpaceID]*memSpace{}, index: map[crypto.PubKey]map[crypto.SpaceID]struct{}{},
+		usage: map[crypto.PubKey]*Usage{}}
 }
 
 var _ Store = (*Memory)(nil)
@@ -61,7 +65,7 @@ func (m *Memory) indexLocked(id crypto.SpaceID, members []crypto.PubKey) {
 }
 
 // CreateSpace implements Spaces.
-func (m *Memory) CreateSpace(ctx context.Context, id crypto.SpaceID, header, root []byte, members []crypto.PubKey) error {
+func (m *Memory) CreateSpace(ctx context.Context, id crypto.SpaceID, header, root []byte, members []crypto.PubKey, owner crypto.PubKey, lim Limits) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if err := m.checkLocked(ctx); err != nil {
@@ -70,10 +74,73 @@ func (m *Memory) CreateSpace(ctx context.Context, id crypto.SpaceID, header, roo
 	if _, ok := m.spaces[id]; ok {
 		return ErrExists
 	}
+	u := m.usageLocked(owner)
+	if err := checkQuota(QuotaSpaces, u.Spaces, 1, lim.Spaces); err != nil {
+		return err
+	}
+	u.Spaces++
 	m.spaces[id] = &memSpace{header: clone(header), acl: [][]byte{clone(root)}, objects: map[crypto.ObjectID]*memObject{},
-		status: Status{Code: syncpb.SpaceStatusCode_SPACE_STATUS_CODE_OK}}
+		status: Status{Code: syncpb.SpaceStatusCode_SPACE_STATUS_CODE_OK}, owner: u}
 	m.indexLocked(id, members)
 	return nil
+}
+
+// usageLocked returns owner's counters, made on first use.
+func (m *Memory) usageLocked(owner crypto.PubKey) *Usage {
+	u := m.usage[owner]
+	if u == nil {
+		u = &Usage{}
+		m.usage[owner] = u
+	}
+	return u
+}
+
+// Usage implements Quotas.
+func (m *Memory) Usage(ctx context.Context, owner crypto.PubKey) (Usage, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if err := m.checkLocked(ctx); err != nil {
+		return Usage{}, err
+	}
+	if u := m.usage[owner]; u != nil {
+		return *u, nil
+	}
+	return Usage{}, nil
+}
+
+// SetOwner implements Quotas.
+func (m *Memory) SetOwner(ctx context.Context, id crypto.SpaceID, owner crypto.PubKey) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, err := m.spaceLocked(ctx, id)
+	if err != nil || s.owner != nil {
+		return err
+	}
+	s.owner = m.usageLocked(owner)
+	s.owner.ChangeBytes += s.changes
+	s.owner.BlobBytes += s.used
+	if s.header != nil {
+		s.owner.Spaces++
+	}
+	return nil
+}
+
+// checkOwner is checkQuota for an owner's limit: a space without an owner counts against
+// nobody.
+func (s *memSpace) checkOwner(k QuotaKind, used, size, limit int64) error {
+	if s.owner == nil {
+		return nil
+	}
+	return checkQuota(k, used, size, limit)
+}
+
+// ownerOf returns the counters a space is charged to (a throwaway for a space without an
+// owner, so callers need not check).
+func (s *memSpace) ownerOf() *Usage {
+	if s.owner == nil {
+		return &Usage{}
+	}
+	return s.owner
 }
 
 func (m *Memory) spaceLocked(ctx context.Context, id crypto.SpaceID) (*memSpace, error) {
@@ -173,8 +240,14 @@ func (m *Memory) Purge(ctx context.Context, id crypto.SpaceID) error {
 	if err != nil {
 		return err
 	}
+	if s.header != nil {
+		u := s.ownerOf()
+		u.Spaces--
+		u.ChangeBytes -= s.changes
+		u.BlobBytes -= s.used
+	}
 	s.header, s.acl, s.objects = nil, nil, map[crypto.ObjectID]*memObject{}
-	s.blobs, s.used = nil, 0
+	s.blobs, s.used, s.changes = nil, 0, 0
 	return nil
 }
 
@@ -215,12 +288,15 @@ func (m *Memory) ACL(ctx context.Context, id crypto.SpaceID, after uint64, fn fu
 }
 
 // PutChanges implements Changes.
-func (m *Memory) PutChanges(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID, old, heads []crypto.ChangeID, cs []Change) error {
+func (m *Memory) PutChanges(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID, old, heads []crypto.ChangeID, cs []Change, lim Limits) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	s, err := m.spaceLocked(ctx, id)
 	if err != nil {
 		return err
+	}
+	if s.status.Code != syncpb.SpaceStatusCode_SPACE_STATUS_CODE_OK {
+		return ErrNotLive
 	}
 	o := s.objects[obj]
 	var cur []crypto.ChangeID
@@ -229,6 +305,18 @@ func (m *Memory) PutChanges(ctx context.Context, id crypto.SpaceID, obj crypto.O
 	}
 	if !equalHeads(cur, old) {
 		return ErrStale
+	}
+	var size int64
+	fresh := map[crypto.ChangeID]bool{}
+	for _, c := range cs {
+		if _, dup := o.getID(c.ID); !dup && !fresh[c.ID] {
+			fresh[c.ID] = true
+			size += int64(len(c.Raw))
+		}
+	}
+	u := s.ownerOf()
+	if err := s.checkOwner(QuotaChanges, u.ChangeBytes, size, lim.ChangeBytes); err != nil {
+		return err
 	}
 	if o == nil {
 		o = &memObject{ids: map[crypto.ChangeID]struct{}{}}
@@ -242,7 +330,18 @@ func (m *Memory) PutChanges(ctx context.Context, id crypto.SpaceID, obj crypto.O
 		o.changes = append(o.changes, Change{ID: c.ID, Raw: clone(c.Raw)})
 	}
 	o.heads = slices.Clone(heads)
+	s.changes += size
+	u.ChangeBytes += size
 	return nil
+}
+
+// getID reports whether o (nil: a new object) holds change c.
+func (o *memObject) getID(c crypto.ChangeID) (struct{}, bool) {
+	if o == nil {
+		return struct{}{}, false
+	}
+	v, ok := o.ids[c]
+	return v, ok
 }
 
 // Heads implements Changes.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 
+	"github.com/hearth-sync/hearth/internal/badgerdb"
 	"github.com/hearth-sync/hearth/internal/errkind"
 	"github.com/hearth-sync/hearth/pb/syncpb"
 	"github.com/hearth-sync/hearth/protocol/crypto"
@@ -15,6 +16,11 @@ var (
 	ErrExists   = errkind.E("store", errkind.Exists, errors.New("already exists"))
 	// ErrStale: a compare-and-swap lost; re-read and decide again.
 	ErrStale = errkind.E("store", errkind.Transient, errors.New("stored value changed"))
+	// ErrNoSpace: the store's disk is full; nothing was written.
+	ErrNoSpace = badgerdb.ErrNoSpace
+	// ErrBatchTooBig: the write does not fit in one of the store's transactions (badger
+	// caps them); nothing was stored. Split the batch.
+	ErrBatchTooBig = errkind.E("store", errkind.Invalid, errors.New("batch too big for one transaction: split it"))
 )
 
 // Status is the lifecycle state of a space on the node.
@@ -38,8 +44,11 @@ type Change struct {
 // Spaces stores headers and statuses.
 type Spaces interface {
 	// CreateSpace stores a new space: its header, its accepted root record (seq 1) with
-	// status OK, and index entries for members. ErrExists when the space is known.
-	CreateSpace(ctx context.Context, id crypto.SpaceID, header, root []byte, members []crypto.PubKey) error
+	// status OK, index entries for members, and its owner (the identity its usage counts
+	// against, see Quotas), whose count of spaces goes up by one. ErrExists when the space
+	// is known (whatever the quota); a *QuotaError (QuotaSpaces) when the owner has
+	// lim.Spaces spaces already.
+	CreateSpace(ctx context.Context, id crypto.SpaceID, header, root []byte, members []crypto.PubKey, owner crypto.PubKey, lim Limits) error
 	// Header returns the signed header; ErrNotFound for an unknown or purged space.
 	Header(ctx context.Context, id crypto.SpaceID) ([]byte, error)
 	// Status returns the space status; ErrNotFound for an unknown space.
@@ -48,8 +57,9 @@ type Spaces interface {
 	SwapStatus(ctx context.Context, id crypto.SpaceID, old, new Status) error
 	// Statuses calls fn for every space until fn returns false.
 	Statuses(ctx context.Context, fn func(crypto.SpaceID, Status) bool) error
-	// Purge deletes the header, ACL records and objects of a space, keeping its status
-	// and index entries. Purging a purged or unknown space is not an error.
+	// Purge deletes the header, ACL records, objects and blobs of a space, keeping its
+	// status, owner and index entries; the space and what it held stop counting against
+	// its owner, exactly once. Purging a purged or unknown space is not an error.
 	Purge(ctx context.Context, id crypto.SpaceID) error
 }
 
@@ -67,8 +77,14 @@ type ACL interface {
 type Changes interface {
 	// PutChanges appends cs (in the given order, which is the order Changes returns) to
 	// the object and sets its heads, if and only if the stored heads equal old (nil for a
-	// new object); else ErrStale.
-	PutChanges(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID, old, heads []crypto.ChangeID, cs []Change) error
+	// new object); else ErrStale. A store whose transactions are bounded refuses a batch
+	// that does not fit in one with ErrBatchTooBig, storing nothing: the caller stores
+	// prefixes of it (each holding its changes' parents) one by one. The bytes of the
+	// changes it stores (raw bytes of those it did not hold) count against the space's
+	// owner in the same transaction: a *QuotaError (QuotaChanges), storing nothing, when
+	// they would take the owner over lim.ChangeBytes. A space pending deletion or deleted
+	// takes no changes: ErrNotLive.
+	PutChanges(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID, old, heads []crypto.ChangeID, cs []Change, lim Limits) error
 	// Heads returns the object's sorted heads; nil for an unknown object.
 	Heads(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID) ([]crypto.ChangeID, error)
 	// HasChanges reports for each id whether the object holds that change.
@@ -91,6 +107,7 @@ type Store interface {
 	Changes
 	Index
 	Blobs
+	Quotas
 	Close() error
 }
 

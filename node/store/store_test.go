@@ -39,7 +39,7 @@ func TestBadgerReopen(t *testing.T) {
 	id := crypto.SpaceID(crypto.Sum([]byte("s")))
 	s, err := store.OpenBadger(dir, nil)
 	require.NoError(t, err)
-	require.NoError(t, s.CreateSpace(ctx, id, []byte("h"), []byte("r1"), nil))
+	require.NoError(t, s.CreateSpace(ctx, id, []byte("h"), []byte("r1"), nil, owner, store.Limits{}))
 	require.NoError(t, s.AppendACL(ctx, id, 2, []byte("r2"), nil))
 	require.NoError(t, s.Close())
 	s, err = store.OpenBadger(dir, nil)
@@ -57,16 +57,16 @@ func TestBadgerBlobsReopen(t *testing.T) {
 	id := crypto.SpaceID(crypto.Sum([]byte("s")))
 	s, err := store.OpenBadger(dir, nil)
 	require.NoError(t, err)
-	require.NoError(t, s.CreateSpace(ctx, id, []byte("h"), []byte("r1"), nil))
+	require.NoError(t, s.CreateSpace(ctx, id, []byte("h"), []byte("r1"), nil, owner, store.Limits{}))
 	big := make([]byte, 4<<20)
 	for i := range big {
 		big[i] = byte(i * 7)
 	}
 	const quota = 16 << 20
 	for i := range 3 {
-		require.NoError(t, s.PutBlob(ctx, id, fmt.Sprint("big", i), big, quota))
+		require.NoError(t, s.PutBlob(ctx, id, fmt.Sprint("big", i), big, store.Limits{SpaceBlobBytes: quota}))
 	}
-	require.NoError(t, s.PutBlob(ctx, id, "small", []byte("abc"), quota))
+	require.NoError(t, s.PutBlob(ctx, id, "small", []byte("abc"), store.Limits{SpaceBlobBytes: quota}))
 	require.NoError(t, s.DeleteBlob(ctx, id, "big1"))
 	require.NoError(t, s.Close())
 
@@ -81,7 +81,18 @@ func TestBadgerBlobsReopen(t *testing.T) {
 	require.Equal(t, big, got)
 	_, err = s.GetBlob(ctx, id, "big1")
 	require.ErrorIs(t, err, store.ErrNotFound)
-	require.NoError(t, s.PutBlob(ctx, id, "big0", big, quota), "idempotent after a reopen")
-	err = s.PutBlob(ctx, id, "big3", big, used+int64(len(big))-1)
+	require.NoError(t, s.PutBlob(ctx, id, "big0", big, store.Limits{SpaceBlobBytes: quota}), "idempotent after a reopen")
+	err = s.PutBlob(ctx, id, "big3", big, store.Limits{SpaceBlobBytes: used + int64(len(big)) - 1})
 	require.ErrorIs(t, err, store.ErrQuota, "the reopened counter still bounds puts")
+}
+
+// owner is the owner of the spaces these tests make (quotas need one; limits are off).
+var owner = crypto.PubKey{1}
+
+func BenchmarkBadgerServerPutChanges(b *testing.B) {
+	storetest.BenchPutChanges(b, func(b *testing.B) store.Store {
+		s, err := store.OpenBadgerServer(b.TempDir(), nil)
+		require.NoError(b, err)
+		return s
+	})
 }

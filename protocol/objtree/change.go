@@ -179,6 +179,38 @@ func (b Builder) Change(object crypto.ObjectID, parents []crypto.ChangeID, aclHe
 	return b.sign(&syncpb.Change{ObjectId: string(object), Parents: ps, AclHead: string(aclHead), KeyId: string(readKey.ID()), Timestamp: ts, Encrypted: enc})
 }
 
+// Merge makes the changes a new change of object needs before it can build on heads when
+// they are more than MaxParents (many concurrent siblings: issue 16.5): merge changes with
+// no ops, each on at most MaxParents of the heads (in sorted order), then merges of those
+// merges, until at most MaxParents remain. It returns the merges, parents first, and the
+// parents the new change takes (heads itself, sorted, when they fit). Any number of heads
+// is merged this way: 65,536 in two levels.
+func (b Builder) Merge(object crypto.ObjectID, heads []crypto.ChangeID, aclHead crypto.RecordID, readKey crypto.SymKey, ts int64) (merges []Change, parents []crypto.ChangeID, err error) {
+	parents = slices.Clone(heads)
+	slices.Sort(parents)
+	parents = slices.Compact(parents)
+	for len(parents) > protocol.MaxParents {
+		var next []crypto.ChangeID
+		for len(parents) > 0 {
+			n := min(protocol.MaxParents, len(parents))
+			raw, err := b.Change(object, parents[:n], aclHead, readKey, nil, ts)
+			if err != nil {
+				return nil, nil, err
+			}
+			c, err := DecodeStored(raw) // just signed here
+			if err != nil {
+				return nil, nil, err
+			}
+			merges = append(merges, c)
+			next = append(next, c.ID)
+			parents = parents[n:]
+		}
+		slices.Sort(next)
+		parents = next
+	}
+	return merges, parents, nil
+}
+
 // DecryptOps decrypts a change's ops with the read keys the caller holds.
 func DecryptOps(c Change, keys map[crypto.KeyID]crypto.SymKey) ([]*syncpb.Op, error) {
 	if c.IsRoot {
@@ -195,7 +227,10 @@ func DecryptOps(c Change, keys map[crypto.KeyID]crypto.SymKey) ([]*syncpb.Op, er
 	return DecodeOps(plain)
 }
 
-// DecodeOps decodes and validates a plaintext ChangeOps.
+// DecodeOps decodes a plaintext ChangeOps and checks its shape: it decodes, holds at most
+// MaxChangeOps ops, and every op is one of the four kinds. What an op may set (keys,
+// values, nesting up to MaxValueDepth) is the applier's rule, checked per op, so that one
+// bad op does not take the rest of its change with it.
 func DecodeOps(plain []byte) ([]*syncpb.Op, error) {
 	var ops syncpb.ChangeOps
 	if err := ops.Unmarshal(plain); err != nil {
@@ -205,38 +240,11 @@ func DecodeOps(plain []byte) ([]*syncpb.Op, error) {
 		return nil, fmt.Errorf("%w: %d ops, limit %d", ErrInvalid, len(ops.Ops), protocol.MaxChangeOps)
 	}
 	for _, op := range ops.Ops {
-		var v *syncpb.Value
-		switch o := op.Op.(type) {
-		case *syncpb.Op_Set:
-			v = o.Set.Value
-		case *syncpb.Op_Unset:
-		case *syncpb.Op_ListAdd:
-			v = o.ListAdd.Value
-		case *syncpb.Op_ListRemove:
-			v = o.ListRemove.Value
+		switch op.Op.(type) {
+		case *syncpb.Op_Set, *syncpb.Op_Unset, *syncpb.Op_ListAdd, *syncpb.Op_ListRemove:
 		default:
 			return nil, fmt.Errorf("%w: empty or unknown op", ErrInvalid)
 		}
-		if err := checkValue(v, 0); err != nil {
-			return nil, err
-		}
 	}
 	return ops.Ops, nil
-}
-
-func checkValue(v *syncpb.Value, depth int) error {
-	if depth > protocol.MaxValueDepth {
-		return fmt.Errorf("%w: value nested deeper than %d", ErrInvalid, protocol.MaxValueDepth)
-	}
-	if v == nil {
-		return nil // a missing value is null
-	}
-	if l, ok := v.Kind.(*syncpb.Value_List); ok && l.List != nil {
-		for _, e := range l.List.Values {
-			if err := checkValue(e, depth+1); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
 }

@@ -33,22 +33,27 @@ func validBlobID(blob string) error {
 	return nil
 }
 
-// lockSpace locks a space's row and returns its status code and blob usage.
-func lockSpace(ctx context.Context, tx pgx.Tx, id crypto.SpaceID) (syncpb.SpaceStatusCode, int64, error) {
+// lockSpace locks a space's row and returns its status code, blob usage and owner ("" for
+// a space stored without one). Its owner's usage row is locked after it, if at all.
+func lockSpace(ctx context.Context, tx pgx.Tx, id crypto.SpaceID) (syncpb.SpaceStatusCode, int64, string, error) {
 	var code int16
 	var used int64
-	err := tx.QueryRow(ctx, `SELECT code, blob_usage FROM spaces WHERE space_id = $1 FOR UPDATE`, string(id)).Scan(&code, &used)
+	var owner *string
+	err := tx.QueryRow(ctx, `SELECT code, blob_usage, owner FROM spaces WHERE space_id = $1 FOR UPDATE`, string(id)).Scan(&code, &used, &owner)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, 0, store.ErrNotFound
+		return 0, 0, "", store.ErrNotFound
 	}
 	if err == nil && used < 0 {
-		return 0, 0, errkind.Errorf("store", errkind.Corrupt, "blob usage of space %s is %d", id, used)
+		return 0, 0, "", errkind.Errorf("store", errkind.Corrupt, "blob usage of space %s is %d", id, used)
 	}
-	return syncpb.SpaceStatusCode(code), used, err
+	if owner == nil {
+		return syncpb.SpaceStatusCode(code), used, "", err
+	}
+	return syncpb.SpaceStatusCode(code), used, *owner, err
 }
 
 // PutBlob implements store.Blobs.
-func (s *Store) PutBlob(ctx context.Context, id crypto.SpaceID, blob string, data []byte, quota int64) error {
+func (s *Store) PutBlob(ctx context.Context, id crypto.SpaceID, blob string, data []byte, lim store.Limits) error {
 	if err := validBlobID(blob); err != nil {
 		return err
 	}
@@ -56,7 +61,7 @@ func (s *Store) PutBlob(ctx context.Context, id crypto.SpaceID, blob string, dat
 		data = []byte{} // bytea NOT NULL: an empty blob is zero bytes, not NULL
 	}
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		code, used, err := lockSpace(ctx, tx, id)
+		code, used, owner, err := lockSpace(ctx, tx, id)
 		if err != nil {
 			return err
 		}
@@ -71,13 +76,28 @@ func (s *Store) PutBlob(ctx context.Context, id crypto.SpaceID, blob string, dat
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return err
 		}
-		if used+int64(len(data)) > quota {
-			return &store.QuotaError{Used: used, Limit: quota, Size: int64(len(data))}
+		size := int64(len(data))
+		if lim.SpaceBlobBytes > 0 && used+size > lim.SpaceBlobBytes {
+			return &store.QuotaError{Kind: store.QuotaSpaceBlobs, Used: used, Limit: lim.SpaceBlobBytes, Size: size}
+		}
+		if owner != "" {
+			var total int64
+			err := tx.QueryRow(ctx, `INSERT INTO usage (identity) VALUES ($1) ON CONFLICT (identity) DO UPDATE SET identity = $1
+				RETURNING blob_bytes`, owner).Scan(&total) // locks the row, made if missing
+			if err != nil {
+				return err
+			}
+			if lim.BlobBytes > 0 && total+size > lim.BlobBytes {
+				return &store.QuotaError{Kind: store.QuotaBlobs, Used: total, Limit: lim.BlobBytes, Size: size}
+			}
+			if _, err := tx.Exec(ctx, `UPDATE usage SET blob_bytes = $2 WHERE identity = $1`, owner, total+size); err != nil {
+				return err
+			}
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO blobs (space_id, blob_id, data) VALUES ($1, $2, $3)`, string(id), blob, data); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE spaces SET blob_usage = $2 WHERE space_id = $1`, string(id), used+int64(len(data)))
+		_, err = tx.Exec(ctx, `UPDATE spaces SET blob_usage = $2 WHERE space_id = $1`, string(id), used+size)
 		return err
 	})
 }
@@ -98,7 +118,7 @@ func (s *Store) GetBlob(ctx context.Context, id crypto.SpaceID, blob string) ([]
 // DeleteBlob implements store.Blobs: the counter never goes below zero.
 func (s *Store) DeleteBlob(ctx context.Context, id crypto.SpaceID, blob string) error {
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		_, used, err := lockSpace(ctx, tx, id)
+		_, used, owner, err := lockSpace(ctx, tx, id)
 		if errors.Is(err, store.ErrNotFound) {
 			return store.ErrNotFound // no space, no blob
 		}
@@ -112,6 +132,11 @@ func (s *Store) DeleteBlob(ctx context.Context, id crypto.SpaceID, blob string) 
 		}
 		if err != nil {
 			return err
+		}
+		if owner != "" {
+			if _, err := tx.Exec(ctx, `UPDATE usage SET blob_bytes = greatest(blob_bytes - $2, 0) WHERE identity = $1`, owner, size); err != nil {
+				return err
+			}
 		}
 		_, err = tx.Exec(ctx, `UPDATE spaces SET blob_usage = $2 WHERE space_id = $1`, string(id), max(used-size, 0))
 		return err

@@ -22,6 +22,8 @@ import (
 //	changes(space_id, object_id, n, change_id, raw) PK (space_id, object_id, n); unique change id
 //	members(identity, space_id)                     identity was a member of space
 //	blobs(space_id, blob_id, data)                  sealed file chunks (stored uncompressed)
+//	usage(identity, spaces, change_bytes,           what the spaces an identity owns hold
+//	      blob_bytes)                               (spaces.owner, change_usage: schema 5)
 //	meta(name, value)                               cluster facts (the node key)
 //	leases(name, holder, expires_at)                one holder at a time (the janitor)
 //
@@ -131,6 +133,84 @@ var migrations = []func(ctx context.Context, tx pgx.Tx) error{
 				END IF;
 				INSERT INTO members (identity, space_id) SELECT unnest(p_members), p_space ON CONFLICT DO NOTHING;
 				PERFORM pg_notify('hearth_events', format('1 a %s %s %s', p_origin, p_space, p_seq));
+				RETURN 0;
+			END $$`,
+	),
+	// Quotas (issue 16.4): each space's owner and the bytes of its changes, and per owner
+	// what its spaces hold, every counter updated in the transaction of the write it
+	// counts. Spaces stored before have no owner until the node sets it (SetOwner); their
+	// change bytes are counted here. Locks are taken spaces row, then usage row, in every
+	// function, so two never wait on each other in a cycle. A write over a limit raises
+	// SQLSTATE HQ001 (message: used and size), one to a space pending deletion or deleted
+	// HQ002; either rolls the statement back.
+	5: execAll(
+		`ALTER TABLE spaces ADD COLUMN owner text COLLATE "C"`,
+		`ALTER TABLE spaces ADD COLUMN change_usage bigint NOT NULL DEFAULT 0`,
+		`UPDATE spaces s SET change_usage = c.total
+			FROM (SELECT space_id, sum(length(raw))::bigint AS total FROM changes GROUP BY space_id) c
+			WHERE c.space_id = s.space_id`,
+		`CREATE TABLE usage (
+			identity text COLLATE "C" PRIMARY KEY,
+			spaces bigint NOT NULL DEFAULT 0,
+			change_bytes bigint NOT NULL DEFAULT 0,
+			blob_bytes bigint NOT NULL DEFAULT 0)`,
+		`DROP FUNCTION hearth_put_changes(text, text, text[], text[], text[], bytea[], text)`,
+		`CREATE FUNCTION hearth_put_changes(p_space text, p_object text, p_old text[], p_heads text[],
+				p_ids text[], p_raws bytea[], p_origin text, p_limit bigint) RETURNS integer
+			LANGUAGE plpgsql AS $$
+			DECLARE
+				v_n bigint;
+				v_cur text[];
+				v_added bigint;
+				v_bytes bigint;
+				v_owner text;
+				v_used bigint;
+			BEGIN
+				IF p_old IS NULL THEN
+					INSERT INTO objects (space_id, object_id, n, heads)
+						SELECT p_space, p_object, 0, '{}' WHERE EXISTS (SELECT 1 FROM spaces WHERE space_id = p_space)
+						ON CONFLICT DO NOTHING;
+					IF NOT FOUND THEN
+						IF NOT EXISTS (SELECT 1 FROM spaces WHERE space_id = p_space) THEN RETURN 2; END IF;
+						RETURN 1;
+					END IF;
+					v_n := 0;
+				ELSE
+					SELECT n, heads INTO v_n, v_cur FROM objects WHERE space_id = p_space AND object_id = p_object FOR UPDATE;
+					IF NOT FOUND THEN
+						IF NOT EXISTS (SELECT 1 FROM spaces WHERE space_id = p_space) THEN RETURN 2; END IF;
+						RETURN 1;
+					END IF;
+					IF v_cur IS DISTINCT FROM p_old THEN RETURN 1; END IF;
+				END IF;
+				SELECT coalesce(sum(length(t.raw)), 0) INTO v_bytes FROM unnest(p_ids, p_raws) AS t(id, raw)
+					WHERE NOT EXISTS (SELECT 1 FROM changes c
+						WHERE c.space_id = p_space AND c.object_id = p_object AND c.change_id = t.id);
+				UPDATE spaces SET change_usage = change_usage + v_bytes WHERE space_id = p_space AND code = 0 RETURNING owner INTO v_owner;
+				IF NOT FOUND THEN
+					RAISE EXCEPTION 'space % is being deleted', p_space USING ERRCODE = 'HQ002';
+				END IF;
+				IF v_bytes > 0 THEN
+					IF v_owner IS NOT NULL THEN
+						UPDATE usage SET change_bytes = change_bytes + v_bytes
+							WHERE identity = v_owner AND (p_limit = 0 OR change_bytes + v_bytes <= p_limit)
+							RETURNING change_bytes INTO v_used;
+						IF NOT FOUND THEN
+							SELECT change_bytes INTO v_used FROM usage WHERE identity = v_owner;
+							RAISE EXCEPTION '% %', coalesce(v_used, 0), v_bytes USING ERRCODE = 'HQ001';
+						END IF;
+					END IF;
+				END IF;
+				INSERT INTO changes (space_id, object_id, n, change_id, raw)
+					SELECT p_space, p_object, v_n + row_number() OVER (ORDER BY t.ord), t.id, t.raw
+					FROM unnest(p_ids, p_raws) WITH ORDINALITY AS t(id, raw, ord)
+					WHERE NOT EXISTS (SELECT 1 FROM changes c
+						WHERE c.space_id = p_space AND c.object_id = p_object AND c.change_id = t.id);
+				GET DIAGNOSTICS v_added = ROW_COUNT;
+				UPDATE objects SET n = v_n + v_added, heads = p_heads WHERE space_id = p_space AND object_id = p_object;
+				IF v_added > 0 THEN
+					PERFORM pg_notify('hearth_events', format('1 c %s %s %s %s %s', p_origin, p_space, v_n + v_added, p_object, v_n));
+				END IF;
 				RETURN 0;
 			END $$`,
 	),

@@ -166,15 +166,28 @@ func index(ctx context.Context, tx pgx.Tx, id crypto.SpaceID, members []crypto.P
 }
 
 // CreateSpace implements store.Spaces.
-func (s *Store) CreateSpace(ctx context.Context, id crypto.SpaceID, header, root []byte, members []crypto.PubKey) error {
+func (s *Store) CreateSpace(ctx context.Context, id crypto.SpaceID, header, root []byte, members []crypto.PubKey, owner crypto.PubKey, lim store.Limits) error {
+	who := string(owner.Identity())
 	return s.tx(ctx, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `INSERT INTO spaces (space_id, header, code) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`,
-			string(id), header, int16(syncpb.SpaceStatusCode_SPACE_STATUS_CODE_OK))
+		tag, err := tx.Exec(ctx, `INSERT INTO spaces (space_id, header, code, owner) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING`,
+			string(id), header, int16(syncpb.SpaceStatusCode_SPACE_STATUS_CODE_OK), who)
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
 			return store.ErrExists
+		}
+		tag, err = tx.Exec(ctx, `INSERT INTO usage (identity, spaces) VALUES ($1, 1)
+			ON CONFLICT (identity) DO UPDATE SET spaces = usage.spaces + 1 WHERE $2 = 0 OR usage.spaces < $2`, who, lim.Spaces)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			var n int64
+			if err := tx.QueryRow(ctx, `SELECT spaces FROM usage WHERE identity = $1`, who).Scan(&n); err != nil {
+				return err
+			}
+			return &store.QuotaError{Kind: store.QuotaSpaces, Used: n, Limit: lim.Spaces, Size: 1} // rolls the space back
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO acl (space_id, seq, record) VALUES ($1, 1, $2)`, string(id), root); err != nil {
 			return err
@@ -302,8 +315,65 @@ func (s *Store) Purge(ctx context.Context, id crypto.SpaceID) error {
 			}
 		}
 	}
-	_, err := s.pool.Exec(ctx, `UPDATE spaces SET header = NULL, blob_usage = 0 WHERE space_id = $1`, string(id))
-	return err
+	// Last, in one transaction: the counters. The owner is charged off only while the
+	// header is there, so a purge run again takes nothing off twice.
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		var owner *string
+		var changes, blobs int64
+		var live bool
+		err := tx.QueryRow(ctx, `SELECT owner, change_usage, blob_usage, header IS NOT NULL FROM spaces WHERE space_id = $1 FOR UPDATE`,
+			string(id)).Scan(&owner, &changes, &blobs, &live)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if live && owner != nil {
+			if _, err := tx.Exec(ctx, `UPDATE usage SET spaces = greatest(spaces - 1, 0), change_bytes = greatest(change_bytes - $2, 0),
+				blob_bytes = greatest(blob_bytes - $3, 0) WHERE identity = $1`, *owner, changes, blobs); err != nil {
+				return err
+			}
+		}
+		_, err = tx.Exec(ctx, `UPDATE spaces SET header = NULL, blob_usage = 0, change_usage = 0 WHERE space_id = $1`, string(id))
+		return err
+	})
+}
+
+// Usage implements store.Quotas.
+func (s *Store) Usage(ctx context.Context, owner crypto.PubKey) (store.Usage, error) {
+	var u store.Usage
+	err := s.pool.QueryRow(ctx, `SELECT spaces, change_bytes, blob_bytes FROM usage WHERE identity = $1`, string(owner.Identity())).
+		Scan(&u.Spaces, &u.ChangeBytes, &u.BlobBytes)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return store.Usage{}, nil
+	}
+	return u, err
+}
+
+// SetOwner implements store.Quotas.
+func (s *Store) SetOwner(ctx context.Context, id crypto.SpaceID, owner crypto.PubKey) error {
+	who := string(owner.Identity())
+	return s.tx(ctx, func(tx pgx.Tx) error {
+		var changes, blobs int64
+		var live bool
+		err := tx.QueryRow(ctx, `UPDATE spaces SET owner = $2 WHERE space_id = $1 AND owner IS NULL
+			RETURNING change_usage, blob_usage, header IS NOT NULL`, string(id), who).Scan(&changes, &blobs, &live)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return mustExist(ctx, tx, id) // owned already, or unknown
+		}
+		if err != nil {
+			return err
+		}
+		spaces := int64(0)
+		if live {
+			spaces = 1
+		}
+		_, err = tx.Exec(ctx, `INSERT INTO usage (identity, spaces, change_bytes, blob_bytes) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (identity) DO UPDATE SET spaces = usage.spaces + $2, change_bytes = usage.change_bytes + $3,
+			blob_bytes = usage.blob_bytes + $4`, who, spaces, changes, blobs)
+		return err
+	})
 }
 
 // AppendACL implements store.ACL: the record is inserted on the (space_id, seq) primary
@@ -411,7 +481,7 @@ func headIDs(h []string) []crypto.ChangeID {
 // object's row is locked (a new object's row is inserted first, so two creators of one
 // object conflict on its key), its heads compared with old, the changes it lacks
 // inserted, numbered on from its counter in the given order, and counter and heads set.
-func (s *Store) PutChanges(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID, old, heads []crypto.ChangeID, cs []store.Change) error {
+func (s *Store) PutChanges(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID, old, heads []crypto.ChangeID, cs []store.Change, lim store.Limits) error {
 	ids := make([]string, 0, len(cs))
 	raws := make([][]byte, 0, len(cs))
 	seen := map[crypto.ChangeID]bool{}
@@ -433,12 +503,37 @@ func (s *Store) PutChanges(ctx context.Context, id crypto.SpaceID, obj crypto.Ob
 		return err
 	}
 	var res int
-	err := s.pool.QueryRow(ctx, `SELECT hearth_put_changes($1, $2, $3, $4, $5, $6, $7)`,
-		string(id), string(obj), oldArg, headStrings(heads), ids, raws, s.origin).Scan(&res)
+	err := s.pool.QueryRow(ctx, `SELECT hearth_put_changes($1, $2, $3, $4, $5, $6, $7, $8)`,
+		string(id), string(obj), oldArg, headStrings(heads), ids, raws, s.origin, lim.ChangeBytes).Scan(&res)
+	if q := quotaOf(err, store.QuotaChanges, lim.ChangeBytes); q != nil {
+		return q
+	}
+	if pe := (*pgconn.PgError)(nil); errors.As(err, &pe) && pe.Code == notLiveSQLState {
+		return store.ErrNotLive
+	}
 	if err != nil {
 		return err
 	}
 	return swapResult(res)
+}
+
+// quotaSQLState is what the functions raise for a write over a limit; the message is the
+// usage and the size.
+const quotaSQLState = "HQ001"
+
+// notLiveSQLState is what hearth_put_changes raises for a space pending deletion or
+// deleted.
+const notLiveSQLState = "HQ002"
+
+// quotaOf turns a quota exception into a *store.QuotaError (nil for any other error).
+func quotaOf(err error, k store.QuotaKind, limit int64) *store.QuotaError {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != quotaSQLState {
+		return nil
+	}
+	q := &store.QuotaError{Kind: k, Limit: limit}
+	_, _ = fmt.Sscanf(pe.Message, "%d %d", &q.Used, &q.Size)
+	return q
 }
 
 // Heads implements store.Changes.

@@ -60,6 +60,8 @@ func TestMigrations(t *testing.T) {
 		require.NoError(t, err)
 		_, err = old.pool.Exec(ctx, `INSERT INTO acl (space_id, seq, record) VALUES ($1, 1, 'root')`, string(sid("a")))
 		require.NoError(t, err)
+		_, err = old.pool.Exec(ctx, `INSERT INTO changes (space_id, object_id, n, change_id, raw) VALUES ($1, 'o', 1, 'c1', '0123456789')`, string(sid("a")))
+		require.NoError(t, err)
 		require.NoError(t, old.Close())
 
 		s := openT(t, url)
@@ -70,10 +72,20 @@ func TestMigrations(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, []byte("h"), h)
 		require.NoError(t, s.AppendACL(ctx, sid("a"), 2, []byte("r2"), nil), "from %d", from)
-		require.NoError(t, s.PutBlob(ctx, sid("a"), "x", []byte("xx"), 10), "the blob columns exist")
+		require.NoError(t, s.PutBlob(ctx, sid("a"), "x", []byte("xx"), store.Limits{SpaceBlobBytes: 10}), "the blob columns exist")
 		used, err := s.BlobUsage(ctx, sid("a"))
 		require.NoError(t, err)
 		require.EqualValues(t, 2, used)
+		// Quotas (schema 5): the old space's changes were counted; it is charged to its
+		// owner once the node names it.
+		u, err := s.Usage(ctx, owner)
+		require.NoError(t, err)
+		require.Equal(t, store.Usage{}, u)
+		require.NoError(t, s.SetOwner(ctx, sid("a"), owner))
+		require.NoError(t, s.SetOwner(ctx, sid("a"), owner), "once")
+		u, err = s.Usage(ctx, owner)
+		require.NoError(t, err)
+		require.Equal(t, store.Usage{Spaces: 1, ChangeBytes: 10, BlobBytes: 2}, u, "from %d", from)
 		require.NoError(t, s.Close())
 	}
 
@@ -129,7 +141,7 @@ func TestAppendRaceAcrossStores(t *testing.T) {
 	c := pgtest.Start(t)
 	url := c.NewDB(t)
 	a, b := s2(t, url), s2(t, url)
-	require.NoError(t, a.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), nil))
+	require.NoError(t, a.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), nil, owner, store.Limits{}))
 	for seq := uint64(2); seq < 40; seq++ {
 		var wg sync.WaitGroup
 		res := make([]error, 2)
@@ -178,8 +190,8 @@ func TestWatch(t *testing.T) {
 	}
 	require.Equal(t, store.EventReset, next().Kind, "the first event says Watch listens")
 
-	require.NoError(t, b.CreateSpace(ctx, sid("own"), []byte("h"), []byte("r"), nil), "b's own write is not told to b")
-	require.NoError(t, a.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), nil))
+	require.NoError(t, b.CreateSpace(ctx, sid("own"), []byte("h"), []byte("r"), nil, owner, store.Limits{}), "b's own write is not told to b")
+	require.NoError(t, a.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), nil, owner, store.Limits{}))
 	e := next()
 	require.Equal(t, store.Event{Kind: store.EventACL, Origin: a.origin, Space: sid("a"), Seq: 1}, e)
 	require.NoError(t, a.AppendACL(ctx, sid("a"), 2, []byte("r2"), nil))
@@ -187,10 +199,10 @@ func TestWatch(t *testing.T) {
 	obj := crypto.ObjectID(sid("obj"))
 	c1 := store.Change{ID: crypto.ChangeID(sid("c1")), Raw: []byte("1")}
 	c2 := store.Change{ID: crypto.ChangeID(sid("c2")), Raw: []byte("2")}
-	require.NoError(t, a.PutChanges(ctx, sid("a"), obj, nil, []crypto.ChangeID{c1.ID}, []store.Change{c1}))
+	require.NoError(t, a.PutChanges(ctx, sid("a"), obj, nil, []crypto.ChangeID{c1.ID}, []store.Change{c1}, store.Limits{}))
 	e = next()
 	require.Equal(t, store.Event{Kind: store.EventChanges, Origin: a.origin, Space: sid("a"), Object: obj, Seq: 1, Prev: 0}, e)
-	require.NoError(t, a.PutChanges(ctx, sid("a"), obj, []crypto.ChangeID{c1.ID}, []crypto.ChangeID{c2.ID}, []store.Change{c1, c2}))
+	require.NoError(t, a.PutChanges(ctx, sid("a"), obj, []crypto.ChangeID{c1.ID}, []crypto.ChangeID{c2.ID}, []store.Change{c1, c2}, store.Limits{}))
 	e = next()
 	require.Equal(t, uint64(2), e.Seq)
 	require.Equal(t, uint64(1), e.Prev)
@@ -260,8 +272,8 @@ func TestBadURL(t *testing.T) {
 func TestPurgeLarge(t *testing.T) {
 	c := pgtest.Start(t)
 	s := s2(t, c.NewDB(t))
-	require.NoError(t, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), nil))
-	require.NoError(t, s.CreateSpace(ctx, sid("b"), []byte("h"), []byte("r"), nil))
+	require.NoError(t, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), nil, owner, store.Limits{}))
+	require.NoError(t, s.CreateSpace(ctx, sid("b"), []byte("h"), []byte("r"), nil, owner, store.Limits{}))
 	_, err := s.pool.Exec(ctx, `INSERT INTO changes (space_id, object_id, n, change_id, raw)
 		SELECT $1, 'o', g, 'c' || g, 'x' FROM generate_series(1, $2) g`, string(sid("a")), 2*purgeBatch+7)
 	require.NoError(t, err)
@@ -281,14 +293,23 @@ func BenchmarkPutChanges(b *testing.B) {
 	c := pgtest.Start(b, pgtest.Options{Durable: true})
 	s := openT(b, c.NewDB(b))
 	defer s.Close()
-	require.NoError(b, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), nil))
+	require.NoError(b, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), nil, owner, store.Limits{}))
 	obj := crypto.ObjectID(sid("o"))
 	var heads []crypto.ChangeID
 	b.ResetTimer()
 	for i := range b.N {
 		ch := store.Change{ID: crypto.ChangeID(sid(fmt.Sprint("c", i))), Raw: make([]byte, 300)}
 		next := []crypto.ChangeID{ch.ID}
-		require.NoError(b, s.PutChanges(ctx, sid("a"), obj, heads, next, []store.Change{ch}))
+		require.NoError(b, s.PutChanges(ctx, sid("a"), obj, heads, next, []store.Change{ch}, store.Limits{}))
 		heads = next
 	}
 }
+
+// BenchmarkPutChangesQuota: the shared benchmark, one writer and 8 on one owner's spaces.
+func BenchmarkPutChangesQuota(b *testing.B) {
+	c := pgtest.Start(b, pgtest.Options{Durable: true})
+	storetest.BenchPutChanges(b, func(b *testing.B) store.Store { return openT(b, c.NewDB(b)) })
+}
+
+// owner is the owner of the spaces these tests make (quotas need one; limits are off).
+var owner = crypto.PubKey{1}

@@ -24,15 +24,15 @@ func usage(t require.TestingT, s store.Store, id crypto.SpaceID) int64 {
 func testBlobs(t *testing.T, s store.Store) {
 	_, err := s.BlobUsage(ctx, sid("a"))
 	require.ErrorIs(t, err, store.ErrNotFound, "unknown space")
-	require.ErrorIs(t, s.PutBlob(ctx, sid("a"), "x", []byte("xx"), 100), store.ErrNotFound, "unknown space")
-	require.NoError(t, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), nil))
-	require.NoError(t, s.CreateSpace(ctx, sid("b"), []byte("h"), []byte("r"), nil))
+	require.ErrorIs(t, s.PutBlob(ctx, sid("a"), "x", []byte("xx"), store.Limits{SpaceBlobBytes: 100}), store.ErrNotFound, "unknown space")
+	require.NoError(t, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), nil, key("owner"), store.Limits{}))
+	require.NoError(t, s.CreateSpace(ctx, sid("b"), []byte("h"), []byte("r"), nil, key("owner"), store.Limits{}))
 	require.Zero(t, usage(t, s, sid("a")))
-	require.True(t, errkind.Is(s.PutBlob(ctx, sid("a"), "", []byte("x"), 100), errkind.Invalid), "empty id")
+	require.True(t, errkind.Is(s.PutBlob(ctx, sid("a"), "", []byte("x"), store.Limits{SpaceBlobBytes: 100}), errkind.Invalid), "empty id")
 
-	require.NoError(t, s.PutBlob(ctx, sid("a"), "x", []byte("xxx"), 100))
-	require.NoError(t, s.PutBlob(ctx, sid("a"), "x", []byte("xxx"), 100), "idempotent")
-	require.NoError(t, s.PutBlob(ctx, sid("a"), "y", []byte("yyyyy"), 100))
+	require.NoError(t, s.PutBlob(ctx, sid("a"), "x", []byte("xxx"), store.Limits{SpaceBlobBytes: 100}))
+	require.NoError(t, s.PutBlob(ctx, sid("a"), "x", []byte("xxx"), store.Limits{SpaceBlobBytes: 100}), "idempotent")
+	require.NoError(t, s.PutBlob(ctx, sid("a"), "y", []byte("yyyyy"), store.Limits{SpaceBlobBytes: 100}))
 	require.EqualValues(t, 8, usage(t, s, sid("a")), "the same id counts once")
 	require.Zero(t, usage(t, s, sid("b")), "usage is per space")
 	got, err := s.GetBlob(ctx, sid("a"), "x")
@@ -53,9 +53,9 @@ func testBlobs(t *testing.T, s store.Store) {
 	require.EqualValues(t, 5, usage(t, s, sid("a")))
 	_, err = s.GetBlob(ctx, sid("a"), "x")
 	require.ErrorIs(t, err, store.ErrNotFound)
-	require.NoError(t, s.PutBlob(ctx, sid("a"), "x", []byte("xxx"), 100), "a deleted id may come back")
+	require.NoError(t, s.PutBlob(ctx, sid("a"), "x", []byte("xxx"), store.Limits{SpaceBlobBytes: 100}), "a deleted id may come back")
 	require.EqualValues(t, 8, usage(t, s, sid("a")))
-	require.NoError(t, s.PutBlob(ctx, sid("a"), "e", nil, 100), "an empty blob")
+	require.NoError(t, s.PutBlob(ctx, sid("a"), "e", nil, store.Limits{SpaceBlobBytes: 100}), "an empty blob")
 	got, err = s.GetBlob(ctx, sid("a"), "e")
 	require.NoError(t, err)
 	require.Empty(t, got)
@@ -64,17 +64,17 @@ func testBlobs(t *testing.T, s store.Store) {
 	ok := store.Status{Code: syncpb.SpaceStatusCode_SPACE_STATUS_CODE_OK}
 	pending := store.Status{Code: syncpb.SpaceStatusCode_SPACE_STATUS_CODE_PENDING_DELETION, DeletionAt: 9}
 	require.NoError(t, s.SwapStatus(ctx, sid("a"), ok, pending))
-	require.ErrorIs(t, s.PutBlob(ctx, sid("a"), "z", []byte("z"), 100), store.ErrNotLive)
+	require.ErrorIs(t, s.PutBlob(ctx, sid("a"), "z", []byte("z"), store.Limits{SpaceBlobBytes: 100}), store.ErrNotLive)
 	require.NoError(t, s.DeleteBlob(ctx, sid("a"), "y"))
 	require.EqualValues(t, 3, usage(t, s, sid("a")))
 }
 
 // testBlobQuota: exactly at the quota is fine, one byte over is refused with the numbers.
 func testBlobQuota(t *testing.T, s store.Store) {
-	require.NoError(t, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), nil))
-	require.NoError(t, s.PutBlob(ctx, sid("a"), "a", make([]byte, 60), 100))
-	require.NoError(t, s.PutBlob(ctx, sid("a"), "b", make([]byte, 40), 100), "exactly at the quota")
-	err := s.PutBlob(ctx, sid("a"), "c", make([]byte, 1), 100)
+	require.NoError(t, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), nil, key("owner"), store.Limits{}))
+	require.NoError(t, s.PutBlob(ctx, sid("a"), "a", make([]byte, 60), store.Limits{SpaceBlobBytes: 100}))
+	require.NoError(t, s.PutBlob(ctx, sid("a"), "b", make([]byte, 40), store.Limits{SpaceBlobBytes: 100}), "exactly at the quota")
+	err := s.PutBlob(ctx, sid("a"), "c", make([]byte, 1), store.Limits{SpaceBlobBytes: 100})
 	require.ErrorIs(t, err, store.ErrQuota)
 	require.True(t, errkind.Is(err, errkind.Quota))
 	var q *store.QuotaError
@@ -83,17 +83,17 @@ func testBlobQuota(t *testing.T, s store.Store) {
 	require.Contains(t, err.Error(), "used 100 of 100 bytes")
 	_, err = s.GetBlob(ctx, sid("a"), "c")
 	require.ErrorIs(t, err, store.ErrNotFound, "a refused put stores nothing")
-	require.NoError(t, s.PutBlob(ctx, sid("a"), "a", make([]byte, 60), 100), "a stored blob puts again at full quota")
+	require.NoError(t, s.PutBlob(ctx, sid("a"), "a", make([]byte, 60), store.Limits{SpaceBlobBytes: 100}), "a stored blob puts again at full quota")
 	require.EqualValues(t, 100, usage(t, s, sid("a")))
 	require.NoError(t, s.DeleteBlob(ctx, sid("a"), "b"))
-	require.NoError(t, s.PutBlob(ctx, sid("a"), "c", make([]byte, 40), 100), "deleting frees room")
-	require.ErrorIs(t, s.PutBlob(ctx, sid("a"), "d", make([]byte, 1), 100), store.ErrQuota)
-	require.NoError(t, s.PutBlob(ctx, sid("a"), "d", make([]byte, 1), 101), "the quota is the caller's")
+	require.NoError(t, s.PutBlob(ctx, sid("a"), "c", make([]byte, 40), store.Limits{SpaceBlobBytes: 100}), "deleting frees room")
+	require.ErrorIs(t, s.PutBlob(ctx, sid("a"), "d", make([]byte, 1), store.Limits{SpaceBlobBytes: 100}), store.ErrQuota)
+	require.NoError(t, s.PutBlob(ctx, sid("a"), "d", make([]byte, 1), store.Limits{SpaceBlobBytes: 101}), "the quota is the caller's")
 }
 
 // testBlobRace: concurrent puts (some of the same ids) and deletes keep the usage exact.
 func testBlobRace(t *testing.T, s store.Store) {
-	require.NoError(t, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), nil))
+	require.NoError(t, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), nil, key("owner"), store.Limits{}))
 	const writers, blobs = 4, 12
 	var wg sync.WaitGroup
 	for w := range writers {
@@ -103,7 +103,7 @@ func testBlobRace(t *testing.T, s store.Store) {
 			for i := range blobs {
 				// Every writer puts every blob; writer 0 then deletes the odd ones.
 				id := fmt.Sprint("blob", i)
-				if err := s.PutBlob(ctx, sid("a"), id, make([]byte, 10+i), 1<<20); err != nil {
+				if err := s.PutBlob(ctx, sid("a"), id, make([]byte, 10+i), store.Limits{SpaceBlobBytes: 1 << 20}); err != nil {
 					t.Error(err)
 					return
 				}
@@ -135,7 +135,7 @@ func testBlobUsageProperty(t *testing.T, s store.Store) {
 	rapid.Check(t, func(rt *rapid.T) {
 		n++
 		id := sid(fmt.Sprint("prop", n))
-		require.NoError(rt, s.CreateSpace(ctx, id, []byte("h"), []byte("r"), nil))
+		require.NoError(rt, s.CreateSpace(ctx, id, []byte("h"), []byte("r"), nil, key("owner"), store.Limits{}))
 		const quota = 64
 		held := map[string]int{}
 		sum := 0
@@ -146,7 +146,7 @@ func testBlobUsageProperty(t *testing.T, s store.Store) {
 				if old, ok := held[blob]; ok {
 					size = old // an id names its bytes
 				}
-				err := s.PutBlob(ctx, id, blob, make([]byte, size), quota)
+				err := s.PutBlob(ctx, id, blob, make([]byte, size), store.Limits{SpaceBlobBytes: quota})
 				_, had := held[blob]
 				switch {
 				case had:
@@ -175,15 +175,15 @@ func testBlobUsageProperty(t *testing.T, s store.Store) {
 
 // testBlobPurge: purging a space drops its blobs and its usage, and nothing else's.
 func testBlobPurge(t *testing.T, s store.Store) {
-	require.NoError(t, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), nil))
-	require.NoError(t, s.CreateSpace(ctx, sid("b"), []byte("h"), []byte("r"), nil))
+	require.NoError(t, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), nil, key("owner"), store.Limits{}))
+	require.NoError(t, s.CreateSpace(ctx, sid("b"), []byte("h"), []byte("r"), nil, key("owner"), store.Limits{}))
 	for i := range 3 {
-		require.NoError(t, s.PutBlob(ctx, sid("a"), fmt.Sprint("x", i), []byte("aaaa"), 100))
+		require.NoError(t, s.PutBlob(ctx, sid("a"), fmt.Sprint("x", i), []byte("aaaa"), store.Limits{SpaceBlobBytes: 100}))
 	}
-	require.NoError(t, s.PutBlob(ctx, sid("b"), "x0", []byte("bb"), 100))
+	require.NoError(t, s.PutBlob(ctx, sid("b"), "x0", []byte("bb"), store.Limits{SpaceBlobBytes: 100}))
 	deleted := store.Status{Code: syncpb.SpaceStatusCode_SPACE_STATUS_CODE_DELETED}
 	require.NoError(t, s.SwapStatus(ctx, sid("a"), store.Status{Code: syncpb.SpaceStatusCode_SPACE_STATUS_CODE_OK}, deleted))
-	require.ErrorIs(t, s.PutBlob(ctx, sid("a"), "late", []byte("l"), 100), store.ErrNotLive, "a deleted space takes no blobs")
+	require.ErrorIs(t, s.PutBlob(ctx, sid("a"), "late", []byte("l"), store.Limits{SpaceBlobBytes: 100}), store.ErrNotLive, "a deleted space takes no blobs")
 	require.NoError(t, s.Purge(ctx, sid("a")))
 	require.NoError(t, s.Purge(ctx, sid("a")), "idempotent")
 	for i := range 3 {

@@ -34,19 +34,26 @@ func chid(s string) crypto.ChangeID { return crypto.ChangeID(crypto.Sum([]byte("
 // Run runs every conformance test against stores from open.
 func Run(t *testing.T, open Opener) {
 	tests := map[string]func(*testing.T, store.Store){
-		"Spaces":      testSpaces,
-		"Status":      testStatus,
-		"ACL":         testACL,
-		"ACLRace":     testACLRace,
-		"Changes":     testChanges,
-		"ChangesRace": testChangesRace,
-		"Purge":       testPurge,
-		"Index":       testIndex,
-		"Blobs":       testBlobs,
-		"BlobQuota":   testBlobQuota,
-		"BlobRace":    testBlobRace,
-		"BlobUsage":   testBlobUsageProperty,
-		"BlobPurge":   testBlobPurge,
+		"Spaces":       testSpaces,
+		"Status":       testStatus,
+		"ACL":          testACL,
+		"ACLRace":      testACLRace,
+		"Changes":      testChanges,
+		"ChangesRace":  testChangesRace,
+		"ChangesBig":   testChangesBig,
+		"Purge":        testPurge,
+		"Index":        testIndex,
+		"Blobs":        testBlobs,
+		"BlobQuota":    testBlobQuota,
+		"BlobRace":     testBlobRace,
+		"BlobUsage":    testBlobUsageProperty,
+		"BlobPurge":    testBlobPurge,
+		"QuotaSpaces":  testQuotaSpaces,
+		"QuotaChanges": testQuotaChanges,
+		"QuotaBlobs":   testQuotaBlobs,
+		"QuotaRace":    testQuotaRace,
+		"Usage":        testUsageProperty,
+		"SetOwner":     testSetOwner,
 	}
 	names := make([]string, 0, len(tests))
 	for n := range tests {
@@ -69,8 +76,8 @@ func testSpaces(t *testing.T, s store.Store) {
 	require.ErrorIs(t, err, store.ErrNotFound)
 	_, err = s.Status(ctx, sid("a"))
 	require.ErrorIs(t, err, store.ErrNotFound)
-	require.NoError(t, s.CreateSpace(ctx, sid("a"), []byte("header"), []byte("root"), []crypto.PubKey{key("owner")}))
-	require.ErrorIs(t, s.CreateSpace(ctx, sid("a"), []byte("h2"), []byte("r2"), nil), store.ErrExists)
+	require.NoError(t, s.CreateSpace(ctx, sid("a"), []byte("header"), []byte("root"), []crypto.PubKey{key("owner")}, key("owner"), store.Limits{}))
+	require.ErrorIs(t, s.CreateSpace(ctx, sid("a"), []byte("h2"), []byte("r2"), nil, key("owner"), store.Limits{}), store.ErrExists)
 	h, err := s.Header(ctx, sid("a"))
 	require.NoError(t, err)
 	require.Equal(t, []byte("header"), h)
@@ -84,8 +91,8 @@ func testSpaces(t *testing.T, s store.Store) {
 
 func testStatus(t *testing.T, s store.Store) {
 	require.ErrorIs(t, s.SwapStatus(ctx, sid("a"), store.Status{}, store.Status{}), store.ErrNotFound)
-	require.NoError(t, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), nil))
-	require.NoError(t, s.CreateSpace(ctx, sid("b"), []byte("h"), []byte("r"), nil))
+	require.NoError(t, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), nil, key("owner"), store.Limits{}))
+	require.NoError(t, s.CreateSpace(ctx, sid("b"), []byte("h"), []byte("r"), nil, key("owner"), store.Limits{}))
 	ok := store.Status{Code: syncpb.SpaceStatusCode_SPACE_STATUS_CODE_OK}
 	pending := store.Status{Code: syncpb.SpaceStatusCode_SPACE_STATUS_CODE_PENDING_DELETION, DeletionAt: 1000, LastRequest: 5}
 	require.NoError(t, s.SwapStatus(ctx, sid("a"), ok, pending))
@@ -103,7 +110,7 @@ func testStatus(t *testing.T, s store.Store) {
 
 func testACL(t *testing.T, s store.Store) {
 	require.ErrorIs(t, s.AppendACL(ctx, sid("a"), 2, []byte("x"), nil), store.ErrNotFound)
-	require.NoError(t, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r1"), nil))
+	require.NoError(t, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r1"), nil, key("owner"), store.Limits{}))
 	require.ErrorIs(t, s.AppendACL(ctx, sid("a"), 1, []byte("again"), nil), store.ErrStale)
 	require.ErrorIs(t, s.AppendACL(ctx, sid("a"), 3, []byte("gap"), nil), store.ErrStale)
 	for i := uint64(2); i <= 5; i++ {
@@ -122,7 +129,7 @@ func testACL(t *testing.T, s store.Store) {
 
 // testACLRace: many writers append the same sequence number; exactly one wins each.
 func testACLRace(t *testing.T, s store.Store) {
-	require.NoError(t, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r1"), nil))
+	require.NoError(t, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r1"), nil, key("owner"), store.Limits{}))
 	const writers, rounds = 4, 10
 	var mu sync.Mutex
 	wins := map[uint64]int{}
@@ -163,15 +170,15 @@ func testACLRace(t *testing.T, s store.Store) {
 func testChanges(t *testing.T, s store.Store) {
 	_, err := s.Heads(ctx, sid("a"), oid("x"))
 	require.ErrorIs(t, err, store.ErrNotFound, "unknown space")
-	require.NoError(t, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), nil))
+	require.NoError(t, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), nil, key("owner"), store.Limits{}))
 	heads, err := s.Heads(ctx, sid("a"), oid("x"))
 	require.NoError(t, err)
 	require.Nil(t, heads)
-	require.NoError(t, s.PutChanges(ctx, sid("a"), oid("x"), nil, []crypto.ChangeID{chid("1")}, []store.Change{change("1")}))
-	require.ErrorIs(t, s.PutChanges(ctx, sid("a"), oid("x"), nil, []crypto.ChangeID{chid("9")}, []store.Change{change("9")}), store.ErrStale)
+	require.NoError(t, s.PutChanges(ctx, sid("a"), oid("x"), nil, []crypto.ChangeID{chid("1")}, []store.Change{change("1")}, store.Limits{}))
+	require.ErrorIs(t, s.PutChanges(ctx, sid("a"), oid("x"), nil, []crypto.ChangeID{chid("9")}, []store.Change{change("9")}, store.Limits{}), store.ErrStale)
 	two := []crypto.ChangeID{chid("2"), chid("3")}
 	slices.Sort(two)
-	require.NoError(t, s.PutChanges(ctx, sid("a"), oid("x"), []crypto.ChangeID{chid("1")}, two, []store.Change{change("2"), change("3"), change("1")}))
+	require.NoError(t, s.PutChanges(ctx, sid("a"), oid("x"), []crypto.ChangeID{chid("1")}, two, []store.Change{change("2"), change("3"), change("1")}, store.Limits{}))
 	heads, err = s.Heads(ctx, sid("a"), oid("x"))
 	require.NoError(t, err)
 	require.Equal(t, two, heads)
@@ -181,7 +188,7 @@ func testChanges(t *testing.T, s store.Store) {
 	var order []string
 	require.NoError(t, s.Changes(ctx, sid("a"), oid("x"), func(c store.Change) bool { order = append(order, string(c.Raw)); return true }))
 	require.Equal(t, []string{"raw 1", "raw 2", "raw 3"}, order, "arrival order, duplicates skipped")
-	require.NoError(t, s.PutChanges(ctx, sid("a"), oid("y"), nil, []crypto.ChangeID{chid("y")}, []store.Change{change("y")}))
+	require.NoError(t, s.PutChanges(ctx, sid("a"), oid("y"), nil, []crypto.ChangeID{chid("y")}, []store.Change{change("y")}, store.Limits{}))
 	objs := map[crypto.ObjectID][]crypto.ChangeID{}
 	require.NoError(t, s.Objects(ctx, sid("a"), func(o crypto.ObjectID, h []crypto.ChangeID) bool { objs[o] = h; return true }))
 	require.Equal(t, map[crypto.ObjectID][]crypto.ChangeID{oid("x"): two, oid("y"): {chid("y")}}, objs)
@@ -189,7 +196,7 @@ func testChanges(t *testing.T, s store.Store) {
 
 // testChangesRace: concurrent writers on one object never lose a head.
 func testChangesRace(t *testing.T, s store.Store) {
-	require.NoError(t, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), nil))
+	require.NoError(t, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), nil, key("owner"), store.Limits{}))
 	var wg sync.WaitGroup
 	for w := range 4 {
 		wg.Add(1)
@@ -204,7 +211,7 @@ func testChangesRace(t *testing.T, s store.Store) {
 						return
 					}
 					heads := slices.Sorted(slices.Values(append(slices.Clone(old), c.ID)))
-					err = s.PutChanges(ctx, sid("a"), oid("x"), old, heads, []store.Change{c})
+					err = s.PutChanges(ctx, sid("a"), oid("x"), old, heads, []store.Change{c}, store.Limits{})
 					if err == nil {
 						break
 					}
@@ -225,13 +232,58 @@ func testChangesRace(t *testing.T, s store.Store) {
 	require.Equal(t, 40, n)
 }
 
+// testChangesBig: a batch of thousands of changes (siblings of one root) is stored whole,
+// or refused with ErrBatchTooBig leaving the object as it was; halves of a refused batch,
+// each swapped on the heads the previous one left, store it all.
+func testChangesBig(t *testing.T, s store.Store) {
+	require.NoError(t, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), nil, key("owner"), store.Limits{}))
+	root := change("root")
+	require.NoError(t, s.PutChanges(ctx, sid("a"), oid("x"), nil, []crypto.ChangeID{root.ID}, []store.Change{root}, store.Limits{}))
+	var all []store.Change
+	for i := range 3000 {
+		c := change(fmt.Sprint("sibling ", i))
+		c.Raw = append(c.Raw, make([]byte, 300)...) // small: kept in the LSM tree, not a value log
+		all = append(all, c)
+	}
+	var put func(cs []store.Change) int
+	put = func(cs []store.Change) (refused int) {
+		old, err := s.Heads(ctx, sid("a"), oid("x"))
+		require.NoError(t, err)
+		heads := slices.Clone(old)
+		if len(heads) == 1 && heads[0] == root.ID {
+			heads = nil // the siblings replace nothing but are children of the root
+		}
+		for _, c := range cs {
+			heads = append(heads, c.ID)
+		}
+		slices.Sort(heads)
+		err = s.PutChanges(ctx, sid("a"), oid("x"), old, heads, cs, store.Limits{})
+		if errors.Is(err, store.ErrBatchTooBig) {
+			now, herr := s.Heads(ctx, sid("a"), oid("x"))
+			require.NoError(t, herr)
+			require.Equal(t, old, now, "a refused batch stores nothing")
+			return 1 + put(cs[:len(cs)/2]) + put(cs[len(cs)/2:])
+		}
+		require.NoError(t, err)
+		return 0
+	}
+	refused := put(all)
+	t.Logf("a batch of %d changes: %d refusals", len(all), refused)
+	heads, err := s.Heads(ctx, sid("a"), oid("x"))
+	require.NoError(t, err)
+	require.Len(t, heads, len(all))
+	n := 0
+	require.NoError(t, s.Changes(ctx, sid("a"), oid("x"), func(store.Change) bool { n++; return true }))
+	require.Equal(t, len(all)+1, n)
+}
+
 func testPurge(t *testing.T, s store.Store) {
 	require.NoError(t, s.Purge(ctx, sid("none")), "purging an unknown space is not an error")
-	require.NoError(t, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), []crypto.PubKey{key("o")}))
+	require.NoError(t, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), []crypto.PubKey{key("o")}, key("owner"), store.Limits{}))
 	require.NoError(t, s.AppendACL(ctx, sid("a"), 2, []byte("r2"), nil))
-	require.NoError(t, s.PutChanges(ctx, sid("a"), oid("x"), nil, []crypto.ChangeID{chid("1")}, []store.Change{change("1")}))
-	require.NoError(t, s.CreateSpace(ctx, sid("b"), []byte("hb"), []byte("rb"), nil))
-	require.NoError(t, s.PutChanges(ctx, sid("b"), oid("x"), nil, []crypto.ChangeID{chid("1")}, []store.Change{change("1")}))
+	require.NoError(t, s.PutChanges(ctx, sid("a"), oid("x"), nil, []crypto.ChangeID{chid("1")}, []store.Change{change("1")}, store.Limits{}))
+	require.NoError(t, s.CreateSpace(ctx, sid("b"), []byte("hb"), []byte("rb"), nil, key("owner"), store.Limits{}))
+	require.NoError(t, s.PutChanges(ctx, sid("b"), oid("x"), nil, []crypto.ChangeID{chid("1")}, []store.Change{change("1")}, store.Limits{}))
 	deleted := store.Status{Code: syncpb.SpaceStatusCode_SPACE_STATUS_CODE_DELETED}
 	require.NoError(t, s.SwapStatus(ctx, sid("a"), store.Status{}, deleted))
 	require.NoError(t, s.Purge(ctx, sid("a")))
@@ -241,7 +293,7 @@ func testPurge(t *testing.T, s store.Store) {
 	st, err := s.Status(ctx, sid("a"))
 	require.NoError(t, err)
 	require.Equal(t, deleted, st, "the status survives as a tombstone")
-	require.ErrorIs(t, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), nil), store.ErrExists, "a deleted space cannot come back")
+	require.ErrorIs(t, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), nil, key("owner"), store.Limits{}), store.ErrExists, "a deleted space cannot come back")
 	n := 0
 	require.NoError(t, s.ACL(ctx, sid("a"), 0, func(uint64, []byte) bool { n++; return true }))
 	require.NoError(t, s.Objects(ctx, sid("a"), func(crypto.ObjectID, []crypto.ChangeID) bool { n++; return true }))
@@ -263,8 +315,8 @@ func testIndex(t *testing.T, s store.Store) {
 	sp, err := s.SpacesOf(ctx, key("o"))
 	require.NoError(t, err)
 	require.Empty(t, sp)
-	require.NoError(t, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), []crypto.PubKey{key("o")}))
-	require.NoError(t, s.CreateSpace(ctx, sid("b"), []byte("h"), []byte("r"), []crypto.PubKey{key("o"), key("m")}))
+	require.NoError(t, s.CreateSpace(ctx, sid("a"), []byte("h"), []byte("r"), []crypto.PubKey{key("o")}, key("owner"), store.Limits{}))
+	require.NoError(t, s.CreateSpace(ctx, sid("b"), []byte("h"), []byte("r"), []crypto.PubKey{key("o"), key("m")}, key("owner"), store.Limits{}))
 	require.NoError(t, s.AppendACL(ctx, sid("a"), 2, []byte("r"), []crypto.PubKey{key("m")}))
 	require.ErrorIs(t, s.AppendACL(ctx, sid("a"), 2, []byte("r"), []crypto.PubKey{key("z")}), store.ErrStale)
 	want := []crypto.SpaceID{sid("a"), sid("b")}
