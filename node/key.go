@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 
 	"github.com/hearth-sync/hearth/internal/errkind"
+	"github.com/hearth-sync/hearth/internal/fsutil"
 	"github.com/hearth-sync/hearth/protocol/crypto"
 )
 
@@ -42,40 +43,11 @@ func LoadOrCreateKey(path string) (crypto.PrivKey, error) {
 	return k, nil
 }
 
-// writeNewFile writes data to path with mode 0600 through a synced temporary file and a
-// rename, then syncs the folder, so a crash leaves no torn key.
+// writeNewFile writes data to path with mode 0600 durably, its folder created first, so a
+// crash leaves no torn key.
 func writeNewFile(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return fsutil.WriteFileAtomic(path, data, 0o600)
 }

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 
 	"github.com/dgraph-io/badger/v4"
+
+	"github.com/hearth-sync/hearth/internal/fsutil"
 )
 
 // Checkpoints. A checkpoint is a consistent snapshot of one index database
@@ -119,7 +121,7 @@ func (ix *index) writeCheckpoint(ctx context.Context) (CheckpointInfo, error) {
 		err = os.Rename(tmp, filepath.Join(ix.dir, checkpointFile))
 	}
 	if err == nil {
-		err = syncDir(ix.dir)
+		err = fsutil.SyncDir(ix.dir)
 	}
 	if err != nil {
 		_ = os.Remove(tmp)
@@ -335,17 +337,4 @@ func (ix *index) restoreCheckpoint(ctx context.Context, dir string) (uint64, err
 		return 0, fmt.Errorf("%w: %w", ErrBadCheckpoint, err)
 	}
 	return wm, nil
-}
-
-// syncDir fsyncs a directory, making renames in it durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -163,11 +163,7 @@ func currentGeneration(dir string) (string, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return "", fmt.Errorf("spaceindex: %w", err)
 	}
-	tmp := filepath.Join(dir, currentFile+".tmp")
-	if err := os.WriteFile(tmp, []byte(firstGeneration+"\n"), 0o600); err != nil {
-		return "", fmt.Errorf("spaceindex: %w", err)
-	}
-	if err := os.Rename(tmp, filepath.Join(dir, currentFile)); err != nil {
+	if err := writeCurrent(dir, firstGeneration); err != nil { // swap.go: durably
 		return "", fmt.Errorf("spaceindex: %w", err)
 	}
 	return firstGeneration, nil

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/hearth-sync/hearth/internal/fsutil"
 )
 
 // Rebuilds. A rebuild writes a new generation directory (g<N+1>) beside the
@@ -294,25 +296,7 @@ func readCurrent(dir string) (string, error) {
 // writeCurrent names gen in CURRENT durably: temp file, fsync, rename, fsync
 // of the directory.
 func writeCurrent(dir, gen string) error {
-	tmp := filepath.Join(dir, currentFile+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.WriteString(gen + "\n")
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, currentFile))
-	}
-	if err == nil {
-		err = syncDir(dir)
-	}
-	return err
+	return fsutil.WriteFileAtomic(filepath.Join(dir, currentFile), []byte(gen+"\n"), 0o600)
 }
 
 // ClearGenerations deletes every generation of the index at dir, and

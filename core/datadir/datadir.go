@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/hearth-sync/hearth/internal/errkind"
+	"github.com/hearth-sync/hearth/internal/fsutil"
 )
 
 // Layout names the paths under one data dir.
@@ -75,38 +76,7 @@ func (l *Lock) Release() error {
 	return f.Close() // closing the descriptor releases the flock
 }
 
-// WriteFileAtomic writes data to path with perm through a temporary file in
-// the same folder, fsyncs it and renames it into place, then fsyncs the folder:
-// a reader sees the old file or the new one, never a torn one.
+// WriteFileAtomic writes data to path durably (internal/fsutil).
 func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // no-op after a successful rename
-	if err := tmp.Chmod(perm); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return fsutil.WriteFileAtomic(path, data, perm)
 }

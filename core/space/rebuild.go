@@ -150,7 +150,7 @@ func (p Progress) set(stage string, done, total int64) {
 // queued until the node answers again.
 func derivedSyncStatus(obj *object, heads, acked []string) spaceindex.SyncStatus {
 	switch {
-	case covers(acked, heads) && holdsAll(obj, acked): // and nothing known to download
+	case spacestore.Covers(acked, heads) && holdsAll(obj, acked): // and nothing known to download
 		return spaceindex.SyncStatus{State: spaceindex.SyncSynced}
 	case len(acked) > 0:
 		return spaceindex.SyncStatus{State: spaceindex.SyncSyncing}

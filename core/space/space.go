@@ -455,11 +455,7 @@ func (s *Space) newChange(obj *object, ops []*syncpb.Op) ([]objtree.Change, erro
 // persist writes new changes and the object's meta to the store, then
 // updates the cached state and the index. Actor only.
 func (s *Space) persist(obj *object, written []objtree.Change) error {
-	ids := make([]string, len(written))
-	raws := make([][]byte, len(written))
-	for i, c := range written {
-		ids[i], raws[i] = string(c.ID), c.Raw
-	}
+	ids, raws := idsAndRaws(written)
 	if err := s.replay(obj, written); err != nil {
 		return err
 	}
@@ -484,6 +480,17 @@ func (s *Space) persist(obj *object, written []objtree.Change) error {
 		(*fn)()
 	}
 	return nil
+}
+
+// idsAndRaws splits changes into their ids and signed bytes, as the store
+// takes them.
+func idsAndRaws(cs []objtree.Change) ([]string, [][]byte) {
+	ids := make([]string, len(cs))
+	raws := make([][]byte, len(cs))
+	for i, c := range cs {
+		ids[i], raws[i] = string(c.ID), c.Raw
+	}
+	return ids, raws
 }
 
 // replay brings obj.state up to the tree's order, incrementally when the new

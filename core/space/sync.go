@@ -279,7 +279,7 @@ func (s *Space) updateSyncStatus(id crypto.ObjectID) error {
 		return err
 	}
 	st := spaceindex.SyncStatus{State: spaceindex.SyncSyncing}
-	if covers(acked, meta.Heads) {
+	if spacestore.Covers(acked, meta.Heads) {
 		// Nothing to upload; and nothing known to download only when every
 		// head the node acknowledged is here (an acknowledgement can carry
 		// another member's concurrent change this device lacks).
@@ -363,11 +363,7 @@ func (s *Space) newRemoteObject(id crypto.ObjectID, changes []objtree.Change) (*
 // persistRemote stores changes from the node (nothing to push back), then
 // updates the cached state and the index. Actor only.
 func (s *Space) persistRemote(obj *object, written []objtree.Change) error {
-	ids := make([]string, len(written))
-	raws := make([][]byte, len(written))
-	for i, c := range written {
-		ids[i], raws[i] = string(c.ID), c.Raw
-	}
+	ids, raws := idsAndRaws(written)
 	if err := s.replay(obj, written); err != nil {
 		return err
 	}
@@ -463,19 +459,6 @@ func mergeHeads(obj *object, a, b []string) []string {
 	return out
 }
 
-// covers reports whether every one of want is in have.
-func covers(have, want []string) bool {
-	set := make(map[string]bool, len(have))
-	for _, h := range have {
-		set[h] = true
-	}
-	for _, w := range want {
-		if !set[w] {
-			return false
-		}
-	}
-	return true
-}
 
 // Summary is the space's head-sync set: (object id, heads hash) for every
 // object in the store. It reads the store; Digest does not.

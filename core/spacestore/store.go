@@ -351,7 +351,7 @@ func (s *Store) SetAcked(object string, acked []string) error {
 		if err := item.Value(func(v []byte) (err error) { meta, err = decodeMeta(v); return err }); err != nil {
 			return err
 		}
-		if covers(acked, meta.Heads) {
+		if Covers(acked, meta.Heads) {
 			return txn.Delete(pendingKey(object))
 		}
 		return nil
@@ -406,7 +406,9 @@ func (s *Store) PendingCount() (int, error) {
 	return n, err
 }
 
-func covers(have, want []string) bool {
+// Covers reports whether every head of want is in have (acknowledged heads
+// cover an object's heads: nothing is left to push).
+func Covers(have, want []string) bool {
 	set := make(map[string]bool, len(have))
 	for _, h := range have {
 		set[h] = true
