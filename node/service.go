@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
 	"github.com/hearth-sync/hearth/pb/syncpb"
@@ -108,6 +109,11 @@ func (s *service) Subscribe(m *syncpb.SubscribeRequest, stream syncpb.Node_Subsc
 			n.cfg.MaxStreams, n.cfg.MaxStreams), n.cfg.MaxStreams)
 	}
 	defer n.hub.remove(sub)
+	// Registered: the client's Subscribe returns on these headers, so its Watch
+	// finds this stream.
+	if err := stream.SendHeader(metadata.MD{}); err != nil {
+		return err
+	}
 
 	// Snapshot after registering, so nothing between the two is lost.
 	all, err := n.store.SpacesOf(ctx, sess.account)

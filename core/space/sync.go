@@ -459,7 +459,6 @@ func mergeHeads(obj *object, a, b []string) []string {
 	return out
 }
 
-
 // Summary is the space's head-sync set: (object id, heads hash) for every
 // object in the store. It reads the store; Digest does not.
 func (s *Space) Summary(ctx context.Context) (*diff.Set, error) {

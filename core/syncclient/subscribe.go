@@ -26,6 +26,8 @@ type Subscription struct {
 // of the account (the stream starts with each one's status), HeadUpdate for spaces.
 // It ends with an error when the node goes away or when this subscriber fell behind
 // (codes.ResourceExhausted): then resubscribe and head-sync. Close it when done.
+// It returns once the node has registered the stream (its headers arrived), so a
+// Watch right after it finds the stream.
 func (c *Client) Subscribe(ctx context.Context, spaces []crypto.SpaceID) (*Subscription, error) {
 	req := &syncpb.SubscribeRequest{}
 	for _, s := range spaces {
@@ -44,6 +46,11 @@ func (s *Subscription) open() error {
 	tok, gen := s.c.current()
 	st, err := s.c.rpc.Subscribe(withSession(s.ctx, tok), s.req)
 	if err != nil {
+		return err
+	}
+	// The node sends its headers once the stream is registered. No headers and no
+	// error: the stream ended at once, and Recv reports why.
+	if _, err := st.Header(); err != nil {
 		return err
 	}
 	s.stream, s.gen = st, gen

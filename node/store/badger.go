@@ -82,19 +82,21 @@ func OpenBadgerOn(disk *badgerdb.Disk, dir string, log *slog.Logger, server bool
 }
 
 func (b *Badger) checkSchema() error {
+	// Read first: a store opened read-only on a full disk has its schema and needs
+	// no write.
 	var v []byte
-	err := b.db.Update(func(txn *badger.Txn) error {
+	err := b.db.View(func(txn *badger.Txn) error {
 		it, err := txn.Get(keySchema)
-		if errors.Is(err, badger.ErrKeyNotFound) {
-			v = []byte{schemaVersion}
-			return txn.Set(keySchema, v)
-		}
 		if err != nil {
 			return err
 		}
 		v, err = it.ValueCopy(nil)
 		return err
 	})
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		v = []byte{schemaVersion}
+		err = b.db.Update(func(txn *badger.Txn) error { return txn.Set(keySchema, v) })
+	}
 	if err != nil {
 		return err
 	}
