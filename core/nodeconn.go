@@ -56,6 +56,10 @@ func (n nodeConn) Fetch(ctx context.Context, req *syncpb.FetchRequest) (*syncpb.
 	return n.c.Fetch(ctx, req)
 }
 
+func (n nodeConn) FetchObjects(ctx context.Context, req *syncpb.FetchObjectsRequest, fn func(*syncpb.FetchResponse) error) error {
+	return n.c.FetchObjects(ctx, req, fn)
+}
+
 func (n nodeConn) HeadSync(ctx context.Context, req *syncpb.HeadSyncRequest) (*syncpb.HeadSyncResponse, error) {
 	return n.c.HeadSync(ctx, req)
 }

@@ -131,17 +131,7 @@ func (n *Node) remoteChanges(ctx context.Context, e store.Event) error {
 		size += len(c.Raw) + 8
 		return true
 	}
-	if ca, ok := n.store.(store.ChangesAfter); ok {
-		err = ca.ChangesAfter(ctx, e.Space, e.Object, e.Prev, add)
-	} else {
-		i := uint64(0)
-		err = n.store.Changes(ctx, e.Space, e.Object, func(c store.Change) bool {
-			if i++; i <= e.Prev {
-				return true
-			}
-			return add(c)
-		})
-	}
+	err = n.store.ChangesAfter(ctx, e.Space, e.Object, e.Prev, add)
 	if err != nil {
 		return err
 	}

@@ -37,7 +37,7 @@ func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
 func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	clock *clock
 	key   crypto.PrivKey
 	store store.Store
@@ -46,7 +46,7 @@ type env struct {
 }
 
 // startNode runs a node on 127.0.0.1:0 over st; it is closed at the end of the test.
-func startNode(t *testing.T, st store.Store, key crypto.PrivKey, tweak func(*node.Config)) *env {
+func startNode(t testing.TB, st store.Store, key crypto.PrivKey, tweak func(*node.Config)) *env {
 	t.Helper()
 	if key.IsZero() {
 		var err error
@@ -65,7 +65,7 @@ func startNode(t *testing.T, st store.Store, key crypto.PrivKey, tweak func(*nod
 	return e
 }
 
-func memNode(t *testing.T) *env { return startNode(t, store.NewMemory(), crypto.PrivKey{}, nil) }
+func memNode(t testing.TB) *env { return startNode(t, store.NewMemory(), crypto.PrivKey{}, nil) }
 
 // device is one device of an account.
 type device struct {
@@ -74,13 +74,13 @@ type device struct {
 	cert    []byte
 }
 
-func newAccount(t *testing.T) device {
+func newAccount(t testing.TB) device {
 	a, err := crypto.GenerateKey()
 	require.NoError(t, err)
 	return newDevice(t, a)
 }
 
-func newDevice(t *testing.T, account crypto.PrivKey) device {
+func newDevice(t testing.TB, account crypto.PrivKey) device {
 	d, err := crypto.GenerateKey()
 	require.NoError(t, err)
 	cert, err := crypto.NewDeviceCert(account, d.Public(), 1)
@@ -108,7 +108,7 @@ func (e *env) raw() syncpb.NodeClient {
 
 // tspace is a test's client-side view of a space.
 type tspace struct {
-	t       *testing.T
+	t       testing.TB
 	id      crypto.SpaceID
 	header  space.Header
 	node    crypto.PubKey
@@ -120,7 +120,7 @@ type tspace struct {
 func (s *tspace) now() int64 { s.ts++; return s.ts }
 
 // newSpace makes the header, read key and root record of a new space of owner.
-func newSpace(t *testing.T, owner device) (space.Header, crypto.SymKey, []byte) {
+func newSpace(t testing.TB, owner device) (space.Header, crypto.SymKey, []byte) {
 	t.Helper()
 	h, err := space.NewHeader(owner.account, 1)
 	require.NoError(t, err)
@@ -131,7 +131,7 @@ func newSpace(t *testing.T, owner device) (space.Header, crypto.SymKey, []byte) 
 	return h, rk, root
 }
 
-func createSpace(t *testing.T, c *syncclient.Client, owner device) *tspace {
+func createSpace(t testing.TB, c *syncclient.Client, owner device) *tspace {
 	t.Helper()
 	h, rk, root := newSpace(t, owner)
 	resp, err := c.SpacePush(context.Background(), h.Raw, root)

@@ -80,7 +80,12 @@ type Config struct {
 	// HeadSetBudget bounds the head-sync elements (one per object) kept in memory across
 	// spaces (DefaultHeadSetBudget when 0).
 	HeadSetBudget int
-	Logger        *slog.Logger
+	// FetchesPerSession bounds the Fetch and FetchObjects pages one session has in
+	// the making or in flight (DefaultFetchesPerSession when 0), FetchWorkers the
+	// pages read from the store at once on the whole node (DefaultFetchWorkers when
+	// 0): together they bound the memory fetches take (fetch.go).
+	FetchesPerSession, FetchWorkers int
+	Logger                          *slog.Logger
 }
 
 func (c *Config) defaults() {
@@ -119,6 +124,12 @@ func (c *Config) defaults() {
 	if c.UnauthBurst <= 0 {
 		c.UnauthBurst = DefaultUnauthBurst
 	}
+	if c.FetchesPerSession <= 0 {
+		c.FetchesPerSession = DefaultFetchesPerSession
+	}
+	if c.FetchWorkers <= 0 {
+		c.FetchWorkers = DefaultFetchWorkers
+	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -150,6 +161,7 @@ type Node struct {
 	spaces   spaceCache
 	hub      hub
 	heads    headSets
+	fetches  fetchGate
 	counts   callCounts
 
 	closeOnce sync.Once
@@ -187,10 +199,15 @@ func Start(cfg Config) (*Node, error) {
 	n.spaces.init()
 	n.hub.init()
 	n.heads.init(cfg.Store, cfg.HeadSetBudget)
+	n.fetches.init(cfg.FetchesPerSession, cfg.FetchWorkers)
 	n.server = grpc.NewServer(
 		grpc.ForceServerCodecV2(grpccodec.Codec()),
 		grpc.MaxRecvMsgSize(protocol.MaxMessageSize),
 		grpc.MaxSendMsgSize(protocol.MaxMessageSize+maxPushOverhead),
+		// Streams one connection may hold open at once: a client needs a
+		// handful (a subscription, a fetch, a push), so 256 is generous and
+		// still bounds what one hostile connection can make the node track.
+		grpc.MaxConcurrentStreams(maxStreamsPerConn),
 		grpc.ChainUnaryInterceptor(n.countUnary, n.unaryAuth),
 		grpc.ChainStreamInterceptor(n.countStream, n.streamAuth),
 	)
@@ -218,6 +235,9 @@ func Start(cfg Config) (*Node, error) {
 
 // maxPushOverhead is the framing a Push adds around a HeadUpdate of MaxMessageSize.
 const maxPushOverhead = 1 << 10
+
+// maxStreamsPerConn caps the streams one connection holds open at once.
+const maxStreamsPerConn = 256
 
 // Addr is the address the node listens on.
 func (n *Node) Addr() string { return n.lis.Addr().String() }

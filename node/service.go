@@ -60,6 +60,10 @@ func (s *service) Fetch(ctx context.Context, m *syncpb.FetchRequest) (*syncpb.Fe
 	return s.n.fetch(ctx, m)
 }
 
+func (s *service) FetchObjects(m *syncpb.FetchObjectsRequest, stream syncpb.Node_FetchObjectsServer) error {
+	return s.n.fetchObjects(m, stream)
+}
+
 func (s *service) HeadSync(ctx context.Context, m *syncpb.HeadSyncRequest) (*syncpb.HeadSyncResponse, error) {
 	return s.n.headSync(ctx, m)
 }

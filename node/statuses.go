@@ -36,7 +36,7 @@ type ownStore struct {
 // none).
 func cacheStatuses(st store.Store) store.Store {
 	switch st.(type) {
-	case store.Feed, store.ACLHead, store.Leaser, store.ChangesAfter:
+	case store.Feed, store.ACLHead, store.Leaser:
 		return st
 	}
 	return &ownStore{Store: st, statuses: map[crypto.SpaceID]store.Status{}, gens: map[crypto.SpaceID]uint64{},

@@ -31,6 +31,8 @@ const (
 	// MaxDigestSpaces bounds the spaces of one HeadDigests request, and of one
 	// Watch request's add or remove list.
 	MaxDigestSpaces = 1024
+	// MaxFetchObjects bounds the objects of one FetchObjects request.
+	MaxFetchObjects = 1024
 	// MaxNameSize bounds a display name carried in a record (bytes of UTF-8).
 	MaxNameSize = 256
 )

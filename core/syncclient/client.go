@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	"golang.org/x/sync/singleflight"
@@ -244,6 +245,62 @@ func (c *Client) HeadUpdate(ctx context.Context, m *syncpb.HeadUpdate) (*syncpb.
 // again while Truncated.
 func (c *Client) Fetch(ctx context.Context, m *syncpb.FetchRequest) (*syncpb.FetchResponse, error) {
 	return call(ctx, c, func(ctx context.Context) (*syncpb.FetchResponse, error) { return c.rpc.Fetch(ctx, m) })
+}
+
+// FetchObjects streams what this device lacks of several objects of one space (at most
+// protocol.MaxFetchObjects), calling fn with each object's answer in request order; an
+// object may come in several answers, Truncated on all but its last. fn's error ends
+// the stream and is returned.
+func (c *Client) FetchObjects(ctx context.Context, m *syncpb.FetchObjectsRequest, fn func(*syncpb.FetchResponse) error) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the stream when fn fails
+	st, err := call(ctx, c, func(ctx context.Context) (syncpb.Node_FetchObjectsClient, error) {
+		st, err := c.rpc.FetchObjects(ctx, m)
+		if err != nil {
+			return nil, err
+		}
+		// A refused session shows on the first message: read it here, so call
+		// re-authenticates once as for a unary call.
+		first, err := st.Recv()
+		if err != nil {
+			return nil, err
+		}
+		return &firstPage{Node_FetchObjectsClient: st, first: first}, nil
+	})
+	if err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		return err
+	}
+	for {
+		page, err := st.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		for _, r := range page.Objects {
+			if err := fn(r); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// firstPage is a FetchObjects stream whose first page was read already.
+type firstPage struct {
+	syncpb.Node_FetchObjectsClient
+	first *syncpb.FetchObjectsPage
+}
+
+func (f *firstPage) Recv() (*syncpb.FetchObjectsPage, error) {
+	if p := f.first; p != nil {
+		f.first = nil
+		return p, nil
+	}
+	return f.Node_FetchObjectsClient.Recv()
 }
 
 // HeadSync sends one round of range-diff ranges (protocol/diff).

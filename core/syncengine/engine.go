@@ -22,6 +22,9 @@ type Remote interface {
 	AclLog(ctx context.Context, req *syncpb.AclLogRequest) (*syncpb.AclLogResponse, error)
 	HeadUpdate(ctx context.Context, req *syncpb.HeadUpdate) (*syncpb.Ack, error)
 	Fetch(ctx context.Context, req *syncpb.FetchRequest) (*syncpb.FetchResponse, error)
+	// FetchObjects streams what this device lacks of several objects, calling fn
+	// with each object's answer in order (Truncated: more of it follows).
+	FetchObjects(ctx context.Context, req *syncpb.FetchObjectsRequest, fn func(*syncpb.FetchResponse) error) error
 	HeadSync(ctx context.Context, req *syncpb.HeadSyncRequest) (*syncpb.HeadSyncResponse, error)
 }
 
@@ -602,6 +605,63 @@ func (e *Engine) fetch(ctx context.Context, r Remote, id crypto.ObjectID) error 
 	return fmt.Errorf("fetch %s: the node kept truncating", id)
 }
 
+// fetchBatch bounds the objects of one FetchObjects call: a head sync's
+// progress moves once a batch.
+const fetchBatch = 256
+
+// fetchMany downloads what the node has of objects ids that we lack, in
+// streamed batches, reporting how many are done after each batch. An object
+// whose answer leaves parents missing is fetched again alone. The stream is cut
+// when it stalls for CallTimeout.
+func (e *Engine) fetchMany(ctx context.Context, r Remote, ids []string, progress func(done int)) error {
+	for start := 0; start < len(ids); start += fetchBatch {
+		batch := ids[start:min(start+fetchBatch, len(ids))]
+		req := &syncpb.FetchObjectsRequest{SpaceId: string(e.local.ID()), Objects: make([]*syncpb.FetchObject, len(batch))}
+		asked := make(map[string]bool, len(batch))
+		for i, id := range batch {
+			asked[id] = true
+			have, err := e.local.Heads(ctx, crypto.ObjectID(id))
+			if err != nil {
+				return err
+			}
+			req.Objects[i] = &syncpb.FetchObject{ObjectId: id, HaveHeads: have}
+		}
+		var again []crypto.ObjectID
+		sctx, cancel := context.WithCancel(ctx)
+		stall := time.AfterFunc(e.cfg.CallTimeout, cancel)
+		err := r.FetchObjects(sctx, req, func(resp *syncpb.FetchResponse) error {
+			stall.Reset(e.cfg.CallTimeout)
+			id := crypto.ObjectID(resp.ObjectId)
+			if !asked[resp.ObjectId] {
+				return fmt.Errorf("fetch: the node answered object %s, not asked for", id)
+			}
+			missing, err := e.local.ApplyRemote(ctx, id, resp.Changes, resp.Heads)
+			if err != nil {
+				return err
+			}
+			if len(missing) > 0 && !resp.Truncated {
+				again = append(again, id)
+			}
+			return nil
+		})
+		stall.Stop()
+		cancel()
+		if err != nil {
+			if ctx.Err() == nil && sctx.Err() != nil {
+				return fmt.Errorf("fetch: the node's answer stalled for %v", e.cfg.CallTimeout)
+			}
+			return err
+		}
+		for _, id := range again {
+			if err := e.fetch(ctx, r, id); err != nil {
+				return err
+			}
+		}
+		progress(start + len(batch))
+	}
+	return nil
+}
+
 // pushPending sends every object's unacknowledged changes.
 func (e *Engine) pushPending(ctx context.Context, r Remote) error {
 	ids, err := e.local.PendingObjects(ctx)
@@ -693,11 +753,8 @@ func (e *Engine) headSync(ctx context.Context, r Remote, round uint64) error {
 	res := d.Result()
 	fetch := append(append([]string{}, res.Changed...), res.RemoteOnly...)
 	e.headProgress(round, 0, len(fetch))
-	for i, id := range fetch {
-		if err := e.fetch(ctx, r, crypto.ObjectID(id)); err != nil {
-			return err
-		}
-		e.headProgress(round, i+1, len(fetch))
+	if err := e.fetchMany(ctx, r, fetch, func(done int) { e.headProgress(round, done, len(fetch)) }); err != nil {
+		return err
 	}
 	for _, id := range append(append([]string{}, res.Changed...), res.LocalOnly...) {
 		if err := e.pushObject(ctx, r, crypto.ObjectID(id)); err != nil {

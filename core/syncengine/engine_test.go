@@ -127,6 +127,19 @@ func (n *fakeNode) Fetch(_ context.Context, req *syncpb.FetchRequest) (*syncpb.F
 	e, _ := n.set.Get(req.ObjectId)
 	return &syncpb.FetchResponse{Heads: []string{e.HeadsHash}}, nil
 }
+func (n *fakeNode) FetchObjects(ctx context.Context, req *syncpb.FetchObjectsRequest, fn func(*syncpb.FetchResponse) error) error {
+	for _, o := range req.Objects {
+		resp, err := n.Fetch(ctx, &syncpb.FetchRequest{SpaceId: req.SpaceId, ObjectId: o.ObjectId, HaveHeads: o.HaveHeads})
+		if err != nil {
+			return err
+		}
+		resp.ObjectId = o.ObjectId
+		if err := fn(resp); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 func (n *fakeNode) HeadSync(_ context.Context, req *syncpb.HeadSyncRequest) (*syncpb.HeadSyncResponse, error) {
 	n.syncs.Add(1)
 	ranges, err := diff.RangesFromPB(req)

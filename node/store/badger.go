@@ -693,20 +693,30 @@ func (b *Badger) HasChanges(ctx context.Context, id crypto.SpaceID, obj crypto.O
 
 // Changes implements Changes.
 func (b *Badger) Changes(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID, fn func(Change) bool) error {
+	return b.ChangesAfter(ctx, id, obj, 0, fn)
+}
+
+// ChangesAfter implements Changes: the keys hold the arrival number, so it seeks.
+func (b *Badger) ChangesAfter(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID, after uint64, fn func(Change) bool) error {
 	return b.view(ctx, func(txn *badger.Txn) error {
 		if _, err := get(txn, keyStatus(id)); err != nil {
 			return err
 		}
-		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefixObjChanges(id, obj), PrefetchValues: true, PrefetchSize: 64})
+		prefix := prefixObjChanges(id, obj)
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix, PrefetchValues: true, PrefetchSize: 64})
 		defer it.Close()
-		for it.Rewind(); it.Valid(); it.Next() {
-			v, err := it.Item().ValueCopy(nil)
+		for it.Seek(keyChange(id, obj, after+1)); it.Valid(); it.Next() {
+			item := it.Item()
+			v, err := item.ValueCopy(nil)
 			if err != nil {
 				return err
 			}
 			c, err := changeOf(v)
 			if err != nil {
 				return err
+			}
+			if k := item.Key(); len(k) == len(prefix)+8 {
+				c.Seq = binary.BigEndian.Uint64(k[len(prefix):])
 			}
 			if !fn(c) {
 				return nil

@@ -4,7 +4,7 @@
 // standalone node) and an in-memory implementation that is the test double. storetest
 // holds the one conformance suite every implementation must pass; node/store/postgres is
 // the shared backend that puts many stateless nodes on one database. shared.go defines
-// the optional capabilities of a shared store (ACLHead, ChangesAfter, Feed and its Event,
+// the optional capabilities of a shared store (ACLHead, Feed and its Event,
 // Leaser), which the embedded stores do not have.
 //
 // Per space it stores the signed header, the accepted (node-countersigned) ACL records by

@@ -377,18 +377,25 @@ func (m *Memory) HasChanges(ctx context.Context, id crypto.SpaceID, obj crypto.O
 
 // Changes implements Changes.
 func (m *Memory) Changes(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID, fn func(Change) bool) error {
+	return m.ChangesAfter(ctx, id, obj, 0, fn)
+}
+
+// ChangesAfter implements Changes.
+func (m *Memory) ChangesAfter(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID, after uint64, fn func(Change) bool) error {
 	m.mu.Lock()
 	s, err := m.spaceLocked(ctx, id)
 	var cs []Change
-	if err == nil && s.objects[obj] != nil {
-		cs = slices.Clone(s.objects[obj].changes)
+	if err == nil {
+		if o := s.objects[obj]; o != nil && after < uint64(len(o.changes)) {
+			cs = slices.Clone(o.changes[after:])
+		}
 	}
 	m.mu.Unlock()
 	if err != nil {
 		return err
 	}
-	for _, c := range cs {
-		if !fn(Change{ID: c.ID, Raw: clone(c.Raw)}) {
+	for i, c := range cs {
+		if !fn(Change{ID: c.ID, Raw: clone(c.Raw), Seq: after + uint64(i) + 1}) {
 			break
 		}
 	}

@@ -22,12 +22,6 @@ type ACLHead interface {
 	LastACL(ctx context.Context, id crypto.SpaceID) (uint64, error)
 }
 
-// ChangesAfter reads an object's changes with an arrival number above after, in arrival
-// order (what a write another node made added; see Event).
-type ChangesAfter interface {
-	ChangesAfter(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID, after uint64, fn func(Change) bool) error
-}
-
 // Feed tells a node of the writes other nodes made on the same store.
 type Feed interface {
 	// Watch calls fn for every write another store instance commits, in commit order,

@@ -39,6 +39,9 @@ type Status struct {
 type Change struct {
 	ID  crypto.ChangeID
 	Raw []byte
+	// Seq is the change's arrival number in its object (1, 2, …), set by reads;
+	// PutChanges ignores it.
+	Seq uint64
 }
 
 // Spaces stores headers and statuses.
@@ -91,6 +94,10 @@ type Changes interface {
 	HasChanges(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID, ids []crypto.ChangeID) ([]bool, error)
 	// Changes calls fn with the object's changes in arrival order until fn returns false.
 	Changes(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID, fn func(Change) bool) error
+	// ChangesAfter is Changes from the change after arrival number after on (0: all),
+	// so a reader that stopped goes on where it stopped without reading the object
+	// again.
+	ChangesAfter(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID, after uint64, fn func(Change) bool) error
 	// Objects calls fn with every object of the space and its heads until fn returns false.
 	Objects(ctx context.Context, id crypto.SpaceID, fn func(crypto.ObjectID, []crypto.ChangeID) bool) error
 }

@@ -20,6 +20,7 @@ func FuzzUnmarshal(f *testing.F) {
 			&HeadUpdate{}, &Ack{}, &FetchRequest{}, &FetchResponse{}, &AclAdd{}, &AclAddResponse{},
 			&AclUpdate{}, &SpacePush{}, &SpacePull{}, &SpacePullResponse{}, &HeadSyncRequest{},
 			&HeadSyncResponse{}, &SpaceStatus{}, &SpaceDelete{}, &SpaceDeleteRequest{}, &DeviceCert{},
+			&FetchObjectsRequest{}, &FetchObjectsPage{},
 		}
 		for _, m := range msgs {
 			_ = m.Unmarshal(data)

@@ -1,7 +1,7 @@
 // Package postgres is the sync node's store.Store on PostgreSQL (DESIGN §5): the backend
 // for several stateless nodes sharing one database. It passes the same conformance suite
 // (node/store/storetest) as the embedded badger store, and adds the shared-store
-// capabilities of node/store (ACLHead, ChangesAfter, Feed, Leaser).
+// capabilities of node/store (ACLHead, Feed, Leaser).
 //
 // It owns: the schema and its forward migrations (migrate.go: a version table, one Go
 // function per version, run under an advisory lock so nodes starting together migrate

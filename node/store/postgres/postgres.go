@@ -32,11 +32,10 @@ type Store struct {
 }
 
 var (
-	_ store.Store        = (*Store)(nil)
-	_ store.ACLHead      = (*Store)(nil)
-	_ store.ChangesAfter = (*Store)(nil)
-	_ store.Feed         = (*Store)(nil)
-	_ store.Leaser       = (*Store)(nil)
+	_ store.Store   = (*Store)(nil)
+	_ store.ACLHead = (*Store)(nil)
+	_ store.Feed    = (*Store)(nil)
+	_ store.Leaser  = (*Store)(nil)
 )
 
 // channel is the NOTIFY channel of every event.
@@ -580,43 +579,47 @@ func (s *Store) Changes(ctx context.Context, id crypto.SpaceID, obj crypto.Objec
 	return s.ChangesAfter(ctx, id, obj, 0, fn)
 }
 
-// changePage bounds the changes one query reads (a change is at most a few MiB).
-const changePage = 128
+// changePage bounds the changes one query reads, changePageBytes their bytes (past
+// the first): a change is up to a MiB, so a page of big ones stops early.
+const (
+	changePage      = 128
+	changePageBytes = 4 << 20
+)
 
-// ChangesAfter implements store.ChangesAfter, reading in pages.
+// ChangesAfter implements store.Changes, reading in pages.
 func (s *Store) ChangesAfter(ctx context.Context, id crypto.SpaceID, obj crypto.ObjectID, after uint64, fn func(store.Change) bool) error {
 	for first := true; ; first = false {
-		rows, err := s.pool.Query(ctx, `SELECT n, change_id, raw FROM changes WHERE space_id = $1 AND object_id = $2 AND n > $3
-			ORDER BY n LIMIT $4`, string(id), string(obj), int64(after), changePage)
+		// octet_length reads a stored value's size without reading the value.
+		rows, err := s.pool.Query(ctx, `SELECT n, change_id, raw FROM (
+				SELECT n, change_id, raw, sum(octet_length(raw)) OVER (ORDER BY n) - octet_length(raw) AS before
+				FROM changes WHERE space_id = $1 AND object_id = $2 AND n > $3 ORDER BY n LIMIT $4) q
+			WHERE before < $5 ORDER BY n`, string(id), string(obj), int64(after), changePage, changePageBytes)
 		if err != nil {
 			return err
 		}
-		type row struct {
-			n int64
-			c store.Change
-		}
-		got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (row, error) {
-			var x row
+		got, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (store.Change, error) {
+			var c store.Change
+			var n int64
 			var cid string
-			err := r.Scan(&x.n, &cid, &x.c.Raw)
-			x.c.ID = crypto.ChangeID(cid)
-			return x, err
+			err := r.Scan(&n, &cid, &c.Raw)
+			c.ID, c.Seq = crypto.ChangeID(cid), uint64(n)
+			return c, err
 		})
 		if err != nil {
 			return err
 		}
-		if first && len(got) == 0 {
-			return mustExist(ctx, s.pool, id)
+		if len(got) == 0 {
+			if first {
+				return mustExist(ctx, s.pool, id)
+			}
+			return nil
 		}
-		for _, r := range got {
-			if !fn(r.c) {
+		for _, c := range got {
+			if !fn(c) {
 				return nil
 			}
 		}
-		if len(got) < changePage {
-			return nil
-		}
-		after = uint64(got[len(got)-1].n)
+		after = got[len(got)-1].Seq
 	}
 }
 

@@ -188,6 +188,20 @@ func testChanges(t *testing.T, s store.Store) {
 	var order []string
 	require.NoError(t, s.Changes(ctx, sid("a"), oid("x"), func(c store.Change) bool { order = append(order, string(c.Raw)); return true }))
 	require.Equal(t, []string{"raw 1", "raw 2", "raw 3"}, order, "arrival order, duplicates skipped")
+	var seqs []uint64
+	order = nil
+	require.NoError(t, s.ChangesAfter(ctx, sid("a"), oid("x"), 1, func(c store.Change) bool {
+		order, seqs = append(order, string(c.Raw)), append(seqs, c.Seq)
+		return true
+	}))
+	require.Equal(t, []string{"raw 2", "raw 3"}, order, "after the first")
+	require.Equal(t, []uint64{2, 3}, seqs, "arrival numbers")
+	order = nil
+	require.NoError(t, s.ChangesAfter(ctx, sid("a"), oid("x"), 2, func(c store.Change) bool { order = append(order, string(c.Raw)); return false }))
+	require.Equal(t, []string{"raw 3"}, order, "fn stops it")
+	require.NoError(t, s.ChangesAfter(ctx, sid("a"), oid("x"), 3, func(c store.Change) bool { t.Error("nothing after the last"); return true }))
+	require.NoError(t, s.ChangesAfter(ctx, sid("a"), oid("unknown"), 0, func(c store.Change) bool { t.Error("no such object"); return true }))
+	require.ErrorIs(t, s.ChangesAfter(ctx, sid("nope"), oid("x"), 0, func(store.Change) bool { return true }), store.ErrNotFound)
 	require.NoError(t, s.PutChanges(ctx, sid("a"), oid("y"), nil, []crypto.ChangeID{chid("y")}, []store.Change{change("y")}, store.Limits{}))
 	objs := map[crypto.ObjectID][]crypto.ChangeID{}
 	require.NoError(t, s.Objects(ctx, sid("a"), func(o crypto.ObjectID, h []crypto.ChangeID) bool { objs[o] = h; return true }))
