@@ -328,24 +328,30 @@ func NewDriver(local *Set, fanout int, limit uint32) *Driver {
 	return &Driver{local: local, fanout: fanout, limit: limit, pending: []Range{Full(limit)}}
 }
 
-// Next returns the ranges to ask the peer about, or nil when the sync is complete.
+// Next returns the ranges to ask the peer about, or nil when the sync is complete. It
+// never returns more than protocol.MaxHeadSyncRanges (what a peer answers in one
+// request): when more ranges differ, the rest wait for the next rounds.
 func (d *Driver) Next() []Range {
 	if len(d.pending) == 0 {
 		return nil
 	}
-	return slices.Clone(d.pending)
+	return slices.Clone(d.pending[:d.batch()])
 }
+
+// batch is how many of the pending ranges one request carries.
+func (d *Driver) batch() int { return min(len(d.pending), protocol.MaxHeadSyncRanges) }
 
 // Rounds returns the number of answers fed so far (round trips).
 func (d *Driver) Rounds() int { return d.rounds }
 
 // Feed processes the peer's answer to the last Next.
 func (d *Driver) Feed(resp []RangeResult) error {
-	if len(resp) != len(d.pending) {
-		return fmt.Errorf("%w: %d results for %d ranges", ErrInvalid, len(resp), len(d.pending))
+	asked := d.batch()
+	if len(resp) != asked {
+		return fmt.Errorf("%w: %d results for %d ranges", ErrInvalid, len(resp), asked)
 	}
 	d.rounds++
-	var next []Range
+	next := slices.Clone(d.pending[asked:])
 	for i, r := range resp {
 		q := d.pending[i]
 		if r.From != q.From || r.To != q.To {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/hearth-sync/hearth/pb/syncpb"
+	"github.com/hearth-sync/hearth/protocol"
 	"github.com/hearth-sync/hearth/protocol/internal/golden"
 	"github.com/hearth-sync/hearth/protocol/internal/require"
 )
@@ -105,6 +106,51 @@ func TestHundredThousand(t *testing.T) {
 		t.Fatalf("%d ranges asked, more than %d", ranges, 1+differing*DefaultFanout*bound)
 	}
 	t.Logf("100k objects, %d differ: %d round trips, %d ranges", differing, d.Rounds(), ranges)
+}
+
+// TestManyDifferencesStayWithinTheRequestLimit: an empty device against 100k objects,
+// or thousands of scattered changes, make more ranges differ than one request may
+// carry; the driver asks at most protocol.MaxHeadSyncRanges at a time (a peer refuses
+// more) and still finds every difference.
+func TestManyDifferencesStayWithinTheRequestLimit(t *testing.T) {
+	const n = 100_000
+	els := make([]Element, n)
+	for i := range els {
+		els[i] = Element{ID: fmt.Sprintf("obj-%06d", i), HeadsHash: fmt.Sprintf("h%d", i)}
+	}
+	remote := NewSet(els)
+	changed := NewSet(els)
+	var want []string
+	for i := 0; i < n; i += 20 { // 5,000 scattered changes
+		changed.Put(Element{ID: els[i].ID, HeadsHash: "mine"})
+		want = append(want, els[i].ID)
+	}
+	slices.Sort(want)
+	for _, tc := range []struct {
+		name  string
+		local *Set
+		check func(Result)
+	}{
+		{"empty device", NewSet(nil), func(r Result) { require.Equal(t, n, len(r.RemoteOnly)) }},
+		{"5000 changed", changed, func(r Result) { require.Equal(t, want, r.Changed) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d := NewDriver(tc.local, 0, 0)
+			biggest := 0
+			for req := d.Next(); req != nil; req = d.Next() {
+				biggest = max(biggest, len(req))
+				wireReq, err := RangesFromPB(roundTrip(t, RequestToPB("space", req)))
+				require.NoError(t, err)
+				resp, err := remote.Ranges(wireReq)
+				require.NoError(t, err)
+				require.NoError(t, d.Feed(resp))
+			}
+			if biggest > protocol.MaxHeadSyncRanges || biggest <= protocol.MaxHeadSyncRanges/2 {
+				t.Fatalf("largest request %d ranges; want it near the limit %d, never above", biggest, protocol.MaxHeadSyncRanges)
+			}
+			tc.check(d.Result())
+		})
+	}
 }
 
 func roundTrip(t *testing.T, m *syncpb.HeadSyncRequest) *syncpb.HeadSyncRequest {
