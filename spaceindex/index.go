@@ -15,6 +15,8 @@ import (
 
 	"github.com/dgraph-io/badger/v4"
 	"github.com/dgraph-io/badger/v4/options"
+
+	"github.com/hearth-sync/hearth/internal/badgerdb"
 )
 
 // PhoneOptions returns the badger options used for one space index: small
@@ -109,6 +111,9 @@ func openGeneration(dir, gen string, cfg Config, tune func(badger.Options) badge
 	opts := PhoneOptions(filepath.Join(dir, gen))
 	if tune != nil {
 		opts = tune(opts)
+	}
+	if err := badgerdb.DropTornValueLogs(opts.Dir); err != nil {
+		return nil, fmt.Errorf("spaceindex: open %s: %w", dir, err)
 	}
 	db, err := badger.Open(opts)
 	if err != nil {

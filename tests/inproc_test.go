@@ -7,6 +7,7 @@ import (
 	"net"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -33,6 +34,20 @@ type proxy struct {
 	target string
 	conns  map[net.Conn]struct{}
 	wg     sync.WaitGroup
+
+	fromTarget, toTarget atomic.Int64 // bytes relayed each way, as they pass
+}
+
+// countingWriter adds what it writes to n.
+type countingWriter struct {
+	w io.Writer
+	n *atomic.Int64
+}
+
+func (c countingWriter) Write(p []byte) (int, error) {
+	k, err := c.w.Write(p)
+	c.n.Add(int64(k))
+	return k, err
 }
 
 func newProxy(t testing.TB, target string) *proxy {
@@ -70,8 +85,8 @@ func (p *proxy) accept() {
 		}
 		p.track(c, up)
 		p.wg.Add(2)
-		go p.pipe(c, up)
-		go p.pipe(up, c)
+		go p.pipe(c, up, &p.fromTarget)
+		go p.pipe(up, c, &p.toTarget)
 	}
 }
 
@@ -83,9 +98,9 @@ func (p *proxy) track(cs ...net.Conn) {
 	}
 }
 
-func (p *proxy) pipe(dst, src net.Conn) {
+func (p *proxy) pipe(dst, src net.Conn, count *atomic.Int64) {
 	defer p.wg.Done()
-	_, _ = io.Copy(dst, src)
+	_, _ = io.Copy(countingWriter{dst, count}, src)
 	dst.Close()
 	src.Close()
 }

@@ -47,6 +47,11 @@ type Space struct {
 	// must follow durability, such as dropping a file marker). Actor only.
 	afterSync []func()
 
+	// indexBatch, while an ApplyRemoteMany request runs, collects the index
+	// records its objects' writes make, written at its end as one index
+	// write. Actor only.
+	indexBatch *indexBatch
+
 	reqs chan request
 	stop chan struct{} // closed by close: the actor drains and exits
 	done chan struct{} // closed when the actor has exited
@@ -672,11 +677,66 @@ func recordOf(obj *object) spaceindex.Record {
 // only.
 func (s *Space) reindex(obj *object) error {
 	ctx := context.Background() // index writes after a persisted change must finish
+	if b := s.indexBatch; b != nil && !obj.deleted() {
+		b.put(recordOf(obj))
+		return nil
+	}
+	if err := s.flushIndex(); err != nil { // a delete follows the batched puts
+		return err
+	}
 	seq := s.storeSeq()
 	if obj.deleted() {
 		return s.index.DeleteAt(ctx, seq, string(obj.tree.ID()))
 	}
 	return s.index.PutAt(ctx, seq, recordOf(obj))
+}
+
+// indexBatch is the index records of a batched request, one per object.
+type indexBatch struct {
+	recs []spaceindex.Record
+	at   map[string]int // record id → position in recs
+}
+
+func (b *indexBatch) put(r spaceindex.Record) {
+	if i, ok := b.at[r.ID]; ok {
+		b.recs[i] = r
+		return
+	}
+	b.at[r.ID] = len(b.recs)
+	b.recs = append(b.recs, r)
+}
+
+// setSyncStatus sets the status of a batched record; false when id has none.
+func (b *indexBatch) setSyncStatus(id string, st spaceindex.SyncStatus) bool {
+	i, ok := b.at[id]
+	if ok {
+		b.recs[i].SyncStatus = st
+	}
+	return ok
+}
+
+// batchIndex runs fn with index writes collected and written at its end in
+// one index write (a crash before it leaves the index behind the store's
+// sequence number, which the rebuild catches up). Actor only.
+func (s *Space) batchIndex(fn func() error) error {
+	s.indexBatch = &indexBatch{at: map[string]int{}}
+	defer func() { s.indexBatch = nil }() // a panic in fn too
+	err := fn()
+	if ferr := s.flushIndex(); err == nil {
+		err = ferr
+	}
+	return err
+}
+
+// flushIndex writes the batched records, if any, and keeps batching. Actor only.
+func (s *Space) flushIndex() error {
+	b := s.indexBatch
+	if b == nil || len(b.recs) == 0 {
+		return nil
+	}
+	recs := b.recs
+	b.recs, b.at = nil, map[string]int{}
+	return s.index.PutAt(context.Background(), s.storeSeq(), recs...)
 }
 
 // Get returns a live object.

@@ -3,7 +3,10 @@ package space
 import (
 	"context"
 	"errors"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 
 	"github.com/hearth-sync/hearth/core/spacestore"
 	"github.com/hearth-sync/hearth/internal/errkind"
@@ -291,6 +294,12 @@ func (s *Space) updateSyncStatus(id crypto.ObjectID) error {
 			st.State = spaceindex.SyncSynced
 		}
 	}
+	if b := s.indexBatch; b != nil && b.setSyncStatus(string(id), st) {
+		return nil
+	}
+	if err := s.flushIndex(); err != nil {
+		return err
+	}
 	err = s.index.SetSyncStatusAt(context.Background(), s.storeSeq(), string(id), st)
 	if errors.Is(err, spaceindex.ErrNotFound) { // deleted objects are not in the index
 		return nil
@@ -302,6 +311,109 @@ func (s *Space) updateSyncStatus(id crypto.ObjectID) error {
 // them, and re-indexes the object. nodeHeads are the node's heads for the
 // object (what it has durably). It returns the parents still missing.
 func (s *Space) ApplyRemote(ctx context.Context, id crypto.ObjectID, raws [][]byte, nodeHeads []string) (missing []crypto.ChangeID, err error) {
+	changes, err := s.verifyRemote(id, raws)
+	if err != nil {
+		return nil, err
+	}
+	err = s.do(ctx, func() (err error) {
+		missing, err = s.applyVerified(id, changes, nodeHeads)
+		return err
+	})
+	return missing, err
+}
+
+// RemoteObject is one object's changes as the node sent them.
+type RemoteObject struct {
+	ID        crypto.ObjectID
+	Raws      [][]byte
+	NodeHeads []string // the node's heads for the object
+}
+
+// maxApplyMany bounds the objects one ApplyRemoteMany applies in a single
+// actor request: the request holds the actor (local writes wait behind it)
+// for about this many objects' store and index writes.
+const maxApplyMany = 64
+
+// ApplyRemoteMany is ApplyRemote for many objects at once, as a download
+// brings them: VerifyRemote, then ApplyVerified.
+func (s *Space) ApplyRemoteMany(ctx context.Context, objs []RemoteObject) (missing [][]crypto.ChangeID, err error) {
+	verified, err := s.VerifyRemote(objs)
+	if err != nil {
+		return nil, err
+	}
+	return s.ApplyVerified(ctx, verified)
+}
+
+// Verified is a RemoteObject whose signatures VerifyRemote checked.
+type Verified struct {
+	id        crypto.ObjectID
+	changes   []objtree.Change
+	nodeHeads []string
+	err       error // what verifying found wrong; ApplyVerified stops at it
+}
+
+// VerifyRemote checks the signatures of many objects' changes in parallel,
+// on every core, without the actor: a download verifies its next objects
+// while the actor applies the previous ones. An object that fails is
+// reported by ApplyVerified when its turn comes (the objects before it
+// still apply); err is only for a space that is no longer loaded.
+func (s *Space) VerifyRemote(objs []RemoteObject) ([]Verified, error) {
+	select {
+	case <-s.stop:
+		return nil, errkind.Errorf("space", errkind.Precondition, "space %s is not loaded", s.id)
+	default:
+	}
+	out := make([]Verified, len(objs))
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	for range min(runtime.GOMAXPROCS(0), len(objs)) {
+		wg.Add(1)
+		go func() { // owned here: joined below
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < len(objs); i = int(next.Add(1) - 1) {
+				o := objs[i]
+				out[i] = Verified{id: o.ID, nodeHeads: o.NodeHeads}
+				out[i].changes, out[i].err = s.verifyRemote(o.ID, o.Raws)
+			}
+		}()
+	}
+	wg.Wait()
+	return out, nil
+}
+
+// ApplyVerified applies verified objects in actor requests of up to
+// maxApplyMany objects, each made durable by one store sync and indexed by
+// one index write instead of one of each per object. missing[i] are the
+// parents objs[i] still lacks. It stops at the first object that fails,
+// returning its error; the objects before it are applied.
+func (s *Space) ApplyVerified(ctx context.Context, objs []Verified) (missing [][]crypto.ChangeID, err error) {
+	missing = make([][]crypto.ChangeID, len(objs))
+	for start := 0; start < len(objs); start += maxApplyMany {
+		end := min(start+maxApplyMany, len(objs))
+		if err := s.do(ctx, func() error {
+			return s.batchIndex(func() error {
+				for i := start; i < end; i++ {
+					o := objs[i]
+					if o.err != nil {
+						return o.err
+					}
+					var err error
+					if missing[i], err = s.applyVerified(o.id, o.changes, o.nodeHeads); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}); err != nil {
+			return missing, err
+		}
+	}
+	return missing, nil
+}
+
+// verifyRemote checks the signature of every change and that each belongs
+// to object id of this space. Safe on any goroutine: it touches no state.
+func (s *Space) verifyRemote(id crypto.ObjectID, raws [][]byte) ([]objtree.Change, error) {
 	changes := make([]objtree.Change, 0, len(raws))
 	for _, raw := range raws {
 		c, err := objtree.Verify(raw)
@@ -313,36 +425,37 @@ func (s *Space) ApplyRemote(ctx context.Context, id crypto.ObjectID, raws [][]by
 		}
 		changes = append(changes, c)
 	}
-	err = s.do(ctx, func() error {
-		obj, err := s.object(id)
-		if errkind.Is(err, errkind.NotFound) {
-			obj, err = s.newRemoteObject(id, changes)
-		}
-		if err != nil {
-			return err
-		}
-		up, addErr := obj.tree.Add(s.acl, changes...)
-		if addErr != nil && !errors.Is(addErr, objtree.ErrPartial) {
-			return errkind.E("space.sync", errkind.Corrupt, addErr)
-		}
-		for _, r := range up.Rejected {
-			s.log.Warn("rejected a change from the node", "space", s.id, "object", id, "change", r.ID, "err", r.Err)
-		}
-		missing = up.Missing
-		written := append(append([]objtree.Change{}, up.Added...), up.Waiting...)
-		if obj.isNew {
-			written = append([]objtree.Change{obj.tree.Root()}, written...)
-			obj.isNew = false
-		}
-		if len(written) == 0 {
-			return s.noteNodeHeads(id, nodeHeads)
-		}
+	return changes, nil
+}
+
+// applyVerified adds verified changes from the node to object id, persists
+// them and notes the node's heads. Actor only.
+func (s *Space) applyVerified(id crypto.ObjectID, changes []objtree.Change, nodeHeads []string) ([]crypto.ChangeID, error) {
+	obj, err := s.object(id)
+	if errkind.Is(err, errkind.NotFound) {
+		obj, err = s.newRemoteObject(id, changes)
+	}
+	if err != nil {
+		return nil, err
+	}
+	up, addErr := obj.tree.Add(s.acl, changes...)
+	if addErr != nil && !errors.Is(addErr, objtree.ErrPartial) {
+		return nil, errkind.E("space.sync", errkind.Corrupt, addErr)
+	}
+	for _, r := range up.Rejected {
+		s.log.Warn("rejected a change from the node", "space", s.id, "object", id, "change", r.ID, "err", r.Err)
+	}
+	written := append(append([]objtree.Change{}, up.Added...), up.Waiting...)
+	if obj.isNew {
+		written = append([]objtree.Change{obj.tree.Root()}, written...)
+		obj.isNew = false
+	}
+	if len(written) > 0 {
 		if err := s.persistRemote(obj, written); err != nil {
-			return err
+			return nil, err
 		}
-		return s.noteNodeHeads(id, nodeHeads)
-	})
-	return missing, err
+	}
+	return up.Missing, s.noteNodeHeads(id, nodeHeads)
 }
 
 // newRemoteObject starts the tree of an object first seen from the node: its

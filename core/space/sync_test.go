@@ -2,6 +2,8 @@ package space
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -295,3 +297,64 @@ func TestPendingCountFollowsTheStore(t *testing.T) {
 
 // ackOK drops Acknowledged's lacking (these tests know what the node holds).
 func ackOK(_ bool, err error) error { return err }
+
+// TestApplyRemoteManyMatchesOneByOne: a download applied in batches leaves
+// the same objects, details and sync statuses as ApplyRemote one object at
+// a time, across several actor requests (more than maxApplyMany objects);
+// a forged change stops it at that object, the ones before it are applied
+// and indexed, and nothing after it is.
+func TestApplyRemoteManyMatchesOneByOne(t *testing.T) {
+	a, b, node := twoDevices(t)
+	c := ctx(t)
+	id, err := a.svc.Create(c, "Shared")
+	require.NoError(t, err)
+	spA, err := a.svc.Get(c, id)
+	require.NoError(t, err)
+	header, records := register(t, c, spA, node)
+	_, err = b.svc.Import(c, header, records, "Shared")
+	require.NoError(t, err)
+	spB, err := b.svc.Get(c, id)
+	require.NoError(t, err)
+
+	const n = 2*maxApplyMany + 7
+	var objs []RemoteObject
+	for i := range n {
+		obj, err := spA.CreateObject(c, "task", Details{"name": str(fmt.Sprint("task ", i)), "n": num(float64(i))})
+		require.NoError(t, err)
+		batches, err := spA.Outgoing(c, obj)
+		require.NoError(t, err)
+		require.Len(t, batches, 1)
+		objs = append(objs, RemoteObject{ID: obj, Raws: batches[0].Changes, NodeHeads: batches[0].Heads})
+	}
+	forged := maxApplyMany + 3
+	bad := slices.Clone(objs[forged].Raws)
+	bad[0] = slices.Clone(bad[0])
+	bad[0][len(bad[0])-1] ^= 1 // the signature no longer matches
+	withForgery := slices.Clone(objs)
+	withForgery[forged].Raws = bad
+
+	missing, err := spB.ApplyRemoteMany(c, withForgery)
+	require.Error(t, err, "a forged change is refused")
+	res, err := spB.Query(c, spaceindex.Query{ExactTotal: true})
+	require.NoError(t, err)
+	assert.Equal(t, forged, res.Total, "the objects before the forgery are applied, none after")
+	for _, rec := range res.Records {
+		assert.Equal(t, spaceindex.SyncSynced, rec.SyncStatus.State, "the node's heads cover them")
+	}
+
+	missing, err = spB.ApplyRemoteMany(c, objs) // the honest download, again from the start
+	require.NoError(t, err)
+	require.Len(t, missing, n)
+	for i, o := range objs {
+		assert.Empty(t, missing[i])
+		gotA, err := spA.Get(c, o.ID)
+		require.NoError(t, err)
+		gotB, err := spB.Get(c, o.ID)
+		require.NoError(t, err)
+		assert.Equal(t, gotA.Details, gotB.Details)
+		assert.Equal(t, spaceindex.SyncSynced, gotB.SyncStatus.State)
+	}
+	res, err = spB.Query(c, spaceindex.Query{ExactTotal: true, Filter: spaceindex.Eq("n", spaceindex.Number(float64(n-1)))})
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.Total, "the last batch is indexed too")
+}

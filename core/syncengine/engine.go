@@ -45,6 +45,12 @@ type Local interface {
 	Acknowledged(ctx context.Context, id crypto.ObjectID, nodeHeads []string) (lacking bool, err error)
 	Rejected(ctx context.Context, id crypto.ObjectID, reason string) error
 	ApplyRemote(ctx context.Context, id crypto.ObjectID, raws [][]byte, nodeHeads []string) ([]crypto.ChangeID, error)
+	// VerifyRemote checks a download's objects' signatures in parallel,
+	// beside the space's actor; ApplyVerified then applies them
+	// (missing[i] for objs[i]), durable together, and stops at the first
+	// object that fails (verifying or applying).
+	VerifyRemote(objs []space.RemoteObject) ([]space.Verified, error)
+	ApplyVerified(ctx context.Context, objs []space.Verified) (missing [][]crypto.ChangeID, err error)
 	// Digest is the whole-range head-sync digest, kept in memory: an idle
 	// head sync compares it with the node's answer and reads nothing else.
 	Digest(ctx context.Context) (diff.Digest, error)
@@ -609,6 +615,13 @@ func (e *Engine) fetch(ctx context.Context, r Remote, id crypto.ObjectID) error 
 // progress moves once a batch.
 const fetchBatch = 256
 
+// applyBatch and applyBatchBytes bound what a download holds before it
+// applies it: that many object answers, or that many bytes of changes.
+const (
+	applyBatch      = 64
+	applyBatchBytes = 4 << 20
+)
+
 // fetchMany downloads what the node has of objects ids that we lack, in
 // streamed batches, reporting how many are done after each batch. An object
 // whose answer leaves parents missing is fetched again alone. The stream is cut
@@ -626,7 +639,20 @@ func (e *Engine) fetchMany(ctx context.Context, r Remote, ids []string, progress
 			}
 			req.Objects[i] = &syncpb.FetchObject{ObjectId: id, HaveHeads: have}
 		}
-		var again []crypto.ObjectID
+		apl := newApplier(ctx, e.local)
+		var got []space.RemoteObject
+		var job applyJob
+		gotBytes := 0
+		flush := func() error { // verify what arrived; the applier stores it
+			verified, err := e.local.VerifyRemote(got)
+			if err != nil {
+				return err
+			}
+			job.objs = verified
+			err = apl.submit(job)
+			got, job, gotBytes = nil, applyJob{}, 0
+			return err
+		}
 		sctx, cancel := context.WithCancel(ctx)
 		stall := time.AfterFunc(e.cfg.CallTimeout, cancel)
 		err := r.FetchObjects(sctx, req, func(resp *syncpb.FetchResponse) error {
@@ -635,19 +661,29 @@ func (e *Engine) fetchMany(ctx context.Context, r Remote, ids []string, progress
 			if !asked[resp.ObjectId] {
 				return fmt.Errorf("fetch: the node answered object %s, not asked for", id)
 			}
-			missing, err := e.local.ApplyRemote(ctx, id, resp.Changes, resp.Heads)
-			if err != nil {
-				return err
+			// A truncated answer goes on in the stream's next page.
+			got = append(got, space.RemoteObject{ID: id, Raws: resp.Changes, NodeHeads: resp.Heads})
+			job.ids = append(job.ids, id)
+			job.last = append(job.last, !resp.Truncated)
+			for _, c := range resp.Changes {
+				gotBytes += len(c)
 			}
-			if len(missing) > 0 && !resp.Truncated {
-				again = append(again, id)
+			if len(got) >= applyBatch || gotBytes >= applyBatchBytes {
+				return flush()
 			}
 			return nil
 		})
+		if err == nil && len(got) > 0 {
+			err = flush()
+		}
 		stall.Stop()
 		cancel()
+		again, aerr := apl.finish()
+		if err == nil {
+			err = aerr
+		}
 		if err != nil {
-			if ctx.Err() == nil && sctx.Err() != nil {
+			if ctx.Err() == nil && sctx.Err() != nil && aerr == nil {
 				return fmt.Errorf("fetch: the node's answer stalled for %v", e.cfg.CallTimeout)
 			}
 			return err

@@ -3,6 +3,7 @@ package syncengine
 import (
 	"context"
 	"errors"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,6 +25,7 @@ type fakeLocal struct {
 	seq       uint64
 	set       *diff.Set
 	summaries atomic.Int32
+	verified  []space.RemoteObject // verified, not applied yet
 }
 
 func (f *fakeLocal) ID() crypto.SpaceID { return "space" }
@@ -56,6 +58,29 @@ func (f *fakeLocal) ApplyRemote(_ context.Context, id crypto.ObjectID, _ [][]byt
 	defer f.mu.Unlock()
 	f.set.Put(diff.Element{ID: string(id), HeadsHash: headsOf(heads)})
 	return nil, nil
+}
+
+// VerifyRemote keeps the objects in order (space.Verified cannot be made
+// outside the space): ApplyVerified takes them back first in, first out.
+func (f *fakeLocal) VerifyRemote(objs []space.RemoteObject) ([]space.Verified, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.verified = append(f.verified, objs...)
+	return make([]space.Verified, len(objs)), nil
+}
+func (f *fakeLocal) ApplyVerified(ctx context.Context, vs []space.Verified) ([][]crypto.ChangeID, error) {
+	f.mu.Lock()
+	objs := slices.Clone(f.verified[:len(vs)])
+	f.verified = f.verified[len(vs):]
+	f.mu.Unlock()
+	missing := make([][]crypto.ChangeID, len(objs))
+	for i, o := range objs {
+		var err error
+		if missing[i], err = f.ApplyRemote(ctx, o.ID, o.Raws, o.NodeHeads); err != nil {
+			return missing, err
+		}
+	}
+	return missing, nil
 }
 func (f *fakeLocal) Digest(context.Context) (diff.Digest, error) {
 	f.mu.Lock()

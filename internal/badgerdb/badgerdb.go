@@ -65,6 +65,9 @@ func ServerOptions(dir string, log *slog.Logger) badger.Options {
 
 // Open opens a database with Options.
 func Open(dir string, sync bool, log *slog.Logger) (*badger.DB, error) {
+	if err := DropTornValueLogs(dir); err != nil {
+		return nil, err
+	}
 	db, err := badger.Open(Options(dir, sync, log))
 	if err != nil {
 		return nil, fmt.Errorf("open database %s: %w", dir, err)

@@ -316,6 +316,9 @@ func (r *Guard) Open(log *slog.Logger) (*badger.DB, bool, error) {
 		}
 		opts, readOnly = opts.WithReadOnly(true), true
 	}
+	if err := DropTornValueLogs(opts.Dir); err != nil {
+		return nil, false, err
+	}
 	db, err := badger.Open(opts)
 	if err != nil {
 		return nil, false, fmt.Errorf("open database %s: %w", opts.Dir, err)
