@@ -64,18 +64,8 @@ func relay(t *testing.T, c context.Context, from, to *Space, id crypto.ObjectID)
 }
 
 func TestTwoDevicesConverge(t *testing.T) {
-	a, b, node := twoDevices(t)
 	c := ctx(t)
-	id, err := a.svc.Create(c, "Shared")
-	require.NoError(t, err)
-	spA, err := a.svc.Get(c, id)
-	require.NoError(t, err)
-	header, records := register(t, c, spA, node)
-
-	_, err = b.svc.Import(c, header, records, "Shared")
-	require.NoError(t, err)
-	spB, err := b.svc.Get(c, id)
-	require.NoError(t, err)
+	_, spA, spB := sharedSpace(t, c)
 
 	obj, err := spA.CreateObject(c, "task", Details{"name": str("from A")})
 	require.NoError(t, err)
@@ -304,17 +294,8 @@ func ackOK(_ bool, err error) error { return err }
 // a forged change stops it at that object, the ones before it are applied
 // and indexed, and nothing after it is.
 func TestApplyRemoteManyMatchesOneByOne(t *testing.T) {
-	a, b, node := twoDevices(t)
 	c := ctx(t)
-	id, err := a.svc.Create(c, "Shared")
-	require.NoError(t, err)
-	spA, err := a.svc.Get(c, id)
-	require.NoError(t, err)
-	header, records := register(t, c, spA, node)
-	_, err = b.svc.Import(c, header, records, "Shared")
-	require.NoError(t, err)
-	spB, err := b.svc.Get(c, id)
-	require.NoError(t, err)
+	_, spA, spB := sharedSpace(t, c)
 
 	const n = 2*maxApplyMany + 7
 	var objs []RemoteObject

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hearth-sync/hearth/core/space"
@@ -654,7 +655,8 @@ func (e *Engine) fetchMany(ctx context.Context, r Remote, ids []string, progress
 			return err
 		}
 		sctx, cancel := context.WithCancel(ctx)
-		stall := time.AfterFunc(e.cfg.CallTimeout, cancel)
+		var stalled atomic.Bool
+		stall := time.AfterFunc(e.cfg.CallTimeout, func() { stalled.Store(true); cancel() })
 		err := r.FetchObjects(sctx, req, func(resp *syncpb.FetchResponse) error {
 			stall.Reset(e.cfg.CallTimeout)
 			id := crypto.ObjectID(resp.ObjectId)
@@ -673,8 +675,10 @@ func (e *Engine) fetchMany(ctx context.Context, r Remote, ids []string, progress
 			}
 			return nil
 		})
-		if err == nil && len(got) > 0 {
-			err = flush()
+		if len(got) > 0 { // what arrived is kept, even when the stream broke
+			if ferr := flush(); err == nil {
+				err = ferr
+			}
 		}
 		stall.Stop()
 		cancel()
@@ -683,7 +687,7 @@ func (e *Engine) fetchMany(ctx context.Context, r Remote, ids []string, progress
 			err = aerr
 		}
 		if err != nil {
-			if ctx.Err() == nil && sctx.Err() != nil && aerr == nil {
+			if ctx.Err() == nil && stalled.Load() {
 				return fmt.Errorf("fetch: the node's answer stalled for %v", e.cfg.CallTimeout)
 			}
 			return err

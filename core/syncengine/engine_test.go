@@ -302,3 +302,54 @@ func TestHeadSyncDigestAndWaitCaughtUp(t *testing.T) {
 	e.Close()
 	assert.Error(t, e.WaitCaughtUp(ctx, nil), "a stopped engine cannot catch up")
 }
+
+// stallingNode answers FetchObjects with one object, then nothing until the
+// call is cancelled.
+type stallingNode struct{ *fakeNode }
+
+func (n stallingNode) FetchObjects(ctx context.Context, req *syncpb.FetchObjectsRequest, fn func(*syncpb.FetchResponse) error) error {
+	if err := fn(&syncpb.FetchResponse{ObjectId: req.Objects[0].ObjectId, Heads: []string{"h"}}); err != nil {
+		return err
+	}
+	<-ctx.Done()
+	return ctx.Err()
+}
+
+// failingLocal refuses to apply anything.
+type failingLocal struct{ *fakeLocal }
+
+var errApply = errors.New("the disk said no")
+
+func (f failingLocal) ApplyVerified(context.Context, []space.Verified) ([][]crypto.ChangeID, error) {
+	return nil, errApply
+}
+
+// TestFetchManyErrors: a stream that stops answering is cut after CallTimeout
+// and said to have stalled; a batch the space cannot apply ends the download
+// with that error, not with a stall, and the applier's goroutine is gone.
+func TestFetchManyErrors(t *testing.T) {
+	ids := []string{"a", "b", "c"}
+	ctx := context.Background()
+
+	local, node := newFakes()
+	e := NewEngine(local, Config{HeadSyncEvery: time.Hour, CallTimeout: 50 * time.Millisecond})
+	defer e.Close()
+	began := time.Now()
+	err := e.fetchMany(ctx, stallingNode{node}, ids, func(int) {})
+	require.ErrorContains(t, err, "stalled")
+	assert.Less(t, time.Since(began), 5*time.Second)
+	d, _ := local.Digest(ctx)
+	assert.NotEqual(t, diff.NewSet(nil).Digest(), d, "what arrived before the stall is applied")
+
+	local2, node2 := newFakes()
+	e2 := NewEngine(failingLocal{local2}, Config{HeadSyncEvery: time.Hour, CallTimeout: time.Minute})
+	defer e2.Close()
+	node2.mu.Lock()
+	for _, id := range ids {
+		node2.set.Put(diff.Element{ID: id, HeadsHash: "h-" + id})
+	}
+	node2.mu.Unlock()
+	err = e2.fetchMany(ctx, node2, ids, func(int) {})
+	require.ErrorIs(t, err, errApply)
+	assert.NotContains(t, err.Error(), "stalled")
+}
