@@ -35,7 +35,7 @@ type proxy struct {
 	conns  map[net.Conn]struct{}
 	wg     sync.WaitGroup
 
-	fromTarget, toTarget atomic.Int64 // bytes relayed each way, as they pass
+	fromTarget atomic.Int64 // bytes relayed from the target (the node), as they pass
 }
 
 // countingWriter adds what it writes to n.
@@ -86,7 +86,7 @@ func (p *proxy) accept() {
 		p.track(c, up)
 		p.wg.Add(2)
 		go p.pipe(c, up, &p.fromTarget)
-		go p.pipe(up, c, &p.toTarget)
+		go p.pipe(up, c, nil)
 	}
 }
 
@@ -98,9 +98,14 @@ func (p *proxy) track(cs ...net.Conn) {
 	}
 }
 
+// pipe copies src to dst, adding the bytes to count unless it is nil.
 func (p *proxy) pipe(dst, src net.Conn, count *atomic.Int64) {
 	defer p.wg.Done()
-	_, _ = io.Copy(countingWriter{dst, count}, src)
+	var w io.Writer = dst
+	if count != nil {
+		w = countingWriter{dst, count}
+	}
+	_, _ = io.Copy(w, src)
 	dst.Close()
 	src.Close()
 }

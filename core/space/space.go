@@ -47,7 +47,7 @@ type Space struct {
 	// must follow durability, such as dropping a file marker). Actor only.
 	afterSync []func()
 
-	// indexBatch, while an ApplyRemoteMany request runs, collects the index
+	// indexBatch, while an ApplyVerified request runs, collects the index
 	// records its objects' writes make, written at its end as one index
 	// write. Actor only.
 	indexBatch *indexBatch

@@ -329,20 +329,10 @@ type RemoteObject struct {
 	NodeHeads []string // the node's heads for the object
 }
 
-// maxApplyMany bounds the objects one ApplyRemoteMany applies in a single
-// actor request: the request holds the actor (local writes wait behind it)
-// for about this many objects' store and index writes.
+// maxApplyMany bounds the objects ApplyVerified applies in a single actor
+// request: the request holds the actor (local writes wait behind it) for
+// about this many objects' store and index writes.
 const maxApplyMany = 64
-
-// ApplyRemoteMany is ApplyRemote for many objects at once, as a download
-// brings them: VerifyRemote, then ApplyVerified.
-func (s *Space) ApplyRemoteMany(ctx context.Context, objs []RemoteObject) (missing [][]crypto.ChangeID, err error) {
-	verified, err := s.VerifyRemote(objs)
-	if err != nil {
-		return nil, err
-	}
-	return s.ApplyVerified(ctx, verified)
-}
 
 // Verified is a RemoteObject whose signatures VerifyRemote checked.
 type Verified struct {

@@ -288,12 +288,21 @@ func TestPendingCountFollowsTheStore(t *testing.T) {
 // ackOK drops Acknowledged's lacking (these tests know what the node holds).
 func ackOK(_ bool, err error) error { return err }
 
-// TestApplyRemoteManyMatchesOneByOne: a download applied in batches leaves
+// applyMany is what a download does with objects from the node: verify, then apply.
+func applyMany(c context.Context, sp *Space, objs []RemoteObject) ([][]crypto.ChangeID, error) {
+	verified, err := sp.VerifyRemote(objs)
+	if err != nil {
+		return nil, err
+	}
+	return sp.ApplyVerified(c, verified)
+}
+
+// TestApplyVerifiedMatchesOneByOne: a download applied in batches leaves
 // the same objects, details and sync statuses as ApplyRemote one object at
 // a time, across several actor requests (more than maxApplyMany objects);
 // a forged change stops it at that object, the ones before it are applied
 // and indexed, and nothing after it is.
-func TestApplyRemoteManyMatchesOneByOne(t *testing.T) {
+func TestApplyVerifiedMatchesOneByOne(t *testing.T) {
 	c := ctx(t)
 	_, spA, spB := sharedSpace(t, c)
 
@@ -314,7 +323,7 @@ func TestApplyRemoteManyMatchesOneByOne(t *testing.T) {
 	withForgery := slices.Clone(objs)
 	withForgery[forged].Raws = bad
 
-	missing, err := spB.ApplyRemoteMany(c, withForgery)
+	missing, err := applyMany(c, spB, withForgery)
 	require.Error(t, err, "a forged change is refused")
 	res, err := spB.Query(c, spaceindex.Query{ExactTotal: true})
 	require.NoError(t, err)
@@ -323,7 +332,7 @@ func TestApplyRemoteManyMatchesOneByOne(t *testing.T) {
 		assert.Equal(t, spaceindex.SyncSynced, rec.SyncStatus.State, "the node's heads cover them")
 	}
 
-	missing, err = spB.ApplyRemoteMany(c, objs) // the honest download, again from the start
+	missing, err = applyMany(c, spB, objs) // the honest download, again from the start
 	require.NoError(t, err)
 	require.Len(t, missing, n)
 	for i, o := range objs {

@@ -614,10 +614,15 @@ func (s *Store) ChangesAfter(ctx context.Context, id crypto.SpaceID, obj crypto.
 			}
 			return nil
 		}
+		size := 0
 		for _, c := range got {
 			if !fn(c) {
 				return nil
 			}
+			size += len(c.Raw)
+		}
+		if len(got) < changePage && size < changePageBytes {
+			return nil // neither bound cut the page: it reached the end
 		}
 		after = got[len(got)-1].Seq
 	}
