@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/hearth-sync/hearth/core/account"
@@ -92,8 +91,16 @@ type App struct {
 	accounts *account.Service
 	disk     *badgerdb.Disk // Config.FreeSpace: every database and blob write checks it
 
-	nodeKey    *crypto.PubKey // Config.NodeKey parsed; nil when not set
-	background atomic.Bool    // Background until Foreground (applife.go)
+	nodeKey *crypto.PubKey // Config.NodeKey parsed; nil when not set
+
+	// life serialises Background and Foreground with an account's syncer
+	// starting, so an account opening while the app goes to the background
+	// cannot dial (applife.go).
+	life struct {
+		sync.Mutex
+		background bool               // Background until Foreground
+		syncer     *syncengine.Syncer // the open account's; nil when none
+	}
 
 	lmu          sync.Mutex // guards listeners, nextListener, status
 	listeners    map[int]*statusListener
@@ -120,7 +127,7 @@ func Open(cfg Config) (*App, error) {
 	}
 	a := &App{cfg: cfg, lock: lock, accounts: account.NewService(cfg.DataDir, cfg.Logger, cfg.Now), listeners: map[int]*statusListener{}, nodeKey: nodeKey,
 		disk: &badgerdb.Disk{Probe: cfg.FreeSpace}}
-	a.background.Store(cfg.Background)
+	a.life.background = cfg.Background
 	a.accounts.SetDisk(a.disk)
 	a.accounts.SetOpenHook(a.openAccount)
 	if cfg.SelectLast {
@@ -206,6 +213,7 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 			}
 			return nodeConn{c}, nil
 		}
+		a.life.Lock()
 		svc.syncer = syncengine.NewSyncer(syncengine.SyncerConfig{
 			Dial:        dial,
 			DigestEvery: a.cfg.HeadSyncEvery,
@@ -230,10 +238,18 @@ func (a *App) openAccount(acc *account.Account) (io.Closer, error) {
 			AccountPush: svc.accountPush,
 			Kept:        svc.kept,
 			News:        svc.news,
+			Paused:      a.life.background, // an account opened while the app is in the background
 			Log:         a.cfg.Logger,
 		})
-		if a.background.Load() { // an account opened while the app is in the background
-			svc.syncer.Pause()
+		a.life.syncer = svc.syncer
+		a.life.Unlock()
+		syncer := svc.syncer
+		svc.forget = func() {
+			a.life.Lock()
+			if a.life.syncer == syncer {
+				a.life.syncer = nil
+			}
+			a.life.Unlock()
 		}
 	}
 	go svc.discoverLoop()

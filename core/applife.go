@@ -14,18 +14,25 @@ import (
 // Background closes the node connection and stops dialing until
 // Foreground: no socket, no stream, no head-sync timer (engines offline have
 // none), no RPC. Local writes go on and wait in the push queues.
-func (a *App) Background() {
-	if svc, err := a.services(); err == nil && svc.syncer != nil {
-		svc.syncer.Pause()
-	}
-}
+func (a *App) Background() { a.setBackground(true) }
 
 // Foreground connects again at once; head sync catches up on what the
 // node received meanwhile.
-func (a *App) Foreground() {
-	a.background.Store(false)
-	if svc, err := a.services(); err == nil && svc.syncer != nil {
-		svc.syncer.Resume()
+func (a *App) Foreground() { a.setBackground(false) }
+
+// setBackground records the state for an account that opens later and
+// applies it to the open one's syncer. Pause and Resume only set a flag and
+// wake the syncer, so holding the lock across them is cheap.
+func (a *App) setBackground(bg bool) {
+	a.life.Lock()
+	defer a.life.Unlock()
+	a.life.background = bg
+	if s := a.life.syncer; s != nil {
+		if bg {
+			s.Pause()
+		} else {
+			s.Resume()
+		}
 	}
 }
 

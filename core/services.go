@@ -36,6 +36,7 @@ type accountServices struct {
 	deleteGrace time.Duration
 	now         func() time.Time
 	detach      func() // unhooks status listeners from this account (set once open)
+	forget      func() // the App forgets this account's syncer (nil when local-only)
 	pinned      *pinnedKey
 	maint       *maintenance.Runner // one maintenance agent at a time (maintenance.go)
 	files       *files.Service      // the account's blobs (files_wiring.go)
@@ -283,6 +284,9 @@ func (s *accountServices) Close() error {
 	<-s.done
 	<-s.lifeDone
 	<-s.unloadDone
+	if s.forget != nil {
+		s.forget()
+	}
 	if s.syncer != nil {
 		s.syncer.Close()
 	}

@@ -71,7 +71,10 @@ type SyncerConfig struct {
 	// differs, or the node pushed news of it): the caller loads it. It must
 	// not block.
 	News func(crypto.SpaceID)
-	Log  *slog.Logger
+	// Paused starts the Syncer paused (the app is in the background): it
+	// dials nothing until Resume.
+	Paused bool
+	Log    *slog.Logger
 }
 
 // keptEvery: kept spaces are compared every keptEvery digest rounds (and on
@@ -109,6 +112,7 @@ func NewSyncer(cfg SyncerConfig) *Syncer {
 	cfg.Engine.Log = cfg.Log
 	cfg.Engine.defaults()
 	s := &Syncer{cfg: cfg, engines: map[crypto.SpaceID]*Engine{}, resub: make(chan struct{}, 1), kick: make(chan struct{}, 1), stop: make(chan struct{}), done: make(chan struct{})}
+	s.paused = cfg.Paused // before run starts, so a paused start never dials
 	go s.run()
 	return s
 }

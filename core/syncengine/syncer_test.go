@@ -79,3 +79,22 @@ func TestSyncerPauseResumeAndNetworkHint(t *testing.T) {
 	s.NetworkChanged()
 	require.Eventually(t, func() bool { return dials.Load() > before }, 500*time.Millisecond, time.Millisecond, "a network change cuts the backoff short")
 }
+
+// A Syncer started paused (an account opened while the app is in the
+// background) dials nothing until Resume: before, it was paused after it
+// had started and could dial in between.
+func TestSyncerStartedPausedNeverDials(t *testing.T) {
+	var dials atomic.Int32
+	s := NewSyncer(SyncerConfig{Paused: true, Dial: func(context.Context) (Conn, error) {
+		dials.Add(1)
+		return nil, errors.New("the node is unreachable")
+	}})
+	defer s.Close()
+	s.Add(offlineLocal{id: "a"}).LocalChanged()
+	s.NetworkChanged()                 // a hint is not a resume
+	time.Sleep(200 * time.Millisecond) // a short look for a wrong dial, not a timing assertion
+	assert.Zero(t, dials.Load(), "started paused: no dial")
+	assert.True(t, s.Paused())
+	s.Resume()
+	require.Eventually(t, func() bool { return dials.Load() >= 1 }, 10*time.Second, time.Millisecond, "Resume dials")
+}
