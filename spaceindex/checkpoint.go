@@ -333,6 +333,7 @@ func (ix *index) restoreCheckpoint(ctx context.Context, dir string) (uint64, err
 	if err := wb.Flush(); err != nil {
 		return 0, fmt.Errorf("spaceindex: restore checkpoint: %w", err)
 	}
+	ix.snaps.committed()
 	if err := ix.checkSchema(); err != nil {
 		return 0, fmt.Errorf("%w: %w", ErrBadCheckpoint, err)
 	}

@@ -78,6 +78,9 @@ type index struct {
 	// feed is the registry entry's change feed, told about every committed
 	// write (feed.go). Nil until the registry attaches it.
 	feed *feed
+	// snaps is the read transaction queries share until the next commit
+	// (snapshot.go).
+	snaps snapshots
 }
 
 // configFingerprint identifies what an index holds besides the schema version.
@@ -206,7 +209,10 @@ func (ix *index) checkSchema() error {
 	})
 }
 
-func (ix *index) close() error { return ix.db.Close() }
+func (ix *index) close() error {
+	ix.snaps.close()
+	return ix.db.Close()
+}
 
 // entryKeys appends the secondary, composite and full-text keys of r. The
 // keys share one buffer (one allocation per record, not per key); they stay
@@ -456,6 +462,7 @@ func (b *writeBatch) commit() error {
 	b.inflight <- struct{}{}
 	b.wg.Add(1)
 	txn.CommitWith(func(err error) {
+		b.ix.snaps.committed() // visible now (or failed): the next query takes a new snapshot
 		if err != nil {
 			b.errMu.Lock()
 			if b.err == nil {

@@ -3,6 +3,7 @@ package spaceindex
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -338,9 +339,9 @@ func matchKeys(c *Compiled) []string {
 
 // query runs c against the index.
 func (ix *index) query(ctx context.Context, c *Compiled) (Result, error) {
-	txn := ix.db.NewTransaction(false)
-	defer txn.Discard()
-	return ix.queryTxn(ctx, txn, c)
+	snap := ix.snaps.acquire(ix.db)
+	defer ix.snaps.release(snap)
+	return ix.queryTxn(ctx, snap.txn, c)
 }
 
 // queryTxn runs c within the read transaction txn.
@@ -407,7 +408,8 @@ type exec struct {
 	dm        decodeArgs
 	dmFn      func([]byte) error
 	slab      []Record // newRecord's current block
-	arena     []byte   // heads hash copies of kept records (decodeRecordInto)
+	arena     []byte   // ids, strings and heads hashes of kept records and candidates (arenaString)
+	keyBuf    []byte   // getRecord's record key
 }
 
 // tick checks the context every 512 steps.
@@ -423,9 +425,28 @@ func (x *exec) fetch(id string) (*Record, error) {
 	if err := x.tick(); err != nil {
 		return nil, err
 	}
-	r, err := getRecord(x.txn, id, x.keys)
+	r, err := x.getRecord(id, x.keys)
 	if err != nil || r == nil || !x.c.match(r) {
 		return nil, err
+	}
+	return r, nil
+}
+
+// getRecord reads one record with the given keys (nil: all) into a new
+// record of the query; nil when absent. Unlike the package's getRecord it
+// allocates no key and decodes into the query's slab and arena.
+func (x *exec) getRecord(id string, keys []string) (*Record, error) {
+	x.keyBuf = append(append(x.keyBuf[:0], prefixRecord), id...)
+	item, err := x.txn.Get(x.keyBuf)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("spaceindex: get %q: %w", id, err)
+	}
+	r := x.newRecord()
+	if err := item.Value(func(v []byte) error { return decodeRecordInto(r, id, v, keys, false, &x.arena) }); err != nil {
+		return nil, fmt.Errorf("spaceindex: record %q: %w: %w", id, ErrCorrupt, err)
 	}
 	return r, nil
 }
@@ -446,7 +467,7 @@ func (x *exec) offerItem(k *collector, id []byte, item *badger.Item, exact bool)
 	err := item.Value(func(v []byte) error {
 		if k.takes() {
 			r := x.newRecord()
-			if err := decodeRecordInto(r, string(id), v, x.keys, false, &x.arena); err != nil {
+			if err := decodeRecordInto(r, arenaString(&x.arena, id), v, x.keys, false, &x.arena); err != nil {
 				return err
 			}
 			if exact || x.c.match(r) {
@@ -485,12 +506,16 @@ func (x *exec) offerItem(k *collector, id []byte, item *badger.Item, exact bool)
 // not matching. With keep it decodes the result's keys; without, it only
 // matches (the scratch record, valid until the next candidate, is
 // returned), and an exact entry is not decoded at all.
-func (x *exec) decodeMatch(id string, item *badger.Item, keep, exact bool) (*Record, error) {
+func (x *exec) decodeMatch(idb []byte, item *badger.Item, keep, exact bool) (*Record, error) {
 	if err := x.tick(); err != nil {
 		return nil, err
 	}
 	if exact && !keep {
 		return &x.scratch, nil
+	}
+	id := string(idb) // a candidate's id dies with it
+	if keep {
+		id = arenaString(&x.arena, idb)
 	}
 	x.dm = decodeArgs{id: id, keep: keep, exact: exact}
 	if x.dmFn == nil {
@@ -654,18 +679,36 @@ func (x *exec) pageOfIDs(ids []string) (Result, error) {
 	if q.Limit > 0 {
 		hi = min(hi, lo+q.Limit)
 	}
-	res := Result{Total: len(ids), TotalExact: true, HasMore: hi < len(ids), Records: make([]Record, 0, hi-lo)}
-	for _, id := range ids[lo:hi] {
-		r, err := getRecord(x.txn, id, q.Keys) // no matching: only what the result shows
-		if err != nil {
-			return Result{}, err
-		}
-		if r == nil {
-			return Result{}, fmt.Errorf("spaceindex: index entry for missing record %q: %w", id, ErrCorrupt)
-		}
-		res.Records = append(res.Records, project(r, q.Keys))
+	res := Result{Total: len(ids), TotalExact: true, HasMore: hi < len(ids), Records: make([]Record, hi-lo)}
+	// No matching: only what the result shows is decoded.
+	if err := readRecords(x.ctx, x.txn, ids[lo:hi], q.Keys, res.Records); err != nil {
+		return Result{}, err
 	}
 	return res, nil
+}
+
+// readRecords reads the records of ids (ascending; each must exist) into
+// out, with only keys (nil: all), through one iterator: seeks in key order,
+// and no key or item allocated per record as a Get would.
+func readRecords(ctx context.Context, txn *badger.Txn, ids []string, keys []string, out []Record) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixRecord}})
+	defer it.Close()
+	var key, arena []byte
+	for i, id := range ids {
+		key = append(append(key[:0], prefixRecord), id...)
+		it.Seek(key)
+		if !it.Valid() || !bytes.Equal(it.Item().Key(), key) {
+			return fmt.Errorf("spaceindex: index entry for missing record %q: %w", id, ErrCorrupt)
+		}
+		r := &out[i]
+		if err := it.Item().Value(func(v []byte) error { return decodeRecordInto(r, id, v, keys, false, &arena) }); err != nil {
+			return fmt.Errorf("spaceindex: record %q: %w: %w", id, ErrCorrupt, err)
+		}
+	}
+	return nil
 }
 
 // postings intersects the posting lists of the tokens (each used as a
@@ -674,6 +717,8 @@ func (x *exec) postings(tokens []string) ([]string, error) {
 	var acc []string
 	for i, tok := range tokens {
 		var ids []string
+		var runs []int // where each indexed token's run of ids starts
+		var last []byte
 		opts := badger.IteratorOptions{Prefix: textPrefix(tok)}
 		it := x.txn.NewIterator(opts)
 		for it.Rewind(); it.Valid(); it.Next() {
@@ -681,16 +726,20 @@ func (x *exec) postings(tokens []string) ([]string, error) {
 				it.Close()
 				return nil, err
 			}
-			id, ok := textKeyID(it.Item().Key())
+			k := it.Item().Key()
+			id, ok := textKeyID(k)
 			if !ok {
 				it.Close()
 				return nil, fmt.Errorf("spaceindex: bad posting key: %w", ErrCorrupt)
 			}
-			ids = append(ids, string(id))
+			if t := k[:len(k)-len(id)]; len(runs) == 0 || !bytes.Equal(t, last) {
+				runs = append(runs, len(ids))
+				last = append(last[:0], t...)
+			}
+			ids = append(ids, arenaString(&x.arena, id))
 		}
 		it.Close()
-		slices.Sort(ids)
-		ids = slices.Compact(ids)
+		ids = mergeRuns(ids, runs)
 		if i == 0 {
 			acc = ids
 		} else {
@@ -701,6 +750,50 @@ func (x *exec) postings(tokens []string) ([]string, error) {
 		}
 	}
 	return acc, nil
+}
+
+// mergeRuns returns the distinct ids of the sorted runs of ids that start
+// at runs (one per indexed token a prefix matched), in order: merged two at
+// a time, which costs less than sorting them all once there are few runs.
+func mergeRuns(ids []string, runs []int) []string {
+	if len(runs) <= 1 {
+		return ids // one token's postings: sorted and distinct already
+	}
+	if len(runs) > 16 {
+		slices.Sort(ids)
+		return slices.Compact(ids)
+	}
+	acc := ids[:runs[1]]
+	for r := 1; r < len(runs); r++ {
+		end := len(ids)
+		if r+1 < len(runs) {
+			end = runs[r+1]
+		}
+		acc = unionSorted(acc, ids[runs[r]:end])
+	}
+	return acc
+}
+
+// unionSorted merges two sorted, distinct lists into a new one.
+func unionSorted(a, b []string) []string {
+	out := make([]string, 0, len(a)+len(b))
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		switch c := strings.Compare(a[i], b[j]); {
+		case c < 0:
+			out = append(out, a[i])
+			i++
+		case c > 0:
+			out = append(out, b[j])
+			j++
+		default:
+			out = append(out, a[i])
+			i++
+			j++
+		}
+	}
+	out = append(out, a[i:]...)
+	return append(out, b[j:]...)
 }
 
 func intersectSorted(a, b []string) []string {
@@ -745,7 +838,7 @@ func (x *exec) rangeIDs(ranges []keyRange, budget int) (ids []string, complete b
 				it.Close()
 				return nil, false, fmt.Errorf("spaceindex: bad index key: %w: %w", ErrCorrupt, err)
 			}
-			ids = append(ids, string(id))
+			ids = append(ids, arenaString(&x.arena, id))
 		}
 		it.Close()
 	}
@@ -815,7 +908,7 @@ func (x *exec) intersect(p plan) (Result, error) {
 				return k.result(false), nil
 			}
 		} else {
-			r, err := x.fetch(string(hi))
+			r, err := x.fetch(arenaString(&x.arena, hi))
 			if err != nil {
 				return Result{}, err
 			}
@@ -952,9 +1045,9 @@ func (x *exec) ordered(p plan) (Result, error) {
 		}
 		var r *Record
 		if covering {
-			r, err = x.decodeMatch(string(idb), item, !final, p.exact) // after the page, only counting
+			r, err = x.decodeMatch(idb, item, !final, p.exact) // after the page, only counting
 		} else {
-			r, err = x.fetch(string(idb))
+			r, err = x.fetch(arenaString(&x.arena, idb))
 		}
 		if err != nil || r == nil {
 			return true, err

@@ -346,7 +346,7 @@ func (c *Compiled) compileFilter(f Filter, depth int) (func(*Record) bool, error
 			case KindString:
 				return want.kind == KindString && strings.Contains(Fold(v.s), folded)
 			case KindList:
-				return slices.ContainsFunc(v.l, func(e Value) bool { return Equal(e, want) })
+				return slices.ContainsFunc(v.list(), func(e Value) bool { return Equal(e, want) })
 			}
 			return false
 		}, nil
@@ -356,7 +356,7 @@ func (c *Compiled) compileFilter(f Filter, depth int) (func(*Record) bool, error
 
 func inOperands(v Value) []Value {
 	if v.kind == KindList {
-		return v.l
+		return v.list()
 	}
 	return []Value{v}
 }
@@ -368,7 +368,7 @@ func isEmpty(v Value) bool {
 	case KindString:
 		return v.s == ""
 	case KindList:
-		return len(v.l) == 0
+		return len(v.list()) == 0
 	}
 	return false
 }

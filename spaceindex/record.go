@@ -164,8 +164,8 @@ func DecodeRecord(id string, b []byte, keys []string) (Record, error) {
 // decodeRecordInto decodes into r, reusing its Details map (cleared) when
 // it has one. scratch skips the heads hash: a record decoded only to be
 // matched or compared needs no copy of it. arena, when not nil, holds the
-// heads hash copies of a query's records (one allocation per block, never
-// written again once handed out).
+// heads hash and string copies of a query's records (one allocation per
+// block, never written again once handed out: arenaString).
 func decodeRecordInto(r *Record, id string, b []byte, keys []string, scratch bool, arena *[]byte) error {
 	heads, pos, err := decodeHeads(b)
 	if err != nil {
@@ -176,7 +176,7 @@ func decodeRecordInto(r *Record, id string, b []byte, keys []string, scratch boo
 	case len(heads) == 0 || scratch:
 	case arena != nil:
 		if cap(*arena)-len(*arena) < len(heads) {
-			*arena = make([]byte, 0, max(4096, len(heads)))
+			*arena = make([]byte, 0, max(arenaBlock, len(heads)))
 		}
 		n := len(*arena)
 		*arena = append(*arena, heads...)
@@ -230,7 +230,7 @@ func decodeRecordInto(r *Record, id string, b []byte, keys []string, scratch boo
 			pos += sk
 			continue
 		}
-		v, vl, err := DecodeValue(b[pos:])
+		v, vl, err := decodeValue(b[pos:], 0, arena)
 		if err != nil {
 			return err
 		}

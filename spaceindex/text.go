@@ -88,7 +88,7 @@ func valueTokens(dst []string, v Value) []string {
 	case KindString:
 		return appendTokens(dst, v.s)
 	case KindList:
-		for _, e := range v.l {
+		for _, e := range v.list() {
 			dst = valueTokens(dst, e)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // Kind is the type of a Value. The numeric order of kinds is the cross-type
@@ -47,12 +48,25 @@ func (k Kind) String() string {
 // becomes one NaN, which sorts after +Inf. So Equal and Compare are a total
 // order that agrees byte for byte with the order-preserving encoding
 // (AppendValue).
+//
+// A Value is 40 bytes (a list keeps its elements' address and count rather
+// than a slice header): a record's details map holds eight values to a
+// group, and a query decodes one map per record it returns.
 type Value struct {
 	kind Kind
 	b    bool
+	ln   uint32 // a list's length
 	n    float64
 	s    string
-	l    []Value
+	l    *Value // a list's first element (nil when empty)
+}
+
+// list returns the elements of a list value (nil when empty or not a list).
+func (v Value) list() []Value {
+	if v.l == nil {
+		return nil
+	}
+	return unsafe.Slice(v.l, v.ln)
 }
 
 // Null returns the null value.
@@ -76,10 +90,11 @@ func String(s string) Value { return Value{kind: KindString, s: s} }
 
 // List returns a list value holding vs (not copied).
 func List(vs ...Value) Value {
-	if vs == nil {
-		vs = []Value{}
+	v := Value{kind: KindList, ln: uint32(len(vs))}
+	if len(vs) > 0 {
+		v.l = &vs[0]
 	}
-	return Value{kind: KindList, l: vs}
+	return v
 }
 
 // Strings returns a list of string values.
@@ -108,7 +123,12 @@ func (v Value) AsString() string { return v.s }
 
 // AsList returns the elements of v (nil unless v is a List). Callers must not
 // modify the returned slice.
-func (v Value) AsList() []Value { return v.l }
+func (v Value) AsList() []Value {
+	if v.kind == KindList && v.l == nil {
+		return []Value{}
+	}
+	return v.list()
+}
 
 // String renders v for debugging and test failure messages.
 func (v Value) String() string {
@@ -122,8 +142,9 @@ func (v Value) String() string {
 	case KindString:
 		return strconv.Quote(v.s)
 	case KindList:
-		parts := make([]string, len(v.l))
-		for i, e := range v.l {
+		l := v.list()
+		parts := make([]string, len(l))
+		for i, e := range l {
 			parts[i] = e.String()
 		}
 		return "[" + strings.Join(parts, ",") + "]"
@@ -173,15 +194,16 @@ func Compare(a, b Value) int {
 	case KindString:
 		return strings.Compare(a.s, b.s)
 	case KindList:
-		for i := 0; i < len(a.l) && i < len(b.l); i++ {
-			if c := Compare(a.l[i], b.l[i]); c != 0 {
+		al, bl := a.list(), b.list()
+		for i := 0; i < len(al) && i < len(bl); i++ {
+			if c := Compare(al[i], bl[i]); c != 0 {
 				return c
 			}
 		}
 		switch {
-		case len(a.l) < len(b.l):
+		case len(al) < len(bl):
 			return -1
-		case len(a.l) > len(b.l):
+		case len(al) > len(bl):
 			return 1
 		}
 	}
@@ -248,7 +270,7 @@ func AppendValue(dst []byte, v Value) []byte {
 		return appendEscaped(append(dst, tagString), v.s)
 	case KindList:
 		dst = append(dst, tagList)
-		for _, e := range v.l {
+		for _, e := range v.list() {
 			dst = AppendValue(dst, e)
 		}
 		return append(dst, 0x00)
@@ -276,14 +298,14 @@ var errBadEncoding = errors.New("bad encoding")
 
 // decodeEscaped decodes an escaped string at the start of b and returns it
 // with the number of bytes consumed.
-func decodeEscaped(b []byte) (string, int, error) {
+func decodeEscaped(b []byte, arena *[]byte) (string, int, error) {
 	// Fast path: no escapes.
 	i := bytes.IndexByte(b, 0)
 	if i < 0 || i+1 >= len(b) {
 		return "", 0, fmt.Errorf("%w: unterminated string", errBadEncoding)
 	}
 	if b[i+1] == 0x01 {
-		return string(b[:i]), i + 2, nil
+		return arenaString(arena, b[:i]), i + 2, nil
 	}
 	var sb []byte
 	pos := 0
@@ -309,10 +331,12 @@ func decodeEscaped(b []byte) (string, int, error) {
 // returns it with the number of bytes consumed. It never panics: malformed
 // input yields an error.
 func DecodeValue(b []byte) (Value, int, error) {
-	return decodeValue(b, 0)
+	return decodeValue(b, 0, nil)
 }
 
-func decodeValue(b []byte, depth int) (Value, int, error) {
+// decodeValue decodes like DecodeValue; strings are copied into arena
+// (see arenaString) when it is not nil.
+func decodeValue(b []byte, depth int, arena *[]byte) (Value, int, error) {
 	if len(b) == 0 {
 		return Value{}, 0, fmt.Errorf("%w: empty value", errBadEncoding)
 	}
@@ -343,7 +367,7 @@ func decodeValue(b []byte, depth int) (Value, int, error) {
 		}
 		return v, 9, nil
 	case tagString:
-		s, n, err := decodeEscaped(b[1:])
+		s, n, err := decodeEscaped(b[1:], arena)
 		if err != nil {
 			return Value{}, 0, err
 		}
@@ -361,7 +385,7 @@ func decodeValue(b []byte, depth int) (Value, int, error) {
 			if b[pos] == 0x00 {
 				return List(elems...), pos + 1, nil
 			}
-			e, n, err := decodeValue(b[pos:], depth+1)
+			e, n, err := decodeValue(b[pos:], depth+1, arena)
 			if err != nil {
 				return Value{}, 0, err
 			}
@@ -370,6 +394,29 @@ func decodeValue(b []byte, depth int) (Value, int, error) {
 		}
 	}
 	return Value{}, 0, fmt.Errorf("%w: unknown tag 0x%02x", errBadEncoding, b[0])
+}
+
+// arenaBlock is the size of a block of a query's arena.
+const arenaBlock = 4096
+
+// arenaString returns b as a string. With an arena, b is copied into the
+// arena's current block (a new one when it is full), so the strings a query
+// decodes cost one allocation per block instead of one each; a block is
+// never written again where a string points into it, which makes the
+// strings as immutable as any other. Long strings get their own copy.
+func arenaString(arena *[]byte, b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	if arena == nil || len(b) > arenaBlock/4 {
+		return string(b)
+	}
+	if cap(*arena)-len(*arena) < len(b) {
+		*arena = make([]byte, 0, arenaBlock)
+	}
+	n := len(*arena)
+	*arena = append(*arena, b...)
+	return unsafe.String(&(*arena)[n], len(b))
 }
 
 // skipValue returns the length of the encoded value (or missing marker) at

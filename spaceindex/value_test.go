@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"testing"
+	"unsafe"
 
 	"github.com/stretchr/testify/require"
 	"pgregory.net/rapid"
@@ -160,4 +161,22 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatalf("decode %x with an arena: %v, fresh: %v", b, kept, sel)
 		}
 	})
+}
+
+// A Value stays 40 bytes on 64-bit platforms (value.go says why), and a
+// list keeps its elements, an empty one included.
+func TestValueSize(t *testing.T) {
+	if unsafe.Sizeof(uintptr(0)) == 8 && unsafe.Sizeof(Value{}) != 40 {
+		t.Fatalf("Value is %d bytes, want 40", unsafe.Sizeof(Value{}))
+	}
+	l := List(String("a"), Number(2))
+	if got := l.AsList(); len(got) != 2 || got[0].AsString() != "a" || got[1].AsNumber() != 2 {
+		t.Fatalf("AsList = %v", got)
+	}
+	if got := List().AsList(); got == nil || len(got) != 0 {
+		t.Fatalf("an empty list's elements: %#v, want an empty slice", got)
+	}
+	if String("x").AsList() != nil {
+		t.Fatal("a string has no elements")
+	}
 }
