@@ -373,8 +373,12 @@ func (s *Space) fullScan(ctx context.Context, gen *spaceindex.Generation, snap *
 		rec *spaceindex.Record
 		err error
 	}
+	// A batch's worth of results fits in out, so the workers verify the
+	// next batch while the writer's Load commits this one (with less, they
+	// stalled and the two phases took turns).
+	const batch = 4096 // big batches: each Load waits for its commits
 	in := make(chan spacestore.Object, 256)
-	out := make(chan result, 256)
+	out := make(chan result, batch)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		defer close(in)
@@ -410,7 +414,6 @@ func (s *Space) fullScan(ctx context.Context, gen *spaceindex.Generation, snap *
 		return nil
 	})
 	g.Go(func() error {
-		const batch = 4096 // big batches: each Load waits for its commits
 		recs := make([]spaceindex.Record, 0, batch)
 		flush := func() error {
 			if err := gen.Load(gctx, recs...); err != nil { // each object once, into an empty generation
