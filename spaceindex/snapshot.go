@@ -34,8 +34,30 @@ type snapshot struct {
 	stale   bool   // replaced: discarded by its last reader
 }
 
-// committed tells the snapshots that a commit became visible.
-func (s *snapshots) committed() { s.commits.Add(1) }
+// committed tells the snapshots that a commit became visible. The current
+// snapshot is dropped at once (discarded unless a query still reads it), so
+// a stretch of writes without queries does not keep an old read timestamp
+// alive, which would keep compactions from dropping overwritten versions.
+func (s *snapshots) committed() {
+	s.commits.Add(1)
+	s.drop()
+}
+
+// drop retires the current snapshot: discarded now when no query reads it,
+// else by its last reader.
+func (s *snapshots) drop() {
+	s.mu.Lock()
+	c := s.cur
+	s.cur = nil
+	idle := c != nil && c.refs == 0
+	if c != nil {
+		c.stale = true
+	}
+	s.mu.Unlock()
+	if idle {
+		c.txn.Discard()
+	}
+}
 
 // acquire returns a snapshot at least as new as every commit made visible
 // before the call; release it when done. No lock is held while a
@@ -88,14 +110,6 @@ func (s *snapshots) release(snap *snapshot) {
 func (s *snapshots) close() {
 	s.mu.Lock()
 	s.closed = true
-	c := s.cur
-	s.cur = nil
-	idle := c != nil && c.refs == 0
-	if c != nil {
-		c.stale = true
-	}
 	s.mu.Unlock()
-	if idle {
-		c.txn.Discard()
-	}
+	s.drop()
 }

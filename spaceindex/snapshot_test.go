@@ -66,3 +66,32 @@ func TestQueriesSeeEveryWriteBeforeThem(t *testing.T) {
 	require.Len(t, res.Records, 1)
 	require.Equal(t, SyncError, res.Records[0].SyncStatus.State, "after the sync-status write")
 }
+
+// A snapshot lives from a query to the next commit: queries in between
+// share it, and a commit retires it at once, so writes without queries keep
+// no old read timestamp alive.
+func TestSnapshotSharedUntilTheNextCommit(t *testing.T) {
+	ctx := context.Background()
+	_, h := openTestIndex(t, Config{})
+	snaps := &h.sp.idx.snaps
+	current := func() *snapshot {
+		snaps.mu.Lock()
+		defer snaps.mu.Unlock()
+		return snaps.cur
+	}
+	require.NoError(t, h.Put(ctx, Record{ID: "a", Details: Details{KeyType: String("note")}}))
+	require.Nil(t, current(), "a commit leaves no snapshot behind")
+	_, err := h.Query(ctx, Query{})
+	require.NoError(t, err)
+	first := current()
+	require.NotNil(t, first)
+	_, err = h.Query(ctx, Query{Filter: Eq(KeyType, String("note"))})
+	require.NoError(t, err)
+	require.Same(t, first, current(), "a second query reuses the snapshot")
+	require.NoError(t, h.Put(ctx, Record{ID: "b", Details: Details{KeyType: String("note")}}))
+	require.Nil(t, current(), "the commit retired it")
+	snaps.mu.Lock()
+	require.True(t, first.stale)
+	require.Zero(t, first.refs)
+	snaps.mu.Unlock()
+}
