@@ -355,7 +355,11 @@ func (ix *index) queryTxn(ctx context.Context, txn *badger.Txn, c *Compiled) (Re
 	if p.counter != nil {
 		x.needAll = x.want < 0 // the counter has the total
 	}
-	return x.run(p)
+	res, err := x.run(p)
+	if err == nil && x.arena.sparse(res.Records) {
+		rehome(res.Records) // arena.go: the result keeps only its own bytes
+	}
+	return res, err
 }
 
 func (x *exec) run(p plan) (Result, error) {
@@ -408,7 +412,7 @@ type exec struct {
 	dm        decodeArgs
 	dmFn      func([]byte) error
 	slab      []Record // newRecord's current block
-	arena     []byte   // ids, strings and heads hashes of kept records and candidates (arenaString)
+	arena     arena    // ids, strings and heads hashes of kept records and candidates (arena.go)
 	keyBuf    []byte   // getRecord's record key
 }
 
@@ -467,7 +471,7 @@ func (x *exec) offerItem(k *collector, id []byte, item *badger.Item, exact bool)
 	err := item.Value(func(v []byte) error {
 		if k.takes() {
 			r := x.newRecord()
-			if err := decodeRecordInto(r, arenaString(&x.arena, id), v, x.keys, false, &x.arena); err != nil {
+			if err := decodeRecordInto(r, x.arena.str(id), v, x.keys, false, &x.arena); err != nil {
 				return err
 			}
 			if exact || x.c.match(r) {
@@ -515,7 +519,7 @@ func (x *exec) decodeMatch(idb []byte, item *badger.Item, keep, exact bool) (*Re
 	}
 	id := string(idb) // a candidate's id dies with it
 	if keep {
-		id = arenaString(&x.arena, idb)
+		id = x.arena.str(idb)
 	}
 	x.dm = decodeArgs{id: id, keep: keep, exact: exact}
 	if x.dmFn == nil {
@@ -696,7 +700,8 @@ func readRecords(ctx context.Context, txn *badger.Txn, ids []string, keys []stri
 	}
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte{prefixRecord}})
 	defer it.Close()
-	var key, arena []byte
+	var key []byte
+	var a arena
 	for i, id := range ids {
 		key = append(append(key[:0], prefixRecord), id...)
 		it.Seek(key)
@@ -704,7 +709,7 @@ func readRecords(ctx context.Context, txn *badger.Txn, ids []string, keys []stri
 			return fmt.Errorf("spaceindex: index entry for missing record %q: %w", id, ErrCorrupt)
 		}
 		r := &out[i]
-		if err := it.Item().Value(func(v []byte) error { return decodeRecordInto(r, id, v, keys, false, &arena) }); err != nil {
+		if err := it.Item().Value(func(v []byte) error { return decodeRecordInto(r, id, v, keys, false, &a) }); err != nil {
 			return fmt.Errorf("spaceindex: record %q: %w: %w", id, ErrCorrupt, err)
 		}
 	}
@@ -736,7 +741,7 @@ func (x *exec) postings(tokens []string) ([]string, error) {
 				runs = append(runs, len(ids))
 				last = append(last[:0], t...)
 			}
-			ids = append(ids, arenaString(&x.arena, id))
+			ids = append(ids, x.arena.str(id))
 		}
 		it.Close()
 		ids = mergeRuns(ids, runs)
@@ -838,7 +843,7 @@ func (x *exec) rangeIDs(ranges []keyRange, budget int) (ids []string, complete b
 				it.Close()
 				return nil, false, fmt.Errorf("spaceindex: bad index key: %w: %w", ErrCorrupt, err)
 			}
-			ids = append(ids, arenaString(&x.arena, id))
+			ids = append(ids, x.arena.str(id))
 		}
 		it.Close()
 	}
@@ -908,7 +913,7 @@ func (x *exec) intersect(p plan) (Result, error) {
 				return k.result(false), nil
 			}
 		} else {
-			r, err := x.fetch(arenaString(&x.arena, hi))
+			r, err := x.fetch(x.arena.str(hi))
 			if err != nil {
 				return Result{}, err
 			}
@@ -1047,7 +1052,7 @@ func (x *exec) ordered(p plan) (Result, error) {
 		if covering {
 			r, err = x.decodeMatch(idb, item, !final, p.exact) // after the page, only counting
 		} else {
-			r, err = x.fetch(arenaString(&x.arena, idb))
+			r, err = x.fetch(x.arena.str(idb))
 		}
 		if err != nil || r == nil {
 			return true, err

@@ -163,26 +163,16 @@ func DecodeRecord(id string, b []byte, keys []string) (Record, error) {
 
 // decodeRecordInto decodes into r, reusing its Details map (cleared) when
 // it has one. scratch skips the heads hash: a record decoded only to be
-// matched or compared needs no copy of it. arena, when not nil, holds the
-// heads hash and string copies of a query's records (one allocation per
-// block, never written again once handed out: arenaString).
-func decodeRecordInto(r *Record, id string, b []byte, keys []string, scratch bool, arena *[]byte) error {
+// matched or compared needs no copy of it. a, when not nil, holds the
+// heads hash and string copies of a query's records (arena.go).
+func decodeRecordInto(r *Record, id string, b []byte, keys []string, scratch bool, a *arena) error {
 	heads, pos, err := decodeHeads(b)
 	if err != nil {
 		return err
 	}
 	r.ID, r.HeadsHash = id, nil
-	switch {
-	case len(heads) == 0 || scratch:
-	case arena != nil:
-		if cap(*arena)-len(*arena) < len(heads) {
-			*arena = make([]byte, 0, max(arenaBlock, len(heads)))
-		}
-		n := len(*arena)
-		*arena = append(*arena, heads...)
-		r.HeadsHash = (*arena)[n : n+len(heads) : n+len(heads)]
-	default:
-		r.HeadsHash = append([]byte(nil), heads...)
+	if len(heads) > 0 && !scratch {
+		r.HeadsHash = a.bytes(heads)
 	}
 	if len(b) < pos+2 {
 		return fmt.Errorf("%w: short record", errBadEncoding)
@@ -230,7 +220,7 @@ func decodeRecordInto(r *Record, id string, b []byte, keys []string, scratch boo
 			pos += sk
 			continue
 		}
-		v, vl, err := decodeValue(b[pos:], 0, arena)
+		v, vl, err := decodeValue(b[pos:], 0, a)
 		if err != nil {
 			return err
 		}

@@ -298,14 +298,14 @@ var errBadEncoding = errors.New("bad encoding")
 
 // decodeEscaped decodes an escaped string at the start of b and returns it
 // with the number of bytes consumed.
-func decodeEscaped(b []byte, arena *[]byte) (string, int, error) {
+func decodeEscaped(b []byte, a *arena) (string, int, error) {
 	// Fast path: no escapes.
 	i := bytes.IndexByte(b, 0)
 	if i < 0 || i+1 >= len(b) {
 		return "", 0, fmt.Errorf("%w: unterminated string", errBadEncoding)
 	}
 	if b[i+1] == 0x01 {
-		return arenaString(arena, b[:i]), i + 2, nil
+		return a.str(b[:i]), i + 2, nil
 	}
 	var sb []byte
 	pos := 0
@@ -334,9 +334,9 @@ func DecodeValue(b []byte) (Value, int, error) {
 	return decodeValue(b, 0, nil)
 }
 
-// decodeValue decodes like DecodeValue; strings are copied into arena
-// (see arenaString) when it is not nil.
-func decodeValue(b []byte, depth int, arena *[]byte) (Value, int, error) {
+// decodeValue decodes like DecodeValue; strings are copied into a when it
+// is not nil (arena.go).
+func decodeValue(b []byte, depth int, a *arena) (Value, int, error) {
 	if len(b) == 0 {
 		return Value{}, 0, fmt.Errorf("%w: empty value", errBadEncoding)
 	}
@@ -367,7 +367,7 @@ func decodeValue(b []byte, depth int, arena *[]byte) (Value, int, error) {
 		}
 		return v, 9, nil
 	case tagString:
-		s, n, err := decodeEscaped(b[1:], arena)
+		s, n, err := decodeEscaped(b[1:], a)
 		if err != nil {
 			return Value{}, 0, err
 		}
@@ -385,7 +385,7 @@ func decodeValue(b []byte, depth int, arena *[]byte) (Value, int, error) {
 			if b[pos] == 0x00 {
 				return List(elems...), pos + 1, nil
 			}
-			e, n, err := decodeValue(b[pos:], depth+1, arena)
+			e, n, err := decodeValue(b[pos:], depth+1, a)
 			if err != nil {
 				return Value{}, 0, err
 			}
@@ -394,29 +394,6 @@ func decodeValue(b []byte, depth int, arena *[]byte) (Value, int, error) {
 		}
 	}
 	return Value{}, 0, fmt.Errorf("%w: unknown tag 0x%02x", errBadEncoding, b[0])
-}
-
-// arenaBlock is the size of a block of a query's arena.
-const arenaBlock = 4096
-
-// arenaString returns b as a string. With an arena, b is copied into the
-// arena's current block (a new one when it is full), so the strings a query
-// decodes cost one allocation per block instead of one each; a block is
-// never written again where a string points into it, which makes the
-// strings as immutable as any other. Long strings get their own copy.
-func arenaString(arena *[]byte, b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	if arena == nil || len(b) > arenaBlock/4 {
-		return string(b)
-	}
-	if cap(*arena)-len(*arena) < len(b) {
-		*arena = make([]byte, 0, arenaBlock)
-	}
-	n := len(*arena)
-	*arena = append(*arena, b...)
-	return unsafe.String(&(*arena)[n], len(b))
 }
 
 // skipValue returns the length of the encoded value (or missing marker) at

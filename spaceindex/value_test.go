@@ -152,9 +152,9 @@ func FuzzDecodeRecord(f *testing.F) {
 			t.Fatalf("decode %x into a reused record: %v, fresh: %v", b, reused, sel)
 		}
 		// The kept path copies heads into a query's arena.
-		arena := []byte("used")
+		a := &arena{buf: []byte("used")}
 		var kept Record
-		if err := decodeRecordInto(&kept, "x", b, keys, false, &arena); err != nil {
+		if err := decodeRecordInto(&kept, "x", b, keys, false, a); err != nil {
 			t.Fatalf("decode %x with an arena: %v", b, err)
 		}
 		if !bytes.Equal(kept.HeadsHash, sel.HeadsHash) || fmt.Sprint(kept.Details) != fmt.Sprint(sel.Details) {
