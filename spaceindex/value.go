@@ -7,7 +7,6 @@ import (
 	"math"
 	"strconv"
 	"strings"
-	"unsafe"
 )
 
 // Kind is the type of a Value. The numeric order of kinds is the cross-type
@@ -49,16 +48,17 @@ func (k Kind) String() string {
 // order that agrees byte for byte with the order-preserving encoding
 // (AppendValue).
 //
-// A Value is 40 bytes (a list keeps its elements' address and count rather
-// than a slice header): a record's details map holds eight values to a
-// group, and a query decodes one map per record it returns.
+// A Value is 40 bytes (a list keeps a pointer to its slice rather than the
+// slice header): a record's details map holds eight values to a group, and
+// a query decodes one map per record it returns. The pointer is to the
+// whole slice, so reflect.DeepEqual (and so testify's Equal) still compares
+// every element.
 type Value struct {
 	kind Kind
 	b    bool
-	ln   uint32 // a list's length
 	n    float64
 	s    string
-	l    *Value // a list's first element (nil when empty)
+	l    *[]Value // a list's elements (nil when empty)
 }
 
 // list returns the elements of a list value (nil when empty or not a list).
@@ -66,7 +66,7 @@ func (v Value) list() []Value {
 	if v.l == nil {
 		return nil
 	}
-	return unsafe.Slice(v.l, v.ln)
+	return *v.l
 }
 
 // Null returns the null value.
@@ -90,9 +90,9 @@ func String(s string) Value { return Value{kind: KindString, s: s} }
 
 // List returns a list value holding vs (not copied).
 func List(vs ...Value) Value {
-	v := Value{kind: KindList, ln: uint32(len(vs))}
+	v := Value{kind: KindList}
 	if len(vs) > 0 {
-		v.l = &vs[0]
+		v.l = &vs
 	}
 	return v
 }

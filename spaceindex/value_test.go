@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"math"
+	"reflect"
 	"testing"
 	"unsafe"
 
@@ -178,5 +179,13 @@ func TestValueSize(t *testing.T) {
 	}
 	if String("x").AsList() != nil {
 		t.Fatal("a string has no elements")
+	}
+	// Tests compare details with reflect.DeepEqual (testify's Equal): it
+	// must see every element of a list, not only the first.
+	if reflect.DeepEqual(Strings("a", "b"), Strings("a", "c")) {
+		t.Fatal("DeepEqual misses a difference past a list's first element")
+	}
+	if !reflect.DeepEqual(Strings("a", "b"), Strings("a", "b")) || !reflect.DeepEqual(List(), List([]Value{}...)) {
+		t.Fatal("DeepEqual tells equal lists apart")
 	}
 }
