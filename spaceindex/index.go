@@ -570,23 +570,29 @@ func (ix *index) diffOps(id string, old, new *Record) *recordOps {
 
 // getRecord reads one record within txn; (nil, nil) when absent.
 func getRecord(txn *badger.Txn, id string, keys []string) (*Record, error) {
-	item, err := txn.Get(recordKey(id))
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("spaceindex: get %q: %w", id, err)
-	}
 	var r Record
-	err = item.Value(func(v []byte) error {
-		var err error
-		r, err = DecodeRecord(id, v, keys)
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("spaceindex: record %q: %w: %w", id, ErrCorrupt, err)
+	ok, err := readRecord(txn, recordKey(id), id, keys, &r, nil)
+	if !ok {
+		return nil, err
 	}
 	return &r, nil
+}
+
+// readRecord reads the record under key (recordKey(id)) within txn into r,
+// with only keys (nil: all) and its strings in a (nil: allocated each);
+// false when absent.
+func readRecord(txn *badger.Txn, key []byte, id string, keys []string, r *Record, a *arena) (bool, error) {
+	item, err := txn.Get(key)
+	if errors.Is(err, badger.ErrKeyNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("spaceindex: get %q: %w", id, err)
+	}
+	if err := item.Value(func(v []byte) error { return decodeRecordInto(r, id, v, keys, false, a) }); err != nil {
+		return false, fmt.Errorf("spaceindex: record %q: %w: %w", id, ErrCorrupt, err)
+	}
+	return true, nil
 }
 
 // mutate applies fn's replacement for each id under the write lock: fn gets

@@ -3,7 +3,6 @@ package spaceindex
 import (
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -441,16 +440,10 @@ func (x *exec) fetch(id string) (*Record, error) {
 // allocates no key and decodes into the query's slab and arena.
 func (x *exec) getRecord(id string, keys []string) (*Record, error) {
 	x.keyBuf = append(append(x.keyBuf[:0], prefixRecord), id...)
-	item, err := x.txn.Get(x.keyBuf)
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("spaceindex: get %q: %w", id, err)
-	}
-	r := x.newRecord()
-	if err := item.Value(func(v []byte) error { return decodeRecordInto(r, id, v, keys, false, &x.arena) }); err != nil {
-		return nil, fmt.Errorf("spaceindex: record %q: %w: %w", id, ErrCorrupt, err)
+	r := x.newRecord() // a slot left unused when absent: rare
+	ok, err := readRecord(x.txn, x.keyBuf, id, keys, r, &x.arena)
+	if !ok {
+		return nil, err
 	}
 	return r, nil
 }
