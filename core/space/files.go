@@ -233,9 +233,9 @@ func (s *Space) addFileRef(fx *fileEffects, fileID, object string, ref files.Ref
 }
 
 // writeFileChanges is persist's and persistRemote's store write: the marker
-// first, then the changes with the file bookkeeping in one transaction, then
-// the unmark. Actor only.
-func (s *Space) writeFileChanges(obj *object, ids []string, raws [][]byte, meta spacestore.Meta, local bool) error {
+// first, then the changes with the file bookkeeping and more in one
+// transaction, then the unmark. Actor only.
+func (s *Space) writeFileChanges(obj *object, ids []string, raws [][]byte, meta spacestore.Meta, local bool, more ...spacestore.Write) error {
 	fx, err := s.fileEffects(obj, local)
 	if err != nil {
 		return err
@@ -248,7 +248,7 @@ func (s *Space) writeFileChanges(obj *object, ids []string, raws [][]byte, meta 
 			return err
 		}
 	}
-	if err := s.store.WriteChanges(string(obj.tree.ID()), ids, raws, meta, local, fx.writes...); err != nil {
+	if err := s.store.WriteChanges(string(obj.tree.ID()), ids, raws, meta, local, append(fx.writes, more...)...); err != nil {
 		return err
 	}
 	if fx.unmark != "" && fx.unmark != fx.mark && s.files != nil {

@@ -283,24 +283,36 @@ func (s *Space) updateSyncStatus(id crypto.ObjectID) error {
 	}
 	st := spaceindex.SyncStatus{State: spaceindex.SyncSyncing}
 	if spacestore.Covers(acked, meta.Heads) {
-		// Nothing to upload; and nothing known to download only when every
-		// head the node acknowledged is here (an acknowledgement can carry
-		// another member's concurrent change this device lacks).
 		obj, err := s.object(id)
 		if err != nil {
 			return err
 		}
-		if holdsAll(obj, acked) {
-			st.State = spaceindex.SyncSynced
-		}
+		st = syncStatusOf(obj, meta.Heads, acked)
 	}
+	return s.writeSyncStatus(id, st)
+}
+
+// syncStatusOf is the status of obj with heads when the node acknowledged
+// acked: Synced when nothing is left to upload, and nothing known to
+// download, which holds only when every head the node acknowledged is here
+// (an acknowledgement can carry another member's concurrent change this
+// device lacks); Syncing otherwise.
+func syncStatusOf(obj *object, heads, acked []string) spaceindex.SyncStatus {
+	if spacestore.Covers(acked, heads) && holdsAll(obj, acked) {
+		return spaceindex.SyncStatus{State: spaceindex.SyncSynced}
+	}
+	return spaceindex.SyncStatus{State: spaceindex.SyncSyncing}
+}
+
+// writeSyncStatus writes st into id's index record (or the batch's). Actor only.
+func (s *Space) writeSyncStatus(id crypto.ObjectID, st spaceindex.SyncStatus) error {
 	if b := s.indexBatch; b != nil && b.setSyncStatus(string(id), st) {
 		return nil
 	}
 	if err := s.flushIndex(); err != nil {
 		return err
 	}
-	err = s.index.SetSyncStatusAt(context.Background(), s.storeSeq(), string(id), st)
+	err := s.index.SetSyncStatusAt(context.Background(), s.storeSeq(), string(id), st)
 	if errors.Is(err, spaceindex.ErrNotFound) { // deleted objects are not in the index
 		return nil
 	}
@@ -440,12 +452,16 @@ func (s *Space) applyVerified(id crypto.ObjectID, changes []objtree.Change, node
 		written = append([]objtree.Change{obj.tree.Root()}, written...)
 		obj.isNew = false
 	}
-	if len(written) > 0 {
-		if err := s.persistRemote(obj, written); err != nil {
-			return nil, err
-		}
+	if len(written) == 0 {
+		return up.Missing, s.noteNodeHeads(id, nodeHeads)
 	}
-	return up.Missing, s.noteNodeHeads(id, nodeHeads)
+	// The node's heads are recorded in the same store write as the changes:
+	// one transaction per downloaded object, not two.
+	acked, err := s.nodeAcked(obj, nodeHeads)
+	if err != nil {
+		return nil, err
+	}
+	return up.Missing, s.persistRemote(obj, written, acked)
 }
 
 // newRemoteObject starts the tree of an object first seen from the node: its
@@ -463,20 +479,43 @@ func (s *Space) newRemoteObject(id crypto.ObjectID, changes []objtree.Change) (*
 	return nil, errkind.Errorf("space.sync", errkind.Transient, "object %s: root change not received yet", id)
 }
 
-// persistRemote stores changes from the node (nothing to push back), then
-// updates the cached state and the index. Actor only.
-func (s *Space) persistRemote(obj *object, written []objtree.Change) error {
+// persistRemote stores changes from the node (nothing to push back) with
+// acked, the heads the node acknowledged (nodeAcked; nil: none new), in one
+// store write, then updates the cached state, the index and, with acked, the
+// object's sync status. Actor only.
+func (s *Space) persistRemote(obj *object, written []objtree.Change, acked []string) error {
 	ids, raws := idsAndRaws(written)
 	if err := s.replay(obj, written); err != nil {
 		return err
 	}
+	id := obj.tree.ID()
 	meta := spacestore.Meta{Type: obj.typ, Heads: headStrings(obj.tree.Heads()), Deleted: obj.deleted()}
-	if err := s.writeFileChanges(obj, ids, raws, meta, false); err != nil {
-		delete(s.objects, obj.tree.ID())
+	var ack []spacestore.Write
+	leaves := false // the object leaves the push queue with this write
+	if acked != nil {
+		if spacestore.Covers(acked, meta.Heads) {
+			var err error
+			if leaves, err = s.store.IsPending(string(id)); err != nil {
+				return errkind.E("space.sync", errkind.Other, err)
+			}
+		}
+		ack = spacestore.AckWrites(string(id), acked, leaves)
+	}
+	if err := s.writeFileChanges(obj, ids, raws, meta, false, ack...); err != nil {
+		delete(s.objects, id)
 		return errkind.E("space.sync", errkind.Other, err)
 	}
+	if leaves {
+		s.pending.Add(-1)
+	}
 	s.cache(obj)
-	return s.reindex(obj)
+	if err := s.reindex(obj); err != nil {
+		return err
+	}
+	if acked == nil {
+		return nil
+	}
+	return s.writeSyncStatus(id, syncStatusOf(obj, meta.Heads, acked))
 }
 
 // noteNodeHeads records heads the node has (it sent or confirmed them) as
@@ -489,8 +528,21 @@ func (s *Space) noteNodeHeads(id crypto.ObjectID, nodeHeads []string) error {
 	if err != nil {
 		return err
 	}
-	// Only heads we hold count: acknowledging an unknown change would hide
-	// that we still have to download it.
+	acked, err := s.nodeAcked(obj, nodeHeads)
+	if err != nil || acked == nil {
+		return err
+	}
+	if err := s.setAcked(id, acked); err != nil {
+		return err
+	}
+	return s.updateSyncStatus(id)
+}
+
+// nodeAcked returns the heads obj's acknowledgement becomes with the node's
+// heads nodeHeads: the stored ones merged with those of nodeHeads this device
+// holds (acknowledging an unknown change would hide that it still has to be
+// downloaded); nil when nodeHeads holds none of them. Actor only.
+func (s *Space) nodeAcked(obj *object, nodeHeads []string) ([]string, error) {
 	var known []string
 	for _, h := range nodeHeads {
 		if obj.tree.Has(crypto.ChangeID(h)) {
@@ -498,16 +550,13 @@ func (s *Space) noteNodeHeads(id crypto.ObjectID, nodeHeads []string) error {
 		}
 	}
 	if len(known) == 0 {
-		return nil
+		return nil, nil
 	}
-	acked, err := s.store.Acked(string(id))
+	acked, err := s.store.Acked(string(obj.tree.ID()))
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if err := s.setAcked(id, mergeHeads(obj, acked, known)); err != nil {
-		return err
-	}
-	return s.updateSyncStatus(id)
+	return mergeHeads(obj, acked, known), nil
 }
 
 // setAcked stores the heads the node acknowledged and keeps the pending

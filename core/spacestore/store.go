@@ -358,6 +358,19 @@ func (s *Store) SetAcked(object string, acked []string) error {
 	})
 }
 
+// AckWrites are the writes of SetAcked(object, acked) for a WriteChanges of
+// object (which carries them as extra, so that a downloaded object costs one
+// transaction, not two; its log entry covers the acknowledgement too).
+// leaves drops the object's pending mark: the caller found it pending and
+// acked covering the heads of the write's meta.
+func AckWrites(object string, acked []string, leaves bool) []Write {
+	w := []Write{{Key: ackedKey(object), Value: encodeHeads(acked)}}
+	if leaves {
+		w = append(w, Write{Key: pendingKey(object), Delete: true})
+	}
+	return w
+}
+
 // Acked returns the heads the node acknowledged for object (nil if none).
 func (s *Store) Acked(object string) ([]string, error) {
 	b, err := s.get(ackedKey(object))
