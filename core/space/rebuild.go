@@ -32,9 +32,12 @@ import (
 
 // maintenance tracks the work that runs beside a space's actor.
 type maintenance struct {
-	mu      sync.Mutex // guards stopped and wg.Add
+	mu      sync.Mutex // guards stopped, wg.Add, ckpt and again
 	stopped bool       // set by close: no new work starts
 	wg      sync.WaitGroup
+
+	ckpt  chan struct{} // closed when the background checkpoint ends; nil: none runs
+	again bool          // one more checkpoint was asked for while it ran
 }
 
 // enterMaintenance registers work beside the actor. The returned context is
@@ -243,15 +246,81 @@ func (s *Service) RebuildIndex(ctx context.Context, id crypto.SpaceID, src Rebui
 	if err != nil {
 		return st, err
 	}
-	sp.checkpoint(ctx)
+	sp.checkpointSoon()
 	return st, nil
 }
 
 // checkpoint writes a checkpoint of the space's index; a failure is logged
 // (the next rebuild scans instead).
 func (s *Space) checkpoint(ctx context.Context) {
-	if _, err := s.index.Checkpoint(ctx); err != nil {
+	if _, err := s.index.Checkpoint(ctx); err != nil && ctx.Err() == nil {
 		s.log.Warn("index checkpoint failed", "space", s.id, "err", err)
+	}
+}
+
+// checkpointSoon writes a checkpoint of the space's index in the background
+// after a rebuild: the rebuild is done once its index is live, and the
+// checkpoint, which only shortens the next rebuild, no longer delays it, nor
+// the load it is part of (a pass over the whole index: a sixth of a full
+// scan's time). It is maintenance work: close cancels it and waits for it
+// (checkpointOnUnload writes one then if the index moved far enough). At
+// most one runs; one asked for meanwhile runs after it. A rebuild from the
+// checkpoint waits for it (awaitCheckpoint). It runs outside the account's
+// maintenance lease, which is safe: it reads a snapshot of the live index
+// (a switch waits for it) and replaces the file by a rename, so another
+// checkpoint beside it leaves one of the two, each consistent.
+func (s *Space) checkpointSoon() {
+	s.maint.mu.Lock()
+	defer s.maint.mu.Unlock()
+	if s.maint.stopped {
+		return
+	}
+	if s.maint.ckpt != nil {
+		s.maint.again = true
+		return
+	}
+	done := make(chan struct{})
+	s.maint.ckpt = done
+	s.maint.wg.Add(1)
+	go func() { // owned by the space's maintenance: close stops it and waits
+		defer s.maint.wg.Done()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		go func() { // ends with the checkpoint at the latest
+			select {
+			case <-s.stop:
+				cancel()
+			case <-done:
+			}
+		}()
+		for {
+			s.checkpoint(ctx)
+			s.maint.mu.Lock()
+			if !s.maint.again || s.maint.stopped {
+				s.maint.ckpt, s.maint.again = nil, false
+				close(done)
+				s.maint.mu.Unlock()
+				return
+			}
+			s.maint.again = false
+			s.maint.mu.Unlock()
+		}
+	}()
+}
+
+// awaitCheckpoint waits until no background checkpoint runs.
+func (s *Space) awaitCheckpoint(ctx context.Context) error {
+	s.maint.mu.Lock()
+	done := s.maint.ckpt
+	s.maint.mu.Unlock()
+	if done == nil {
+		return nil
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -280,6 +349,9 @@ func (s *Space) rebuild(ctx context.Context, reg *spaceindex.Registry, src Rebui
 	st := RebuildStats{Source: SourceFullScan}
 	if src != SourceFullScan {
 		progress.set("checkpoint", 0, 0)
+		if err := s.awaitCheckpoint(ctx); err != nil { // the last rebuild's
+			return st, err
+		}
 		st, err = s.fromCheckpoint(ctx, gen, snap, keys, progress)
 		switch {
 		case err == nil:
@@ -654,7 +726,7 @@ func (s *Service) rebuildOnLoad(ctx context.Context, sp *Space, src RebuildSourc
 	s.cfg.Log.Info("index rebuilt on load", "space", sp.id, "source", st.Source.String(),
 		"indexed", st.Indexed, "failed", st.Failed, "duration", st.Duration)
 	if st.Source == SourceFullScan {
-		sp.checkpoint(ctx)
+		sp.checkpointSoon()
 	}
 }
 

@@ -141,6 +141,7 @@ func TestRebuildSources(t *testing.T) {
 	st, err = e.svc.RebuildIndex(c, id, SourceAuto, nil)
 	require.NoError(t, err)
 	assert.Equal(t, SourceCheckpoint, st.Source, "the last rebuild left a checkpoint")
+	require.NoError(t, sp.awaitCheckpoint(c)) // this rebuild's, written in the background
 	// A damaged checkpoint: auto falls back, checkpoint fails clearly.
 	path := filepath.Join(e.indexDir(id), "checkpoint")
 	raw, err := os.ReadFile(path)
@@ -163,10 +164,7 @@ func TestRebuildWhileWriting(t *testing.T) {
 	e := newEnv(t)
 	c := ctx(t)
 	id, sp := homeSpace(t, e)
-	for i := range 50 {
-		_, err := sp.CreateObject(c, "note", Details{"name": str(fmt.Sprint("before ", i))})
-		require.NoError(t, err)
-	}
+	writeNotes(t, sp, "before ", 50)
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	wg.Add(1)
@@ -397,4 +395,47 @@ func TestCrashDuringRebuild(t *testing.T) {
 	assert.Equal(t, int64(len(want)), st.Indexed)
 	assert.Len(t, generationDirs(t, dir), 1)
 	assert.Len(t, records(t, sp), len(want))
+}
+
+// TestRebuildCheckpointsInTheBackground: a rebuild returns once its index is
+// live and writes the checkpoint after it; a rebuild from the checkpoint
+// waits for that one, and an unload while it runs stops it (and waits for
+// it: no goroutine outlives the space, TestMain checks) without leaving a
+// temporary file behind.
+func TestRebuildCheckpointsInTheBackground(t *testing.T) {
+	e := newEnv(t)
+	c := ctx(t)
+	id, sp := homeSpace(t, e)
+	writeNotes(t, sp, "note ", 300)
+	_, err := e.svc.RebuildIndex(c, id, SourceFullScan, nil)
+	require.NoError(t, err)
+	st, err := e.svc.RebuildIndex(c, id, SourceCheckpoint, nil) // waits for the first one's
+	require.NoError(t, err)
+	assert.Equal(t, SourceCheckpoint, st.Source)
+	assert.Len(t, records(t, sp), 300)
+
+	_, err = e.svc.RebuildIndex(c, id, SourceFullScan, nil)
+	require.NoError(t, err)
+	require.NoError(t, e.svc.Unload(id)) // as soon as it returned: its checkpoint may still run
+	sp.maint.mu.Lock()
+	running := sp.maint.ckpt != nil
+	sp.maint.mu.Unlock()
+	assert.False(t, running, "the unload waited for the checkpoint")
+	tmps, err := filepath.Glob(filepath.Join(e.indexDir(id), "checkpoint.*.tmp"))
+	require.NoError(t, err)
+	assert.Empty(t, tmps)
+
+	sp, err = e.svc.Get(c, id)
+	require.NoError(t, err)
+	res, err := sp.Query(c, spaceindex.Query{Filter: spaceindex.Eq(spaceindex.KeyType, spaceindex.String("note")), ExactTotal: true})
+	require.NoError(t, err)
+	assert.Equal(t, 300, res.Total)
+}
+
+// writeNotes creates n notes named prefix and their number.
+func writeNotes(t *testing.T, sp *Space, prefix string, n int) {
+	for i := range n {
+		_, err := sp.CreateObject(ctx(t), "note", Details{"name": str(fmt.Sprint(prefix, i))})
+		require.NoError(t, err)
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"pgregory.net/rapid"
+
 	"github.com/hearth-sync/hearth/protocol/internal/golden"
 	"github.com/hearth-sync/hearth/protocol/internal/require"
 )
@@ -261,4 +263,35 @@ func TestGoldenDecodes(t *testing.T) {
 	pt, err := rk.ObjectKey("obj").Decrypt(aad, g["ciphertext"])
 	require.NoError(t, err)
 	require.Equal(t, "hello hearth", string(pt))
+}
+
+// TestDecodeAgreesWithTheRoundTrip: decode (stack buffers) accepts exactly
+// the strings the plain decode-and-encode-back check accepts, with the same
+// bytes: random strings over the alphabet and beyond, of every id's length,
+// with any last character (whose spare bits make most of them
+// non-canonical).
+func TestDecodeAgreesWithTheRoundTrip(t *testing.T) {
+	reference := func(s string, n int) ([]byte, bool) {
+		b, err := enc.DecodeString(s)
+		return b, err == nil && len(b) == n && enc.EncodeToString(b) == s
+	}
+	rapid.Check(t, func(t *rapid.T) {
+		n := rapid.SampledFrom([]int{KeyIDSize, HashSize, PubKeySize, maxDecoded, maxDecoded + 1}).Draw(t, "n")
+		alphabet := rapid.SampledFrom([]rune("abcdefghijklmnopqrstuvwxyz234567ABZ018=_ é"))
+		s := string(rapid.SliceOfN(alphabet, enc.EncodedLen(n), enc.EncodedLen(n)).Draw(t, "s"))
+		if rapid.Bool().Draw(t, "valid") { // mostly canonical ones too
+			s = enc.EncodeToString(rapid.SliceOfN(rapid.Byte(), n, n).Draw(t, "bytes"))
+		}
+		want, ok := reference(s, n)
+		got, err := decode(s, n)
+		if !ok {
+			if err == nil || !errors.Is(err, ErrInvalid) {
+				t.Fatalf("decode(%q, %d) = %x, %v; the round trip refuses it", s, n, got, err)
+			}
+			return
+		}
+		if err != nil || !bytes.Equal(got, want) {
+			t.Fatalf("decode(%q, %d) = %x, %v; want %x", s, n, got, err, want)
+		}
+	})
 }

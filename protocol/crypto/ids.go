@@ -29,16 +29,41 @@ var (
 
 func encode(b []byte) string { return enc.EncodeToString(b) }
 
-// decode parses s as the canonical encoding of exactly n bytes.
+// maxDecoded bounds the ids decode handles without allocating beyond its
+// result (every id of the protocol: hashes, keys, signatures' holders).
+const maxDecoded = 64
+
+// decode parses s as the canonical encoding of exactly n bytes: it decodes
+// s and encodes the bytes back, and only the same string is canonical (the
+// last character's unused bits must be zero). Ids are parsed on every read
+// of a change, so the round trip runs in stack buffers.
 func decode(s string, n int) ([]byte, error) {
 	if len(s) != enc.EncodedLen(n) {
 		return nil, fmt.Errorf("%w: id %q has length %d, want %d", ErrInvalid, trunc(s), len(s), enc.EncodedLen(n))
 	}
-	b, err := enc.DecodeString(s)
-	if err != nil || len(b) != n || enc.EncodeToString(b) != s {
-		return nil, fmt.Errorf("%w: id %q is not lower-case base32", ErrInvalid, trunc(s))
+	if n > maxDecoded {
+		b, err := enc.DecodeString(s)
+		if err != nil || len(b) != n || enc.EncodeToString(b) != s {
+			return nil, notCanonical(s)
+		}
+		return b, nil
 	}
-	return b, nil
+	var src, back [(maxDecoded*8 + 4) / 5]byte
+	var out [maxDecoded]byte
+	copy(src[:], s)
+	m, err := enc.Decode(out[:], src[:len(s)])
+	if err != nil || m != n {
+		return nil, notCanonical(s)
+	}
+	enc.Encode(back[:], out[:n])
+	if string(back[:len(s)]) != s {
+		return nil, notCanonical(s)
+	}
+	return append([]byte(nil), out[:n]...), nil
+}
+
+func notCanonical(s string) error {
+	return fmt.Errorf("%w: id %q is not lower-case base32", ErrInvalid, trunc(s))
 }
 
 func trunc(s string) string {
