@@ -14,6 +14,7 @@ import (
 	"github.com/hearth-sync/hearth/pb/syncpb"
 	"github.com/hearth-sync/hearth/protocol/crypto"
 	"github.com/hearth-sync/hearth/protocol/diff"
+	"golang.org/x/sync/errgroup"
 )
 
 // Remote is the node as an Engine uses it (core/syncclient's client has
@@ -708,12 +709,46 @@ func (e *Engine) pushPending(ctx context.Context, r Remote) error {
 	if err != nil {
 		return err
 	}
-	for _, id := range ids {
-		if err := e.pushObject(ctx, r, id); err != nil {
-			return err
+	return e.pushObjects(ctx, r, ids)
+}
+
+// pushWorkers bounds the objects pushed at once, and pushPerWorker is the
+// backlog that earns each worker. One push is a round trip and a durable
+// write on the node, then a durable write here: sent one at a time, a large
+// space uploads at a few hundred objects a second, while several in flight
+// share the node's and the space's group commits. A short list goes one at a
+// time: it is done within a few hundred milliseconds either way, and changes
+// made meanwhile (a burst of edits) coalesce into the next cycle's updates
+// instead of each costing a push, an acknowledgement and a forward to every
+// other device.
+const (
+	pushWorkers   = 8
+	pushPerWorker = 64
+)
+
+// pushObjects pushes each object's missing changes, several objects at a
+// time when there are many (an object's own updates stay in order, in
+// pushObject). The first error stops the others and is the answer; the
+// objects not pushed stay pending for the next cycle.
+func (e *Engine) pushObjects(ctx context.Context, r Remote, ids []crypto.ObjectID) error {
+	workers := min(pushWorkers, len(ids)/pushPerWorker)
+	if workers <= 1 {
+		for _, id := range ids {
+			if err := e.pushObject(ctx, r, id); err != nil {
+				return err
+			}
 		}
+		return nil
 	}
-	return nil
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for _, id := range ids {
+		if gctx.Err() != nil {
+			break // an earlier push failed: g.Wait answers its error
+		}
+		g.Go(func() error { return e.pushObject(gctx, r, id) })
+	}
+	return g.Wait()
 }
 
 func (e *Engine) pushObject(ctx context.Context, r Remote, id crypto.ObjectID) error {
@@ -796,10 +831,11 @@ func (e *Engine) headSync(ctx context.Context, r Remote, round uint64) error {
 	if err := e.fetchMany(ctx, r, fetch, func(done int) { e.headProgress(round, done, len(fetch)) }); err != nil {
 		return err
 	}
-	for _, id := range append(append([]string{}, res.Changed...), res.LocalOnly...) {
-		if err := e.pushObject(ctx, r, crypto.ObjectID(id)); err != nil {
-			return err
+	push := make([]crypto.ObjectID, 0, len(res.Changed)+len(res.LocalOnly))
+	for _, ids := range [][]string{res.Changed, res.LocalOnly} {
+		for _, id := range ids {
+			push = append(push, crypto.ObjectID(id))
 		}
 	}
-	return nil
+	return e.pushObjects(ctx, r, push)
 }

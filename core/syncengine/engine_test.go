@@ -3,6 +3,7 @@ package syncengine
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -352,4 +353,116 @@ func TestFetchManyErrors(t *testing.T) {
 	err = e2.fetchMany(ctx, node2, ids, func(int) {})
 	require.ErrorIs(t, err, errApply)
 	assert.NotContains(t, err.Error(), "stalled")
+}
+
+// pendingLocal has objects waiting for the node, one update each, and
+// records which the node acknowledged.
+type pendingLocal struct {
+	*fakeLocal
+	ids   []crypto.ObjectID
+	amu   sync.Mutex
+	acked map[crypto.ObjectID]bool
+}
+
+func (l *pendingLocal) PendingObjects(context.Context) ([]crypto.ObjectID, error) {
+	l.amu.Lock()
+	defer l.amu.Unlock()
+	var out []crypto.ObjectID
+	for _, id := range l.ids {
+		if !l.acked[id] {
+			out = append(out, id)
+		}
+	}
+	return out, nil
+}
+
+func (l *pendingLocal) Outgoing(_ context.Context, id crypto.ObjectID) ([]*syncpb.HeadUpdate, error) {
+	return []*syncpb.HeadUpdate{{SpaceId: "space", ObjectId: string(id), Heads: []string{"h-" + string(id)}}}, nil
+}
+
+func (l *pendingLocal) Acknowledged(_ context.Context, id crypto.ObjectID, heads []string) (bool, error) {
+	l.amu.Lock()
+	defer l.amu.Unlock()
+	l.acked[id] = slices.Equal(heads, []string{"h-" + string(id)})
+	return false, nil
+}
+
+func (l *pendingLocal) ackedCount() int {
+	l.amu.Lock()
+	defer l.amu.Unlock()
+	n := 0
+	for _, ok := range l.acked {
+		if ok {
+			n++
+		}
+	}
+	return n
+}
+
+// pushNode stores each HeadUpdate after a short wait, counting the calls and
+// how many were in flight at once; it fails the object named fail.
+type pushNode struct {
+	*fakeNode
+	fail                  string
+	calls                 atomic.Int32
+	inFlight, maxInFlight atomic.Int32
+}
+
+var errRefused = errors.New("the node fell over")
+
+func (n *pushNode) HeadUpdate(ctx context.Context, hu *syncpb.HeadUpdate) (*syncpb.Ack, error) {
+	n.calls.Add(1)
+	cur := n.inFlight.Add(1)
+	defer n.inFlight.Add(-1)
+	for m := n.maxInFlight.Load(); cur > m && !n.maxInFlight.CompareAndSwap(m, cur); m = n.maxInFlight.Load() {
+	}
+	if hu.ObjectId == n.fail {
+		return nil, errRefused
+	}
+	select {
+	case <-time.After(2 * time.Millisecond): // the node's durable write
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return &syncpb.Ack{SpaceId: hu.SpaceId, ObjectId: hu.ObjectId, Heads: hu.Heads}, nil
+}
+
+// A backlog of pending objects is pushed several at a time, never more than
+// pushWorkers; a failed push stops the rest and is the answer, and what it
+// did not push stays pending for the next cycle. A short list goes one at a
+// time.
+func TestPushPendingInParallel(t *testing.T) {
+	ctx := context.Background()
+	pending := func(n int) (*pendingLocal, *pushNode) {
+		fl, fn := newFakes()
+		local := &pendingLocal{fakeLocal: fl, acked: map[crypto.ObjectID]bool{}}
+		for i := range n {
+			local.ids = append(local.ids, crypto.ObjectID(fmt.Sprintf("o-%04d", i)))
+		}
+		return local, &pushNode{fakeNode: fn}
+	}
+	const n = pushWorkers * pushPerWorker
+	local, node := pending(n)
+	node.fail = "o-0050"
+	e := NewEngine(local, Config{HeadSyncEvery: time.Hour, CallTimeout: time.Minute})
+	defer e.Close()
+	require.ErrorIs(t, e.pushPending(ctx, node), errRefused)
+	assert.Less(t, local.ackedCount(), n)
+	assert.LessOrEqual(t, int(node.calls.Load()), 51+pushWorkers, "a failure stops the pushes not started")
+	assert.False(t, local.acked["o-0050"])
+
+	node.fail = ""
+	node.calls.Store(0)
+	require.NoError(t, e.pushPending(ctx, node))
+	assert.Equal(t, n, local.ackedCount(), "every object was acknowledged")
+	assert.Less(t, int(node.calls.Load()), n, "the next cycle pushes only what is still pending")
+	assert.Greater(t, node.maxInFlight.Load(), int32(1), "pushes overlap")
+	assert.LessOrEqual(t, node.maxInFlight.Load(), int32(pushWorkers))
+
+	local, node = pending(pushPerWorker)
+	e2 := NewEngine(local, Config{HeadSyncEvery: time.Hour, CallTimeout: time.Minute})
+	defer e2.Close()
+	require.NoError(t, e2.pushPending(ctx, node))
+	assert.Equal(t, pushPerWorker, local.ackedCount())
+	assert.EqualValues(t, 1, node.maxInFlight.Load(), "a short list goes one at a time")
 }
