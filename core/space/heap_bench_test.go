@@ -6,7 +6,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -17,7 +16,6 @@ import (
 	"github.com/hearth-sync/hearth/core/syncengine"
 	"github.com/hearth-sync/hearth/internal/badgerdb"
 	"github.com/hearth-sync/hearth/internal/procstat"
-	"github.com/hearth-sync/hearth/protocol/crypto"
 	"github.com/hearth-sync/hearth/protocol/objtree"
 	"github.com/hearth-sync/hearth/spaceindex"
 )
@@ -36,20 +34,7 @@ func BenchmarkLoadedSpaceHeap(b *testing.B) {
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	for range b.N {
 		b.StopTimer()
-		dir := b.TempDir()
-		acc, err := crypto.GenerateKey()
-		if err != nil {
-			b.Fatal(err)
-		}
-		dev, err := crypto.GenerateKey()
-		if err != nil {
-			b.Fatal(err)
-		}
-		db, err := badgerdb.Open(filepath.Join(dir, "account"), true, quiet)
-		if err != nil {
-			b.Fatal(err)
-		}
-		svc := space.New(space.Config{Account: acc, Device: dev, DB: db, SpacesDir: filepath.Join(dir, "spaces"), Log: quiet})
+		svc, closeSvc := benchService(b, quiet)
 		ctx := context.Background()
 		// The account space is loaded once per account, not per space.
 		if _, err := svc.EnsureAccountSpace(ctx); err != nil {
@@ -106,12 +91,7 @@ func BenchmarkLoadedSpaceHeap(b *testing.B) {
 		b.ReportMetric(mib(rss1-rss0), "rss-MiB")
 		b.ReportMetric(float64(objects)/b.Elapsed().Seconds(), "writes/s")
 		eng.Close()
-		if err := svc.Close(); err != nil {
-			b.Fatal(err)
-		}
-		if err := db.Close(); err != nil {
-			b.Fatal(err)
-		}
+		closeSvc()
 	}
 }
 

@@ -378,6 +378,9 @@ func (s *Space) rebuild(ctx context.Context, reg *spaceindex.Registry, src Rebui
 	}
 	progress.set("switch", st.Scanned, st.Scanned)
 	err = onActor(context.Background(), func() error { // once the switch starts it must finish
+		if err := s.flushIndex(); err != nil { // into the old generation, before it goes
+			return err
+		}
 		ids, err := changedSince(s.store.ChangedSince, snap.Seq())
 		if err != nil {
 			return err
@@ -640,6 +643,9 @@ func (s *Space) mismatch(ctx context.Context, id string) (string, error) {
 	if err != nil && !errors.Is(err, spacestore.ErrNotFound) {
 		return "", err
 	}
+	if err := s.flushIndex(); err != nil {
+		return "", err
+	}
 	heads, err := s.index.Heads(ctx, id)
 	inIndex := err == nil
 	if err != nil && !errors.Is(err, spaceindex.ErrNotFound) {
@@ -665,6 +671,9 @@ func (s *Space) mismatch(ctx context.Context, id string) (string, error) {
 // repair fixes one mismatch. Actor only.
 func (s *Space) repair(id, what string) error {
 	if what == mismatchUnknown {
+		if err := s.flushIndex(); err != nil {
+			return err
+		}
 		return s.index.DeleteAt(context.Background(), s.storeSeq(), id)
 	}
 	delete(s.objects, crypto.ObjectID(id)) // rebuild from the store, not from a cache

@@ -594,6 +594,9 @@ func (sp *Space) heal(ctx context.Context) error {
 	if len(stale) > 0 {
 		sp.log.Info("index healed", "space", sp.id, "objects", len(stale))
 	}
+	if err := sp.flushIndex(); err != nil {
+		return err
+	}
 	return sp.index.SetWatermark(ctx, sp.storeSeq()) // every record matches the store now
 }
 

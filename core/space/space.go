@@ -47,10 +47,13 @@ type Space struct {
 	// must follow durability, such as dropping a file marker). Actor only.
 	afterSync []func()
 
-	// indexBatch, while an ApplyVerified request runs, collects the index
-	// records its objects' writes make, written at its end as one index
-	// write. Actor only.
+	// indexBatch, while the actor runs a group of requests, collects the
+	// index records their writes make, written as one index write beside the
+	// group's store sync (or before a request reads the index). indexErr is
+	// the first failure of such a write during the group: every request of
+	// the group fails with it. Actor only.
 	indexBatch *indexBatch
+	indexErr   error
 
 	reqs chan request
 	stop chan struct{} // closed by close: the actor drains and exits
@@ -126,9 +129,10 @@ func (s *Space) do(ctx context.Context, fn func() error) error {
 const maxGroup = 256
 
 // run is the actor. It commits in groups: it runs a request, then every
-// request that arrived meanwhile (up to maxGroup), syncs the store once, and
-// only then answers them all — nothing is acknowledged before it is
-// durable, and concurrent writers share one fsync.
+// request that arrived meanwhile (up to maxGroup), writes their index
+// records at once, syncs the store once, and only then answers them all —
+// nothing is acknowledged before it is durable and indexed, and concurrent
+// writers share one fsync and one index write.
 func (s *Space) run() {
 	defer close(s.done)
 	group := make([]request, 0, maxGroup)
@@ -136,6 +140,7 @@ func (s *Space) run() {
 	for {
 		select {
 		case r := <-s.reqs:
+			s.indexBatch = &indexBatch{at: map[string]int{}}
 			group, errs = append(group[:0], r), append(errs[:0], s.safely(r.fn))
 		more:
 			for len(group) < maxGroup {
@@ -160,16 +165,34 @@ func (s *Space) run() {
 	}
 }
 
-// answer syncs the store and answers a group. When the sync fails, every
-// request of the group fails with it (its writes may be lost) and the
+// answer writes the group's index records beside the store's sync (two
+// databases: neither waits for the other), then answers the group. When the
+// index write fails, every request of the group fails with it (the store
+// has the writes; the index catches up on the next load). When the sync
+// fails, every request fails with it (its writes may be lost) and the
 // object cache, which may hold them, is dropped.
 func (s *Space) answer(group []request, errs []error) {
 	after := s.afterSync
 	s.afterSync = nil
-	if err := s.store.Sync(); err != nil {
-		s.log.Error("space store sync failed", "space", s.id, "err", err)
-		s.objects = map[crypto.ObjectID]*object{}
+	indexed := s.flushIndexBeside()
+	syncErr := s.store.Sync()
+	if err := <-indexed; err != nil && s.indexErr == nil {
+		s.indexErr = err
+	}
+	if err := s.indexErr; err != nil {
+		s.log.Error("space index write failed", "space", s.id, "err", err)
 		err = errkind.E("space", errkind.Other, err)
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+	}
+	s.indexErr = nil
+	if syncErr != nil {
+		s.log.Error("space store sync failed", "space", s.id, "err", syncErr)
+		s.objects = map[crypto.ObjectID]*object{}
+		err := errkind.E("space", errkind.Other, syncErr)
 		for i := range errs {
 			errs[i] = err
 		}
@@ -181,6 +204,23 @@ func (s *Space) answer(group []request, errs []error) {
 	for i, r := range group {
 		r.done <- errs[i]
 	}
+}
+
+// flushIndexBeside ends the group's batch: it writes the batched records on
+// a goroutine of its own, whose result the returned channel carries (nil
+// at once when there is nothing to write). The caller receives it before it
+// answers anyone. Actor only.
+func (s *Space) flushIndexBeside() <-chan error {
+	done := make(chan error, 1)
+	b := s.indexBatch
+	s.indexBatch = nil
+	if b == nil || len(b.recs) == 0 {
+		done <- nil
+		return done
+	}
+	seq := s.storeSeq()
+	go func() { done <- s.index.PutAt(context.Background(), seq, b.recs...) }()
+	return done
 }
 
 // safely runs fn, turning a panic into an error so one bad request cannot
@@ -717,8 +757,12 @@ func (b *indexBatch) setSyncStatus(id string, st spaceindex.SyncStatus) bool {
 
 // batchIndex runs fn with index writes collected and written at its end in
 // one index write (a crash before it leaves the index behind the store's
-// sequence number, which the rebuild catches up). Actor only.
+// sequence number, which the rebuild catches up). Within the actor's group,
+// which already batches, it only runs fn. Actor only.
 func (s *Space) batchIndex(fn func() error) error {
+	if s.indexBatch != nil {
+		return fn()
+	}
 	s.indexBatch = &indexBatch{at: map[string]int{}}
 	defer func() { s.indexBatch = nil }() // a panic in fn too
 	err := fn()
@@ -728,7 +772,9 @@ func (s *Space) batchIndex(fn func() error) error {
 	return err
 }
 
-// flushIndex writes the batched records, if any, and keeps batching. Actor only.
+// flushIndex writes the batched records, if any, and keeps batching; the
+// actor calls it before it reads the index. A failure is also kept in
+// s.indexErr, for the group whose records it lost. Actor only.
 func (s *Space) flushIndex() error {
 	b := s.indexBatch
 	if b == nil || len(b.recs) == 0 {
@@ -736,7 +782,11 @@ func (s *Space) flushIndex() error {
 	}
 	recs := b.recs
 	b.recs, b.at = nil, map[string]int{}
-	return s.index.PutAt(context.Background(), s.storeSeq(), recs...)
+	err := s.index.PutAt(context.Background(), s.storeSeq(), recs...)
+	if err != nil && s.indexErr == nil {
+		s.indexErr = err
+	}
+	return err
 }
 
 // Get returns a live object.
@@ -756,6 +806,9 @@ func (s *Space) Get(ctx context.Context, id crypto.ObjectID) (Object, error) {
 			if v, ok := obj.state.Get(k); ok && !isReserved(k) {
 				out.Details[k] = v
 			}
+		}
+		if err := s.flushIndex(); err != nil {
+			return err
 		}
 		rec, err := s.index.Get(ctx, string(id))
 		if err == nil {

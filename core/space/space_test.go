@@ -82,6 +82,16 @@ func ctx(t testing.TB) context.Context {
 	return c
 }
 
+// newLoadedSpace is a new account's env with one space, loaded.
+func newLoadedSpace(t testing.TB) (*env, crypto.SpaceID, *Space) {
+	e := newEnv(t)
+	id, err := e.svc.Create(ctx(t), "Home")
+	require.NoError(t, err)
+	sp, err := e.svc.Get(ctx(t), id)
+	require.NoError(t, err)
+	return e, id, sp
+}
+
 func str(s string) *syncpb.Value  { return objtree.String(s) }
 func num(f float64) *syncpb.Value { return objtree.Number(f) }
 
@@ -185,6 +195,66 @@ func TestConcurrentWritersOneObject(t *testing.T) {
 	got, err := sp.Get(c, obj)
 	require.NoError(t, err)
 	assert.Len(t, got.Details, writers*each, "no write lost")
+}
+
+// TestGroupCommitAnswersIndexedWrites: writers that share the actor's
+// group commit (and its one index write) are answered only once their
+// writes are in the index, so a write is queryable the moment it returns.
+func TestGroupCommitAnswersIndexedWrites(t *testing.T) {
+	_, _, sp := newLoadedSpace(t)
+	c := ctx(t)
+	const writers, each = 8, 25
+	var wg sync.WaitGroup
+	for range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			obj, err := sp.CreateObject(c, "note", Details{"n": num(0)})
+			if !assert.NoError(t, err) {
+				return
+			}
+			for i := 1; i <= each; i++ {
+				if !assert.NoError(t, sp.UpdateObject(c, obj, Details{"n": num(float64(i))}, nil)) {
+					return
+				}
+				rec, err := sp.Index().Get(c, string(obj))
+				if !assert.NoError(t, err) || !assert.Equal(t, spaceindex.Number(float64(i)), rec.Details["n"], "an answered write is in the index") {
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// TestIndexFailureFailsTheGroup: when the group's index write fails, every
+// write of the group fails with it, and none is lost: the store has them
+// and the index catches up on the next load.
+func TestIndexFailureFailsTheGroup(t *testing.T) {
+	e, id, sp := newLoadedSpace(t)
+	c := ctx(t)
+	objs := make([]crypto.ObjectID, 4)
+	for i := range objs {
+		var err error
+		objs[i], err = sp.CreateObject(c, "note", Details{"n": num(0)})
+		require.NoError(t, err)
+	}
+	require.NoError(t, e.svc.Registry().Close(c, string(id))) // the index goes; the space stays loaded
+	var wg sync.WaitGroup
+	for _, obj := range objs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			assert.Error(t, sp.UpdateObject(c, obj, Details{"n": num(1)}, nil), "a write whose index write failed is not acknowledged")
+		}()
+	}
+	wg.Wait()
+	e.reopen()
+	sp, err := e.svc.Get(c, id)
+	require.NoError(t, err)
+	res, err := sp.Query(c, spaceindex.Query{Filter: spaceindex.Eq("n", spaceindex.Number(1)), ExactTotal: true})
+	require.NoError(t, err)
+	assert.Equal(t, len(objs), res.Total, "the store kept every write and the index caught up")
 }
 
 func TestBadInputIsRefused(t *testing.T) {

@@ -192,6 +192,68 @@ func genOps(t *rapid.T) []*syncpb.Op {
 	return ops
 }
 
+// TestPropertyOrderExtends: the order a tree keeps while it grows — extended
+// in place when a change builds on every head, recomputed otherwise — is the
+// order of the same changes restored from scratch, after every change.
+func TestPropertyOrderExtends(t *testing.T) {
+	e := newEnv(t)
+	b := Builder{Space: e.space, Author: e.key("owner")}
+	rapid.Check(t, func(rt *rapid.T) {
+		root, err := verifyRT(rt)(b.Root(e.st.Head(), e.st.ReadKeyID(), "", 1))
+		if err != nil {
+			rt.Fatal(err)
+		}
+		tr, err := New(root, e.st)
+		if err != nil {
+			rt.Fatal(err)
+		}
+		ids := []crypto.ChangeID{root.ID}
+		var all, held []Change
+		n := rapid.IntRange(1, 24).Draw(rt, "n")
+		for i := range n {
+			ps := tr.Heads() // the local write: on every head
+			if rapid.IntRange(0, 2).Draw(rt, "shape") == 0 {
+				ps = nil // a concurrent change: on a few earlier ones
+				for _, j := range rapid.SliceOfNDistinct(rapid.IntRange(0, len(ids)-1), 1, 3, rapid.ID[int]).Draw(rt, "parents") {
+					ps = append(ps, ids[j])
+				}
+			}
+			c, err := verifyRT(rt)(b.Change(root.Object, ps, e.st.Head(), e.readKey, nil, int64(i+2)))
+			if err != nil {
+				rt.Fatal(err)
+			}
+			ids = append(ids, c.ID)
+			all = append(all, c)
+			if rapid.IntRange(0, 4).Draw(rt, "hold") == 0 {
+				held = append(held, c) // arrives later, after its descendants
+				continue
+			}
+			batch := append([]Change{c}, held...)
+			if rapid.Bool().Draw(rt, "deliver held") {
+				held = nil
+			} else {
+				batch = batch[:1]
+			}
+			if _, err := tr.Add(e.st, batch...); err != nil {
+				rt.Fatal(err)
+			}
+			var attached []Change
+			for _, c := range all {
+				if tr.Has(c.ID) {
+					attached = append(attached, c)
+				}
+			}
+			fresh, err := Restore(root, attached...)
+			if err != nil {
+				rt.Fatal(err)
+			}
+			if got, want := tr.Order(), fresh.Order(); !slices.Equal(got, want) {
+				rt.Fatalf("after change %d the kept order is %v, restored %v", i, got, want)
+			}
+		}
+	})
+}
+
 // TestPropertyDeliveryOrder: any delivery order (and batching) of the same set of changes
 // gives byte-identical state, heads and order.
 func TestPropertyDeliveryOrder(t *testing.T) {

@@ -299,10 +299,21 @@ func (t *Tree) attach(c Change, added []Change) []Change {
 		stack = stack[:len(stack)-1]
 		t.changes[c.ID] = c
 		delete(t.waiting, c.ID)
-		t.order = nil
+		heads := len(t.heads)
 		for _, p := range c.Parents {
-			delete(t.heads, p)
+			if _, ok := t.heads[p]; ok {
+				heads--
+				delete(t.heads, p)
+			}
 			t.children[p] = append(t.children[p], c.ID)
+		}
+		if heads == 0 && t.order != nil {
+			// c builds on every head, so it descends from every change and
+			// comes last in any topological order: the usual local write
+			// extends the order instead of costing a sort of the history.
+			t.order = append(t.order, c.ID)
+		} else {
+			t.order = nil
 		}
 		t.heads[c.ID] = struct{}{}
 		added = append(added, c)
