@@ -234,22 +234,23 @@ func (s *Space) addFileRef(fx *fileEffects, fileID, object string, ref files.Ref
 
 // writeFileChanges is persist's and persistRemote's store write: the marker
 // first, then the changes with the file bookkeeping and more in one
-// transaction, then the unmark. Actor only.
-func (s *Space) writeFileChanges(obj *object, ids []string, raws [][]byte, meta spacestore.Meta, local bool, more ...spacestore.Write) error {
+// transaction, then the unmark; newlyPending as spacestore.WriteChanges.
+// Actor only.
+func (s *Space) writeFileChanges(obj *object, ids []string, raws [][]byte, meta spacestore.Meta, local bool, more ...spacestore.Write) (newlyPending bool, err error) {
 	fx, err := s.fileEffects(obj, local)
 	if err != nil {
-		return err
+		return false, err
 	}
 	if fx.mark != "" {
 		if s.files == nil {
-			return errkind.Errorf("files", errkind.Precondition, "space %s has no file markers", s.id)
+			return false, errkind.Errorf("files", errkind.Precondition, "space %s has no file markers", s.id)
 		}
 		if err := s.files.Mark(s.id, fx.mark); err != nil {
-			return err
+			return false, err
 		}
 	}
-	if err := s.store.WriteChanges(string(obj.tree.ID()), ids, raws, meta, local, append(fx.writes, more...)...); err != nil {
-		return err
+	if newlyPending, err = s.store.WriteChanges(string(obj.tree.ID()), ids, raws, meta, local, append(fx.writes, more...)...); err != nil {
+		return false, err
 	}
 	if fx.unmark != "" && fx.unmark != fx.mark && s.files != nil {
 		// Only once the store's write is durable (the actor's group sync):
@@ -262,7 +263,7 @@ func (s *Space) writeFileChanges(obj *object, ids []string, raws [][]byte, meta 
 			}
 		})
 	}
-	return nil
+	return newlyPending, nil
 }
 
 // FileRef returns the reference of a live file object of this space to fileID.

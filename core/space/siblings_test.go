@@ -124,7 +124,8 @@ func TestHeadsRepairedFromStoredChanges(t *testing.T) {
 	require.NoError(t, err)
 	meta, err := st.Meta(string(obj))
 	require.NoError(t, err)
-	require.NoError(t, st.WriteChanges(string(obj), []string{string(idOf(t, later))}, [][]byte{later}, meta, false))
+	_, err = st.WriteChanges(string(obj), []string{string(idOf(t, later))}, [][]byte{later}, meta, false)
+	require.NoError(t, err)
 	require.NoError(t, st.Close())
 
 	e.open()

@@ -506,15 +506,12 @@ func (s *Space) persist(obj *object, written []objtree.Change) error {
 	}
 	heads := headStrings(obj.tree.Heads())
 	meta := spacestore.Meta{Type: obj.typ, Heads: heads, Deleted: obj.deleted()}
-	was, err := s.store.IsPending(string(obj.tree.ID()))
+	newlyPending, err := s.writeFileChanges(obj, ids, raws, meta, true)
 	if err != nil {
-		return errkind.E("object", errkind.Other, err)
-	}
-	if err := s.writeFileChanges(obj, ids, raws, meta, true); err != nil {
 		delete(s.objects, obj.tree.ID()) // the tree holds changes the store lacks
 		return errkind.E("object", errkind.Other, err)
 	}
-	if !was {
+	if newlyPending {
 		s.pending.Add(1)
 	}
 	s.cache(obj)
@@ -646,7 +643,7 @@ func (s *Space) repairMeta(obj *object) error {
 	}
 	s.log.Warn("repairing an object's heads from its stored changes", "space", s.id, "object", id, "stored", len(meta.Heads), "changes", len(heads))
 	meta = spacestore.Meta{Type: obj.typ, Heads: heads, Deleted: obj.deleted()}
-	if err := s.store.WriteChanges(id, nil, nil, meta, false); err != nil {
+	if _, err := s.store.WriteChanges(id, nil, nil, meta, false); err != nil {
 		return errkind.E("object", errkind.Other, err)
 	}
 	return s.reindex(obj)

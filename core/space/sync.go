@@ -504,7 +504,7 @@ func (s *Space) persistRemote(obj *object, written []objtree.Change, acked []str
 		}
 		ack = spacestore.AckWrites(string(id), acked, leaves)
 	}
-	if err := s.writeFileChanges(obj, ids, raws, meta, false, ack...); err != nil {
+	if _, err := s.writeFileChanges(obj, ids, raws, meta, false, ack...); err != nil {
 		delete(s.objects, id)
 		return errkind.E("space.sync", errkind.Other, err)
 	}

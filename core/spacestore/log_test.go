@@ -33,9 +33,12 @@ func TestSequenceLog(t *testing.T) {
 	require.NoError(t, err)
 	assert.Zero(t, seq, "a store without log starts at 0")
 
-	require.NoError(t, s.WriteChanges("a", []string{"a"}, [][]byte{[]byte("ra")}, Meta{Type: "t", Heads: []string{"a"}}, true))
-	require.NoError(t, s.WriteChanges("b", []string{"b"}, [][]byte{[]byte("rb")}, Meta{Type: "t", Heads: []string{"b"}}, true))
-	require.NoError(t, s.WriteChanges("a", []string{"a2"}, [][]byte{[]byte("ra2")}, Meta{Type: "t", Heads: []string{"a2"}}, true))
+	_, err = s.WriteChanges("a", []string{"a"}, [][]byte{[]byte("ra")}, Meta{Type: "t", Heads: []string{"a"}}, true)
+	require.NoError(t, err)
+	_, err = s.WriteChanges("b", []string{"b"}, [][]byte{[]byte("rb")}, Meta{Type: "t", Heads: []string{"b"}}, true)
+	require.NoError(t, err)
+	_, err = s.WriteChanges("a", []string{"a2"}, [][]byte{[]byte("ra2")}, Meta{Type: "t", Heads: []string{"a2"}}, true)
+	require.NoError(t, err)
 	seq, _ = s.Seq()
 	assert.Equal(t, uint64(3), seq)
 	assert.Equal(t, map[string]uint64{"b": 2, "a": 3}, changed(t, 0, s.ChangedSince))
@@ -50,7 +53,8 @@ func TestSequenceLog(t *testing.T) {
 
 	snap, err := s.Snapshot()
 	require.NoError(t, err)
-	require.NoError(t, s.WriteChanges("c", []string{"c"}, [][]byte{[]byte("rc")}, Meta{Heads: []string{"c"}}, false))
+	_, err = s.WriteChanges("c", []string{"c"}, [][]byte{[]byte("rc")}, Meta{Heads: []string{"c"}}, false)
+	require.NoError(t, err)
 	assert.Equal(t, uint64(4), snap.Seq())
 	assert.Equal(t, map[string]uint64{"a": 3, "b": 4}, changed(t, 0, snap.ChangedSince), "the snapshot does not see later writes")
 	n, err := snap.Count()
@@ -65,7 +69,8 @@ func TestSequenceLog(t *testing.T) {
 	// The counter survives a reopen: numbers never restart.
 	s = open(t, dir)
 	defer s.Close()
-	require.NoError(t, s.WriteChanges("d", []string{"d"}, [][]byte{[]byte("rd")}, Meta{Heads: []string{"d"}}, false))
+	_, err = s.WriteChanges("d", []string{"d"}, [][]byte{[]byte("rd")}, Meta{Heads: []string{"d"}}, false)
+	require.NoError(t, err)
 	seq, _ = s.Seq()
 	assert.Equal(t, uint64(6), seq)
 	o, ok, err := s.Object("b")
@@ -90,8 +95,9 @@ func TestSnapshotScanMatchesObject(t *testing.T) {
 				require.NoError(t, s.SetAcked(id, []string{fmt.Sprint("h", i)}))
 			} else {
 				ch := fmt.Sprint("c", i)
-				require.NoError(t, s.WriteChanges(id, []string{ch}, [][]byte{[]byte(ch)},
-					Meta{Type: "t", Heads: []string{ch}, Deleted: rapid.Bool().Draw(rt, "deleted")}, false))
+				_, err := s.WriteChanges(id, []string{ch}, [][]byte{[]byte(ch)},
+					Meta{Type: "t", Heads: []string{ch}, Deleted: rapid.Bool().Draw(rt, "deleted")}, false)
+				require.NoError(t, err)
 			}
 			seq++
 			latest[id] = seq

@@ -240,11 +240,12 @@ type Meta struct {
 // digest, in one transaction; when the changes are too many for one, they
 // go first, in as many as they need, and the rest follows in one (see
 // below). local marks the object as having changes to
-// push. extra are more writes (file references, queues: files.go) made in
-// the same transaction. Calls must not overlap (one writer: the actor).
-func (s *Store) WriteChanges(object string, ids []string, raws [][]byte, meta Meta, local bool, extra ...Write) error {
+// push; newlyPending reports that it had none before. extra are more
+// writes (file references, queues: files.go) made in the same transaction.
+// Calls must not overlap (one writer: the actor).
+func (s *Store) WriteChanges(object string, ids []string, raws [][]byte, meta Meta, local bool, extra ...Write) (newlyPending bool, err error) {
 	if len(ids) != len(raws) {
-		return fmt.Errorf("spacestore: %d ids for %d changes", len(ids), len(raws))
+		return false, fmt.Errorf("spacestore: %d ids for %d changes", len(ids), len(raws))
 	}
 	base := s.Digest()
 	var digest diff.Digest // base with this write, once fn ran (fn may run twice)
@@ -257,7 +258,7 @@ func (s *Store) WriteChanges(object string, ids []string, raws [][]byte, meta Me
 	for i := range ids {
 		entries[i] = badgerdb.Entry{Key: changeKey(object, ids[i]), Value: raws[i]}
 	}
-	err := s.db.UpdateSplit(entries, func(txn *badger.Txn) error {
+	err = s.db.UpdateSplit(entries, func(txn *badger.Txn) error {
 		d := base
 		old, err := getIn(txn, objectKey(object))
 		switch {
@@ -284,18 +285,27 @@ func (s *Store) WriteChanges(object string, ids []string, raws [][]byte, meta Me
 		if err := applyWrites(txn, extra); err != nil {
 			return err
 		}
-		if local {
-			return txn.Set(pendingKey(object), nil)
+		if !local {
+			return nil
 		}
-		return nil
+		switch _, err := txn.Get(pendingKey(object)); {
+		case errors.Is(err, badger.ErrKeyNotFound):
+			newlyPending = true
+		case err != nil:
+			return err
+		default:
+			newlyPending = false // fn may run again
+		}
+		return txn.Set(pendingKey(object), nil)
 	})
 	s.dirty.Store(true) // a split write may have committed part of it
-	if err == nil {
-		s.digestMu.Lock()
-		s.digest = digest
-		s.digestMu.Unlock()
+	if err != nil {
+		return false, err
 	}
-	return err
+	s.digestMu.Lock()
+	s.digest = digest
+	s.digestMu.Unlock()
+	return newlyPending, nil
 }
 
 // Changes returns every stored change of object (in key order).

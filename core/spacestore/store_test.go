@@ -33,7 +33,15 @@ func TestStoreRoundTripAndPushQueue(t *testing.T) {
 	assert.True(t, prov)
 
 	meta := Meta{Type: "task", Heads: []string{"c2"}}
-	require.NoError(t, s.WriteChanges("o1", []string{"c1", "c2"}, [][]byte{[]byte("one"), []byte("two")}, meta, true))
+	newly, err := s.WriteChanges("o1", []string{"c1", "c2"}, [][]byte{[]byte("one"), []byte("two")}, meta, true)
+	require.NoError(t, err)
+	assert.True(t, newly, "the object's first local write queues it")
+	newly, err = s.WriteChanges("o1", nil, nil, meta, true)
+	require.NoError(t, err)
+	assert.False(t, newly, "it was queued already")
+	newly, err = s.WriteChanges("o1", nil, nil, meta, false)
+	require.NoError(t, err)
+	assert.False(t, newly, "a remote write queues nothing")
 	pending, err := s.Pending()
 	require.NoError(t, err)
 	assert.Equal(t, []string{"o1"}, pending)
@@ -72,7 +80,8 @@ func TestStoreRoundTripAndPushQueue(t *testing.T) {
 	require.NoError(t, s.Objects(func(id string, _ Meta) error { ids = append(ids, id); return nil }))
 	assert.Equal(t, []string{"o1"}, ids)
 	// An object id that is a prefix of another does not see its changes.
-	require.NoError(t, s.WriteChanges("o", []string{"x"}, [][]byte{[]byte("x")}, Meta{Heads: []string{"x"}}, false))
+	_, err = s.WriteChanges("o", []string{"x"}, [][]byte{[]byte("x")}, Meta{Heads: []string{"x"}}, false)
+	require.NoError(t, err)
 	changes, _ = s.Changes("o")
 	assert.Len(t, changes, 1)
 }
@@ -118,7 +127,8 @@ func TestGroupedSyncOnlyAfterWrites(t *testing.T) {
 	defer s.Close()
 	require.NoError(t, s.Sync())
 	require.False(t, s.dirty.Load(), "nothing written since the schema check was synced")
-	require.NoError(t, s.WriteChanges("o1", []string{"c1"}, [][]byte{[]byte("x")}, Meta{Type: "t", Heads: []string{"c1"}}, true))
+	_, err = s.WriteChanges("o1", []string{"c1"}, [][]byte{[]byte("x")}, Meta{Type: "t", Heads: []string{"c1"}}, true)
+	require.NoError(t, err)
 	require.True(t, s.dirty.Load())
 	require.NoError(t, s.Sync())
 	require.False(t, s.dirty.Load())

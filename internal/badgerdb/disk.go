@@ -3,6 +3,7 @@ package badgerdb
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 
@@ -36,7 +37,11 @@ func (d *Disk) Free(path string) (uint64, error) {
 	if d != nil && d.Probe != nil {
 		return d.Probe(path)
 	}
-	return statFree(existing(path))
+	free, err := statFree(path) // the database's dir exists once it is open: one call per write
+	if errors.Is(err, fs.ErrNotExist) {
+		return statFree(existing(path))
+	}
+	return free, err
 }
 
 // existing is path or its nearest existing parent (a database dir may not exist yet).
