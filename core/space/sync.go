@@ -566,17 +566,12 @@ func (s *Space) nodeAcked(obj *object, nodeHeads []string) ([]string, error) {
 // count: the store drops the object's pending mark once they cover its
 // heads. Actor only.
 func (s *Space) setAcked(id crypto.ObjectID, heads []string) error {
-	was, err := s.store.IsPending(string(id))
+	left, err := s.store.SetAcked(string(id), heads)
 	if err != nil {
 		return err
 	}
-	if err := s.store.SetAcked(string(id), heads); err != nil {
-		return err
-	}
-	if was {
-		if now, err := s.store.IsPending(string(id)); err == nil && !now {
-			s.pending.Add(-1)
-		}
+	if left {
+		s.pending.Add(-1)
 	}
 	return nil
 }

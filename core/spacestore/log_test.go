@@ -45,9 +45,11 @@ func TestSequenceLog(t *testing.T) {
 	assert.Equal(t, map[string]uint64{"a": 3}, changed(t, 2, s.ChangedSince))
 
 	// Acknowledged heads change the sync status: they are logged too.
-	require.NoError(t, s.SetAcked("b", []string{"b"}))
+	_, err = s.SetAcked("b", []string{"b"})
+	require.NoError(t, err)
 	assert.Equal(t, map[string]uint64{"a": 3, "b": 4}, changed(t, 0, s.ChangedSince))
-	require.Error(t, s.SetAcked("missing", []string{"x"}))
+	_, err = s.SetAcked("missing", []string{"x"})
+	require.Error(t, err)
 	seq, _ = s.Seq()
 	assert.Equal(t, uint64(4), seq, "a failed write takes no number")
 
@@ -92,7 +94,8 @@ func TestSnapshotScanMatchesObject(t *testing.T) {
 		for i, n := 0, rapid.IntRange(0, 30).Draw(rt, "writes"); i < n; i++ {
 			id := rapid.SampledFrom(ids).Draw(rt, "id")
 			if _, known := latest[id]; known && rapid.Bool().Draw(rt, "ack") {
-				require.NoError(t, s.SetAcked(id, []string{fmt.Sprint("h", i)}))
+				_, err := s.SetAcked(id, []string{fmt.Sprint("h", i)})
+				require.NoError(t, err)
 			} else {
 				ch := fmt.Sprint("c", i)
 				_, err := s.WriteChanges(id, []string{ch}, [][]byte{[]byte(ch)},

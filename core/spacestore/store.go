@@ -344,9 +344,11 @@ func (s *Store) Objects(fn func(id string, m Meta) error) error {
 }
 
 // SetAcked records heads the node acknowledged as durably stored. When they
-// cover every local head, the object leaves the push queue.
-func (s *Store) SetAcked(object string, acked []string) error {
-	return s.update(func(txn *badger.Txn) error {
+// cover every local head, the object leaves the push queue; left reports
+// that it was in the queue until this call.
+func (s *Store) SetAcked(object string, acked []string) (left bool, err error) {
+	err = s.update(func(txn *badger.Txn) error {
+		left = false // fn may run again
 		if err := txn.Set(ackedKey(object), encodeHeads(acked)); err != nil {
 			return err
 		}
@@ -361,11 +363,19 @@ func (s *Store) SetAcked(object string, acked []string) error {
 		if err := item.Value(func(v []byte) (err error) { meta, err = decodeMeta(v); return err }); err != nil {
 			return err
 		}
-		if Covers(acked, meta.Heads) {
-			return txn.Delete(pendingKey(object))
+		if !Covers(acked, meta.Heads) {
+			return nil
 		}
-		return nil
+		switch _, err := txn.Get(pendingKey(object)); {
+		case errors.Is(err, badger.ErrKeyNotFound):
+			return nil
+		case err != nil:
+			return err
+		}
+		left = true
+		return txn.Delete(pendingKey(object))
 	})
+	return left && err == nil, err
 }
 
 // AckWrites are the writes of SetAcked(object, acked) for a WriteChanges of

@@ -47,12 +47,19 @@ func TestStoreRoundTripAndPushQueue(t *testing.T) {
 	assert.Equal(t, []string{"o1"}, pending)
 
 	// Acked heads that do not cover the local heads keep the object queued.
-	require.NoError(t, s.SetAcked("o1", []string{"c1"}))
+	left, err := s.SetAcked("o1", []string{"c1"})
+	require.NoError(t, err)
+	assert.False(t, left)
 	pending, _ = s.Pending()
 	assert.Equal(t, []string{"o1"}, pending)
-	require.NoError(t, s.SetAcked("o1", []string{"c2"}))
+	left, err = s.SetAcked("o1", []string{"c2"})
+	require.NoError(t, err)
+	assert.True(t, left, "it was queued until now")
 	pending, _ = s.Pending()
 	assert.Empty(t, pending, "covered heads leave the push queue")
+	left, err = s.SetAcked("o1", []string{"c2"})
+	require.NoError(t, err)
+	assert.False(t, left, "it had left already")
 	require.NoError(t, s.Close())
 
 	// Everything survives a reopen.
