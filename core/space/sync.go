@@ -261,14 +261,7 @@ func holdsAll(obj *object, heads []string) bool {
 func (s *Space) Rejected(ctx context.Context, id crypto.ObjectID, reason string) error {
 	return s.do(ctx, func() error {
 		s.log.Warn("the node rejected changes", "space", s.id, "object", id, "reason", reason)
-		if err := s.flushIndex(); err != nil {
-			return err
-		}
-		err := s.index.SetSyncStatus(context.Background(), string(id), spaceindex.SyncStatus{State: spaceindex.SyncError, Reason: spaceindex.SyncErrorRejected})
-		if errors.Is(err, spaceindex.ErrNotFound) {
-			return nil
-		}
-		return err
+		return s.writeSyncStatus(id, spaceindex.SyncStatus{State: spaceindex.SyncError, Reason: spaceindex.SyncErrorRejected})
 	})
 }
 

@@ -348,3 +348,18 @@ func TestApplyVerifiedMatchesOneByOne(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, 1, res.Total, "the last batch is indexed too")
 }
+
+// TestRejectedShowsInTheSyncStatus: a rejection from the node turns the
+// object's index record to error/rejected, and one for an object the index
+// does not hold is no error.
+func TestRejectedShowsInTheSyncStatus(t *testing.T) {
+	_, _, sp := newLoadedSpace(t)
+	c := ctx(t)
+	obj, err := sp.CreateObject(c, "note", Details{"name": str("x")})
+	require.NoError(t, err)
+	require.NoError(t, sp.Rejected(c, obj, "quota"))
+	got, err := sp.Get(c, obj)
+	require.NoError(t, err)
+	assert.Equal(t, spaceindex.SyncStatus{State: spaceindex.SyncError, Reason: spaceindex.SyncErrorRejected}, got.SyncStatus)
+	require.NoError(t, sp.Rejected(c, crypto.ObjectID("not-an-object"), "quota"))
+}
