@@ -26,9 +26,12 @@ import (
 var quiet = slog.New(slog.NewTextHandler(io.Discard, nil))
 
 // proxy forwards TCP connections to a target it can change, and can cut
-// every open connection at once.
+// every open connection at once. With a delay it holds every chunk that long
+// in each direction (a round trip of twice the delay), as a link to a distant
+// node does, without bounding its bandwidth.
 type proxy struct {
-	ln net.Listener
+	ln    net.Listener
+	delay time.Duration // one way; set before the first connection
 
 	mu     sync.Mutex // guards target, conns
 	target string
@@ -51,9 +54,14 @@ func (c countingWriter) Write(p []byte) (int, error) {
 }
 
 func newProxy(t testing.TB, target string) *proxy {
+	return newDelayProxy(t, target, 0)
+}
+
+// newDelayProxy is newProxy holding every chunk delay in each direction.
+func newDelayProxy(t testing.TB, target string, delay time.Duration) *proxy {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
-	p := &proxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
+	p := &proxy{ln: ln, delay: delay, target: target, conns: map[net.Conn]struct{}{}}
 	p.wg.Add(1)
 	go p.accept()
 	t.Cleanup(p.close)
@@ -105,9 +113,53 @@ func (p *proxy) pipe(dst, src net.Conn, count *atomic.Int64) {
 	if count != nil {
 		w = countingWriter{dst, count}
 	}
-	_, _ = io.Copy(w, src)
+	if p.delay > 0 {
+		delayedCopy(w, src, p.delay)
+	} else {
+		_, _ = io.Copy(w, src)
+	}
 	dst.Close()
 	src.Close()
+}
+
+// delayedCopy copies src to w, each chunk delay after it was read, until
+// src or w fails. Its writer goroutine ends before it returns.
+func delayedCopy(w io.Writer, src io.Reader, delay time.Duration) {
+	type chunk struct {
+		due  time.Time
+		data []byte
+	}
+	line := make(chan chunk, 4096) // the bytes in flight, up to 4096 reads of them
+	failed := make(chan struct{})
+	done := make(chan struct{})
+	go func() { // owned by delayedCopy: ends when line closes or w fails
+		defer close(done)
+		for c := range line {
+			time.Sleep(time.Until(c.due))
+			if _, err := w.Write(c.data); err != nil {
+				close(failed)
+				for range line { // drain, so the reader never blocks on a dead link
+				}
+				return
+			}
+		}
+	}()
+	for {
+		buf := make([]byte, 32<<10)
+		n, err := src.Read(buf)
+		if n > 0 {
+			select {
+			case line <- chunk{time.Now().Add(delay), buf[:n]}:
+			case <-failed:
+				err = io.ErrClosedPipe
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	close(line)
+	<-done
 }
 
 // cut closes every open connection: both sides see a dropped link.

@@ -13,26 +13,31 @@ import (
 // fetchMany owns it: newApplier starts the goroutine, finish stops it and
 // waits for it, on every path.
 type applier struct {
-	local Local
-	ctx   context.Context
-	queue chan applyJob // one batch waits while one applies
-	done  chan struct{} // closed when the goroutine has exited
+	local    Local
+	ctx      context.Context
+	progress func(done int) // called on the goroutine with the objects done, after a job that ends a fetch batch
+	queue    chan applyJob  // one batch waits while one applies
+	done     chan struct{}  // closed when the goroutine has exited
 
 	// Written by the goroutine, read once done is closed.
-	err   error
-	again []crypto.ObjectID // objects whose answer left parents missing
+	err       error
+	again     []crypto.ObjectID // objects whose answer left parents missing
+	doneTotal int               // objects of the fetch batches applied so far
 }
 
 // applyJob is one batch: the objects, their ids, and whether each is the
 // last part of its object's answer (only then do missing parents count).
+// done > 0 marks the last job of a fetch batch of done objects: once it is
+// applied, they are done.
 type applyJob struct {
 	objs []space.Verified
 	ids  []crypto.ObjectID
 	last []bool
+	done int
 }
 
-func newApplier(ctx context.Context, local Local) *applier {
-	a := &applier{local: local, ctx: ctx, queue: make(chan applyJob, 1), done: make(chan struct{})}
+func newApplier(ctx context.Context, local Local, progress func(done int)) *applier {
+	a := &applier{local: local, ctx: ctx, progress: progress, queue: make(chan applyJob, 1), done: make(chan struct{})}
 	go a.run()
 	return a
 }
@@ -40,15 +45,21 @@ func newApplier(ctx context.Context, local Local) *applier {
 func (a *applier) run() {
 	defer close(a.done)
 	for job := range a.queue {
-		missing, err := a.local.ApplyVerified(a.ctx, job.objs)
-		if err != nil {
-			a.err = err
-			return
-		}
-		for i, m := range missing {
-			if len(m) > 0 && job.last[i] {
-				a.again = append(a.again, job.ids[i])
+		if len(job.objs) > 0 {
+			missing, err := a.local.ApplyVerified(a.ctx, job.objs)
+			if err != nil {
+				a.err = err
+				return
 			}
+			for i, m := range missing {
+				if len(m) > 0 && job.last[i] {
+					a.again = append(a.again, job.ids[i])
+				}
+			}
+		}
+		if job.done > 0 {
+			a.doneTotal += job.done
+			a.progress(a.doneTotal)
 		}
 	}
 }

@@ -625,82 +625,113 @@ const (
 )
 
 // fetchMany downloads what the node has of objects ids that we lack, in
-// streamed batches, reporting how many are done after each batch. An object
-// whose answer leaves parents missing is fetched again alone. The stream is cut
-// when it stalls for CallTimeout.
+// streamed batches (streamBatches), reporting how many are done as batches
+// are applied. One applier serves every batch, so the space's actor stores
+// one batch while the next arrives. An object whose answer leaves parents
+// missing is fetched again alone, at the end. A stream is cut when it stalls
+// for CallTimeout.
 func (e *Engine) fetchMany(ctx context.Context, r Remote, ids []string, progress func(done int)) error {
-	for start := 0; start < len(ids); start += fetchBatch {
-		batch := ids[start:min(start+fetchBatch, len(ids))]
-		req := &syncpb.FetchObjectsRequest{SpaceId: string(e.local.ID()), Objects: make([]*syncpb.FetchObject, len(batch))}
-		asked := make(map[string]bool, len(batch))
-		for i, id := range batch {
-			asked[id] = true
-			have, err := e.local.Heads(ctx, crypto.ObjectID(id))
-			if err != nil {
-				return err
-			}
-			req.Objects[i] = &syncpb.FetchObject{ObjectId: id, HaveHeads: have}
-		}
-		apl := newApplier(ctx, e.local)
-		var got []space.RemoteObject
-		var job applyJob
-		gotBytes := 0
-		flush := func() error { // verify what arrived; the applier stores it
-			verified, err := e.local.VerifyRemote(got)
-			if err != nil {
-				return err
-			}
-			job.objs = verified
-			err = apl.submit(job)
-			got, job, gotBytes = nil, applyJob{}, 0
+	apl := newApplier(ctx, e.local, progress)
+	err := e.streamBatches(ctx, r, ids, apl)
+	again, aerr := apl.finish()
+	if err == nil {
+		err = aerr
+	}
+	if err != nil {
+		return err
+	}
+	for _, id := range again {
+		if err := e.fetch(ctx, r, id); err != nil {
 			return err
 		}
-		sctx, cancel := context.WithCancel(ctx)
-		var stalled atomic.Bool
-		stall := time.AfterFunc(e.cfg.CallTimeout, func() { stalled.Store(true); cancel() })
-		err := r.FetchObjects(sctx, req, func(resp *syncpb.FetchResponse) error {
-			stall.Reset(e.cfg.CallTimeout)
-			id := crypto.ObjectID(resp.ObjectId)
-			if !asked[resp.ObjectId] {
-				return fmt.Errorf("fetch: the node answered object %s, not asked for", id)
-			}
-			// A truncated answer goes on in the stream's next page.
-			got = append(got, space.RemoteObject{ID: id, Raws: resp.Changes, NodeHeads: resp.Heads})
-			job.ids = append(job.ids, id)
-			job.last = append(job.last, !resp.Truncated)
-			for _, c := range resp.Changes {
-				gotBytes += len(c)
-			}
-			if len(got) >= applyBatch || gotBytes >= applyBatchBytes {
-				return flush()
-			}
-			return nil
-		})
-		if len(got) > 0 { // what arrived is kept, even when the stream broke
-			if ferr := flush(); err == nil {
-				err = ferr
-			}
-		}
-		stall.Stop()
-		cancel()
-		again, aerr := apl.finish()
-		if err == nil {
-			err = aerr
-		}
-		if err != nil {
-			if ctx.Err() == nil && stalled.Load() {
-				return fmt.Errorf("fetch: the node's answer stalled for %v", e.cfg.CallTimeout)
-			}
-			return err
-		}
-		for _, id := range again {
-			if err := e.fetch(ctx, r, id); err != nil {
-				return err
-			}
-		}
-		progress(start + len(batch))
 	}
 	return nil
+}
+
+// fetchStreams bounds the FetchObjects streams a download keeps open at
+// once. One at a time, a download stalls a round trip between batches: the
+// next one is asked for only when the last has arrived, and what is queued to
+// apply meanwhile is soon done (over a 50 ms round trip, a download spent
+// about half its time so). With two, one streams while the next is asked.
+const fetchStreams = 2
+
+// streamBatches asks for ids fetchBatch at a time, up to fetchStreams
+// batches at once, and hands what arrives, verified, to apl. The first
+// error, of a stream or of apl, stops the others and is the answer.
+func (e *Engine) streamBatches(ctx context.Context, r Remote, ids []string, apl *applier) error {
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(fetchStreams)
+	for start := 0; start < len(ids); start += fetchBatch {
+		if gctx.Err() != nil {
+			break // a stream failed: g.Wait answers its error
+		}
+		batch := ids[start:min(start+fetchBatch, len(ids))]
+		g.Go(func() error { return e.streamBatch(gctx, r, batch, apl) })
+	}
+	return g.Wait()
+}
+
+// streamBatch asks for one batch of ids in one FetchObjects stream and hands
+// what arrives, verified, to apl, applyBatch objects at a time. What arrived
+// is handed on even when the stream breaks.
+func (e *Engine) streamBatch(ctx context.Context, r Remote, batch []string, apl *applier) error {
+	req := &syncpb.FetchObjectsRequest{SpaceId: string(e.local.ID()), Objects: make([]*syncpb.FetchObject, len(batch))}
+	asked := make(map[string]bool, len(batch))
+	for i, id := range batch {
+		asked[id] = true
+		have, err := e.local.Heads(ctx, crypto.ObjectID(id))
+		if err != nil {
+			return err
+		}
+		req.Objects[i] = &syncpb.FetchObject{ObjectId: id, HaveHeads: have}
+	}
+	var got []space.RemoteObject
+	var job applyJob
+	gotBytes := 0
+	flush := func() error { // verify what arrived; the applier stores it
+		verified, err := e.local.VerifyRemote(got)
+		if err != nil {
+			return err
+		}
+		job.objs = verified
+		err = apl.submit(job)
+		got, job, gotBytes = nil, applyJob{}, 0
+		return err
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var stalled atomic.Bool
+	stall := time.AfterFunc(e.cfg.CallTimeout, func() { stalled.Store(true); cancel() })
+	err := r.FetchObjects(sctx, req, func(resp *syncpb.FetchResponse) error {
+		stall.Reset(e.cfg.CallTimeout)
+		id := crypto.ObjectID(resp.ObjectId)
+		if !asked[resp.ObjectId] {
+			return fmt.Errorf("fetch: the node answered object %s, not asked for", id)
+		}
+		// A truncated answer goes on in the stream's next page.
+		got = append(got, space.RemoteObject{ID: id, Raws: resp.Changes, NodeHeads: resp.Heads})
+		job.ids = append(job.ids, id)
+		job.last = append(job.last, !resp.Truncated)
+		for _, c := range resp.Changes {
+			gotBytes += len(c)
+		}
+		if len(got) >= applyBatch || gotBytes >= applyBatchBytes {
+			return flush()
+		}
+		return nil
+	})
+	stall.Stop()
+	// The last job of a whole batch tells the applier the batch is done.
+	if err == nil {
+		job.done = len(batch)
+	}
+	if ferr := flush(); err == nil {
+		err = ferr
+	}
+	if err != nil && ctx.Err() == nil && stalled.Load() {
+		return fmt.Errorf("fetch: the node's answer stalled for %v", e.cfg.CallTimeout)
+	}
+	return err
 }
 
 // pushPending sends every object's unacknowledged changes.

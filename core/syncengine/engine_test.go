@@ -26,7 +26,7 @@ type fakeLocal struct {
 	seq       uint64
 	set       *diff.Set
 	summaries atomic.Int32
-	verified  []space.RemoteObject // verified, not applied yet
+	verified  map[*space.Verified][]space.RemoteObject // verified, not applied yet: by the first of VerifyRemote's answer
 }
 
 func (f *fakeLocal) ID() crypto.SpaceID { return "space" }
@@ -61,19 +61,33 @@ func (f *fakeLocal) ApplyRemote(_ context.Context, id crypto.ObjectID, _ [][]byt
 	return nil, nil
 }
 
-// VerifyRemote keeps the objects in order (space.Verified cannot be made
-// outside the space): ApplyVerified takes them back first in, first out.
+// VerifyRemote keeps the objects (space.Verified cannot be made outside
+// the space) under the address of its answer's first element, which
+// ApplyVerified is given back: downloads verify on several goroutines.
 func (f *fakeLocal) VerifyRemote(objs []space.RemoteObject) ([]space.Verified, error) {
+	out := make([]space.Verified, len(objs))
+	if len(objs) == 0 {
+		return out, nil
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.verified = append(f.verified, objs...)
-	return make([]space.Verified, len(objs)), nil
+	if f.verified == nil {
+		f.verified = map[*space.Verified][]space.RemoteObject{}
+	}
+	f.verified[&out[0]] = slices.Clone(objs)
+	return out, nil
 }
 func (f *fakeLocal) ApplyVerified(ctx context.Context, vs []space.Verified) ([][]crypto.ChangeID, error) {
+	if len(vs) == 0 {
+		return nil, nil
+	}
 	f.mu.Lock()
-	objs := slices.Clone(f.verified[:len(vs)])
-	f.verified = f.verified[len(vs):]
+	objs, ok := f.verified[&vs[0]]
+	delete(f.verified, &vs[0])
 	f.mu.Unlock()
+	if !ok || len(objs) != len(vs) {
+		return nil, errors.New("fakeLocal: ApplyVerified of objects VerifyRemote did not answer")
+	}
 	missing := make([][]crypto.ChangeID, len(objs))
 	for i, o := range objs {
 		var err error
@@ -353,6 +367,56 @@ func TestFetchManyErrors(t *testing.T) {
 	err = e2.fetchMany(ctx, node2, ids, func(int) {})
 	require.ErrorIs(t, err, errApply)
 	assert.NotContains(t, err.Error(), "stalled")
+}
+
+// overlapNode answers FetchObjects like fakeNode, but holds its first stream
+// open, once answered, until a second stream has begun: a download that asks
+// for one batch at a time never gets there and fails.
+type overlapNode struct {
+	*fakeNode
+	streams atomic.Int32
+	second  chan struct{} // closed when the second stream begins
+}
+
+func (n *overlapNode) FetchObjects(ctx context.Context, req *syncpb.FetchObjectsRequest, fn func(*syncpb.FetchResponse) error) error {
+	k := n.streams.Add(1)
+	if k == 2 {
+		close(n.second)
+	}
+	if err := n.fakeNode.FetchObjects(ctx, req, fn); err != nil || k != 1 {
+		return err
+	}
+	select {
+	case <-n.second:
+		return nil
+	case <-time.After(10 * time.Second):
+		return errors.New("no second stream began while the first was open")
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// TestFetchManyOverlapsStreams: a download of several batches asks for the
+// next while one is still streaming, applies every object, and reports
+// progress that only grows, up to every object.
+func TestFetchManyOverlapsStreams(t *testing.T) {
+	n := 3*fetchBatch + 7
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("o%04d", i)
+	}
+	local, node := newFakes(ids...)
+	e := NewEngine(local, Config{HeadSyncEvery: time.Hour, CallTimeout: time.Minute})
+	defer e.Close()
+	var progress []int
+	on := &overlapNode{fakeNode: node, second: make(chan struct{})}
+	require.NoError(t, e.fetchMany(context.Background(), on, ids, func(done int) { progress = append(progress, done) }))
+	assert.Equal(t, int32(4), on.streams.Load(), "one stream a batch")
+	assert.True(t, slices.IsSorted(progress), "progress only grows: %v", progress)
+	assert.Len(t, progress, 4, "once a batch")
+	assert.Equal(t, n, progress[len(progress)-1], "every object done at the end")
+	d, _ := local.Digest(context.Background())
+	assert.Equal(t, node.set.Digest(), d, "the space holds every object the node had")
 }
 
 // pendingLocal has objects waiting for the node, one update each, and

@@ -1,5 +1,6 @@
 // Package procstat reads this process's resource use for benchmarks: CPU
-// time (steadier than wall time on a shared machine) and resident set size.
+// time (steadier than wall time on a shared machine) and resident set size,
+// and the CPU time of a child process (a daemon a benchmark started).
 //
 // It owns only these reads; it never changes process state, and a figure it
 // cannot read is 0, not an error.
@@ -8,6 +9,7 @@ package procstat
 import (
 	"fmt"
 	"os"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -19,6 +21,34 @@ func CPUTime() time.Duration {
 		return 0
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// userHZ is the unit of /proc/PID/stat's CPU times: USER_HZ, 100 on every
+// Linux architecture Go runs on.
+const userHZ = 100
+
+// CPUTimeOf returns the user + system CPU time of process pid, read from
+// /proc/PID/stat at its 10 ms resolution (0 if unknown).
+func CPUTimeOf(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// The command name (field 2) may hold spaces: the fields that follow
+	// start after its closing parenthesis, state first (field 3).
+	i := strings.LastIndexByte(string(b), ')')
+	if i < 0 {
+		return 0
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	var utime, stime int64
+	if _, err := fmt.Sscan(f[11]+" "+f[12], &utime, &stime); err != nil {
+		return 0
+	}
+	return time.Duration(utime+stime) * time.Second / userHZ
 }
 
 // RSS returns the resident set size from /proc/self/statm (0 if unknown).
