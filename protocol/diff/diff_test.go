@@ -110,8 +110,10 @@ func TestHundredThousand(t *testing.T) {
 
 // TestManyDifferencesStayWithinTheRequestLimit: an empty device against 100k objects,
 // or thousands of scattered changes, make more ranges differ than one request may
-// carry; the driver asks at most protocol.MaxHeadSyncRanges at a time (a peer refuses
-// more) and still finds every difference.
+// carry; the driver asks at most protocol.MaxHeadSyncRanges at a time, never for more
+// elements than a peer may send (a peer refuses either), and still finds every
+// difference. The empty device asks for the peer's elements in bulk: a round trip
+// brings about 12k of them, not a level of splitting.
 func TestManyDifferencesStayWithinTheRequestLimit(t *testing.T) {
 	const n = 100_000
 	els := make([]Element, n)
@@ -126,31 +128,80 @@ func TestManyDifferencesStayWithinTheRequestLimit(t *testing.T) {
 		want = append(want, els[i].ID)
 	}
 	slices.Sort(want)
+	perRound := protocol.MaxHeadSyncElements / bulkLimit * bulkChunk
 	for _, tc := range []struct {
-		name  string
-		local *Set
-		check func(Result)
+		name      string
+		local     *Set
+		maxRounds int  // 0: no bound here (TestHundredThousand bounds a few differences)
+		fullReqs  bool // the largest request is near MaxHeadSyncRanges
+		check     func(Result)
 	}{
-		{"empty device", NewSet(nil), func(r Result) { require.Equal(t, n, len(r.RemoteOnly)) }},
-		{"5000 changed", changed, func(r Result) { require.Equal(t, want, r.Changed) }},
+		{"empty device", NewSet(nil), n/perRound + 3, false, func(r Result) { require.Equal(t, n, len(r.RemoteOnly)) }},
+		{"5000 changed", changed, 0, true, func(r Result) { require.Equal(t, want, r.Changed) }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			d := NewDriver(tc.local, 0, 0)
 			biggest := 0
 			for req := d.Next(); req != nil; req = d.Next() {
 				biggest = max(biggest, len(req))
+				limits := 0
+				for _, r := range req {
+					limits += int(r.ElementLimit)
+				}
+				if len(req) > protocol.MaxHeadSyncRanges || limits > protocol.MaxHeadSyncElements {
+					t.Fatalf("a request of %d ranges asks for up to %d elements; limits %d and %d", len(req), limits, protocol.MaxHeadSyncRanges, protocol.MaxHeadSyncElements)
+				}
 				wireReq, err := RangesFromPB(roundTrip(t, RequestToPB("space", req)))
 				require.NoError(t, err)
 				resp, err := remote.Ranges(wireReq)
 				require.NoError(t, err)
-				require.NoError(t, d.Feed(resp))
+				results, err := ResultsFromPB(roundTripResp(t, ResponseToPB(resp)))
+				require.NoError(t, err)
+				require.NoError(t, d.Feed(results))
 			}
-			if biggest > protocol.MaxHeadSyncRanges || biggest <= protocol.MaxHeadSyncRanges/2 {
-				t.Fatalf("largest request %d ranges; want it near the limit %d, never above", biggest, protocol.MaxHeadSyncRanges)
+			if tc.fullReqs && biggest <= protocol.MaxHeadSyncRanges/2 {
+				t.Fatalf("largest request %d ranges; want it near the limit %d", biggest, protocol.MaxHeadSyncRanges)
 			}
+			if tc.maxRounds > 0 && d.Rounds() > tc.maxRounds {
+				t.Fatalf("%d round trips, want at most %d", d.Rounds(), tc.maxRounds)
+			}
+			t.Logf("%s: %d round trips, largest request %d ranges", tc.name, d.Rounds(), biggest)
 			tc.check(d.Result())
 		})
 	}
+}
+
+// TestPartlyEmptyRangesMixBulkAndSplit: a device holding only some of the peer's
+// objects, all in one part of the position space (a space filled in order, say), gets
+// the rest in bulk and the differences among what it holds by splitting, in one sync.
+func TestPartlyEmptyRangesMixBulkAndSplit(t *testing.T) {
+	const n = 50_000
+	els := make([]Element, n)
+	for i := range els {
+		els[i] = Element{ID: fmt.Sprintf("obj-%06d", i), HeadsHash: "h"}
+	}
+	remote := NewSet(els)
+	var mine []Element
+	var wantChanged, wantRemote []string
+	for _, e := range els {
+		switch {
+		case Pos(e.ID) >= math.MaxUint64/4: // the device lacks three quarters of the positions
+			wantRemote = append(wantRemote, e.ID)
+		case len(mine)%1000 == 0:
+			mine = append(mine, Element{ID: e.ID, HeadsHash: "old"})
+			wantChanged = append(wantChanged, e.ID)
+		default:
+			mine = append(mine, e)
+		}
+	}
+	slices.Sort(wantChanged)
+	slices.Sort(wantRemote)
+	res, rounds, err := Sync(NewSet(mine), remote)
+	require.NoError(t, err)
+	require.Equal(t, wantChanged, res.Changed)
+	require.Equal(t, wantRemote, res.RemoteOnly)
+	require.Equal(t, 0, len(res.LocalOnly))
+	t.Logf("%d changed, %d only remote: %d round trips", len(wantChanged), len(wantRemote), rounds)
 }
 
 func roundTrip(t *testing.T, m *syncpb.HeadSyncRequest) *syncpb.HeadSyncRequest {
