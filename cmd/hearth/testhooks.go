@@ -22,7 +22,8 @@ const crashEnv = "HEARTH_TEST_CRASH_BEFORE_OFFLOAD_STEP"
 
 // profileEnv names a file the daemon writes a CPU profile of its first
 // profileSecondsEnv seconds (default 30) to: how a benchmark sees where a
-// daemon's time goes.
+// daemon's time goes. The profile is written when that time is up, so a
+// daemon killed sooner leaves the file empty: ask for less than its run.
 const (
 	profileEnv        = "HEARTH_TEST_CPUPROFILE"
 	profileSecondsEnv = "HEARTH_TEST_CPUPROFILE_SECONDS"
