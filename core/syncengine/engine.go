@@ -651,8 +651,9 @@ func (e *Engine) fetchMany(ctx context.Context, r Remote, ids []string, progress
 // fetchStreams bounds the FetchObjects streams a download keeps open at
 // once. One at a time, a download stalls a round trip between batches: the
 // next one is asked for only when the last has arrived, and what is queued to
-// apply meanwhile is soon done (over a 50 ms round trip, a download spent
-// about half its time so). With two, one streams while the next is asked.
+// apply meanwhile is soon done (over a 50 ms round trip, 30k objects took
+// 14.0 s so, and 8.4-9.0 s with two streams; three were no faster). With
+// two, one streams while the next is asked.
 const fetchStreams = 2
 
 // streamBatches asks for ids fetchBatch at a time, up to fetchStreams

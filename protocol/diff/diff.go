@@ -358,14 +358,17 @@ func (d *Driver) batch() int {
 // space where the peer has objects and we have none, as a new device has
 // everywhere: splitting such a range fanout ways a level at a time finds
 // nothing but costs a round trip a level (an empty device against 100k
-// objects took about 55), when every element there is wanted anyway. It is
-// split instead into ranges of about bulkChunk of the peer's elements (ids
-// hash evenly over positions), each asking for up to bulkLimit (eight
-// standard deviations above bulkChunk: a range that still holds more is
-// split again), so that one request brings about 12k elements.
+// objects took 69), when every element there is wanted anyway. It is split
+// instead into ranges of about bulkChunk of the peer's elements (ids hash
+// evenly over positions), each asking for up to bulkLimit (eight standard
+// deviations above bulkChunk: a range that still holds more is split
+// again), so that one request brings about 12k elements. maxBulkParts bounds
+// the parts of one range: the count is the peer's word, and a peer that
+// claims billions gets ranges that split again, not millions of them at once.
 const (
-	bulkChunk = 1024
-	bulkLimit = 1280
+	bulkChunk    = 1024
+	bulkLimit    = 1280
+	maxBulkParts = 256
 )
 
 // Rounds returns the number of answers fed so far (round trips).
@@ -393,7 +396,8 @@ func (d *Driver) Feed(resp []RangeResult) error {
 			continue
 		}
 		if mine.Count == 0 && r.Count > d.limit {
-			parts := split(q, int((r.Count+bulkChunk-1)/bulkChunk))
+			// In int: the peer's count plus a chunk would wrap a uint32.
+			parts := split(q, min((int(r.Count)+bulkChunk-1)/bulkChunk, maxBulkParts))
 			for i := range parts {
 				parts[i].ElementLimit = max(bulkLimit, d.limit)
 			}

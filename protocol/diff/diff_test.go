@@ -171,6 +171,24 @@ func TestManyDifferencesStayWithinTheRequestLimit(t *testing.T) {
 	}
 }
 
+// TestBulkSplitIsBoundedByItsPartsNotThePeersCount: a peer that claims
+// billions of elements in a range we hold nothing of makes the driver ask
+// maxBulkParts ranges next, not millions (and a count near the uint32 limit
+// does not wrap into zero parts: that divided by zero).
+func TestBulkSplitIsBoundedByItsPartsNotThePeersCount(t *testing.T) {
+	d := NewDriver(NewSet(nil), 0, 0)
+	req := d.Next()
+	require.Equal(t, 1, len(req))
+	require.NoError(t, d.Feed([]RangeResult{{From: req[0].From, To: req[0].To, Count: math.MaxUint32, Hash: [32]byte{1}}}))
+	pending := 0
+	for _, r := range d.pending {
+		require.Equal(t, uint32(bulkLimit), r.ElementLimit)
+		pending++
+	}
+	require.Equal(t, maxBulkParts, pending)
+	require.Equal(t, protocol.MaxHeadSyncElements/bulkLimit, len(d.Next()), "a request stays within the elements a peer may send")
+}
+
 // TestPartlyEmptyRangesMixBulkAndSplit: a device holding only some of the peer's
 // objects, all in one part of the position space (a space filled in order, say), gets
 // the rest in bulk and the differences among what it holds by splitting, in one sync.
@@ -269,6 +287,8 @@ func FuzzMessages(f *testing.F) {
 	f.Add(b)
 	b, _ = RequestToPB("s", split(Full(4), 4)).Marshal()
 	f.Add(b)
+	b, _ = ResponseToPB([]RangeResult{{From: 0, To: math.MaxUint64, Count: math.MaxUint32, Hash: [32]byte{1}}}).Marshal()
+	f.Add(b) // a count that wrapped the bulk split's arithmetic
 	f.Fuzz(func(t *testing.T, b []byte) {
 		var req syncpb.HeadSyncRequest
 		if req.Unmarshal(b) == nil {
@@ -279,9 +299,13 @@ func FuzzMessages(f *testing.F) {
 		var resp syncpb.HeadSyncResponse
 		if resp.Unmarshal(b) == nil {
 			if rs, err := ResultsFromPB(&resp); err == nil {
-				d := NewDriver(local, 0, 0)
-				_ = d.Feed(rs)
-				_ = d.Next()
+				// A device holding something, and a new one (whose differing
+				// ranges are split by the peer's count).
+				for _, mine := range []*Set{local, NewSet(nil)} {
+					d := NewDriver(mine, 0, 0)
+					_ = d.Feed(rs)
+					_ = d.Next()
+				}
 			}
 		}
 	})
