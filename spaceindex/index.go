@@ -383,9 +383,19 @@ func (b *writeBatch) add(ops *recordOps) error {
 			ErrInvalidRecord, size, count, b.ix.batchBytes, b.ix.batchCount)
 	}
 	if b.txn != nil && (b.size+size >= b.ix.batchBytes || b.count+count >= b.ix.batchCount) {
+		// The next transaction begins before this one commits: badger's
+		// NewTransaction waits until every commit before it is applied, so
+		// one begun after this commit would wait for all of it, and the
+		// records of the next transaction could not be prepared while
+		// badger writes this one. Its reads cannot miss this commit's
+		// writes: it only reads counters this call has not cached, and
+		// this call writes no others (see writeBatch).
+		next := b.ix.db.NewTransaction(true)
 		if err := b.commit(); err != nil {
+			next.Discard()
 			return err
 		}
+		b.txn = next
 	}
 	if b.txn == nil {
 		b.txn = b.ix.db.NewTransaction(true)
