@@ -229,8 +229,9 @@ func (e *Engine) AclHeadAt(seq uint64) {
 // WaitCaughtUp asks for a head sync and waits until one that started after
 // the call has completed: the space then holds everything the node had when
 // it began. progress (may be nil) is told how many of the objects that head
-// sync found different have been fetched; it is called from the engine's
-// goroutine and must not block. It fails when ctx ends or the engine stops.
+// sync found different have been fetched, against how many it has found so
+// far (the total grows while its rounds go on); it is called from the
+// engine's goroutines, one call at a time, and must not block. It fails when ctx ends or the engine stops.
 func (e *Engine) WaitCaughtUp(ctx context.Context, progress func(done, total int)) error {
 	e.mu.Lock()
 	w := &waiter{round: e.headStarted + 1, progress: progress}
@@ -273,6 +274,31 @@ func (e *Engine) headProgress(round uint64, done, total int) {
 	for _, fn := range fns {
 		fn(done, total)
 	}
+}
+
+// headProgress tells the waiters of one head-sync round how many objects it
+// found to fetch and how many are done. The rounds that find them and the
+// applier that does them call it from two goroutines; mu keeps the waiters'
+// callbacks one at a time, with figures that only grow.
+type headProgress struct {
+	e           *Engine
+	round       uint64
+	mu          sync.Mutex
+	done, total int
+}
+
+func (p *headProgress) found(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.total += n
+	p.e.headProgress(p.round, p.done, p.total)
+}
+
+func (p *headProgress) applied(done int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done = done
+	p.e.headProgress(p.round, p.done, p.total)
 }
 
 // headSynced records that head-sync round round completed.
@@ -624,15 +650,26 @@ const (
 	applyBatchBytes = 4 << 20
 )
 
-// fetchMany downloads what the node has of objects ids that we lack, in
-// streamed batches (streamBatches), reporting how many are done as batches
-// are applied. One applier serves every batch, so the space's actor stores
-// one batch while the next arrives. An object whose answer leaves parents
-// missing is fetched again alone, at the end. A stream is cut when it stalls
-// for CallTimeout.
+// fetchMany downloads what the node has of objects ids that we lack
+// (download, given every id at once).
 func (e *Engine) fetchMany(ctx context.Context, r Remote, ids []string, progress func(done int)) error {
+	wanted := make(chan []string, 1)
+	wanted <- ids
+	close(wanted)
+	return e.download(ctx, r, wanted, progress)
+}
+
+// download fetches what the node has of the objects whose ids arrive on
+// wanted, until it is closed, in streamed batches (streamBatches),
+// reporting how many are done as batches are applied. A head sync sends ids
+// as its rounds find them, so the first objects arrive while it still
+// compares the rest. One applier serves every batch, so the space's actor
+// stores one batch while the next arrives. An object whose answer leaves
+// parents missing is fetched again alone, at the end. A stream is cut when
+// it stalls for CallTimeout.
+func (e *Engine) download(ctx context.Context, r Remote, wanted <-chan []string, progress func(done int)) error {
 	apl := newApplier(ctx, e.local, progress)
-	err := e.streamBatches(ctx, r, ids, apl)
+	err := e.streamBatches(ctx, r, wanted, apl)
 	again, aerr := apl.finish()
 	if err == nil {
 		err = aerr
@@ -656,20 +693,37 @@ func (e *Engine) fetchMany(ctx context.Context, r Remote, ids []string, progress
 // two, one streams while the next is asked.
 const fetchStreams = 2
 
-// streamBatches asks for ids fetchBatch at a time, up to fetchStreams
-// batches at once, and hands what arrives, verified, to apl. The first
-// error, of a stream or of apl, stops the others and is the answer.
-func (e *Engine) streamBatches(ctx context.Context, r Remote, ids []string, apl *applier) error {
+// streamBatches asks for the ids from wanted fetchBatch at a time (a last
+// smaller batch once wanted is closed), up to fetchStreams batches at once,
+// and hands what arrives, verified, to apl. The first error, of a stream or
+// of apl, stops the others and is the answer; the sender of wanted must
+// stop on ctx too.
+func (e *Engine) streamBatches(ctx context.Context, r Remote, wanted <-chan []string, apl *applier) error {
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(fetchStreams)
-	for start := 0; start < len(ids); start += fetchBatch {
-		if gctx.Err() != nil {
-			break // a stream failed: g.Wait answers its error
+	var pending []string
+	start := func(batch []string) { g.Go(func() error { return e.streamBatch(gctx, r, batch, apl) }) }
+	for open := true; open && gctx.Err() == nil; {
+		var ids []string
+		select {
+		case ids, open = <-wanted:
+		case <-gctx.Done():
 		}
-		batch := ids[start:min(start+fetchBatch, len(ids))]
-		g.Go(func() error { return e.streamBatch(gctx, r, batch, apl) })
+		pending = append(pending, ids...)
+		for len(pending) >= fetchBatch && gctx.Err() == nil {
+			start(pending[:fetchBatch:fetchBatch])
+			pending = pending[fetchBatch:]
+		}
+		if !open && len(pending) > 0 && gctx.Err() == nil {
+			start(pending)
+		}
 	}
-	return g.Wait()
+	// A failed stream cancelled gctx: g.Wait answers its error. Otherwise
+	// ctx itself ended while waiting for ids.
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return ctx.Err()
 }
 
 // streamBatch asks for one batch of ids in one FetchObjects stream and hands
@@ -819,7 +873,7 @@ func (e *Engine) headSync(ctx context.Context, r Remote, round uint64) error {
 	if err != nil {
 		return err
 	}
-	ask := func(ranges []diff.Range) ([]diff.RangeResult, error) {
+	ask := func(ctx context.Context, ranges []diff.Range) ([]diff.RangeResult, error) {
 		cctx, cancel := e.call(ctx)
 		defer cancel()
 		resp, err := r.HeadSync(cctx, diff.RequestToPB(string(e.local.ID()), ranges))
@@ -831,7 +885,7 @@ func (e *Engine) headSync(ctx context.Context, r Remote, round uint64) error {
 	// The first round asks about the whole position space; when the node's
 	// answer equals our digest, nothing differs and the store is not read.
 	first := []diff.Range{diff.Full(diff.DefaultElementLimit)}
-	results, err := ask(first)
+	results, err := ask(ctx, first)
 	if err != nil {
 		return err
 	}
@@ -848,21 +902,41 @@ func (e *Engine) headSync(ctx context.Context, r Remote, round uint64) error {
 	if err := d.Feed(results); err != nil {
 		return err
 	}
-	for ranges := d.Next(); len(ranges) > 0; ranges = d.Next() {
-		results, err := ask(ranges)
-		if err != nil {
-			return err
+	// The rounds go on while what they found downloads: a new device's first
+	// objects arrive after two rounds, not after all of them (ten for 100k
+	// objects). The total the waiters see grows as rounds find more.
+	prog := &headProgress{e: e, round: round}
+	wanted := make(chan []string, 1)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(wanted)
+		for {
+			if ids := d.TakeWanted(); len(ids) > 0 {
+				prog.found(len(ids))
+				select {
+				case wanted <- ids:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+			}
+			ranges := d.Next()
+			if len(ranges) == 0 {
+				return nil
+			}
+			results, err := ask(gctx, ranges)
+			if err != nil {
+				return err
+			}
+			if err := d.Feed(results); err != nil {
+				return err
+			}
 		}
-		if err := d.Feed(results); err != nil {
-			return err
-		}
-	}
-	res := d.Result()
-	fetch := append(append([]string{}, res.Changed...), res.RemoteOnly...)
-	e.headProgress(round, 0, len(fetch))
-	if err := e.fetchMany(ctx, r, fetch, func(done int) { e.headProgress(round, done, len(fetch)) }); err != nil {
+	})
+	g.Go(func() error { return e.download(gctx, r, wanted, prog.applied) })
+	if err := g.Wait(); err != nil {
 		return err
 	}
+	res := d.Result()
 	push := make([]crypto.ObjectID, 0, len(res.Changed)+len(res.LocalOnly))
 	for _, ids := range [][]string{res.Changed, res.LocalOnly} {
 		for _, id := range ids {

@@ -530,3 +530,79 @@ func TestPushPendingInParallel(t *testing.T) {
 	assert.Equal(t, pushPerWorker, local.ackedCount())
 	assert.EqualValues(t, 1, node.maxInFlight.Load(), "a short list goes one at a time")
 }
+
+// earlyFetchNode answers like fakeNode, but from its third HeadSync call on
+// it answers only once a FetchObjects stream has begun: a head sync that
+// fetches nothing before its rounds are done fails here.
+type earlyFetchNode struct {
+	*fakeNode
+	fetching chan struct{}
+	once     sync.Once
+}
+
+func (n *earlyFetchNode) FetchObjects(ctx context.Context, req *syncpb.FetchObjectsRequest, fn func(*syncpb.FetchResponse) error) error {
+	n.once.Do(func() { close(n.fetching) })
+	return n.fakeNode.FetchObjects(ctx, req, fn)
+}
+
+func (n *earlyFetchNode) HeadSync(ctx context.Context, req *syncpb.HeadSyncRequest) (*syncpb.HeadSyncResponse, error) {
+	if n.syncs.Load() >= 2 {
+		select {
+		case <-n.fetching:
+		case <-time.After(10 * time.Second):
+			return nil, errors.New("no fetch began while the head sync went on")
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return n.fakeNode.HeadSync(ctx, req)
+}
+
+// TestHeadSyncFetchesWhileItCompares: a new device downloads what the first
+// rounds found while later rounds go on; it ends with every object, and its
+// progress counts what is done against a total that grows as rounds find
+// more, both only growing.
+func TestHeadSyncFetchesWhileItCompares(t *testing.T) {
+	const n = 20_000 // three rounds for an empty device: the whole space, then two of bulk ranges
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("o%05d", i)
+	}
+	local, node := newFakes(ids...)
+	en := &earlyFetchNode{fakeNode: node, fetching: make(chan struct{})}
+	e := NewEngine(local, Config{HeadSyncEvery: time.Hour, CallTimeout: time.Minute})
+	defer e.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	var pmu sync.Mutex
+	var seen [][2]int
+	// The waiter is in place before the engine goes online, so the round it
+	// follows is the one that finds and fetches everything.
+	waited := make(chan error, 1)
+	go func() {
+		waited <- e.WaitCaughtUp(ctx, func(done, total int) {
+			pmu.Lock()
+			seen = append(seen, [2]int{done, total})
+			pmu.Unlock()
+		})
+	}()
+	eventually(t, "the waiter is registered", func() bool {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return len(e.waiters) == 1
+	})
+	e.SetRemote(en)
+	require.NoError(t, <-waited)
+	assert.GreaterOrEqual(t, node.syncs.Load(), int32(3), "the head sync took several rounds")
+	d, _ := local.Digest(ctx)
+	assert.Equal(t, node.set.Digest(), d, "the space holds every object the node had")
+	pmu.Lock()
+	defer pmu.Unlock()
+	require.NotEmpty(t, seen)
+	assert.Equal(t, [2]int{n, n}, seen[len(seen)-1], "progress reaches the total")
+	for i := 1; i < len(seen); i++ {
+		assert.True(t, seen[i][0] >= seen[i-1][0] && seen[i][1] >= seen[i-1][1], "progress only grows: %v then %v", seen[i-1], seen[i])
+		assert.LessOrEqual(t, seen[i][0], seen[i][1], "never more done than found")
+	}
+	assert.Less(t, seen[0][1], n, "the first total is what the first rounds found, not all")
+}

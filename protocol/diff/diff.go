@@ -314,6 +314,12 @@ type Driver struct {
 	pending                        []Range
 	rounds                         int
 	changed, remoteOnly, localOnly []string
+	// takenChanged and takenRemote: how much of changed and remoteOnly
+	// TakeWanted has handed out.
+	takenChanged, takenRemote int
+	// bulkElements bounds the elements of the next request once bulk
+	// ranges are pending (0 before: then only the protocol's limit does).
+	bulkElements int
 }
 
 // NewDriver starts a head sync of local against a peer. fanout <= 1 or limit 0 take the
@@ -344,8 +350,12 @@ func (d *Driver) Next() []Range {
 // most its ElementLimit of them); always at least one.
 func (d *Driver) batch() int {
 	n, elements := 0, 0
+	most := protocol.MaxHeadSyncElements
+	if d.bulkElements > 0 {
+		most = min(most, d.bulkElements)
+	}
 	for _, r := range d.pending {
-		if n == protocol.MaxHeadSyncRanges || (n > 0 && elements+int(r.ElementLimit) > protocol.MaxHeadSyncElements) {
+		if n == protocol.MaxHeadSyncRanges || (n > 0 && elements+int(r.ElementLimit) > most) {
 			break
 		}
 		n++
@@ -365,10 +375,19 @@ func (d *Driver) batch() int {
 // again), so that one request brings about 12k elements. maxBulkParts bounds
 // the parts of one range: the count is the peer's word, and a peer that
 // claims billions gets ranges that split again, not millions of them at once.
+//
+// firstBulkElements: the first request once bulk ranges are pending asks for
+// at most that many elements, and each next one for twice as many as the
+// last, up to protocol.MaxHeadSyncElements: like TCP's slow start, so that a
+// download of what the first answer holds begins after a round trip of 200
+// KB rather than after the one answer of 1.4 MB, which a slow link takes
+// several round trips to bring (a bulk answer of 12k elements took 365 ms
+// over a 50 ms round trip). The rounds after it overlap the download.
 const (
-	bulkChunk    = 1024
-	bulkLimit    = 1280
-	maxBulkParts = 256
+	bulkChunk         = 1024
+	bulkLimit         = 1280
+	maxBulkParts      = 256
+	firstBulkElements = 2 * bulkLimit
 )
 
 // Rounds returns the number of answers fed so far (round trips).
@@ -382,6 +401,7 @@ func (d *Driver) Feed(resp []RangeResult) error {
 	}
 	d.rounds++
 	next := slices.Clone(d.pending[asked:])
+	bulk := false // this answer made ranges to ask in bulk
 	for i, r := range resp {
 		q := d.pending[i]
 		if r.From != q.From || r.To != q.To {
@@ -401,12 +421,19 @@ func (d *Driver) Feed(resp []RangeResult) error {
 			for i := range parts {
 				parts[i].ElementLimit = max(bulkLimit, d.limit)
 			}
+			bulk = true
 			next = append(next, parts...)
 			continue
 		}
 		next = append(next, split(q, d.fanout)...)
 	}
 	d.pending = next
+	switch {
+	case d.bulkElements > 0:
+		d.bulkElements = min(2*d.bulkElements, protocol.MaxHeadSyncElements)
+	case bulk:
+		d.bulkElements = firstBulkElements
+	}
 	return nil
 }
 
@@ -431,6 +458,20 @@ func (d *Driver) compare(mine, theirs []Element) {
 			d.localOnly = append(d.localOnly, e.ID)
 		}
 	}
+}
+
+// TakeWanted returns the ids found since its last call that the initiator
+// wants from the peer (Changed and RemoteOnly so far), sorted, so that it can
+// fetch them while the sync goes on. Result still lists every one. Sorted,
+// because both peers store objects by id: a download in id order reads and
+// writes neighbouring keys (in hash order the whole download was 5-10%
+// slower).
+func (d *Driver) TakeWanted() []string {
+	out := make([]string, 0, len(d.changed)-d.takenChanged+len(d.remoteOnly)-d.takenRemote)
+	out = append(append(out, d.changed[d.takenChanged:]...), d.remoteOnly[d.takenRemote:]...)
+	d.takenChanged, d.takenRemote = len(d.changed), len(d.remoteOnly)
+	slices.Sort(out)
+	return out
 }
 
 // Result returns what the sync found so far (complete once Next returns nil).

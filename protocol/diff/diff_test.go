@@ -186,7 +186,34 @@ func TestBulkSplitIsBoundedByItsPartsNotThePeersCount(t *testing.T) {
 		pending++
 	}
 	require.Equal(t, maxBulkParts, pending)
-	require.Equal(t, protocol.MaxHeadSyncElements/bulkLimit, len(d.Next()), "a request stays within the elements a peer may send")
+	require.Equal(t, firstBulkElements/bulkLimit, len(d.Next()), "the first bulk request is small")
+}
+
+// TestBulkRequestsStartSmallAndDouble: an empty device's first bulk request
+// asks for firstBulkElements elements, so that its download can begin after
+// a small answer; each next request asks for twice as many, up to what a
+// peer may send.
+func TestBulkRequestsStartSmallAndDouble(t *testing.T) {
+	remote, _ := manyElements(100_000)
+	d := NewDriver(NewSet(nil), 0, 0)
+	var asked []int
+	for req := d.Next(); req != nil; req = d.Next() {
+		elements := 0
+		for _, r := range req {
+			elements += int(r.ElementLimit)
+		}
+		asked = append(asked, elements)
+		resp, err := remote.Ranges(req)
+		require.NoError(t, err)
+		require.NoError(t, d.Feed(resp))
+	}
+	require.Equal(t, 100_000, len(d.Result().RemoteOnly))
+	require.True(t, len(asked) >= 5, "rounds", asked)
+	require.Equal(t, firstBulkElements, asked[1], "the first bulk request", asked)
+	require.Equal(t, 2*firstBulkElements, asked[2], "the second", asked)
+	full := protocol.MaxHeadSyncElements / bulkLimit * bulkLimit // whole ranges within the limit
+	require.Equal(t, full, asked[4], "then what a peer may send", asked)
+	t.Logf("elements asked per round: %v", asked)
 }
 
 // TestPartlyEmptyRangesMixBulkAndSplit: a device holding only some of the peer's
@@ -334,4 +361,55 @@ func TestGolden(t *testing.T) {
 		pos[i] = byte(p >> (56 - 8*i))
 	}
 	golden.Check(t, "diff", map[string][]byte{"range_hash": res[0].Hash[:], "pos_a": pos[:], "response": wire})
+}
+
+// TakeWanted hands out each wanted id once, as rounds find them, so a caller
+// can fetch while the sync goes on: an empty device learns most of 100k ids
+// from the second round on, not only at the end.
+func TestTakeWantedHandsOutEachIDOnceAsFound(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		local, remote func() *Set
+		// firstBy: the round by which some wanted ids are handed out.
+		firstBy int
+	}{
+		{"empty device", func() *Set { return NewSet(nil) }, func() *Set { s, _ := manyElements(100_000); return s }, 2},
+		{"few differences", func() *Set { l, _, _ := bigSets(100_000); return l }, func() *Set { _, r, _ := bigSets(100_000); return r }, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			local, remote := tc.local(), tc.remote()
+			d := NewDriver(local, 0, 0)
+			var taken []string
+			firstRound := 0
+			for req := d.Next(); req != nil; req = d.Next() {
+				resp, err := remote.Ranges(req)
+				require.NoError(t, err)
+				require.NoError(t, d.Feed(resp))
+				got := d.TakeWanted()
+				if len(got) > 0 && firstRound == 0 {
+					firstRound = d.Rounds()
+				}
+				taken = append(taken, got...)
+			}
+			require.Len(t, d.TakeWanted(), 0, "nothing is handed out twice")
+			res := d.Result()
+			want := append(slices.Clone(res.Changed), res.RemoteOnly...)
+			slices.Sort(want)
+			slices.Sort(taken)
+			require.Equal(t, want, taken)
+			require.True(t, len(taken) > 0)
+			if tc.firstBy > 0 {
+				require.True(t, firstRound <= tc.firstBy, "first wanted ids at round", firstRound)
+				require.True(t, firstRound < d.Rounds(), "found before the last round", firstRound, d.Rounds())
+			}
+		})
+	}
+}
+
+func manyElements(n int) (*Set, []Element) {
+	els := make([]Element, n)
+	for i := range els {
+		els[i] = Element{ID: fmt.Sprintf("obj-%06d", i), HeadsHash: "h"}
+	}
+	return NewSet(els), els
 }

@@ -16,8 +16,11 @@
 // limit 16) finding a few differing objects among 100k takes about five round trips. A
 // differing range where the initiator holds nothing is split by the peer's count instead,
 // into ranges of about a thousand elements asked for whole: an empty device learns 100k ids
-// in ten round trips, not seventy. A request never asks for more elements than a peer may
-// send (the sum of its ElementLimits stays within protocol.MaxHeadSyncElements).
+// in eleven round trips, not seventy. The first such request asks for 2,560 elements and
+// each next one for twice as many, so that the first answer is small, and TakeWanted hands
+// out what each round found, so that the caller downloads it while the sync goes on. A
+// request never asks for more elements than a peer may send (the sum of its ElementLimits
+// stays within protocol.MaxHeadSyncElements).
 // RequestToPB / RangesFromPB / ResponseToPB / ResultsFromPB map to the syncpb HeadSync
 // messages and enforce the size limits of package protocol.
 package diff
