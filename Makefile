@@ -32,10 +32,12 @@ mobile-check:
 ## of every budgeted figure against its budget and SQLite (internal/benchsummary
 ## reads the -json stream, prints the benchmarks as they run, and fails when a
 ## test does; BENCH narrows the run, e.g. make bench BENCH=Query PKGS=./spaceindex).
+## One package at a time (-p 1): two packages' benchmarks at once would share
+## the cores and each measure the other.
 BENCH ?= .
 bench:
 	$(GO) build -o bin/benchsummary ./internal/benchsummary
-	$(GO) test -tags sqlitebench -run '^$$' -bench '$(BENCH)' -benchmem -timeout 60m -json $(PKGS) | bin/benchsummary
+	$(GO) test -p 1 -tags sqlitebench -run '^$$' -bench '$(BENCH)' -benchmem -timeout 60m -json $(PKGS) | bin/benchsummary
 
 ## proto: regenerate pb/ and the dispatch code (needs protoc; installs it if missing).
 proto:
