@@ -563,7 +563,7 @@ func (n *earlyFetchNode) HeadSync(ctx context.Context, req *syncpb.HeadSyncReque
 // progress counts what is done against a total that grows as rounds find
 // more, both only growing.
 func TestHeadSyncFetchesWhileItCompares(t *testing.T) {
-	const n = 20_000 // three rounds for an empty device: the whole space, then two of bulk ranges
+	const n = 20_000 // five rounds for an empty device: the whole space, then bulk ranges 2, 4, 8 and 6 at a time
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = fmt.Sprintf("o%05d", i)
