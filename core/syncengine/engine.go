@@ -903,7 +903,7 @@ func (e *Engine) headSync(ctx context.Context, r Remote, round uint64) error {
 		return err
 	}
 	// The rounds go on while what they found downloads: a new device's first
-	// objects arrive after two rounds, not after all of them (ten for 100k
+	// objects arrive after two rounds, not after all of them (eleven for 100k
 	// objects). The total the waiters see grows as rounds find more.
 	prog := &headProgress{e: e, round: round}
 	wanted := make(chan []string, 1)
