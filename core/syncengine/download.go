@@ -10,7 +10,7 @@ import (
 // applier applies a download's verified batches, in order, on its own
 // goroutine, so that the download receives and verifies its next batch
 // (on every core) while the space's actor stores and indexes this one.
-// fetchMany owns it: newApplier starts the goroutine, finish stops it and
+// download owns it: newApplier starts the goroutine, finish stops it and
 // waits for it, on every path.
 type applier struct {
 	local    Local

@@ -231,7 +231,8 @@ func (e *Engine) AclHeadAt(seq uint64) {
 // it began. progress (may be nil) is told how many of the objects that head
 // sync found different have been fetched, against how many it has found so
 // far (the total grows while its rounds go on); it is called from the
-// engine's goroutines, one call at a time, and must not block. It fails when ctx ends or the engine stops.
+// engine's goroutines, one call at a time, and must not block. It fails
+// when ctx ends or the engine stops.
 func (e *Engine) WaitCaughtUp(ctx context.Context, progress func(done, total int)) error {
 	e.mu.Lock()
 	w := &waiter{round: e.headStarted + 1, progress: progress}
@@ -276,25 +277,26 @@ func (e *Engine) headProgress(round uint64, done, total int) {
 	}
 }
 
-// headProgress tells the waiters of one head-sync round how many objects it
-// found to fetch and how many are done. The rounds that find them and the
+// roundProgress tells the waiters of one head-sync round (through
+// Engine.headProgress) how many objects it found to fetch and how many are
+// done. The rounds that find them and the
 // applier that does them call it from two goroutines; mu keeps the waiters'
 // callbacks one at a time, with figures that only grow.
-type headProgress struct {
+type roundProgress struct {
 	e           *Engine
 	round       uint64
 	mu          sync.Mutex
 	done, total int
 }
 
-func (p *headProgress) found(n int) {
+func (p *roundProgress) found(n int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.total += n
 	p.e.headProgress(p.round, p.done, p.total)
 }
 
-func (p *headProgress) applied(done int) {
+func (p *roundProgress) applied(done int) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.done = done
@@ -905,7 +907,7 @@ func (e *Engine) headSync(ctx context.Context, r Remote, round uint64) error {
 	// The rounds go on while what they found downloads: a new device's first
 	// objects arrive after two rounds, not after all of them (eleven for 100k
 	// objects). The total the waiters see grows as rounds find more.
-	prog := &headProgress{e: e, round: round}
+	prog := &roundProgress{e: e, round: round}
 	wanted := make(chan []string, 1)
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
